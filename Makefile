@@ -1,0 +1,38 @@
+# arbtrio — the two commands a new machine needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint soak clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e . pytest pytest-trio hypothesis ruff mypy
+	touch $(STAMP)
+
+## Run the whole service against the five simulated venues until Ctrl-C.
+run: $(STAMP)
+	$(BIN)/arbtrio sim
+
+## The test suite (property tests use the "ci" Hypothesis profile).
+test: $(STAMP)
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -m "not slow"
+
+## Long runs: soak tests with many more Hypothesis examples.
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -m "slow or not slow"
+
+## Benchmarks: hot-path throughput and latency, memory, signing.
+bench: $(STAMP)
+	$(BIN)/python -m arbtrio.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check arbtrio tests
+	$(BIN)/mypy arbtrio/core
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

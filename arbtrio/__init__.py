@@ -1,0 +1,1 @@
+"""arbtrio: hedged perp arbitrage on Trio."""

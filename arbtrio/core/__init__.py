@@ -1,0 +1,1 @@
+"""Pure, synchronous core: no Trio, no I/O, no clock reads."""
