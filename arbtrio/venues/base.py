@@ -174,3 +174,40 @@ class VenueClient(Protocol):
         """Release connections. Idempotent."""
         ...
 
+
+# -- credentials and emulator endpoints --------------------------------------------------
+def _hidden(_: object) -> str:
+    return "'***'"
+
+
+@attrs.frozen(kw_only=True)
+class Credentials:
+    """API secrets for one venue. ``repr``/``str`` never show a secret value.
+
+    Hyperliquid uses ``private_key`` (hex, the API wallet) and ``account_address`` (the
+    master account); the CEXs use ``api_key`` and ``api_secret`` (+ ``passphrase`` on Bitget
+    and KuCoin).
+    """
+
+    api_key: str = attrs.field(default="", repr=_hidden)
+    api_secret: str = attrs.field(default="", repr=_hidden)
+    passphrase: str = attrs.field(default="", repr=_hidden)
+    private_key: str = attrs.field(default="", repr=_hidden)
+    account_address: str = ""
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every non-empty secret value, for log redaction."""
+        return tuple(
+            s for s in (self.api_key, self.api_secret, self.passphrase, self.private_key) if s
+        )
+
+
+@attrs.frozen(kw_only=True)
+class EmulatorEndpoints:
+    """Where a running venue emulator listens (loopback), as its serve() reports on start."""
+
+    venue: str
+    rest_url: str  # e.g. "http://127.0.0.1:43121"
+    ws_url: str  # public stream, e.g. "ws://127.0.0.1:43121/ws" (venue-shaped path)
+    private_ws_url: str = ""  # private stream where the venue separates it
+    credentials: Credentials = Credentials()
