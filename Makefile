@@ -11,7 +11,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e . pytest pytest-trio hypothesis ruff mypy
+	$(BIN)/python -m pip install --quiet -e . --group dev
 	touch $(STAMP)
 
 ## Run the whole service against the five simulated venues until Ctrl-C.
