@@ -1,0 +1,381 @@
+"""Opportunity detection and exit signals (pure; design §3).
+
+The detector runs on every book change, so the inside is floats (market data is float, design
+§4) and Decimal appears only in what it returns: the jointly sized quantity and the reference
+prices of an :class:`Opportunity`.
+
+Definitions used throughout (all spreads in basis points, prices converted into the reference
+currency with ``quote_rates``: Hyperliquid quotes USDC, the CEXs quote USDT):
+
+* **gross spread** of buying on A and selling on B for a base quantity Q:
+  ``(vwap_bid_B(Q)·rate_B / vwap_ask_A(Q)·rate_A − 1)·1e4``.
+* **edge**: gross spread − taker fee A − taker fee B − ``slippage_buffer_bps`` − funding carry.
+* **funding carry** (only with ``include_funding``): the expected net funding paid over
+  ``expected_holding_hours``, each venue's rate normalised per hour with that venue's own
+  interval: ``(rate_A / interval_A − rate_B / interval_B) · hours · 1e4``. A positive rate
+  means longs pay shorts, so the long leg on A pays ``rate_A`` and the short leg on B
+  receives ``rate_B``. Funding is paid at discrete times; this is its expectation.
+* **closing spread** of an open position (long on L, short on S):
+  ``(ask_S·rate_S / bid_L·rate_L − 1)·1e4``, what buying back the short and selling the long
+  costs now. A position's gross gain is about ``entry spread − closing spread``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+
+from arbtrio.core.book import L2Book
+from arbtrio.core.instruments import Instrument, joint_size
+from arbtrio.core.types import FundingRate, Side
+
+ExitReason = Literal["converged", "max_hold", "stop"]
+
+# Why a (buy venue, sell venue) pair produced no opportunity. Book-level reasons first.
+SKIP_REASONS = (
+    "not_tradable",  # the feed cleared the book's tradable flag (resync, gap, disconnect)
+    "stale",  # last update older than max_quote_age_ms
+    "crossed",  # best bid >= best ask: corrupt or half-applied
+    "bad_price",  # a non-positive best price
+    "funding_unknown",  # include_funding, but no funding rate for the venue
+    "empty_book",  # the side to take is empty
+    "too_small",  # joint sizing found no quantity clearing both venues' steps and minimums
+    "thin_book",  # a book cannot fill the sized quantity
+    "below_threshold",  # edge < entry_threshold_bps
+)
+
+_THIN_TOLERANCE = 1e-9  # relative: float sums of level sizes are not exact
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"DetectorConfig.{attribute.name} must be >= 0, got {value}")
+
+
+def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"DetectorConfig.{attribute.name} must be > 0, got {value}")
+
+
+def _positive_decimal(_: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    if not isinstance(value, Decimal) or not value > 0:
+        raise ValueError(f"DetectorConfig.{attribute.name} must be a Decimal > 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class DetectorConfig:
+    """Thresholds and sizing of the detector. Spreads and costs are in bps.
+
+    ``target_notional`` is the intended size of each leg in the reference currency, valued at
+    the top of book; joint sizing rounds it down to what both venues can trade.
+    """
+
+    entry_threshold_bps: float
+    exit_threshold_bps: float
+    slippage_buffer_bps: float = attrs.field(validator=_non_negative)
+    max_quote_age_ms: float = attrs.field(validator=_positive)
+    target_notional: Decimal = attrs.field(validator=_positive_decimal)
+    max_holding_s: float = attrs.field(validator=_positive)
+    stop_widen_bps: float = attrs.field(validator=_positive)
+    include_funding: bool = False
+    expected_holding_hours: float = attrs.field(default=1.0, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class Opportunity:
+    """Buy ``qty`` on ``long`` and sell it on ``short``; edge net of all costs, in bps.
+
+    ``long_price``/``short_price`` are the VWAPs the books offered for ``qty`` (reference
+    values for limits and PnL, not order prices: the position quantises its own limits).
+    ``long_notional``/``short_notional`` are ``qty × VWAP × quote rate``, in the reference
+    currency. ``edge_bps = gross_bps − fees_bps − slippage buffer − funding_bps``.
+    """
+
+    asset: str
+    long: Instrument
+    short: Instrument
+    qty: Decimal
+    long_price: Decimal
+    short_price: Decimal
+    long_notional: Decimal
+    short_notional: Decimal
+    gross_bps: float
+    fees_bps: float
+    funding_bps: float
+    edge_bps: float
+    ts: float
+
+
+@attrs.define
+class DetectionStats:
+    """Counts of evaluated ordered venue pairs: each is either found or skipped for a reason.
+
+    Pass one instance to every :func:`find_opportunities` call and read it for metrics.
+    """
+
+    pairs: int = 0
+    found: int = 0
+    skipped: Counter[str] = attrs.Factory(Counter)
+
+
+class _Venue:
+    """Per-call float view of one venue's book (built once per venue, used by n−1 pairs)."""
+
+    __slots__ = ("ask", "bid", "book", "fee_bps", "funding_h", "inst", "rate", "rate_f", "reason")
+
+    def __init__(
+        self,
+        inst: Instrument,
+        book: L2Book,
+        rate: Decimal,
+        funding_h: float,
+        reason: str | None,
+    ) -> None:
+        self.inst = inst
+        self.book = book
+        self.rate = rate
+        self.rate_f = float(rate)
+        self.fee_bps = float(inst.taker_fee) * 1e4
+        self.funding_h = funding_h
+        self.reason = reason
+        top_ask = book.best_ask()
+        top_bid = book.best_bid()
+        self.ask = top_ask[0] if top_ask is not None else None
+        self.bid = top_bid[0] if top_bid is not None else None
+
+
+def quote_rate(quote_rates: Mapping[str, Decimal], inst: Instrument) -> Decimal:
+    """The reference value of one unit of ``inst``'s quote currency; never a silent 1."""
+    try:
+        rate = quote_rates[inst.quote]
+    except KeyError:
+        raise ValueError(
+            f"quote_rates has no rate for {inst.quote!r} (quote currency of "
+            f"{inst.venue}:{inst.symbol})"
+        ) from None
+    if not rate > 0:
+        raise ValueError(f"quote_rates[{inst.quote!r}] must be > 0, got {rate}")
+    return rate
+
+
+def book_problem(book: L2Book, now: float, max_quote_age_ms: float) -> str | None:
+    """Why ``book`` must not be traded on at ``now`` (a :data:`SKIP_REASONS` entry), or None."""
+    if not book.tradable:
+        return "not_tradable"
+    if (now - book.last_update_ts) * 1000.0 > max_quote_age_ms:
+        return "stale"
+    if book.is_crossed():
+        return "crossed"
+    top_bid, top_ask = book.best_bid(), book.best_ask()
+    if (top_bid is not None and top_bid[0] <= 0) or (top_ask is not None and top_ask[0] <= 0):
+        return "bad_price"
+    return None
+
+
+def _dec(value: float) -> Decimal:
+    """A float as the Decimal of its shortest repr (0.1 → Decimal("0.1"))."""
+    return Decimal(repr(value))
+
+
+def find_opportunities(
+    asset: str,
+    quotes: Mapping[str, tuple[Instrument, L2Book]],
+    *,
+    now: float,
+    config: DetectorConfig,
+    quote_rates: Mapping[str, Decimal],
+    funding: Mapping[str, FundingRate] | None = None,
+    stats: DetectionStats | None = None,
+) -> list[Opportunity]:
+    """Every (buy venue, sell venue) opportunity on ``asset`` with edge ≥ the entry threshold.
+
+    Args:
+        quotes: ``venue → (instrument, book)`` for ``asset``.
+        now: the runtime clock (seconds), compared with each book's ``last_update_ts``.
+        quote_rates: reference value of one unit of each quote currency.
+        funding: ``venue → FundingRate``; required when ``config.include_funding``.
+        stats: if given, each ordered pair is counted as found or skipped with a reason.
+
+    Returns:
+        Opportunities best edge first (ties by venue names, so the order is deterministic).
+
+    Raises:
+        ValueError: an instrument of another asset, a missing or non-positive quote rate, or
+            ``include_funding`` without ``funding``.
+    """
+    if config.include_funding and funding is None:
+        raise ValueError("DetectorConfig.include_funding is set but no funding was given")
+    venues: list[_Venue] = []
+    for key, (inst, book) in quotes.items():
+        if inst.asset != asset:
+            raise ValueError(f"quotes[{key!r}] is {inst.venue}:{inst.symbol} of {inst.asset!r}")
+        rate = quote_rate(quote_rates, inst)
+        reason = book_problem(book, now, config.max_quote_age_ms)
+        funding_h = 0.0
+        if config.include_funding:
+            assert funding is not None
+            fr = funding.get(key)
+            if fr is None:
+                reason = reason or "funding_unknown"
+            else:
+                if fr.interval_hours <= 0:
+                    raise ValueError(f"funding[{key!r}].interval_hours must be > 0")
+                funding_h = float(fr.rate) / fr.interval_hours
+        venues.append(_Venue(inst, book, rate, funding_h, reason))
+
+    found: list[Opportunity] = []
+    target_f = float(config.target_notional)
+    for a in venues:
+        for b in venues:
+            if a is b:
+                continue
+            result = a.reason or b.reason or _evaluate(asset, a, b, now, config, target_f)
+            if isinstance(result, Opportunity):
+                found.append(result)
+                if stats is not None:
+                    stats.found += 1
+            elif stats is not None:
+                stats.skipped[result] += 1
+    if stats is not None:
+        stats.pairs += len(venues) * (len(venues) - 1)
+    found.sort(key=lambda o: (-o.edge_bps, o.long.venue, o.short.venue))
+    return found
+
+
+def _evaluate(
+    asset: str, a: _Venue, b: _Venue, now: float, config: DetectorConfig, target_f: float
+) -> Opportunity | str:
+    """Buy on ``a``, sell on ``b``: an Opportunity or a skip reason."""
+    if a.ask is None or b.bid is None:
+        return "empty_book"
+    ask_ref = a.ask * a.rate_f
+    bid_ref = b.bid * b.rate_f
+    fees = a.fee_bps + b.fee_bps
+    carry = (
+        (a.funding_h - b.funding_h) * config.expected_holding_hours * 1e4
+        if config.include_funding
+        else 0.0
+    )
+    costs = fees + config.slippage_buffer_bps + carry
+    # Top of book bounds every VWAP from the good side: prune before any Decimal work.
+    if (bid_ref / ask_ref - 1.0) * 1e4 - costs < config.entry_threshold_bps:
+        return "below_threshold"
+    target_qty = target_f / max(ask_ref, bid_ref)
+    qty = joint_size(a.inst, b.inst, _dec(target_qty), _dec(a.ask), _dec(b.bid))
+    if qty is None:
+        return "too_small"
+    q = float(qty)
+    need = q * (1.0 - _THIN_TOLERANCE)
+    vwap_ask, filled_a = a.book.vwap(Side.BUY, q)
+    vwap_bid, filled_b = b.book.vwap(Side.SELL, q)
+    if vwap_ask is None or vwap_bid is None or filled_a < need or filled_b < need:
+        return "thin_book"
+    gross = (vwap_bid * b.rate_f / (vwap_ask * a.rate_f) - 1.0) * 1e4
+    edge = gross - costs
+    if edge < config.entry_threshold_bps:
+        return "below_threshold"
+    long_price, short_price = _dec(vwap_ask), _dec(vwap_bid)
+    if qty * short_price < b.inst.min_notional:  # the sell leg's VWAP is below its top
+        return "too_small"
+    return Opportunity(
+        asset=asset,
+        long=a.inst,
+        short=b.inst,
+        qty=qty,
+        long_price=long_price,
+        short_price=short_price,
+        long_notional=qty * long_price * a.rate,
+        short_notional=qty * short_price * b.rate,
+        gross_bps=gross,
+        fees_bps=fees,
+        funding_bps=carry,
+        edge_bps=edge,
+        ts=now,
+    )
+
+
+def closing_spread_bps(
+    long: Instrument,
+    long_book: L2Book,
+    short: Instrument,
+    short_book: L2Book,
+    *,
+    now: float,
+    config: DetectorConfig,
+    quote_rates: Mapping[str, Decimal],
+    qty: float | None = None,
+) -> float | None:
+    """The closing spread in bps (module docstring), or None if it cannot be trusted now.
+
+    With ``qty`` the spread uses the VWAPs for that base quantity (bid on the long venue, ask
+    on the short venue), otherwise the top of book. None when either book is not tradable,
+    stale, crossed or empty on the needed side, or too thin for ``qty``.
+    """
+    rate_l = float(quote_rate(quote_rates, long))
+    rate_s = float(quote_rate(quote_rates, short))
+    max_age = config.max_quote_age_ms
+    if book_problem(long_book, now, max_age) or book_problem(short_book, now, max_age):
+        return None
+    if qty is None:
+        top_bid, top_ask = long_book.best_bid(), short_book.best_ask()
+        if top_bid is None or top_ask is None:
+            return None
+        bid, ask = top_bid[0], top_ask[0]
+    else:
+        need = qty * (1.0 - _THIN_TOLERANCE)
+        vbid, filled_l = long_book.vwap(Side.SELL, qty)
+        vask, filled_s = short_book.vwap(Side.BUY, qty)
+        if vbid is None or vask is None or filled_l < need or filled_s < need:
+            return None
+        bid, ask = vbid, vask
+    return (ask * rate_s / (bid * rate_l) - 1.0) * 1e4
+
+
+def exit_signal(
+    long: Instrument,
+    long_book: L2Book,
+    short: Instrument,
+    short_book: L2Book,
+    *,
+    entry_spread_bps: float,
+    opened_ts: float,
+    now: float,
+    config: DetectorConfig,
+    quote_rates: Mapping[str, Decimal],
+    qty: float | None = None,
+) -> ExitReason | None:
+    """Why an open position (long on ``long``, short on ``short``) should close now, or None.
+
+    ``entry_spread_bps`` is the gross spread captured at entry (``Opportunity.gross_bps`` or
+    the same formula on the entry fills). With the closing spread ``c``
+    (:func:`closing_spread_bps`):
+
+    * ``"converged"``: ``c ≤ exit_threshold_bps``: the prices came back together.
+    * ``"stop"``: ``c ≥ entry_spread_bps + stop_widen_bps``: the spread widened against us.
+    * ``"max_hold"``: ``now − opened_ts ≥ max_holding_s``.
+
+    In that order of precedence. Converged and stop are judged only on trustworthy books
+    (see :func:`closing_spread_bps`); maximum holding time applies whatever the books say.
+    """
+    spread = closing_spread_bps(
+        long,
+        long_book,
+        short,
+        short_book,
+        now=now,
+        config=config,
+        quote_rates=quote_rates,
+        qty=qty,
+    )
+    if spread is not None:
+        if spread <= config.exit_threshold_bps:
+            return "converged"
+        if spread >= entry_spread_bps + config.stop_widen_bps:
+            return "stop"
+    if now - opened_ts >= config.max_holding_s:
+        return "max_hold"
+    return None
