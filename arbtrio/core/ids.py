@@ -22,12 +22,16 @@ from __future__ import annotations
 import hashlib
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SEP = "\x1f"
 
 
 def order_key(position_id: str, leg: str, attempt: int) -> int:
     """The 128-bit key of one order attempt of one leg of one position."""
     if attempt < 0:
         raise ValueError(f"attempt must be >= 0, got {attempt}")
+    if _SEP in position_id or _SEP in leg:
+        # The separator inside a field would let two different triples hash alike.
+        raise ValueError("position_id and leg must not contain the \\x1f separator")
     material = f"{position_id}\x1f{leg}\x1f{attempt}".encode()
     return int.from_bytes(hashlib.blake2b(material, digest_size=16).digest(), "big")
 
@@ -56,23 +60,45 @@ def encode_client_order_id(venue: str, key: int) -> str:
 
 
 def decode_client_order_id(venue: str, client_order_id: str) -> int:
-    """Recover the 128-bit key from a venue-encoded client order id (inverse of encode)."""
+    """Recover the 128-bit key from a venue-encoded client order id (inverse of encode).
+
+    Only the exact form :func:`encode_client_order_id` produces is accepted: anything else
+    (another tool's id, upper-case hex, a ``0x`` prefix where none belongs) raises ValueError.
+    """
+    key = _decode(venue, client_order_id)  # raises for an unknown venue or a bad shape
+    # Re-encoding rejects what int() tolerates: "0x", "_", signs, spaces, upper case, overflow.
+    if not (0 <= key < 1 << 128 and encode_client_order_id(venue, key) == client_order_id):
+        raise ValueError(f"not an arbtrio {venue} client order id: {client_order_id!r}")
+    return key
+
+
+def _decode(venue: str, client_order_id: str) -> int:
     if venue == "hyperliquid":
         if not client_order_id.startswith("0x") or len(client_order_id) != 34:
             raise ValueError(f"not a hyperliquid cloid: {client_order_id!r}")
-        return int(client_order_id[2:], 16)
+        return _hex(client_order_id[2:], venue, client_order_id)
     if venue == "gateio":
         if not client_order_id.startswith("t-") or len(client_order_id) != 24:
             raise ValueError(f"not an arbtrio gateio text: {client_order_id!r}")
         value = 0
         for ch in client_order_id[2:]:
-            value = value * 62 + _BASE62.index(ch)
+            digit = _BASE62.find(ch)
+            if digit < 0:
+                raise ValueError(f"not an arbtrio gateio text: {client_order_id!r}")
+            value = value * 62 + digit
         return value
     if venue in ("bybit", "bitget", "kucoin"):
         if len(client_order_id) != 32:
-            raise ValueError(f"not an arbtrio client order id: {client_order_id!r}")
-        return int(client_order_id, 16)
+            raise ValueError(f"not an arbtrio {venue} client order id: {client_order_id!r}")
+        return _hex(client_order_id, venue, client_order_id)
     raise ValueError(f"unknown venue {venue!r} for a client order id")
+
+
+def _hex(digits: str, venue: str, client_order_id: str) -> int:
+    try:
+        return int(digits, 16)
+    except ValueError:
+        raise ValueError(f"not an arbtrio {venue} client order id: {client_order_id!r}") from None
 
 
 def client_order_id(venue: str, position_id: str, leg: str, attempt: int) -> str:
