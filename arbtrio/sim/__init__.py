@@ -1,0 +1,39 @@
+"""The simulated market: fair value, per-venue basis and dislocations, ladders, IOC matching,
+latency and faults. Deterministic from a seed; sans-IO except the Trio driver and client.
+
+See specs/002-simulator.md.
+"""
+
+from arbtrio.sim.client import SimVenueClient
+from arbtrio.sim.config import (
+    AssetConfig,
+    FaultRates,
+    LatencyConfig,
+    SimConfig,
+    default_sim_config,
+    structure_sim_config,
+)
+from arbtrio.sim.driver import MarketDriver
+from arbtrio.sim.execution import Account, Execution, FundingPayment, match_ioc
+from arbtrio.sim.market import Dislocation, SimMarket, UnknownInstrument
+from arbtrio.sim.summary import EdgeSummary, edge_summary
+
+__all__ = [
+    "Account",
+    "AssetConfig",
+    "Dislocation",
+    "EdgeSummary",
+    "Execution",
+    "FaultRates",
+    "FundingPayment",
+    "LatencyConfig",
+    "MarketDriver",
+    "SimConfig",
+    "SimMarket",
+    "SimVenueClient",
+    "UnknownInstrument",
+    "default_sim_config",
+    "edge_summary",
+    "match_ioc",
+    "structure_sim_config",
+]
