@@ -1,0 +1,140 @@
+"""Gate.io wire objects ⇄ arbtrio domain types (pure; contracts ⇄ base units here only).
+
+Gate sizes are contracts (signed: > 0 buy/long, < 0 sell/short); base quantity =
+contracts × ``quanto_multiplier``, which :class:`Instrument` carries as
+``contract_multiplier``. ``lot_size`` is one size step in base units.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from arbtrio.core.instruments import Instrument, format_decimal, from_contracts, to_contracts
+from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side
+from arbtrio.venues.base import BadRequest
+from arbtrio.venues.gateio.codecs import (
+    VENUE,
+    Contract,
+    FuturesOrder,
+    MyTrade,
+    WsOrder,
+    WsUserTrade,
+    id_str,
+)
+
+ZERO = Decimal(0)
+
+# finish_as of an order that finished with nothing filled: the venue refused it outright.
+# Anything else unfilled (ioc, cancelled, liquidated, ...) is a cancellation.
+REJECTING_FINISH = frozenset({"reduce_only", "stp"})
+
+TIF = {"IOC": "ioc", "GTC": "gtc", "FOK": "fok", "POST_ONLY": "poc", "POC": "poc"}
+
+
+def instrument_from_contract(c: Contract) -> Instrument:
+    """One ``/futures/usdt/contracts`` item as an Instrument (sizes in base units).
+
+    The size step is one contract, or ``order_size_min`` on ``enable_decimal`` contracts
+    whose minimum is fractional (inferred: Gate documents no separate size step).
+    """
+    mult = c.quanto_multiplier
+    step = c.order_size_min if c.enable_decimal and c.order_size_min < 1 else Decimal(1)
+    hours = max(1, round(c.funding_interval / 3600)) if c.funding_interval > 0 else 8
+    return Instrument(
+        venue=VENUE,
+        symbol=c.name,
+        asset=c.name.split("_", 1)[0],
+        quote="USDT",
+        tick_size=c.order_price_round,
+        lot_size=step * mult,
+        min_size=max(c.order_size_min, step) * mult,
+        min_notional=ZERO,
+        taker_fee=c.taker_fee_rate,
+        maker_fee=c.maker_fee_rate,
+        funding_interval_hours=hours,
+        contract_multiplier=mult,
+        max_leverage=int(c.leverage_max) if c.leverage_max else None,
+    )
+
+
+def is_tradable_contract(c: Contract) -> bool:
+    return c.status == "trading" and not c.in_delisting and c.name.endswith("_USDT")
+
+
+def contracts_for(inst: Instrument, side: Side, qty: Decimal) -> Decimal:
+    """Signed contracts for an order of ``qty`` base units; BadRequest if not a lot multiple."""
+    try:
+        contracts = to_contracts(inst, qty)
+    except ValueError as exc:
+        raise BadRequest(VENUE, str(exc)) from None
+    if contracts <= 0:
+        raise BadRequest(VENUE, f"{inst.symbol}: order qty must be > 0, got {qty}")
+    return contracts if side is Side.BUY else -contracts
+
+
+def wire_size(contracts: Decimal) -> int | str:
+    """Integer contracts as a JSON number, fractional ones as a decimal string."""
+    if contracts == contracts.to_integral_value():
+        return int(contracts)
+    return format_decimal(contracts)
+
+
+def order_status(status: str, finish_as: str, size: Decimal, left: Decimal) -> OrderStatus:
+    """Unified status of a Gate order (``status`` open|finished, ``finish_as``, sizes)."""
+    if status == "open":
+        return OrderStatus.OPEN
+    if left == 0 and size != 0:
+        return OrderStatus.FILLED
+    if abs(size) - abs(left) > 0:
+        return OrderStatus.CANCELLED  # e.g. an IOC remainder cancelled after a partial fill
+    if finish_as in REJECTING_FINISH:
+        return OrderStatus.REJECTED
+    return OrderStatus.CANCELLED
+
+
+def filled_base(inst: Instrument, size: Decimal, left: Decimal) -> Decimal:
+    return from_contracts(inst, abs(size) - abs(left))
+
+
+def order_update(inst: Instrument, o: FuturesOrder | WsOrder, ts: float) -> OrderUpdate:
+    filled = filled_base(inst, o.size, o.left)
+    return OrderUpdate(
+        venue=VENUE,
+        client_order_id=o.text,
+        status=order_status(o.status, o.finish_as, o.size, o.left),
+        filled_qty=filled,
+        avg_price=o.fill_price if filled > 0 and o.fill_price > 0 else None,
+        ts=ts,
+        reason=o.finish_as,
+    )
+
+
+def fill_from_trade(
+    inst: Instrument, t: MyTrade | WsUserTrade, client_order_id: str, ts: float
+) -> Fill:
+    """A usertrade/my_trade as a Fill; the side is the sign of the trade's size."""
+    return Fill(
+        venue=VENUE,
+        client_order_id=client_order_id or t.text,
+        trade_id=id_str(t.id),
+        side=Side.BUY if t.size > 0 else Side.SELL,
+        qty=from_contracts(inst, abs(t.size)),
+        price=t.price,
+        fee=t.fee,
+        ts=ts,
+    )
+
+
+def order_report(
+    inst: Instrument, o: FuturesOrder, trades: list[MyTrade], ts: float
+) -> OrderReport:
+    u = order_update(inst, o, ts)
+    return OrderReport(
+        venue=VENUE,
+        client_order_id=o.text,
+        status=u.status,
+        filled_qty=u.filled_qty,
+        avg_price=u.avg_price,
+        fills=tuple(fill_from_trade(inst, t, o.text, ts) for t in trades),
+        reason=u.reason,
+    )
