@@ -171,6 +171,7 @@ class SimVenueClient:
         self._stream_running = False
         self._closed = False
         self._scopes: set[trio.CancelScope] = set()
+        self._publisher: _Publisher | None = None
 
     # -- reference data ----------------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
@@ -178,6 +179,12 @@ class SimVenueClient:
         return self.market.instruments(self.name)
 
     # -- market data -------------------------------------------------------------------------
+    def venue_seq(self, symbol: str) -> int | None:
+        """The sequence number of the last message the simulated venue published for
+        ``symbol`` in the current session (a book behind it has lost a message on the wire
+        and will detect the gap on the next one). For tests and diagnostics."""
+        return None if self._publisher is None else self._publisher.seq.get(symbol)
+
     async def run_books(
         self,
         symbols: Sequence[str],
@@ -219,7 +226,7 @@ class SimVenueClient:
         market, venue = self.market, self.name
         await trio.sleep(market.latency(venue, "md"))  # connect + subscribe
         self._check_open()
-        publisher = _Publisher(market, venue, self.depth)
+        publisher = self._publisher = _Publisher(market, venue, self.depth)
         for symbol in symbols:
             self._apply_snapshot(publisher.snapshot(symbol), on_update)
         session_ok(self.health)
