@@ -11,6 +11,7 @@ reconcile exactly with what the positions recorded.
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -142,10 +143,8 @@ class Pump:
                 )
             )
         elif isinstance(cmd, ev.CancelOrder):
-            try:
+            with contextlib.suppress(VenueError):
                 await self.clients[cmd.venue].cancel_order(cmd.symbol, cmd.client_order_id)
-            except VenueError:
-                pass
 
     async def route_stream(self, receive: trio.MemoryReceiveChannel[OrderEvent]) -> None:
         async for event in receive:
