@@ -78,6 +78,19 @@ class L2Book:
         self.last_update_ts = ts
         self.updates += 1
 
+    def trim(self, depth: int) -> None:
+        """Keep only the best ``depth`` levels per side (for feeds that maintain a top-N
+        window and may never send deletes for levels pushed out of it)."""
+        excess = len(self._bid_px) - depth
+        if excess > 0:
+            for price in self._bid_px[:excess]:
+                del self._bids[price]
+            del self._bid_px[:excess]
+        if len(self._ask_px) > depth:
+            for price in self._ask_px[depth:]:
+                del self._asks[price]
+            del self._ask_px[depth:]
+
     def invalidate(self, reason: str) -> None:
         """Mark the book untradable until the next snapshot (the feed is resyncing)."""
         self.tradable = False

@@ -28,7 +28,6 @@ import structlog
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Side
 from arbtrio.venues.base import MalformedMessage, VenueHealth
 from arbtrio.venues.gateio import codecs
 from arbtrio.venues.gateio.codecs import BookLevel, BookUpdate, OrderBookSnapshot, WsEnvelope
@@ -39,6 +38,8 @@ log = structlog.get_logger("arbtrio.venues.gateio")
 BOOK_CHANNEL = "futures.order_book_update"
 _envelope = codecs.envelope_decoder
 _update = codecs.book_update_decoder
+_frame = codecs.book_frame_decoder
+_APPLY, _GAP = Verdict.APPLY, Verdict.GAP
 
 
 class _Feed:
@@ -101,10 +102,19 @@ class GateBooks:
         """Handle one WS frame. Book updates are applied here (returns None); any other
         message's envelope is returned for the session to handle (acks, pong, upgrade)."""
         try:
-            env = _envelope.decode(raw)
-            if env.channel != BOOK_CHANNEL or env.event != "update":
-                return env
-            upd = _update.decode(env.result)
+            frame = _frame.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            frame = None  # not a well-formed book update: look at the envelope
+        try:
+            if frame is None:
+                env = _envelope.decode(raw)
+                if env.channel != BOOK_CHANNEL or env.event != "update":
+                    return env
+                upd = _update.decode(env.result)  # raises: the book frame is malformed
+            elif frame.event != "update":
+                return _envelope.decode(raw)
+            else:
+                upd = frame.result
             self._on_update(upd, now)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.malformed(MalformedMessage(codecs.VENUE, f"{BOOK_CHANNEL}: {exc}"), raw, now)
@@ -134,10 +144,19 @@ class GateBooks:
             self._checked(feed, upd.s, now)
             return
         verdict = feed.sync.on_delta(upd.U, upd.u, upd)
-        if verdict is Verdict.APPLY:
-            self._apply(feed, upd, now)
-            self._checked(feed, upd.s, now)
-        elif verdict is Verdict.GAP:
+        if verdict is _APPLY:  # the hot path, inlined
+            m = feed.mult
+            book = feed.book
+            book.apply_delta(
+                [(lv.p, lv.s * m) for lv in upd.b], [(lv.p, lv.s * m) for lv in upd.a], now, upd.u
+            )
+            book.trim(self.depth)
+            if book.is_crossed():
+                log.warning("venue.crossed_book", venue=codecs.VENUE, symbol=upd.s)
+                self.resync(upd.s, "crossed book", now)
+            else:
+                self.on_update(book)
+        elif verdict is _GAP:
             log.info("venue.gap", venue=codecs.VENUE, symbol=upd.s, last=feed.sync.last, U=upd.U)
             self.resync(upd.s, f"gap: expected U <= {feed.sync.last + 1}, got {upd.U}", now)
 
@@ -147,14 +166,7 @@ class GateBooks:
         book.apply_delta(
             [(lv.p, lv.s * m) for lv in upd.b], [(lv.p, lv.s * m) for lv in upd.a], now, upd.u
         )
-        nb, na = book.depth()
-        if nb > self.depth or na > self.depth:
-            book.apply_delta(
-                [(p, 0.0) for p, _ in book.levels(Side.BUY)[self.depth :]],
-                [(p, 0.0) for p, _ in book.levels(Side.SELL)[self.depth :]],
-                now,
-                upd.u,
-            )
+        book.trim(self.depth)
 
     def _checked(self, feed: _Feed, symbol: str, now: float) -> None:
         if feed.book.is_crossed():

@@ -62,6 +62,15 @@ class BookUpdate(msgspec.Struct):
     full: bool = False
 
 
+class BookFrame(msgspec.Struct, tag_field="channel", tag="futures.order_book_update"):
+    """A whole ``futures.order_book_update`` frame, decoded in one pass (the hot path)."""
+
+    event: str
+    result: BookUpdate
+    time: int = 0
+    time_ms: int = 0
+
+
 # -- WebSocket envelope --------------------------------------------------------------------
 class WsError(msgspec.Struct):
     code: int
@@ -262,6 +271,7 @@ T = TypeVar("T")
 
 envelope_decoder = msgspec.json.Decoder(WsEnvelope)
 book_update_decoder = msgspec.json.Decoder(BookUpdate, strict=False)
+book_frame_decoder = msgspec.json.Decoder(BookFrame, strict=False)
 snapshot_decoder = msgspec.json.Decoder(OrderBookSnapshot, strict=False)
 ws_request_decoder = msgspec.json.Decoder(WsRequest)
 subscribe_status_decoder = msgspec.json.Decoder(SubscribeStatus)
