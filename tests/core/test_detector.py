@@ -1,0 +1,390 @@
+"""Detector: executable edge net of fees, slippage and funding; skips; exit signals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arbtrio.core.book import L2Book
+from arbtrio.core.detector import (
+    SKIP_REASONS,
+    DetectionStats,
+    DetectorConfig,
+    Opportunity,
+    closing_spread_bps,
+    exit_signal,
+    find_opportunities,
+)
+from arbtrio.core.instruments import Instrument
+from arbtrio.core.types import FundingRate
+
+D = Decimal
+NOW = 1_000.0
+RATES = {"USDT": D(1), "USDC": D(1)}
+
+HL = Instrument(
+    venue="hyperliquid",
+    symbol="ETH",
+    asset="ETH",
+    quote="USDC",
+    tick_size=D("0.01"),
+    lot_size=D("0.0001"),  # szDecimals 4
+    min_size=D(0),
+    min_notional=D(10),
+    taker_fee=D("0.00045"),  # 4.5 bps
+    maker_fee=D("0.00015"),
+    funding_interval_hours=1,
+    sig_figs=5,
+    max_price_decimals=2,
+)
+BYBIT = Instrument(
+    venue="bybit",
+    symbol="ETHUSDT",
+    asset="ETH",
+    quote="USDT",
+    tick_size=D("0.01"),
+    lot_size=D("0.01"),
+    min_size=D("0.01"),
+    min_notional=D(5),
+    taker_fee=D("0.00055"),  # 5.5 bps
+    maker_fee=D("0.0002"),
+    funding_interval_hours=8,
+)
+GATE = Instrument(
+    venue="gateio",
+    symbol="ETH_USDT",
+    asset="ETH",
+    quote="USDT",
+    tick_size=D("0.01"),
+    lot_size=D("0.01"),  # 1 contract = 0.01 ETH
+    min_size=D("0.01"),
+    min_notional=D(0),
+    taker_fee=D("0.0005"),
+    maker_fee=D("0.0002"),
+    funding_interval_hours=8,
+    contract_multiplier=D("0.01"),
+)
+
+CONFIG = DetectorConfig(
+    entry_threshold_bps=5.0,
+    exit_threshold_bps=2.0,
+    slippage_buffer_bps=2.0,
+    max_quote_age_ms=500.0,
+    target_notional=D(3000),
+    max_holding_s=3600.0,
+    stop_widen_bps=20.0,
+)
+
+
+def book(inst: Instrument, bid: float, ask: float, size: float = 10.0, ts: float = NOW) -> L2Book:
+    b = L2Book(inst.venue, inst.symbol)
+    b.apply_snapshot([(bid, size), (bid - 1, 100.0)], [(ask, size), (ask + 1, 100.0)], ts=ts)
+    return b
+
+
+def quotes(*pairs: tuple[Instrument, L2Book]) -> dict[str, tuple[Instrument, L2Book]]:
+    return {inst.venue: (inst, b) for inst, b in pairs}
+
+
+def find(
+    q: dict[str, tuple[Instrument, L2Book]],
+    config: DetectorConfig = CONFIG,
+    rates: dict[str, Decimal] = RATES,
+    funding: dict[str, FundingRate] | None = None,
+    stats: DetectionStats | None = None,
+) -> list[Opportunity]:
+    return find_opportunities(
+        "ETH", q, now=NOW, config=config, quote_rates=rates, funding=funding, stats=stats
+    )
+
+
+# -- entry ----------------------------------------------------------------------------------
+def test_spread_wider_than_all_costs_is_found_with_exact_sizing() -> None:
+    # Buy Hyperliquid at 3000, sell Bybit at 3009: 30 bps gross, 10 bps fees, 2 bps buffer.
+    stats = DetectionStats()
+    [opp] = find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010))), stats=stats)
+    assert (opp.long, opp.short) == (HL, BYBIT)
+    assert opp.gross_bps == pytest.approx(30.0)
+    assert opp.fees_bps == pytest.approx(10.0)
+    assert opp.funding_bps == 0.0
+    assert opp.edge_bps == pytest.approx(18.0)
+    # 3000 of notional at the dearer top (3009) is 0.997 ETH; both venues trade 0.01 steps.
+    assert opp.qty == D("0.99")
+    assert (opp.long_price, opp.short_price) == (D(3000), D(3009))
+    assert opp.long_notional == D("2970.00") and opp.short_notional == D("2978.91")
+    assert opp.ts == NOW
+    assert stats.pairs == 2 and stats.found == 1
+    assert stats.skipped == {"below_threshold": 1}  # the reverse direction
+
+
+def test_fee_negative_spread_is_not_taken() -> None:
+    # 8 bps gross is less than the 10 bps of taker fees alone.
+    stats = DetectionStats()
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3002.4, 3003)))
+    assert find(q, stats=stats) == []
+    assert stats.skipped == {"below_threshold": 2}
+
+
+def test_spread_just_under_the_threshold_after_slippage_is_not_taken() -> None:
+    # 16.9 bps gross − 10 fees − 2 buffer = 4.9 < 5.
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3005.07, 3006)))
+    assert find(q) == []
+    assert len(find(q, attrs.evolve(CONFIG, slippage_buffer_bps=1.0))) == 1
+
+
+def test_stale_book_is_skipped() -> None:
+    stats = DetectionStats()
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010, ts=NOW - 0.501)))
+    assert find(q, stats=stats) == []
+    assert stats.skipped == {"stale": 2}
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010, ts=NOW - 0.5)))
+    assert len(find(q)) == 1  # exactly max_quote_age_ms old is still fresh
+
+
+def test_untradable_book_is_skipped_even_with_a_great_price() -> None:
+    resyncing = book(BYBIT, 3100, 3101)
+    resyncing.invalidate("sequence gap")
+    stats = DetectionStats()
+    assert find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, resyncing)), stats=stats) == []
+    assert stats.skipped == {"not_tradable": 2}
+
+
+def test_crossed_book_is_skipped() -> None:
+    crossed = book(BYBIT, 3009, 3010)
+    crossed.apply_delta([(3011.0, 1.0)], [], ts=NOW)
+    stats = DetectionStats()
+    assert find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, crossed)), stats=stats) == []
+    assert stats.skipped == {"crossed": 2}
+
+
+def test_usdc_rate_is_applied_to_hyperliquid_prices() -> None:
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+    # USDC worth 1.003 USDT: HL's 3000 USDC ask is 3009 USDT, the spread is gone.
+    assert find(q, rates={"USDT": D(1), "USDC": D("1.003")}) == []
+    # USDC worth 0.998 USDT: the ask is 2994 USDT, gross = 3009/2994 − 1 ≈ 50.1 bps.
+    [opp] = find(q, rates={"USDT": D(1), "USDC": D("0.998")})
+    assert opp.gross_bps == pytest.approx((3009 / 2994 - 1) * 1e4)
+    assert opp.long_notional == opp.qty * D(3000) * D("0.998")
+
+
+def test_missing_quote_rate_is_an_error_never_one() -> None:
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+    with pytest.raises(ValueError, match="USDC"):
+        find(q, rates={"USDT": D(1)})
+
+
+def test_funding_carry_changes_the_decision() -> None:
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+    with_funding = attrs.evolve(CONFIG, include_funding=True, expected_holding_hours=8.0)
+    # HL long pays 2 bps per 1 h; Bybit short receives 8 bps per 8 h = 1 bps/h.
+    # Carry over 8 h = (2 − 1) × 8 = 8 bps: edge 18 → 10, still taken.
+    funding = {
+        "hyperliquid": FundingRate(
+            venue="hyperliquid", symbol="ETH", rate=D("0.0002"), interval_hours=1
+        ),
+        "bybit": FundingRate(venue="bybit", symbol="ETHUSDT", rate=D("0.0008"), interval_hours=8),
+    }
+    [opp] = find(q, with_funding, funding=funding)
+    assert opp.funding_bps == pytest.approx(8.0)
+    assert opp.edge_bps == pytest.approx(10.0)
+    # Bybit funding turns negative: the short now pays 1 bps/h → carry 24 bps, no trade.
+    funding["bybit"] = attrs.evolve(funding["bybit"], rate=D("-0.0008"))
+    assert find(q, with_funding, funding=funding) == []
+    assert len(find(q, funding=funding)) == 1  # include_funding off: funding ignored
+
+
+def test_funding_can_make_the_reverse_direction_worth_it() -> None:
+    # Buying Bybit at 3010 and selling HL at 2999 is −36.5 bps gross, but a short on HL
+    # that receives 8 bps/h for 8 h earns 64 bps: edge ≈ −36.5 − 10 − 2 + 64 = 15.5.
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+    config = attrs.evolve(CONFIG, include_funding=True, expected_holding_hours=8.0)
+    funding = {
+        "hyperliquid": FundingRate(
+            venue="hyperliquid", symbol="ETH", rate=D("0.0008"), interval_hours=1
+        ),
+        "bybit": FundingRate(venue="bybit", symbol="ETHUSDT", rate=D(0), interval_hours=8),
+    }
+    opps = find(q, config, funding=funding)
+    assert [(o.long.venue, o.short.venue) for o in opps] == [("bybit", "hyperliquid")]
+    assert opps[0].funding_bps == pytest.approx(-64.0)
+    assert opps[0].edge_bps == pytest.approx((2999 / 3010 - 1) * 1e4 - 12 + 64)
+
+
+def test_unknown_funding_is_skipped_and_missing_funding_input_is_an_error() -> None:
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+    config = attrs.evolve(CONFIG, include_funding=True)
+    funding = {
+        "hyperliquid": FundingRate(venue="hyperliquid", symbol="ETH", rate=D(0), interval_hours=1)
+    }
+    stats = DetectionStats()
+    assert find(q, config, funding=funding, stats=stats) == []
+    assert stats.skipped == {"funding_unknown": 2}
+    with pytest.raises(ValueError, match="include_funding"):
+        find(q, config)
+
+
+def test_thin_book_is_skipped() -> None:
+    thin = L2Book("hyperliquid", "ETH")
+    thin.apply_snapshot([(2999.0, 10.0)], [(3000.0, 0.5)], ts=NOW)  # 0.5 < 0.99 wanted
+    stats = DetectionStats()
+    assert find(quotes((HL, thin), (BYBIT, book(BYBIT, 3009, 3010))), stats=stats) == []
+    assert stats.skipped["thin_book"] == 1
+
+
+def test_edge_uses_the_vwap_of_the_sized_quantity_not_the_top() -> None:
+    # 0.5 ETH at 3000 then plenty at 3006: buying 0.99 averages ≈ 3003.03.
+    layered = L2Book("hyperliquid", "ETH")
+    layered.apply_snapshot([(2999.0, 10.0)], [(3000.0, 0.5), (3006.0, 10.0)], ts=NOW)
+    [opp] = find(quotes((HL, layered), (BYBIT, book(BYBIT, 3012, 3013))))
+    vwap = (0.5 * 3000 + 0.49 * 3006) / 0.99
+    assert float(opp.long_price) == pytest.approx(vwap)
+    assert opp.gross_bps == pytest.approx((3012 / vwap - 1) * 1e4)
+
+
+def test_too_small_target_is_no_trade() -> None:
+    # 8 of notional is below Hyperliquid's 10 minimum.
+    stats = DetectionStats()
+    config = attrs.evolve(CONFIG, target_notional=D(8))
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+    assert find(q, config, stats=stats) == []
+    assert stats.skipped["too_small"] == 1
+
+
+def test_opportunities_come_best_first_and_every_pair_is_counted_once() -> None:
+    q = quotes(
+        (HL, book(HL, 2999, 3000)),
+        (BYBIT, book(BYBIT, 3009, 3010)),
+        (GATE, book(GATE, 3012, 3013)),
+    )
+    stats = DetectionStats()
+    opps = find(q, stats=stats)
+    assert [(o.long.venue, o.short.venue) for o in opps] == [
+        ("hyperliquid", "gateio"),
+        ("hyperliquid", "bybit"),
+    ]
+    assert opps[0].edge_bps > opps[1].edge_bps
+    assert stats.pairs == 6
+    assert stats.found + sum(stats.skipped.values()) == stats.pairs
+    assert set(stats.skipped) <= set(SKIP_REASONS)
+
+
+def test_instrument_of_another_asset_is_an_error() -> None:
+    btc = attrs.evolve(BYBIT, asset="BTC")
+    with pytest.raises(ValueError, match="BTC"):
+        find(quotes((HL, book(HL, 2999, 3000)), (btc, book(btc, 3009, 3010))))
+
+
+def test_config_errors_name_the_field() -> None:
+    with pytest.raises(ValueError, match="max_quote_age_ms"):
+        attrs.evolve(CONFIG, max_quote_age_ms=0.0)
+    with pytest.raises(ValueError, match="target_notional"):
+        attrs.evolve(CONFIG, target_notional=D(0))
+    with pytest.raises(ValueError, match="slippage_buffer_bps"):
+        attrs.evolve(CONFIG, slippage_buffer_bps=-1.0)
+
+
+@given(
+    ask_a=st.integers(min_value=290_000, max_value=310_000),
+    bid_b=st.integers(min_value=290_000, max_value=310_000),
+    usdc=st.integers(min_value=9_950, max_value=10_050),
+    entry=st.floats(min_value=0.0, max_value=50.0),
+)
+def test_edge_matches_an_exact_reference_and_the_threshold_decides(
+    ask_a: int, bid_b: int, usdc: int, entry: float
+) -> None:
+    a_ask, b_bid = ask_a / 100, bid_b / 100  # prices to the cent around 3000
+    rate = D(usdc) / 10_000
+    q = quotes((HL, book(HL, a_ask - 5, a_ask)), (BYBIT, book(BYBIT, b_bid, b_bid + 5)))
+    config = attrs.evolve(CONFIG, entry_threshold_bps=entry)
+    opps = [o for o in find(q, config, {"USDT": D(1), "USDC": rate}) if o.long is HL]
+    gross = (Fraction(b_bid) / (Fraction(a_ask) * Fraction(rate)) - 1) * 10_000
+    edge = float(gross - 10 - 2)
+    if abs(edge - entry) < 1e-6:
+        return  # too close to call in floats
+    assert bool(opps) is (edge >= entry)
+    if opps:
+        assert opps[0].edge_bps == pytest.approx(edge, abs=1e-6)
+
+
+# -- exit -----------------------------------------------------------------------------------
+def exit_now(
+    long_book: L2Book,
+    short_book: L2Book,
+    *,
+    now: float = NOW,
+    entry: float = 30.0,
+    qty: float | None = None,
+) -> str | None:
+    return exit_signal(
+        HL,
+        long_book,
+        BYBIT,
+        short_book,
+        entry_spread_bps=entry,
+        opened_ts=NOW - 60,
+        now=now,
+        config=CONFIG,
+        quote_rates=RATES,
+        qty=qty,
+    )
+
+
+def test_closing_spread_is_short_ask_over_long_bid() -> None:
+    spread = closing_spread_bps(
+        HL,
+        book(HL, 3000, 3001),
+        BYBIT,
+        book(BYBIT, 3002, 3003),
+        now=NOW,
+        config=CONFIG,
+        quote_rates=RATES,
+    )
+    assert spread == pytest.approx((3003 / 3000 - 1) * 1e4)
+
+
+def test_converged_spread_exits() -> None:
+    # Sell the HL long at 3000, buy back the Bybit short at 3000.3: 1 bps ≤ 2.
+    assert exit_now(book(HL, 3000, 3001), book(BYBIT, 3000, 3000.3)) == "converged"
+
+
+def test_overshoot_past_zero_counts_as_converged() -> None:
+    assert exit_now(book(HL, 3010, 3011), book(BYBIT, 2999, 3000)) == "converged"
+
+
+def test_spread_in_between_keeps_the_position() -> None:
+    assert exit_now(book(HL, 3000, 3001), book(BYBIT, 3005, 3006)) is None  # 20 bps
+
+
+def test_widening_by_the_stop_distance_stops_out() -> None:
+    # Entered at 30 bps; the close now costs 51 bps ≥ 30 + stop_widen 20.
+    assert exit_now(book(HL, 3000, 3001), book(BYBIT, 3014, 3015.3)) == "stop"
+    assert exit_now(book(HL, 3000, 3001), book(BYBIT, 3013, 3014)) is None  # 46.7 bps
+
+
+def test_max_holding_time_exits_whatever_the_books_say() -> None:
+    later = NOW - 60 + CONFIG.max_holding_s
+    stale = book(BYBIT, 3005, 3006, ts=NOW)
+    assert exit_now(book(HL, 3000, 3001, ts=later), stale, now=later) == "max_hold"
+    assert exit_now(book(HL, 3000, 3001), book(BYBIT, 3005, 3006), now=later - 1) is None
+
+
+def test_stale_or_untradable_books_never_trigger_convergence_or_stop() -> None:
+    converged_but_stale = book(BYBIT, 3000, 3000.3, ts=NOW - 1)
+    assert exit_now(book(HL, 3000, 3001), converged_but_stale) is None
+    stop_but_resyncing = book(BYBIT, 3014, 3015)
+    stop_but_resyncing.invalidate("checksum")
+    assert exit_now(book(HL, 3000, 3001), stop_but_resyncing) is None
+
+
+def test_exit_with_quantity_uses_the_closing_vwap() -> None:
+    # Top converged, but closing 5 ETH walks the Bybit asks up to 3001.3 on average.
+    short = L2Book("bybit", "ETHUSDT")
+    short.apply_snapshot([(2999.0, 10.0)], [(3000.3, 1.0), (3001.55, 4.0)], ts=NOW)
+    assert exit_now(book(HL, 3000, 3001), short) == "converged"
+    assert exit_now(book(HL, 3000, 3001), short, qty=5.0) is None
+    assert exit_now(book(HL, 3000, 3001), short, qty=50.0) is None  # too thin to judge
