@@ -55,8 +55,9 @@ async def rig(
             nursery.cancel_scope.cancel()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``predicate`` (no timing assertion: the guard only bounds a hung test)."""
-    with trio.fail_after(timeout):
-        while not predicate():
+async def wait_until(predicate: Callable[[], bool], guard_s: float = 10.0) -> None:
+    """Poll ``predicate``, state other tasks change (no timing assertion: the guard only
+    bounds a hung test)."""
+    with trio.fail_after(guard_s):
+        while not predicate():  # noqa: ASYNC110 - no event to wait on for arbitrary state
             await trio.sleep(0.01)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import trio
+from bybit_rig import CREDS, Rig, rig, wait_until
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.types import Fill, OrderEvent, OrderRequest, OrderStatus, OrderUpdate, Side
@@ -19,8 +20,6 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
-
-from bybit_rig import CREDS, Rig, rig, wait_until
 
 SYMBOL = "BTCUSDT"
 
@@ -204,7 +203,7 @@ async def test_rejects_and_bad_requests() -> None:
                     qty=req.qty,
                     price=req.price,
                     reduce_only=True,
-                )  # fmt: skip
+                )
             )
         assert exc.value.code == "110017"
 
