@@ -30,8 +30,8 @@ from arbtrio.venues.base import (
     RateLimited,
     VenueError,
 )
-from arbtrio.venues.hyperliquid import create_client
 from arbtrio.venues.hyperliquid import codecs as c
+from arbtrio.venues.hyperliquid import create_client
 from arbtrio.venues.hyperliquid.client import HyperliquidClient
 from arbtrio.venues.hyperliquid.emulator import HyperliquidEmulator
 from arbtrio.venues.hyperliquid.signing import Signer
@@ -147,7 +147,7 @@ async def test_public_client_streams_books_without_credentials() -> None:
             signal,
         )
         book = client.books["BTC"]
-        bids, asks = env.market.book_levels("hyperliquid", "BTC", 20)
+        bids, _asks = env.market.book_levels("hyperliquid", "BTC", 20)
         assert book.best_bid() is not None and book.best_ask() is not None
         assert not book.is_crossed()
         assert book.depth()[0] <= 20
