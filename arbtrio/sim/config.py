@@ -200,17 +200,17 @@ class DislocationConfig:
 class LadderConfig:
     """The order-book ladder each venue shows around its mid.
 
-    ``levels`` per side; the touch is ``spread_bps`` wide (at least one price step); levels
-    ``level_spacing_bps`` apart (at least one step); each level's size is a random notional
-    around ``level_notional × (1 + depth_growth × k)`` at depth k, redrawn every
-    ``refresh_s``. Liquidity taken by an order refills with half-life ``refill_half_life_s``.
+    ``levels`` per side on a grid ``level_spacing_bps`` apart (at least one price step); the
+    touch is at least ``spread_bps`` wide (the nearest grid levels outside mid ± spread/2);
+    each level's size is a random notional uniform on [0.25, 1.75] × ``level_notional``,
+    redrawn every ``refresh_s``. Liquidity taken by an order refills with half-life
+    ``refill_half_life_s``.
     """
 
     levels: int = attrs.field(default=20, validator=_positive)
     spread_bps: float = attrs.field(default=0.5, validator=_non_negative)
     level_spacing_bps: float = attrs.field(default=0.5, validator=_non_negative)
     level_notional: float = attrs.field(default=25_000.0, validator=_positive)
-    depth_growth: float = attrs.field(default=0.15, validator=_non_negative)
     refresh_s: float = attrs.field(default=5.0, validator=_positive)
     refill_half_life_s: float = attrs.field(default=2.0, validator=_positive)
 

@@ -292,10 +292,15 @@ class _Book:
         self.taken_version = 0
         self.stamp: tuple[int, int] | None = None
         self.ladder: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = ((), ())
-        self.decimal_stamp: tuple[int, int] | None = None
+        self.decimal_ladder: Any = None  # the ladder ``decimal`` was converted from
         self.decimal: tuple[list[DecimalLevel], list[DecimalLevel]] = ([], [])
+        self.float_ladder: Any = None
+        self.floats: tuple[list[FloatLevel], list[FloatLevel]] = ([], [])
         self.version = 0
         self.seen: Any = None
+        self.key: tuple[int, ...] | None = None  # grid position the ladder was built at
+        self.step_key: int | None = None  # price magnitude ``step_u`` was computed for
+        self.step_u = 1
         self.epoch = -1  # ladder refresh epoch of ``draws``
         self.draws: dict[int, dict[int, float]] = {1: {}, -1: {}}  # side -> price units -> u
 
@@ -579,6 +584,12 @@ class SimMarket:
 
     # -- ladders -----------------------------------------------------------------------------
     def _ladder(self, book: _Book) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """The venue's ladder now, in (price units, lots), bids then asks, best first.
+
+        Levels sit on a fixed grid of ``spacing_u`` price units, so a small move of the mid
+        changes only the levels at the edges; the sizes hash from the level's price and the
+        refresh epoch. Cached until the step, the grid position or the depletion changes.
+        """
         stamp = (self.steps, book.taken_version)
         if book.stamp == stamp:
             return book.ladder
@@ -586,20 +597,32 @@ class SimMarket:
         inst = book.inst
         mid = self.mid(inst.venue, inst.asset)
         tick_f = book.tick_f
-        far = mid * (1.0 + (cfg.spread_bps + cfg.levels * cfg.level_spacing_bps) * 1e-4) * 1.01
         step_u = 1
         if inst.sig_figs is not None:
-            step_u = int(price_step(inst, Decimal(int(far) + 1)) / inst.tick_size)
-        half = mid * cfg.spread_bps * 0.5e-4
-        bid_u = math.floor((mid - half) / tick_f / step_u) * step_u
-        ask_u = math.ceil((mid + half) / tick_f / step_u) * step_u
-        if ask_u <= bid_u:
-            ask_u = bid_u + step_u
+            # The significant-figure step at the top of the ladder: a multiple of every finer
+            # step below it, so every level is a valid price.
+            far = mid * (1.0 + (cfg.spread_bps + cfg.levels * cfg.level_spacing_bps) * 2e-4)
+            magnitude = math.floor(math.log10(far))
+            if book.step_key != magnitude:
+                top = Decimal(1).scaleb(magnitude + 1) - inst.tick_size
+                book.step_key = magnitude
+                book.step_u = int(price_step(inst, top) / inst.tick_size)
+            step_u = book.step_u
         spacing_u = max(
             step_u, round(mid * cfg.level_spacing_bps * 1e-4 / tick_f / step_u) * step_u
         )
+        half = mid * cfg.spread_bps * 0.5e-4
+        bid_u = math.floor((mid - half) / tick_f / spacing_u) * spacing_u
+        ask_u = math.ceil((mid + half) / tick_f / spacing_u) * spacing_u
+        if ask_u <= bid_u:
+            ask_u = bid_u + spacing_u
         t = self.step_time
         epoch = int(t // cfg.refresh_s)
+        depleted = bool(book.taken[1] or book.taken[-1])
+        key = (bid_u, ask_u, spacing_u, epoch, book.taken_version)
+        if key == book.key and not depleted:
+            book.stamp = stamp
+            return book.ladder
         if epoch != book.epoch:
             book.epoch = epoch
             book.draws = {1: {}, -1: {}}
@@ -617,27 +640,28 @@ class SimMarket:
                 u = draws.get(pu)
                 if u is None:
                     u = draws[pu] = _mix(seed, book.book_id, side, pu, epoch)
-                notional = cfg.level_notional * (1.0 + cfg.depth_growth * k) * (0.25 + 1.5 * u)
+                notional = cfg.level_notional * (0.25 + 1.5 * u)
                 lots = max(book.min_lots, int(notional / (pu * unit_notional)))
-                took = taken.get(pu)
-                if took is not None:
-                    remaining = took[0] * math.exp(-self._refill_k * (t - took[1]))
-                    if remaining < 0.5:
-                        del taken[pu]
-                    else:
-                        lots -= math.ceil(remaining - 1e-9)
+                if taken:
+                    took = taken.get(pu)
+                    if took is not None:
+                        remaining = took[0] * math.exp(-self._refill_k * (t - took[1]))
+                        if remaining < 0.5:
+                            del taken[pu]
+                        else:
+                            lots -= math.ceil(remaining - 1e-9)
                 if lots > 0:
                     levels.append((pu, lots))
-            sides.append(tuple(levels))
-        # Forget depletion of prices the ladder has moved away from.
-        for side, levels_ in ((-1, sides[0]), (1, sides[1])):
-            taken = book.taken[side]
-            if taken and levels_:
-                lo = min(levels_[0][0], levels_[-1][0]) - spacing_u
-                hi = max(levels_[0][0], levels_[-1][0]) + spacing_u
+            if taken and levels:  # forget depletion of prices the ladder moved away from
+                lo = min(levels[0][0], levels[-1][0]) - spacing_u
+                hi = max(levels[0][0], levels[-1][0]) + spacing_u
                 for pu in [p for p in taken if p < lo or p > hi]:
                     del taken[pu]
-        book.ladder = (sides[0], sides[1])
+            sides.append(tuple(levels))
+        ladder = (sides[0], sides[1])
+        if ladder != book.ladder:
+            book.ladder = ladder
+        book.key = key
         book.stamp = stamp
         return book.ladder
 
@@ -659,15 +683,14 @@ class SimMarket:
     ) -> tuple[list[DecimalLevel], list[DecimalLevel]]:
         """``(bids, asks)`` best first, prices on the venue's tick, sizes in base units."""
         book = self._book(venue, symbol)
-        bids_u, asks_u = self._observe(book)
-        stamp = book.stamp
-        if book.decimal_stamp != stamp:
+        ladder = self._observe(book)
+        if book.decimal_ladder is not ladder:
             tick, lot = book.tick, book.lot
             book.decimal = (
-                [(tick * pu, lot * n) for pu, n in bids_u],
-                [(tick * pu, lot * n) for pu, n in asks_u],
+                [(tick * pu, lot * n) for pu, n in ladder[0]],
+                [(tick * pu, lot * n) for pu, n in ladder[1]],
             )
-            book.decimal_stamp = stamp
+            book.decimal_ladder = ladder
         bids, asks = book.decimal
         return (bids[:depth], asks[:depth])
 
@@ -676,12 +699,16 @@ class SimMarket:
     ) -> tuple[list[FloatLevel], list[FloatLevel]]:
         """Like :meth:`book_levels` but floats (market data for :class:`L2Book`)."""
         book = self._book(venue, symbol)
-        bids_u, asks_u = self._observe(book)
-        pf, sf = book.price_f, book.size_f
-        return (
-            [(pf(pu), sf(n)) for pu, n in bids_u[:depth]],
-            [(pf(pu), sf(n)) for pu, n in asks_u[:depth]],
-        )
+        ladder = self._observe(book)
+        if book.float_ladder is not ladder:
+            pf, sf = book.price_f, book.size_f
+            book.floats = (
+                [(pf(pu), sf(n)) for pu, n in ladder[0]],
+                [(pf(pu), sf(n)) for pu, n in ladder[1]],
+            )
+            book.float_ladder = ladder
+        bids, asks = book.floats
+        return (bids[:depth], asks[:depth])
 
     # -- execution -------------------------------------------------------------------------
     def execute(
