@@ -14,7 +14,7 @@ from arbtrio.sim.config import (
     structure_sim_config,
 )
 from arbtrio.sim.driver import MarketDriver
-from arbtrio.sim.execution import Account, Execution, FundingPayment, match_ioc
+from arbtrio.sim.execution import Account, Execution, FundingPayment, book_levels_for, match_ioc
 from arbtrio.sim.market import Dislocation, SimMarket, UnknownInstrument
 from arbtrio.sim.summary import EdgeSummary, edge_summary
 
@@ -32,6 +32,7 @@ __all__ = [
     "SimMarket",
     "SimVenueClient",
     "UnknownInstrument",
+    "book_levels_for",
     "default_sim_config",
     "edge_summary",
     "match_ioc",

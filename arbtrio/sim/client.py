@@ -61,6 +61,7 @@ from arbtrio.venues.base import (
     OrderRejected,
     OutcomeUnknown,
     RateLimited,
+    VenueClient,
     VenueHealth,
 )
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
@@ -477,3 +478,8 @@ class SimVenueClient:
     def _check_open(self) -> None:
         if self._closed:
             raise Disconnected(self.name, "client is closed")
+
+
+def _conforms(client: SimVenueClient) -> VenueClient:
+    """Static check (mypy): SimVenueClient implements the unified venue interface."""
+    return client

@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import attrs
 
+from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument, is_valid_price
 from arbtrio.core.types import (
     Balance,
@@ -102,6 +103,17 @@ def match_ioc(
             takes.append((price, take))
             remaining -= take
     return takes
+
+
+def book_levels_for(book: L2Book, taker_side: Side, depth: int | None = None) -> list[DecimalLevel]:
+    """The levels a ``taker_side`` order would take from an external :class:`L2Book`
+    (asks for a buy, bids for a sell), best first, as exact decimals — paper mode's ladder.
+
+    Floats convert through their shortest repr (65000.1 → Decimal("65000.1")); sizes that
+    are not lot multiples are floored by :func:`match_ioc`.
+    """
+    side = Side.SELL if taker_side is Side.BUY else Side.BUY  # L2Book: SELL = asks
+    return [(Decimal(repr(p)), Decimal(repr(s))) for p, s in book.levels(side, depth)]
 
 
 @attrs.define(eq=False)

@@ -8,9 +8,15 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import OrderStatus, Side
-from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID, Account, match_ioc
+from arbtrio.sim.execution import (
+    DUPLICATE_CLIENT_ORDER_ID,
+    Account,
+    book_levels_for,
+    match_ioc,
+)
 
 TICK = Decimal("0.5")
 LOT = Decimal("0.001")
@@ -222,3 +228,23 @@ def test_fifo_realised_pnl_is_exact():
     assert account.realized == Decimal("0.57") + Decimal("0.14")
     (pos,) = account.positions()
     assert pos.qty == Decimal("0.04") and pos.entry_price == Decimal(103)
+
+
+def test_paper_mode_executes_against_an_external_book():
+    book = L2Book("bybit", "BTCUSDT")
+    book.apply_snapshot([(99.5, 0.004), (99.0, 1.0)], [(100.5, 0.0035), (101.0, 1.0)], ts=1.0)
+    account = Account("bybit", "USDT", Decimal(1000))
+    asks = book_levels_for(book, Side.BUY)
+    assert asks == [(Decimal("100.5"), Decimal("0.0035")), (Decimal("101.0"), Decimal("1.0"))]
+    ex = account.execute(
+        INST, asks, side=Side.BUY, qty=Decimal("0.06"), price=Decimal("101"),
+        reduce_only=False, client_order_id="paper", now=2.0,
+    )  # fmt: skip
+    # 0.0035 floors to 0.003 (the lot); the rest at 101.
+    assert [(f.price, f.qty) for f in ex.fills] == [
+        (Decimal("100.5"), Decimal("0.003")),
+        (Decimal("101.0"), Decimal("0.057")),
+    ]
+    assert ex.status is OrderStatus.FILLED
+    bids = book_levels_for(book, Side.SELL, depth=1)
+    assert bids == [(Decimal("99.5"), Decimal("0.004"))]
