@@ -8,38 +8,53 @@
 * :func:`send_http` — one httpx request with transport failures mapped to the unified
   errors (``Disconnected`` before sending, ``OutcomeUnknown`` after).
 * :func:`collapse_group`, :class:`RecentIds`, :class:`Wakeup` — small session helpers.
+* :func:`run_snapshot_fetcher` — the REST-snapshot side of a buffer-and-snapshot book sync.
+* :class:`PlacedOrders` + :func:`run_reconciler` — the private stream's REST fallback.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import httpx
 import msgspec
+import structlog
 import trio
 
+from arbtrio.core.types import OrderEvent, OrderReport, OrderUpdate
 from arbtrio.venues.base import (
     AuthenticationFailed,
+    BadRequest,
     Disconnected,
     MalformedMessage,
+    OrderNotFound,
     OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenueHealth,
 )
 
 __all__ = [
     "MAX_DECIMAL",
     "Exact",
+    "PlacedOrders",
     "RecentIds",
     "Wakeup",
     "collapse_group",
     "decode_or_malformed",
+    "run_reconciler",
+    "run_snapshot_fetcher",
     "send_http",
 ]
 
 MAX_DECIMAL = Decimal("1e18")
 T = TypeVar("T")
+S = TypeVar("S")
+S_contra = TypeVar("S_contra", contravariant=True)
+log = structlog.get_logger("arbtrio.venues")
 
 
 class Exact(msgspec.Struct):
@@ -152,3 +167,132 @@ class Wakeup:
 
     async def wait(self) -> None:
         await self._event.wait()
+
+
+# -- session loops shared by the snapshot-synced venues ------------------------------------
+class SnapshotMachine(Protocol[S_contra]):
+    """What :func:`run_snapshot_fetcher` needs from a venue's sans-IO book machine."""
+
+    pending: dict[str, float]
+    health: VenueHealth
+
+    def buffered(self, symbol: str) -> bool: ...
+
+    def on_snapshot(self, symbol: str, snap: S_contra, now: float) -> bool: ...
+
+
+async def run_snapshot_fetcher(
+    venue: str,
+    machine: SnapshotMachine[S],
+    fetch: Callable[[str], Awaitable[S]],
+    wake: Wakeup,
+    *,
+    retry_s: float,
+    first_delta_wait_s: float,
+    max_failures: int = 5,
+) -> None:
+    """Fetch REST snapshots for the machine's pending symbols whenever ``wake`` is set.
+
+    A symbol waits up to ``first_delta_wait_s`` for its first buffered delta (so the
+    snapshot is not older than the stream). Stale snapshots are fetched again after
+    ``retry_s``; a malformed one is counted and retried; ``max_failures`` consecutive
+    request failures end the session (raise) so it reconnects with backoff.
+    """
+    failures = 0
+    while True:
+        await wake.wait()
+        for symbol, since in list(machine.pending.items()):
+            if not machine.buffered(symbol) and trio.current_time() - since < first_delta_wait_s:
+                continue
+            try:
+                snap = await fetch(symbol)
+            except MalformedMessage as exc:
+                machine.health.malformed += 1
+                log.warning("venue.malformed", venue=venue, error=exc.message)
+                continue
+            except (RateLimited, Disconnected, OutcomeUnknown, BadRequest) as exc:
+                failures += 1
+                log.warning("venue.snapshot_failed", venue=venue, symbol=symbol, error=str(exc))
+                if failures >= max_failures:
+                    raise
+                wait = retry_s * failures
+                if isinstance(exc, RateLimited) and exc.retry_after:
+                    wait = exc.retry_after
+                await trio.sleep(wait)
+                continue
+            failures = 0
+            if not machine.on_snapshot(symbol, snap, trio.current_time()):
+                log.info("venue.snapshot_stale", venue=venue, symbol=symbol)
+        if machine.pending:
+            await trio.sleep(retry_s)
+        else:
+            wake.clear()
+
+
+class PlacedOrders:
+    """Orders this client placed: client id → (venue order id, symbol, seen finished)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._orders: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
+        self._limit = limit
+
+    def remember(self, cid: str, venue_order_id: str, symbol: str, finished: bool) -> None:
+        self._orders[cid] = (venue_order_id, symbol, finished)
+        self._orders.move_to_end(cid)
+        while len(self._orders) > self._limit:
+            self._orders.popitem(last=False)
+
+    def venue_order_id(self, cid: str) -> str | None:
+        entry = self._orders.get(cid)
+        return entry[0] if entry else None
+
+    def finished(self, cid: str) -> None:
+        entry = self._orders.get(cid)
+        if entry is not None:
+            self._orders[cid] = (entry[0], entry[1], True)
+
+    def unfinished(self) -> list[tuple[str, str]]:
+        """``(client id, symbol)`` of every order not yet seen finishing."""
+        return [(cid, sym) for cid, (_, sym, done) in self._orders.items() if not done]
+
+
+async def run_reconciler(
+    venue: str,
+    placed: PlacedOrders,
+    query: Callable[[str, str], Awaitable[OrderReport]],
+    send: trio.MemorySendChannel[OrderEvent],
+    trades: RecentIds,
+    wake: Wakeup,
+) -> None:
+    """The private stream's REST fallback: whenever ``wake`` is set (after each
+    (re)subscription and each malformed private frame), re-query every order placed here
+    and not yet seen finishing, and emit its new fills (de-duplicated) and its status."""
+    while True:
+        await wake.wait()
+        wake.clear()
+        for cid, symbol in placed.unfinished():
+            try:
+                report = await query(symbol, cid)
+            except OrderNotFound:
+                continue
+            except AuthenticationFailed:
+                raise
+            except VenueError as exc:
+                log.warning("venue.reconcile_failed", venue=venue, order=cid, error=str(exc))
+                continue
+            for fill in report.fills:
+                if trades.add(fill.trade_id):
+                    await send.send(fill)
+            await send.send(
+                OrderUpdate(
+                    venue=venue,
+                    client_order_id=cid,
+                    status=report.status,
+                    filled_qty=report.filled_qty,
+                    avg_price=report.avg_price,
+                    ts=trio.current_time(),
+                    reason=report.reason,
+                )
+            )
+            if report.status.is_terminal:
+                placed.finished(cid)

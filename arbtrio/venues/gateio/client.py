@@ -21,8 +21,8 @@ Facts: ``/work/shared/venues/gate_kucoin.md`` part A; choices: ``specs/013-gatei
 
 from __future__ import annotations
 
+import functools
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
@@ -41,7 +41,6 @@ from arbtrio.core.types import (
     OrderEvent,
     OrderReport,
     OrderRequest,
-    OrderUpdate,
     VenuePosition,
 )
 from arbtrio.venues.base import (
@@ -54,7 +53,6 @@ from arbtrio.venues.base import (
     OrderNotFound,
     OutcomeUnknown,
     RateLimited,
-    VenueError,
     VenueHealth,
 )
 from arbtrio.venues.gateio import codecs, convert, sign
@@ -63,7 +61,15 @@ from arbtrio.venues.gateio.codecs import VENUE, WsAuth, WsEnvelope, WsRequest, d
 from arbtrio.venues.gateio.errors import ORDER_FINISHED, error_for
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
-from arbtrio.venues.wire import RecentIds, Wakeup, collapse_group, send_http
+from arbtrio.venues.wire import (
+    PlacedOrders,
+    RecentIds,
+    Wakeup,
+    collapse_group,
+    run_reconciler,
+    run_snapshot_fetcher,
+    send_http,
+)
 
 log = structlog.get_logger("arbtrio.venues.gateio")
 
@@ -132,8 +138,7 @@ class GateClient:
         self._buckets: dict[str, TokenBucket] = {}
         self._instruments: dict[str, Instrument] = {}
         self._uid: int | None = None
-        # text -> [numeric order id, contract, finished?] for orders this client placed
-        self._placed: OrderedDict[str, list[object]] = OrderedDict()
+        self._placed = PlacedOrders()  # text -> numeric order id, contract, finished?
         self._trades = RecentIds()
         self.stream_positions: dict[str, VenuePosition] = {}
         self.stream_balance: Balance | None = None
@@ -276,7 +281,17 @@ class GateClient:
             keepalive = _Keepalive(now)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._ping_loop, ws, keepalive)
-                nursery.start_soon(self._snapshot_loop, machine, wake)
+                nursery.start_soon(
+                    functools.partial(
+                        run_snapshot_fetcher,
+                        VENUE,
+                        machine,
+                        self._fetch_snapshot,
+                        wake,
+                        retry_s=self.snapshot_retry_s,
+                        first_delta_wait_s=self.first_delta_wait_s,
+                    )
+                )
                 while True:
                     raw = await ws.get_message()
                     now = trio.current_time()
@@ -295,40 +310,6 @@ class GateClient:
                                 on_subscribed()
                     else:
                         _handle_control(env)
-
-    async def _snapshot_loop(self, machine: GateBooks, wake: Wakeup) -> None:
-        """Fetch REST snapshots for every pending symbol until none is pending."""
-        failures = 0
-        while True:
-            await wake.wait()
-            for symbol, since in list(machine.pending.items()):
-                now = trio.current_time()
-                if not machine.buffered(symbol) and now - since < self.first_delta_wait_s:
-                    continue  # give the stream a moment to buffer its first delta
-                try:
-                    snap = await self._fetch_snapshot(symbol)
-                except MalformedMessage as exc:
-                    self.health.malformed += 1
-                    log.warning("venue.malformed", venue=VENUE, error=exc.message)
-                    continue
-                except (RateLimited, Disconnected, OutcomeUnknown, BadRequest) as exc:
-                    failures += 1
-                    log.warning("venue.snapshot_failed", venue=VENUE, symbol=symbol, error=str(exc))
-                    if failures >= 5:
-                        raise
-                    await trio.sleep(
-                        exc.retry_after
-                        if isinstance(exc, RateLimited) and exc.retry_after
-                        else self.snapshot_retry_s * failures
-                    )
-                    continue
-                failures = 0
-                if not machine.on_snapshot(symbol, snap, trio.current_time()):
-                    log.info("venue.snapshot_stale", venue=VENUE, symbol=symbol, id=snap.id)
-            if machine.pending:
-                await trio.sleep(self.snapshot_retry_s)
-            else:
-                wake.clear()
 
     async def _fetch_snapshot(self, symbol: str) -> codecs.OrderBookSnapshot:
         query = [
@@ -401,7 +382,7 @@ class GateClient:
             raise OutcomeUnknown(
                 VENUE, f"order accepted with unreadable answer: {exc.message}"
             ) from None
-        self._remember(cid, order.id, inst.symbol, order.status == "finished")
+        self._placed.remember(cid, str(order.id), inst.symbol, order.status == "finished")
         return OrderAck(
             venue=VENUE,
             client_order_id=cid,
@@ -409,15 +390,10 @@ class GateClient:
             ts=trio.current_time(),
         )
 
-    def _remember(self, cid: str, order_id: int, contract: str, finished: bool) -> None:
-        self._placed[cid] = [order_id, contract, finished]
-        self._placed.move_to_end(cid)
-        while len(self._placed) > 10_000:
-            self._placed.popitem(last=False)
-
     def _order_ref(self, cid: str) -> str:
-        known = self._placed.get(cid)
-        return str(known[0]) if known else cid
+        """The numeric id when this client placed the order (text lookups expire 60 s after
+        an order finishes), else the text itself."""
+        return self._placed.venue_order_id(cid) or cid
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> None:
         self._require_credentials()
@@ -563,7 +539,10 @@ class GateClient:
             reconcile = Wakeup()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._ping_loop, ws, keepalive)
-                nursery.start_soon(self._reconcile_loop, send, reconcile)
+                nursery.start_soon(
+                    run_reconciler, VENUE, self._placed, self.query_order, send, self._trades,
+                    reconcile,
+                )  # fmt: skip
                 while True:
                     raw = await ws.get_message()
                     now = trio.current_time()
@@ -601,9 +580,8 @@ class GateClient:
                 if inst is None:
                     continue
                 update = convert.order_update(inst, o, now)
-                known = self._placed.get(o.text)
-                if known is not None and update.status.is_terminal:
-                    known[2] = True
+                if update.status.is_terminal:
+                    self._placed.finished(o.text)
                 events.append(update)
         elif channel == "futures.usertrades":
             for t in decode(codecs.ws_usertrades_decoder, env.result, channel):
@@ -622,41 +600,6 @@ class GateClient:
                     venue=VENUE, currency=b.currency.upper(), total=b.balance, available=b.balance
                 )
         return events
-
-    async def _reconcile_loop(self, send: trio.MemorySendChannel[OrderEvent], wake: Wakeup) -> None:
-        """REST fallback: re-query orders placed here but not yet seen finishing, and emit
-        their status and (de-duplicated) fills, so events lost while disconnected arrive."""
-        while True:
-            await wake.wait()
-            wake.clear()
-            for cid, (_, contract, finished) in list(self._placed.items()):
-                if finished:
-                    continue
-                try:
-                    report = await self.query_order(str(contract), cid)
-                except OrderNotFound:
-                    continue
-                except VenueError as exc:
-                    if isinstance(exc, AuthenticationFailed):
-                        raise
-                    log.warning("venue.reconcile_failed", venue=VENUE, order=cid, error=str(exc))
-                    continue
-                for fill in report.fills:
-                    if self._trades.add(fill.trade_id):
-                        await send.send(fill)
-                await send.send(
-                    OrderUpdate(
-                        venue=VENUE,
-                        client_order_id=cid,
-                        status=report.status,
-                        filled_qty=report.filled_qty,
-                        avg_price=report.avg_price,
-                        ts=trio.current_time(),
-                        reason=report.reason,
-                    )
-                )
-                if report.status.is_terminal and cid in self._placed:
-                    self._placed[cid][2] = True
 
     async def aclose(self) -> None:
         if self._http is not None:
