@@ -123,29 +123,35 @@ class DetectionStats:
 
 
 class _Venue:
-    """Per-call float view of one venue's book (built once per venue, used by n−1 pairs)."""
+    """Per-call float view of one venue (built once, read by the venue's 2(n−1) pairs)."""
 
-    __slots__ = ("ask", "bid", "book", "fee_bps", "funding_h", "inst", "rate", "rate_f", "reason")
+    __slots__ = (
+        "ask",
+        "ask_ref",
+        "bid",
+        "bid_ref",
+        "book",
+        "fee_bps",
+        "funding_h",
+        "inst",
+        "rate",
+        "rate_f",
+        "reason",
+    )
 
-    def __init__(
-        self,
-        inst: Instrument,
-        book: L2Book,
-        rate: Decimal,
-        funding_h: float,
-        reason: str | None,
-    ) -> None:
+    def __init__(self, inst: Instrument, book: L2Book, rate: Decimal) -> None:
         self.inst = inst
         self.book = book
         self.rate = rate
-        self.rate_f = float(rate)
+        self.rate_f = rate_f = float(rate)
         self.fee_bps = float(inst.taker_fee) * 1e4
-        self.funding_h = funding_h
-        self.reason = reason
-        top_ask = book.best_ask()
-        top_bid = book.best_bid()
-        self.ask = top_ask[0] if top_ask is not None else None
-        self.bid = top_bid[0] if top_bid is not None else None
+        self.funding_h = 0.0  # funding rate per hour, when include_funding
+        top_ask, top_bid = book.best_ask(), book.best_bid()
+        self.ask = ask = top_ask[0] if top_ask is not None else None
+        self.bid = bid = top_bid[0] if top_bid is not None else None
+        self.ask_ref = ask * rate_f if ask is not None else None  # reference currency
+        self.bid_ref = bid * rate_f if bid is not None else None
+        self.reason: str | None = None
 
 
 def quote_rate(quote_rates: Mapping[str, Decimal], inst: Instrument) -> Decimal:
@@ -164,14 +170,26 @@ def quote_rate(quote_rates: Mapping[str, Decimal], inst: Instrument) -> Decimal:
 
 def book_problem(book: L2Book, now: float, max_quote_age_ms: float) -> str | None:
     """Why ``book`` must not be traded on at ``now`` (a :data:`SKIP_REASONS` entry), or None."""
+    top_ask, top_bid = book.best_ask(), book.best_bid()
+    return _problem(
+        book,
+        top_ask[0] if top_ask is not None else None,
+        top_bid[0] if top_bid is not None else None,
+        now - book.last_update_ts,
+        max_quote_age_ms,
+    )
+
+
+def _problem(
+    book: L2Book, ask: float | None, bid: float | None, age_s: float, max_age_ms: float
+) -> str | None:
     if not book.tradable:
         return "not_tradable"
-    if (now - book.last_update_ts) * 1000.0 > max_quote_age_ms:
+    if age_s * 1000.0 > max_age_ms:
         return "stale"
-    if book.is_crossed():
+    if ask is not None and bid is not None and bid >= ask:
         return "crossed"
-    top_bid, top_ask = book.best_bid(), book.best_ask()
-    if (top_bid is not None and top_bid[0] <= 0) or (top_ask is not None and top_ask[0] <= 0):
+    if (ask is not None and ask <= 0) or (bid is not None and bid <= 0):
         return "bad_price"
     return None
 
@@ -213,58 +231,66 @@ def find_opportunities(
     for key, (inst, book) in quotes.items():
         if inst.asset != asset:
             raise ValueError(f"quotes[{key!r}] is {inst.venue}:{inst.symbol} of {inst.asset!r}")
-        rate = quote_rate(quote_rates, inst)
-        reason = book_problem(book, now, config.max_quote_age_ms)
-        funding_h = 0.0
-        if config.include_funding:
-            assert funding is not None
+        v = _Venue(inst, book, quote_rate(quote_rates, inst))
+        v.reason = _problem(book, v.ask, v.bid, now - book.last_update_ts, config.max_quote_age_ms)
+        if funding is not None and config.include_funding:
             fr = funding.get(key)
             if fr is None:
-                reason = reason or "funding_unknown"
+                v.reason = v.reason or "funding_unknown"
+            elif fr.interval_hours <= 0:
+                raise ValueError(f"funding[{key!r}].interval_hours must be > 0")
             else:
-                if fr.interval_hours <= 0:
-                    raise ValueError(f"funding[{key!r}].interval_hours must be > 0")
-                funding_h = float(fr.rate) / fr.interval_hours
-        venues.append(_Venue(inst, book, rate, funding_h, reason))
+                v.funding_h = float(fr.rate) / fr.interval_hours
+        venues.append(v)
 
     found: list[Opportunity] = []
-    target_f = float(config.target_notional)
+    skipped: dict[str, int] = {}
+    entry = config.entry_threshold_bps
+    slippage = config.slippage_buffer_bps
+    carry_factor = config.expected_holding_hours * 1e4 if config.include_funding else 0.0
     for a in venues:
         for b in venues:
             if a is b:
                 continue
-            result = a.reason or b.reason or _evaluate(asset, a, b, now, config, target_f)
-            if isinstance(result, Opportunity):
-                found.append(result)
-                if stats is not None:
-                    stats.found += 1
-            elif stats is not None:
-                stats.skipped[result] += 1
+            reason = a.reason or b.reason
+            if reason is None:
+                if a.ask_ref is None or b.bid_ref is None:
+                    reason = "empty_book"
+                else:
+                    carry = (a.funding_h - b.funding_h) * carry_factor
+                    costs = a.fee_bps + b.fee_bps + slippage + carry
+                    # Top of book bounds every VWAP from the good side: prune before any
+                    # Decimal work. This is the common case, so it stays inline.
+                    if (b.bid_ref / a.ask_ref - 1.0) * 1e4 - costs < entry:
+                        reason = "below_threshold"
+                    else:
+                        result = _evaluate(asset, a, b, now, config, carry, costs)
+                        if isinstance(result, Opportunity):
+                            found.append(result)
+                            continue
+                        reason = result
+            skipped[reason] = skipped.get(reason, 0) + 1
     if stats is not None:
         stats.pairs += len(venues) * (len(venues) - 1)
+        stats.found += len(found)
+        stats.skipped.update(skipped)
     found.sort(key=lambda o: (-o.edge_bps, o.long.venue, o.short.venue))
     return found
 
 
 def _evaluate(
-    asset: str, a: _Venue, b: _Venue, now: float, config: DetectorConfig, target_f: float
+    asset: str,
+    a: _Venue,
+    b: _Venue,
+    now: float,
+    config: DetectorConfig,
+    carry: float,
+    costs: float,
 ) -> Opportunity | str:
-    """Buy on ``a``, sell on ``b``: an Opportunity or a skip reason."""
-    if a.ask is None or b.bid is None:
-        return "empty_book"
-    ask_ref = a.ask * a.rate_f
-    bid_ref = b.bid * b.rate_f
-    fees = a.fee_bps + b.fee_bps
-    carry = (
-        (a.funding_h - b.funding_h) * config.expected_holding_hours * 1e4
-        if config.include_funding
-        else 0.0
-    )
-    costs = fees + config.slippage_buffer_bps + carry
-    # Top of book bounds every VWAP from the good side: prune before any Decimal work.
-    if (bid_ref / ask_ref - 1.0) * 1e4 - costs < config.entry_threshold_bps:
-        return "below_threshold"
-    target_qty = target_f / max(ask_ref, bid_ref)
+    """Buy on ``a``, sell on ``b`` (both books usable, top of book past the threshold)."""
+    assert a.ask is not None and b.bid is not None
+    assert a.ask_ref is not None and b.bid_ref is not None
+    target_qty = float(config.target_notional) / max(a.ask_ref, b.bid_ref)
     qty = joint_size(a.inst, b.inst, _dec(target_qty), _dec(a.ask), _dec(b.bid))
     if qty is None:
         return "too_small"
@@ -291,7 +317,7 @@ def _evaluate(
         long_notional=qty * long_price * a.rate,
         short_notional=qty * short_price * b.rate,
         gross_bps=gross,
-        fees_bps=fees,
+        fees_bps=a.fee_bps + b.fee_bps,
         funding_bps=carry,
         edge_bps=edge,
         ts=now,

@@ -13,6 +13,7 @@ tick depends on the price.
 
 from __future__ import annotations
 
+import functools
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Literal
@@ -119,6 +120,7 @@ def tradable_qty(inst: Instrument, qty: Decimal, price: Decimal) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # the detector sizes every candidate pair on a book change
 def _decimal_lcm(a: Decimal, b: Decimal) -> Decimal:
     exp = min(a.normalize().as_tuple().exponent, b.normalize().as_tuple().exponent)
     assert isinstance(exp, int)
