@@ -22,6 +22,7 @@ currency with ``quote_rates``: Hyperliquid quotes USDC, the CEXs quote USDT):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 from decimal import Decimal
@@ -40,7 +41,7 @@ SKIP_REASONS = (
     "not_tradable",  # the feed cleared the book's tradable flag (resync, gap, disconnect)
     "stale",  # last update older than max_quote_age_ms
     "crossed",  # best bid >= best ask: corrupt or half-applied
-    "bad_price",  # a non-positive best price
+    "bad_price",  # a best price that is not a positive finite number
     "funding_unknown",  # include_funding, but no funding rate for the venue
     "empty_book",  # the side to take is empty
     "too_small",  # joint sizing found no quantity clearing both venues' steps and minimums
@@ -189,8 +190,10 @@ def _problem(
         return "stale"
     if ask is not None and bid is not None and bid >= ask:
         return "crossed"
-    if (ask is not None and ask <= 0) or (bid is not None and bid <= 0):
-        return "bad_price"
+    if (ask is not None and not 0.0 < ask < math.inf) or (
+        bid is not None and not 0.0 < bid < math.inf
+    ):
+        return "bad_price"  # non-positive, infinite or NaN: a broken feed, never an edge
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 
@@ -160,6 +161,15 @@ def test_crossed_book_is_skipped() -> None:
     stats = DetectionStats()
     assert find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, crossed)), stats=stats) == []
     assert stats.skipped == {"crossed": 2}
+
+
+@pytest.mark.parametrize("broken", [0.0, -1.0, math.inf, math.nan])
+def test_book_with_a_broken_best_price_is_skipped(broken: float) -> None:
+    bad = L2Book("bybit", "ETHUSDT")
+    bad.apply_snapshot([(broken, 10.0)], [(3100.0, 10.0)], ts=NOW)
+    stats = DetectionStats()
+    assert find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, bad)), stats=stats) == []
+    assert stats.skipped == {"crossed" if broken == math.inf else "bad_price": 2}
 
 
 def test_usdc_rate_is_applied_to_hyperliquid_prices() -> None:
