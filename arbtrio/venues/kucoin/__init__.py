@@ -1,0 +1,43 @@
+"""KuCoin Futures (USDT-margined perpetuals): client, emulator and codecs.
+
+The venue package contract (``create_client``, ``serve_emulator``, default URLs) and the
+choices made are in ``specs/014-kucoin.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from arbtrio.venues.base import Credentials
+from arbtrio.venues.kucoin.bench import bench_rows
+from arbtrio.venues.kucoin.client import DEFAULT_REST_URL, DEFAULT_WS_URL, KucoinClient
+from arbtrio.venues.kucoin.emulator import KucoinEmulator, serve_emulator
+
+__all__ = [
+    "DEFAULT_REST_URL",
+    "DEFAULT_WS_URL",
+    "KucoinClient",
+    "KucoinEmulator",
+    "bench_rows",
+    "create_client",
+    "serve_emulator",
+]
+
+
+def create_client(
+    *,
+    rest_url: str | None = None,
+    ws_url: str | None = None,
+    credentials: Credentials | None = None,
+    symbols_hint: Sequence[str] = (),
+) -> KucoinClient:
+    """A KuCoin Futures client; ``credentials=None`` gives public data only.
+
+    KuCoin's stream URL comes from the bullet-token answer of the REST host, so ``ws_url``
+    is only used as the REST base when ``rest_url`` is not given (emulators report both as
+    the same base URL)."""
+    return KucoinClient(
+        rest_url=rest_url or ws_url or DEFAULT_REST_URL,
+        credentials=credentials,
+        symbols_hint=symbols_hint,
+    )
