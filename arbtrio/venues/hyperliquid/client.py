@@ -31,7 +31,7 @@ import re
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -173,6 +173,7 @@ class HyperliquidClient:
         self._stream_fills: dict[int, list[c.UserFill]] = {}
         self._mapping_changed = trio.Event()
         self._closed = False
+        self.clock: Callable[[], float] = trio.current_time  # the runtime's time base
 
     # ================================================================================
     # REST plumbing
@@ -454,7 +455,7 @@ class HyperliquidClient:
             qty=c.finite(fill.sz, "sz"),
             price=c.finite(fill.px, "px"),
             fee=c.finite(fill.fee, "fee"),
-            ts=_runtime_ts(fill.time),
+            ts=_runtime_ts(fill.time, self.clock),
         )
 
     # ================================================================================
@@ -594,7 +595,7 @@ class HyperliquidClient:
             return []  # not an arbtrio order (manual, or another process)
         status = order_status(update.status)
         filled = filled_of(order, status)
-        ts = _runtime_ts(update.statusTimestamp)
+        ts = _runtime_ts(update.statusTimestamp, self.clock)
         events: list[OrderEvent] = []
         if order.oid not in self._oid_cloid:
             self._oid_cloid[order.oid] = cloid
@@ -656,7 +657,7 @@ class _BookFeed:
         self.on_update = on_update
         self.books = client.books
         self.health = client.health
-        now = trio.current_time()
+        now = client.clock()
         self.last_seen = dict.fromkeys(coins, now)
         self.quiet_rounds = dict.fromkeys(coins, 0)
         self.ws: WebSocketConnection | None = None
@@ -786,10 +787,10 @@ def _single_status(body: c.ExchangeOkBody, what: str) -> c.OrderStatusObj:
 
 
 def _avg(fills: Sequence[c.UserFill], filled: Decimal) -> Decimal | None:
-    qty = sum((f.sz for f in fills), Decimal(0))
+    qty = sum((c.finite(f.sz, "sz") for f in fills), Decimal(0))
     if not fills or qty != filled or qty <= 0:
         return None
-    return sum((f.px * f.sz for f in fills), Decimal(0)) / qty
+    return sum((c.finite(f.px, "px") * f.sz for f in fills), Decimal(0)) / qty
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -800,9 +801,9 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return None
 
 
-def _runtime_ts(venue_ms: int) -> float:
-    """A venue epoch-ms timestamp on Trio's clock (the runtime's time base)."""
-    return trio.current_time() - (time.time() - venue_ms / 1000.0)
+def _runtime_ts(venue_ms: int, clock: Callable[[], float]) -> float:
+    """A venue epoch-ms timestamp on the runtime's clock."""
+    return clock() - (time.time() - venue_ms / 1000.0)
 
 
 def create_client(

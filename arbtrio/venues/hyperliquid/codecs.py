@@ -511,10 +511,13 @@ def book_sides(
     return bids, asks
 
 
+_LIMIT = Decimal("1e30")
+
+
 def finite(value: Decimal, field: str) -> Decimal:
-    """``value`` if finite, else MalformedMessage naming ``field``."""
-    if not value.is_finite():
-        raise MalformedMessage(VENUE, f"{field} is not a finite number: {value}")
+    """``value`` if finite and of sane magnitude (< 1e30), else MalformedMessage."""
+    if not value.is_finite() or not -_LIMIT < value < _LIMIT:
+        raise MalformedMessage(VENUE, f"{field} is not a finite number in range: {value}")
     return value
 
 
