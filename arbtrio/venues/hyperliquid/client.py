@@ -768,11 +768,19 @@ class _BookFeed:
         if not book.tradable or data.time < book.seq:
             return
         bid, ask = data.bbo
-        c.book_sides(([bid] if bid else [], [ask] if ask else []))  # validates the numbers
+        for level in data.bbo:
+            if level is not None and not (0.0 < level.px < math.inf and 0.0 <= level.sz < math.inf):
+                raise MalformedMessage(VENUE, f"{data.coin}: bad bbo level {level}")
         bid_levels = [(bid.px, bid.sz)] if bid else []
         ask_levels = [(ask.px, ask.sz)] if ask else []
-        changes_b = [(px, 0.0) for px, _ in book.levels(Side.BUY) if not bid or px > bid.px]
-        changes_a = [(px, 0.0) for px, _ in book.levels(Side.SELL) if not ask or px < ask.px]
+        # Levels better than the new top are gone (only scanned when the top moved inwards).
+        top_b, top_a = book.best_bid(), book.best_ask()
+        changes_b: list[tuple[float, float]] = []
+        changes_a: list[tuple[float, float]] = []
+        if top_b is not None and (bid is None or top_b[0] > bid.px):
+            changes_b = [(px, 0.0) for px, _ in book.levels(Side.BUY) if not bid or px > bid.px]
+        if top_a is not None and (ask is None or top_a[0] < ask.px):
+            changes_a = [(px, 0.0) for px, _ in book.levels(Side.SELL) if not ask or px < ask.px]
         book.apply_delta(changes_b + bid_levels, changes_a + ask_levels, now, seq=data.time)
         if book.is_crossed():
             raise MalformedMessage(VENUE, f"{data.coin}: bbo crosses the book")
