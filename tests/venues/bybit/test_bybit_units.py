@@ -188,9 +188,9 @@ JUNK = st.one_of(
     st.floats(allow_nan=False, width=32),
     st.text(max_size=6),
     st.sampled_from(["NaN", "Infinity", "-0", "1e999", "", "0x1f", "１", "-1", "0"]),
-    st.just([]),
-    st.just({}),
-    st.just([["1", "2", "3"]]),
+    st.builds(list),  # fresh objects: mutations must not leak between examples
+    st.builds(dict),
+    st.builds(lambda: [["1", "2", "3"]]),
 )
 DOCS = [DOC_SNAPSHOT, DOC_DELTA, DOC_ORDER, DOC_EXECUTION, DOC_ENVELOPE, DOC_INSTRUMENTS]
 
