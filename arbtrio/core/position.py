@@ -648,9 +648,13 @@ def _step_order(
     # OutcomeResolved
     report = event.report
     if report is None:
-        # The venue has no such order: it never arrived. That is a zero-fill reject, unless
-        # something already proved the order exists.
-        if st in (OrderState.SENT, OrderState.UNKNOWN) and order.filled == 0:
+        # The venue has no such order. While the send is still pending (SENT) that proves
+        # nothing: the request may be in transit, so keep waiting (the send always ends in an
+        # ack, a reject or LegOutcomeUnknown). After an unknown outcome it never arrived: a
+        # zero-fill reject, unless something already proved the order exists.
+        if st is OrderState.SENT:
+            return _Step(attrs.evolve(order, query_due_ts=bump))
+        if st is OrderState.UNKNOWN and order.filled == 0:
             return _Step(
                 attrs.evolve(
                     order, status=OrderState.REJECTED, venue_filled=_ZERO, reason="not found"
