@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import attrs
@@ -375,3 +376,21 @@ async def test_schedule_cancel_needs_volume() -> None:
     async with running(schedule_cancel_volume=Decimal(0)) as env:
         await env.client.schedule_cancel(None)
         assert env.emulator.scheduled_cancel is None
+
+
+async def test_package_serve_emulator_reports_its_endpoints() -> None:
+    from arbtrio.venues import hyperliquid
+
+    market = SimMarket(default_sim_config(seed=3))
+    driver = MarketDriver(market)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(driver.run)
+        endpoints = await nursery.start(
+            partial(hyperliquid.serve_emulator, market, driver, credentials=CREDS)
+        )
+        assert endpoints.venue == "hyperliquid" and endpoints.ws_url.endswith("/ws")
+        client = hyperliquid.create_client(rest_url=endpoints.rest_url)  # ws URL derived
+        assert client.ws_url == endpoints.ws_url and not client.is_mainnet
+        assert {i.symbol for i in await client.load_instruments()} == {"BTC", "ETH"}
+        await client.aclose()
+        nursery.cancel_scope.cancel()
