@@ -340,6 +340,11 @@ class PositionSpec:
         if self.long.venue == self.short.venue:
             raise ValueError(f"PositionSpec.short: same venue as long ({self.long.venue})")
         for name, inst in (("long", self.long), ("short", self.short)):
+            try:  # every order id must be encodable before the first order is placed
+                client_order_id(inst.venue, self.position_id, name, 0)
+            except ValueError as exc:
+                raise ValueError(f"PositionSpec.{name}.venue: {exc}") from None
+        for name, inst in (("long", self.long), ("short", self.short)):
             if inst.asset != self.asset:
                 raise ValueError(f"PositionSpec.{name}.asset {inst.asset!r} != {self.asset!r}")
         for name in ("long_price", "short_price"):

@@ -516,6 +516,8 @@ def test_spec_validation_names_the_field() -> None:
         make_spec(position_id="")
     with pytest.raises(ValueError, match="same venue"):
         make_spec(short=HL)
+    with pytest.raises(ValueError, match=r"PositionSpec\.short\.venue"):
+        make_spec(short=Instrument(**{**_fields(BYBIT), "venue": "nowhere"}))
 
 
 # -- PnL, funding, snapshot, replay --------------------------------------------------------
