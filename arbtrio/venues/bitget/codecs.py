@@ -320,7 +320,7 @@ def decode_private(raw: bytes | str) -> PrivateFrame:
 
 def decode_data(data_type: type[T], raw: bytes | msgspec.Raw, what: str) -> T:
     """The ``data`` of a push or of a successful envelope, as ``data_type``."""
-    value = _decode(_decoder(data_type), raw, what)
+    value: T = _decode(_decoder(data_type), raw, what)
     _check_finite(value, what)
     return value
 

@@ -696,7 +696,7 @@ class BitgetEmulator:
         self._authenticate(req)
         params = self._params(req)
         orders = [self._find(params)] if params.get("orderId") else list(self.orders.values())
-        rows = []
+        rows: list[dict[str, Any]] = []
         for order in orders:
             report = self.market.order(VENUE, order.client_oid) if order else None
             if order is None or report is None:

@@ -222,7 +222,7 @@ class BybitClient:
                 bucket.penalize(err.retry_after or 1.0, trio.current_time())
             raise err
         try:
-            return c.decode_result(result_type, env.result)  # type: ignore[arg-type]
+            return c.decode_result(result_type, env.result)
         except MalformedMessage:
             if mutating:
                 raise OutcomeUnknown(VENUE, f"{path}: undecodable result") from None
@@ -534,10 +534,12 @@ class BybitClient:
                     elif frame.op in ("subscribe", "unsubscribe") and frame.success is False:
                         log.warning("bybit.op.failed", op=frame.op, msg=frame.ret_msg)
 
-    async def _send_op(self, ws: WebSocketConnection, op: str, args: list[str | int]) -> str:
+    async def _send_op(self, ws: WebSocketConnection, op: str, args: Sequence[str | int]) -> str:
         self._req += 1
         req_id = f"{op[:5]}{self._req}"
-        await ws.send_message(c.encoder.encode(c.WsOp(op=op, args=args, req_id=req_id)).decode())
+        await ws.send_message(
+            c.encoder.encode(c.WsOp(op=op, args=list(args), req_id=req_id)).decode()
+        )
         return req_id
 
     async def _pinger(self, ws: WebSocketConnection) -> None:

@@ -413,7 +413,8 @@ def decode_envelope(raw: bytes | str) -> Envelope:
 
 def decode_result(result_type: type[T], raw: bytes) -> T:
     """The ``result`` of a successful envelope as ``result_type``."""
-    return _checked(RESULT_DECODERS[result_type], raw, result_type.__name__)
+    value: T = _checked(RESULT_DECODERS[result_type], raw, result_type.__name__)
+    return value
 
 
 def decode_ws_op(raw: bytes | str) -> WsOp:

@@ -408,9 +408,11 @@ class BybitEmulator:
             self._private.pop(conn_id, None)
 
     def _check_ws_auth(self, args: list[str | int]) -> str:
-        if len(args) != 3 or not isinstance(args[1], int):
+        if len(args) != 3:
             return "error:params error"
         key, expires, sign = args
+        if not isinstance(expires, int):
+            return "error:params error"
         if key != self.credentials.api_key:
             return "error:API key is invalid"
         if expires <= int(self.wall_clock() * 1000):
@@ -758,7 +760,7 @@ class BybitEmulator:
             if params.get("orderLinkId") or params.get("orderId")
             else list(self.orders.values())
         )
-        rows = []
+        rows: list[dict[str, Any]] = []
         for order in orders:
             report = self.market.order(VENUE, order.link_id) if order else None
             if order is None or report is None:
