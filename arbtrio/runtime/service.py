@@ -142,7 +142,8 @@ class Runtime:
         self.hub = Hub()
         self.venues = {name: VenueState(name) for name in self.clients}
         self.symbol_asset: dict[tuple[str, str], str] = {}
-        self.actors: dict[str, PositionActor] = {}
+        self.actors: dict[str, PositionActor] = {}  # every position of this run (admin, summary)
+        self.live: dict[str, PositionActor] = {}  # actors still running (not settled and done)
         self.entry_spread: dict[str, float] = {}
         # counters for status and the summary
         self.opportunities_seen = 0
@@ -251,7 +252,7 @@ class Runtime:
     async def _shutdown(self) -> None:
         now = trio.current_time()
         policy = self.shutdown_policy()
-        for actor in list(self.actors.values()):
+        for actor in list(self.live.values()):
             if actor.state is S.SETTLED:
                 continue
             if policy == "flatten" and actor.state is not S.FAULTED:
@@ -264,7 +265,7 @@ class Runtime:
         with trio.move_on_after(self.config.service.drain_timeout_s) as scope:
             while not self.drained():  # noqa: ASYNC110 (order state changes have no event)
                 await trio.sleep(self.config.service.tick_interval_s)
-        left = {pid: a.state.name for pid, a in self.actors.items() if not self._drained_one(a)}
+        left = {pid: a.state.name for pid, a in self.live.items() if not self._drained_one(a)}
         if scope.cancelled_caught:
             log.error("service.drain_timeout", undrained=left)
         else:
@@ -281,7 +282,7 @@ class Runtime:
 
     def drained(self) -> bool:
         """Every position stable for the shutdown policy with no order in flight."""
-        return all(self._drained_one(a) for a in self.actors.values())
+        return all(self._drained_one(a) for a in self.live.values())
 
     async def _guarded(self, name: str, fn: Callable[[], Any]) -> None:
         """Run a control task; a bug in one is logged and the task restarted, not fatal."""
@@ -305,7 +306,7 @@ class Runtime:
             if replayed.position.state is S.SETTLED and not replayed.position.live_orders():
                 continue
             actor = self._make_actor(replayed.position)
-            self.actors[pid] = actor
+            self.actors[pid] = self.live[pid] = actor
             self.entry_spread[pid] = self._spec_spread(replayed.position.spec)
             self.rebuilt.append(pid)
             log.info(
@@ -395,11 +396,11 @@ class Runtime:
     async def _compare_positions(self) -> None:
         """Venue positions vs Σ of what positions hold (waits for in-flight orders)."""
         for _ in range(50):
-            if not any(a.position.live_orders() for a in self.actors.values()):
+            if not any(a.position.live_orders() for a in self.live.values()):
                 break
             await trio.sleep(0.2)
         expected: dict[tuple[str, str], Decimal] = {}
-        for actor in self.actors.values():
+        for actor in self.live.values():
             pos = actor.position
             for leg, inst in (("long", pos.spec.long), ("short", pos.spec.short)):
                 sign = 1 if leg == "long" else -1
@@ -661,14 +662,24 @@ class Runtime:
         self._count_episodes(asset, opps, now)
         if not opps:
             return
-        opp = opps[0]
-        reason = self._runtime_block(asset, opp.long.venue, opp.short.venue)
+        reason = self._asset_block(asset)
+        chosen = None
         if reason is None:
-            decision = self.gate.check(opp, self.exposure())
+            for candidate in opps:  # best edge first: the first one we may trade
+                reason = self._pair_block(candidate)
+                if reason is None:
+                    chosen = candidate
+                    break
+            else:
+                reason = self._pair_block(opps[0])
+        if chosen is not None:
+            decision = self.gate.check(chosen, self.exposure())
             if decision.approved:
-                await self._open(opp, now)
+                await self._open(chosen, now)
                 return
             reason = decision.reason
+        opp = chosen or opps[0]
+        assert reason is not None
         episode = (asset, opp.long.venue, opp.short.venue)
         if self._episode_reason.get(episode) != reason:
             self._episode_reason[episode] = reason
@@ -694,19 +705,41 @@ class Runtime:
                 self._episode_reason.pop(key, None)
             self._episode_last[key] = now
 
-    def _runtime_block(self, asset: str, long_venue: str, short_venue: str) -> str | None:
-        """Why the runtime itself will not open now (before the risk gate), or None."""
+    def _asset_block(self, asset: str) -> str | None:
+        """Why the runtime will open nothing on ``asset`` now (before the gate), or None."""
         if self.stopping:
             return "stopping"
         if self.reconciling and not self.override:
             return "reconciling"
-        for actor in self.actors.values():
+        for actor in self.live.values():
             if actor.position.spec.asset == asset and actor.state in (
                 S.IDLE,
                 S.OPENING,
                 S.UNWINDING,
             ):
-                return "asset_busy"
+                return "asset_busy"  # its fills are not in the books yet
+        return None
+
+    def _pair_block(self, opp: Any) -> str | None:
+        """Why this venue pair may not be traded now, or None.
+
+        * ``opposite_leg_open``: a venue nets every position of the account per symbol, so a
+          long leg where another position is short (or the reverse) would cancel out at the
+          venue and make both positions' reduce-only closes fail.
+        * ``book_not_refreshed``: our own last fills on a venue are not in its book yet.
+        """
+        asset = opp.asset
+        for actor in self.live.values():
+            spec = actor.position.spec
+            if spec.asset != asset or actor.state is S.SETTLED:
+                continue
+            if spec.short.venue == opp.long.venue or spec.long.venue == opp.short.venue:
+                return "opposite_leg_open"
+        for venue in (opp.long.venue, opp.short.venue):
+            traded = self._traded.get((venue, asset))
+            pair = self.book_for(venue, asset)
+            if traded is not None and (pair is None or pair[1].last_update_ts <= traded):
+                return "book_not_refreshed"
         return None
 
     async def _open(self, opp: Any, now: float) -> None:
@@ -729,7 +762,7 @@ class Runtime:
             log.warning("opportunity.invalid_spec", error=str(exc))
             return
         actor = self._make_actor(Position(spec))
-        self.actors[pid] = actor
+        self.actors[pid] = self.live[pid] = actor
         self.entry_spread[pid] = opp.gross_bps
         self.opened += 1
         await self.journal.position_created(spec, now)
@@ -759,6 +792,7 @@ class Runtime:
     async def _run_actor(self, actor: PositionActor) -> None:
         try:
             await actor.run()
+            self.live.pop(actor.position_id, None)
         except Exception:
             log.exception(
                 "position.actor_crashed", position_id=actor.position_id, state=actor.state.name
@@ -766,7 +800,7 @@ class Runtime:
 
     async def _check_exits(self, asset: str, now: float) -> None:
         detector = self.config.detector
-        for actor in list(self.actors.values()):
+        for actor in list(self.live.values()):
             spec = actor.position.spec
             if spec.asset != asset or actor.state is not S.HEDGED or actor.exit_requested:
                 continue
@@ -869,7 +903,7 @@ class Runtime:
         while True:
             await trio.sleep(interval)
             now = trio.current_time()
-            for actor in list(self.actors.values()):
+            for actor in list(self.live.values()):
                 if actor.done.is_set():
                     continue
                 if actor.state in UNSTABLE or actor.position.live_orders():
@@ -881,7 +915,7 @@ class Runtime:
         delta: dict[str, Decimal] = {}
         total = _ZERO
         open_positions = 0
-        for actor in self.actors.values():
+        for actor in self.live.values():
             pos = actor.position
             if pos.state is S.SETTLED:
                 continue
@@ -922,7 +956,7 @@ class Runtime:
                 self._watchdog_acted.add(asset)
                 faulted = []
                 flattened = []
-                for actor in list(self.actors.values()):
+                for actor in list(self.live.values()):
                     pos = actor.position
                     if pos.spec.asset != asset or pos.state is S.SETTLED or pos.net_exposure() == 0:
                         continue
@@ -1002,14 +1036,14 @@ class Runtime:
             return {
                 "killed": True,
                 "positions": [
-                    a.position_id for a in self.actors.values() if a.state is not S.SETTLED
+                    a.position_id for a in self.live.values() if a.state is not S.SETTLED
                 ],
             }
         raise AdminError(admin_mod.METHOD_NOT_FOUND, f"unknown control method {method!r}")
 
     def _flatten_targets(self, params: dict[str, Any]) -> list[PositionActor]:
         if params.get("all") is True:
-            return [a for a in self.actors.values() if a.state is not S.SETTLED]
+            return [a for a in self.live.values() if a.state is not S.SETTLED]
         pid = params.get("id")
         if not isinstance(pid, str):
             raise admin_mod.invalid_params('flatten needs {"id": "<position id>"} or {"all": true}')
@@ -1070,7 +1104,19 @@ class Runtime:
         return Counter(a.state.name for a in self.actors.values())
 
     def realized_pnl(self) -> Decimal:
-        return sum((a.position.realized_pnl(self.quote_rates) for a in self.actors.values()), _ZERO)
+        """Σ PnL of SETTLED positions (flat legs), in the reference currency.
+
+        A position that still holds a leg has cash flows, not a realised result, so HEDGED
+        and FAULTED positions are not included (their fees are, in :meth:`fees`).
+        """
+        return sum(
+            (
+                a.position.realized_pnl(self.quote_rates)
+                for a in self.actors.values()
+                if a.state is S.SETTLED
+            ),
+            _ZERO,
+        )
 
     def fees(self) -> Decimal:
         return sum((a.position.fees() for a in self.actors.values()), _ZERO)
