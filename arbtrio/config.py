@@ -263,11 +263,11 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
         return f"unknown key(s): {', '.join(sorted(exc.extra_fields))}"
     if isinstance(exc, KeyError):
         return "required key missing"
+    message = str(exc)
+    if " not in literal " in message:  # cattrs' Literal check: "<value> not in literal <type>"
+        value, _, choices = message.partition(" not in literal ")
+        return f'expected one of {choices.removeprefix("typing.Literal")}, got "{value}"'
     if isinstance(exc, ValueError | TypeError) and not isinstance(exc, cattrs.BaseValidationError):
-        message = str(exc)
-        # cattrs' Literal check: "<value> not in literal (...)"
-        if " not in literal " in message:
-            return "expected one of " + message.split(" not in literal ", 1)[1]
         return message
     return cattrs.v.format_exception(exc, type_)
 
@@ -282,6 +282,21 @@ def _dotted(path: str) -> str:
     ).lstrip(".")
 
 
+_MERGED_SECTIONS = ("detector", "risk")
+
+
+def _with_section_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with each partial ``[detector]`` / ``[risk]`` table completed from the
+    defaults (their classes have no per-field defaults). Unknown keys stay errors."""
+    out = dict(data)
+    defaults = {"detector": _default_detector(), "risk": _default_risk()}
+    for section in _MERGED_SECTIONS:
+        given = out.get(section)
+        if isinstance(given, Mapping):
+            out[section] = {**_converter.unstructure(defaults[section]), **given}
+    return out
+
+
 def structure_config(data: Mapping[str, Any], *, source: str = "<config>") -> Config:
     """Build and validate a :class:`Config` from a TOML-shaped mapping.
 
@@ -289,7 +304,7 @@ def structure_config(data: Mapping[str, Any], *, source: str = "<config>") -> Co
         ConfigError: listing every problem as ``"dotted.key: problem"``.
     """
     try:
-        config = _converter.structure(dict(data), Config)
+        config = _converter.structure(_with_section_defaults(data), Config)
     except cattrs.BaseValidationError as exc:
         problems = []
         for line in cattrs.transform_error(exc, path="$", format_exception=_format_exception):

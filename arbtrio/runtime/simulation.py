@@ -115,19 +115,23 @@ async def run_simulation(
     world: SimWorld | None = None,
     runtime_hook: Callable[[Runtime], None] | None = None,
     run_id: str | None = None,
+    make_clients: Callable[[SimWorld, list[str]], dict[str, VenueClient]] | None = None,
     task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED,
 ) -> dict[str, Any]:
     """Run the service on the simulated market until ``duration`` or a stop request.
 
     Returns the summary (see :func:`summarize`). ``world`` lets a caller keep the market
-    (and its accounts) across two runs, as a restart does.
+    (and its accounts) across two runs, as a restart does; ``make_clients`` replaces the
+    in-process clients (tests wrap them to inject failures).
     """
     world = world or new_world(config)
     venues = list(config.enabled_venues)
     async with trio.open_nursery() as nursery:
         if not world.driver.running:
             await nursery.start(world.driver.run)
-        if wire:
+        if make_clients is not None:
+            clients = make_clients(world, venues)
+        elif wire:
             symbols = {v: [world.market.symbol_for(v, a) for a in config.assets] for v in venues}
             clients = await start_wire_clients(nursery, world, venues, symbols)
         else:
