@@ -49,7 +49,7 @@ def test_credentials_object_logged_whole_shows_no_secret(stream: io.StringIO) ->
 
 
 def test_bad_level_or_format_names_the_key() -> None:
-    with pytest.raises(ValueError, match="logging.level"):
+    with pytest.raises(ValueError, match=r"logging\.level"):
         configure_logging(level="loud")
-    with pytest.raises(ValueError, match="logging.format"):
+    with pytest.raises(ValueError, match=r"logging\.format"):
         configure_logging(fmt="xml")
