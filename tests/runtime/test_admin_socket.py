@@ -1,0 +1,167 @@
+"""Admin socket: JSON-RPC errors, 0600 socket, watch subscriptions that never block."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from arbtrio.runtime.admin import (
+    APPLICATION_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    AdminClient,
+    AdminError,
+    AdminHandler,
+    AdminServer,
+    Hub,
+    invalid_params,
+)
+
+
+async def echo(params: dict[str, Any]) -> Any:
+    if "fail" in params:
+        raise AdminError(APPLICATION_ERROR, "refused")
+    if "need" in params:
+        raise invalid_params("need x")
+    if "crash" in params:
+        raise RuntimeError("bug")
+    return {"echo": params}
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> Any:
+    hub = Hub(capacity=4)
+    srv = AdminServer(tmp_path / "a.sock", AdminHandler({"echo": echo}, hub), max_line=4096)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(srv.run)
+        yield srv, hub
+        nursery.cancel_scope.cancel()
+
+
+async def test_socket_is_owner_only_and_removed_after(tmp_path: Path) -> None:
+    hub = Hub()
+    path = tmp_path / "a.sock"
+    srv = AdminServer(path, AdminHandler({}, hub))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(srv.run)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        with pytest.raises(OSError, match="in use"):  # a second instance is refused
+            await AdminServer(path, AdminHandler({}, hub)).run()
+        nursery.cancel_scope.cancel()
+    assert not path.exists()
+
+
+async def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "a.sock"
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()  # the file remains, nobody listens
+    srv = AdminServer(path, AdminHandler({}, Hub()))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(srv.run)
+        nursery.cancel_scope.cancel()
+
+
+async def test_methods_and_errors(server: Any) -> None:
+    srv, _ = server
+    client = await AdminClient.connect(srv.path)
+    assert await client.call("echo", {"a": 1}) == {"echo": {"a": 1}}
+    for params, code in (({"fail": 1}, APPLICATION_ERROR), ({"need": 1}, INVALID_PARAMS)):
+        with pytest.raises(AdminError) as info:
+            await client.call("echo", params)
+        assert info.value.code == code
+    with pytest.raises(AdminError) as info:
+        await client.call("echo", {"crash": 1})
+    assert info.value.code == -32603 and "RuntimeError" in info.value.message
+    with pytest.raises(AdminError) as info:
+        await client.call("nope")
+    assert info.value.code == METHOD_NOT_FOUND
+
+    async def raw(line: bytes) -> Any:
+        await client.send_raw(line)
+        return await client.read_message()
+
+    assert (await raw(b"{not json"))["error"]["code"] == PARSE_ERROR
+    assert (await raw(b"[1, 2]"))[0]["error"]["code"] == INVALID_REQUEST
+    assert (await raw(b'{"id": 1, "method": "echo"}'))["error"]["code"] == INVALID_REQUEST
+    assert (await raw(b'{"jsonrpc": "2.0", "id": 2, "method": "echo", "params": [1]}'))["error"][
+        "code"
+    ] == INVALID_PARAMS
+    batch = await raw(
+        b'[{"jsonrpc": "2.0", "id": 1, "method": "echo"},'
+        b' {"jsonrpc": "2.0", "method": "echo"},'
+        b' {"jsonrpc": "2.0", "id": 3, "method": "zz"}]'
+    )
+    assert [r["id"] for r in batch] == [1, 3]  # the notification gets no reply
+    assert batch[1]["error"]["code"] == METHOD_NOT_FOUND
+    # still serving after all that
+    assert await client.call("echo", {}) == {"echo": {}}
+    await client.aclose()
+
+
+async def test_overlong_line_is_refused_and_connection_closed(server: Any) -> None:
+    srv, _ = server
+    client = await AdminClient.connect(srv.path)
+    await client._stream.send_all(b"x" * 10_000)  # no newline in sight
+    reply = await client.read_message()
+    assert reply["error"]["code"] == INVALID_REQUEST
+    with pytest.raises(EOFError):
+        await client.read_message()
+    await client.aclose()
+
+
+async def test_watch_streams_and_a_slow_subscriber_is_dropped(server: Any) -> None:
+    srv, hub = server
+    fast = await AdminClient.connect(srv.path)
+    slow = await AdminClient.connect(srv.path)
+    assert await fast.call("watch") == {"subscribed": True}
+    assert await slow.call("watch") == {"subscribed": True}
+    assert hub.subscribers == 2
+    hub.publish({"n": 0})
+    note = await fast.read_message()
+    assert note == {"jsonrpc": "2.0", "method": "transition", "params": {"n": 0}}
+    # The slow client stops reading. Publishing never blocks; its queue fills and it is
+    # dropped while the fast one keeps receiving.
+    await slow.read_message()
+    sent = 0
+    for i in range(1, 5000):
+        hub.publish({"n": i, "pad": "x" * 2000})  # sync: cannot block
+        sent += 1
+        if hub.subscribers == 1:
+            break
+        note = await fast.read_message()
+        assert note["params"]["n"] == i
+        await trio.sleep(0)
+    assert hub.subscribers == 1 and hub.dropped == 1
+    messages = []
+    while True:
+        m = await slow.read_message()
+        messages.append(m)
+        if m.get("method") == "watch.dropped":
+            break
+    assert "too slow" in messages[-1]["params"]["reason"]
+    assert await slow.call("echo", {}) == {"echo": {}}  # the connection itself stays usable
+    await fast.aclose()
+    await slow.aclose()
+
+
+def test_hub_publish_never_blocks() -> None:
+    hub = Hub(capacity=2)
+    sub = hub.subscribe()
+    for i in range(10):
+        hub.publish({"i": i})
+    assert sub.dropped and hub.subscribers == 0
+    assert [sub.receive.receive_nowait()["i"] for _ in range(2)] == [0, 1]
+    with pytest.raises(trio.EndOfChannel):
+        sub.receive.receive_nowait()
+    assert json.dumps(hub.published) == "10"
