@@ -52,7 +52,7 @@ from arbtrio.core import events as ev
 from arbtrio.core.book import L2Book
 from arbtrio.core.detector import DetectionStats, exit_signal, find_opportunities
 from arbtrio.core.instruments import Instrument, format_decimal
-from arbtrio.core.position import Position, PositionSpec, PositionState
+from arbtrio.core.position import OrderState, Position, PositionSpec, PositionState
 from arbtrio.core.risk import Exposure, RiskGate
 from arbtrio.core.types import FundingRate, OrderEvent, VenuePosition
 from arbtrio.runtime import admin as admin_mod
@@ -352,6 +352,23 @@ class Runtime:
             actor = self.actors[pid]
             for order in actor.position.live_orders():
                 if order.venue != venue:
+                    continue
+                if order.status is OrderState.SENT:
+                    # The send was cut short by the restart and will never end by itself:
+                    # its outcome is unknown, which makes the machine query it (never re-send).
+                    await actor.send(
+                        ev.LegOutcomeUnknown(
+                            client_order_id=order.client_order_id,
+                            reason="send interrupted by a restart",
+                            ts=trio.current_time(),
+                        )
+                    )
+                    log.info(
+                        "reconcile.send_interrupted",
+                        venue=venue,
+                        position_id=pid,
+                        client_order_id=order.client_order_id,
+                    )
                     continue
                 key = f"order:{venue}:{order.client_order_id}"
                 for attempt in range(1, 6):
