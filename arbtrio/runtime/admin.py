@@ -335,7 +335,7 @@ class AdminServer:
         nursery: trio.Nursery,
         subscription: list[Subscription],
     ) -> dict[str, Any]:
-        if subscription:
+        if subscription and not subscription[-1].dropped:
             return {"subscribed": True, "already": True}
         sub = self.handler.hub.subscribe()
         subscription.append(sub)

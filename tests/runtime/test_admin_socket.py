@@ -150,6 +150,8 @@ async def test_watch_streams_and_a_slow_subscriber_is_dropped(server: Any) -> No
             break
     assert "too slow" in messages[-1]["params"]["reason"]
     assert await slow.call("echo", {}) == {"echo": {}}  # the connection itself stays usable
+    assert await slow.call("watch") == {"subscribed": True}  # and may subscribe again
+    assert hub.subscribers == 2
     await fast.aclose()
     await slow.aclose()
 
