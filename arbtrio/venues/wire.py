@@ -7,7 +7,8 @@
   failure into :class:`~arbtrio.venues.base.MalformedMessage` naming the message and field.
 * :func:`send_http` — one httpx request with transport failures mapped to the unified
   errors (``Disconnected`` before sending, ``OutcomeUnknown`` after).
-* :func:`collapse_group`, :class:`RecentIds`, :class:`Wakeup` — small session helpers.
+* :func:`open_ws` — a WebSocket that never leaks its socket; :func:`collapse_group`,
+  :class:`RecentIds`, :class:`Wakeup` — small session helpers.
 * :func:`run_snapshot_fetcher` — the REST-snapshot side of a buffer-and-snapshot book sync.
 * :class:`PlacedOrders` + :func:`run_reconciler` — the private stream's REST fallback.
 """
@@ -15,7 +16,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -23,6 +25,7 @@ import httpx
 import msgspec
 import structlog
 import trio
+from trio_websocket import WebSocketConnection, open_websocket_url
 
 from arbtrio.core.types import OrderEvent, OrderReport, OrderUpdate
 from arbtrio.venues.base import (
@@ -45,6 +48,7 @@ __all__ = [
     "Wakeup",
     "collapse_group",
     "decode_or_malformed",
+    "open_ws",
     "run_reconciler",
     "run_snapshot_fetcher",
     "send_http",
@@ -230,14 +234,21 @@ async def run_snapshot_fetcher(
 
 
 class PlacedOrders:
-    """Orders this client placed: client id → (venue order id, symbol, seen finished)."""
+    """Orders this client placed: client id → (venue order id, symbol, seen finished).
+
+    "Finished" means the *stream* (or a reconciliation) delivered the order's terminal
+    state: a REST answer saying an IOC finished does not carry its fills, so such an order
+    stays unfinished until its events arrive. A terminal event may beat the REST answer;
+    it is remembered and applied when the order is.
+    """
 
     def __init__(self, limit: int = 10_000) -> None:
         self._orders: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
+        self._early = RecentIds(limit)
         self._limit = limit
 
-    def remember(self, cid: str, venue_order_id: str, symbol: str, finished: bool) -> None:
-        self._orders[cid] = (venue_order_id, symbol, finished)
+    def remember(self, cid: str, venue_order_id: str, symbol: str) -> None:
+        self._orders[cid] = (venue_order_id, symbol, cid in self._early)
         self._orders.move_to_end(cid)
         while len(self._orders) > self._limit:
             self._orders.popitem(last=False)
@@ -248,7 +259,9 @@ class PlacedOrders:
 
     def finished(self, cid: str) -> None:
         entry = self._orders.get(cid)
-        if entry is not None:
+        if entry is None:
+            self._early.add(cid)
+        else:
             self._orders[cid] = (entry[0], entry[1], True)
 
     def unfinished(self) -> list[tuple[str, str]]:
@@ -296,3 +309,23 @@ async def run_reconciler(
             )
             if report.status.is_terminal:
                 placed.finished(cid)
+
+
+@asynccontextmanager
+async def open_ws(
+    url: str, *, connect_timeout: float = 10.0, disconnect_timeout: float = 2.0
+) -> AsyncIterator[WebSocketConnection]:
+    """``trio_websocket.open_websocket_url`` that always closes the TCP stream on exit.
+
+    trio-websocket 0.12 leaves the client's socket open when the *server* closes the
+    WebSocket (it waits for the server's TCP close, reads EOF, and never closes its own
+    stream; ``aclose`` then returns early). Venues close sockets routinely, so close it.
+    """
+    async with open_websocket_url(
+        url, connect_timeout=connect_timeout, disconnect_timeout=disconnect_timeout
+    ) as ws:
+        try:
+            yield ws
+        finally:
+            with trio.CancelScope(shield=True):
+                await ws._stream.aclose()

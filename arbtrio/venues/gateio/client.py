@@ -24,13 +24,12 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 import httpx
 import structlog
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
+from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument, format_decimal, from_contracts
@@ -66,6 +65,7 @@ from arbtrio.venues.wire import (
     RecentIds,
     Wakeup,
     collapse_group,
+    open_ws,
     run_reconciler,
     run_snapshot_fetcher,
     send_http,
@@ -271,7 +271,7 @@ class GateClient:
         for symbol in symbols:
             machine.resync(symbol, "connecting", now)
         wake = Wakeup()
-        async with _open_ws(self.ws_url) as ws:
+        async with open_ws(self.ws_url) as ws:
             ids: dict[int, str] = {}
             for i, symbol in enumerate(symbols, 1):
                 ids[i] = symbol
@@ -382,7 +382,7 @@ class GateClient:
             raise OutcomeUnknown(
                 VENUE, f"order accepted with unreadable answer: {exc.message}"
             ) from None
-        self._placed.remember(cid, str(order.id), inst.symbol, order.status == "finished")
+        self._placed.remember(cid, str(order.id), inst.symbol)
         return OrderAck(
             venue=VENUE,
             client_order_id=cid,
@@ -528,7 +528,7 @@ class GateClient:
         send: trio.MemorySendChannel[OrderEvent],
         on_subscribed: Callable[[], None],
     ) -> None:
-        async with _open_ws(self.ws_url) as ws:
+        async with open_ws(self.ws_url) as ws:
             ids: dict[int, str] = {}
             for i, channel in enumerate(PRIVATE_CHANNELS, 1):
                 ids[i] = channel
@@ -613,10 +613,6 @@ class _Keepalive:
 
     def __init__(self, now: float) -> None:
         self.last_rx = now
-
-
-def _open_ws(url: str) -> AbstractAsyncContextManager[WebSocketConnection]:
-    return open_websocket_url(url, connect_timeout=10.0, disconnect_timeout=2.0)
 
 
 def _check_ack(env: WsEnvelope) -> None:

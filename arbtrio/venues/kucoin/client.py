@@ -29,7 +29,6 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -37,7 +36,7 @@ import httpx
 import msgspec
 import structlog
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
+from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument, format_decimal, from_contracts
@@ -75,6 +74,7 @@ from arbtrio.venues.wire import (
     RecentIds,
     Wakeup,
     collapse_group,
+    open_ws,
     run_reconciler,
     run_snapshot_fetcher,
     send_http,
@@ -264,7 +264,7 @@ class KucoinClient:
         self.tokens_used.append(token)
         ping_s = max(1.0, server.pingInterval / 1000 * 0.8)
         idle_s = (server.pingInterval + server.pingTimeout) / 1000
-        async with _open_ws(url) as ws:
+        async with open_ws(url) as ws:
             with trio.fail_after(self.welcome_timeout):
                 welcome = self._control(await ws.get_message())
                 if welcome.type != "welcome":
@@ -408,7 +408,7 @@ class KucoinClient:
             raise OutcomeUnknown(
                 VENUE, f"order accepted with unreadable answer: {exc.message}"
             ) from None
-        self._placed.remember(cid, created.orderId, inst.symbol, False)
+        self._placed.remember(cid, created.orderId, inst.symbol)
         return OrderAck(
             venue=VENUE, client_order_id=cid, venue_order_id=created.orderId,
             ts=trio.current_time(),
@@ -613,10 +613,6 @@ class KucoinClient:
 
 # -- helpers -------------------------------------------------------------------------------
 _OID_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
-
-
-def _open_ws(url: str) -> AbstractAsyncContextManager[WebSocketConnection]:
-    return open_websocket_url(url, connect_timeout=10.0, disconnect_timeout=2.0)
 
 
 def _position(inst: Instrument, lots: Decimal, entry: Decimal) -> VenuePosition:
