@@ -407,6 +407,9 @@ def render(method: str, result: Any) -> str:
 
 # -- watch -----------------------------------------------------------------------------------
 def cmd_watch(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from arbtrio.core.instruments import format_decimal
     from arbtrio.core.types import Side
 
     package = _venue_package(args.venue)
@@ -416,6 +419,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
         rest_url=args.rest_url, ws_url=args.ws_url, symbols_hint=[args.symbol]
     )
     last: dict[str, Any] = {}
+    steps: dict[str, Decimal] = {}
+
+    def fmt(value: float, kind: str) -> str:
+        """A book float as a decimal string on the instrument's tick or lot when known."""
+        d = Decimal(repr(value))
+        step = steps.get(kind)
+        return format_decimal(d.quantize(step) if step is not None else d)
 
     def on_update(book: Any) -> None:
         if book.symbol != args.symbol:
@@ -427,14 +437,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
             return
         last["top"] = top
         if args.json:
+            if not book.tradable:
+                return  # resyncing: the next snapshot is printed
             print(
                 json.dumps(
                     {
                         "venue": args.venue,
                         "symbol": args.symbol,
                         "ts": book.last_update_ts,
-                        "bids": [[repr(p), repr(s)] for p, s in bids],
-                        "asks": [[repr(p), repr(s)] for p, s in asks],
+                        "bids": [[fmt(p, "price"), fmt(s, "size")] for p, s in bids],
+                        "asks": [[fmt(p, "price"), fmt(s, "size")] for p, s in asks],
                     }
                 ),
                 flush=True,
@@ -450,13 +462,25 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         try:
+            try:
+                with trio.fail_after(10):
+                    instruments = await client.load_instruments()
+            except Exception as exc:  # watching still works, with float formatting
+                print(f"(instruments unavailable: {type(exc).__name__})", file=sys.stderr)
+                instruments = []
+            for inst in instruments:
+                if inst.symbol == args.symbol:
+                    steps["price"] = inst.tick_size
+                    steps["size"] = inst.lot_size
             await client.run_books([args.symbol], on_update)
         finally:
             with trio.CancelScope(shield=True):
                 await client.aclose()
 
+    from arbtrio.runtime.clock import EpochClock
+
     with contextlib.suppress(KeyboardInterrupt):
-        trio.run(main)
+        trio.run(main, clock=EpochClock())  # book timestamps read as epoch seconds
     return 0
 
 

@@ -419,10 +419,12 @@ class Runtime:
         expected: dict[tuple[str, str], Decimal] = {}
         for actor in self.live.values():
             pos = actor.position
-            for leg, inst in (("long", pos.spec.long), ("short", pos.spec.short)):
-                sign = 1 if leg == "long" else -1
+            for inst, held in (
+                (pos.spec.long, pos.held("long")),
+                (pos.spec.short, -pos.held("short")),
+            ):
                 key = (inst.venue, inst.symbol)
-                expected[key] = expected.get(key, _ZERO) + sign * pos.held(leg)  # type: ignore[arg-type]
+                expected[key] = expected.get(key, _ZERO) + held
         for venue, client in self.clients.items():
             state = self.venues[venue]
             await state.ready.wait()
@@ -445,9 +447,9 @@ class Runtime:
             for symbol in symbols:
                 want = expected.get((venue, symbol), _ZERO)
                 have = actual.get((venue, symbol), _ZERO)
-                key = f"position:{venue}:{symbol}"
+                mkey = f"position:{venue}:{symbol}"
                 if want != have:
-                    if key not in self.mismatches:
+                    if mkey not in self.mismatches:
                         log.error(
                             "reconcile.position_mismatch",
                             venue=venue,
@@ -455,7 +457,7 @@ class Runtime:
                             journal=str(want),
                             venue_qty=str(have),
                         )
-                    self.mismatches[key] = {
+                    self.mismatches[mkey] = {
                         "kind": "position_mismatch",
                         "venue": venue,
                         "symbol": symbol,
@@ -463,7 +465,7 @@ class Runtime:
                         "venue_qty": str(have),
                     }
                 else:
-                    self.mismatches.pop(key, None)
+                    self.mismatches.pop(mkey, None)
 
     # =========================================================================================
     # venues
