@@ -207,11 +207,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         clients[venue] = PaperVenueClient(client) if mode == "paper" else client
     runtime = Runtime(config, clients, admin_socket=config.service.admin_socket)
 
-    async def main() -> None:
+    async def main() -> str:
         await _serve_with_signals(lambda: runtime, runtime.run)
+        return runtime.status_line()
 
-    trio.run(main, clock=EpochClock())
-    print(runtime.status_line())
+    print(trio.run(main, clock=EpochClock()))
     return 0
 
 
