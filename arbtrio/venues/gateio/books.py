@@ -81,11 +81,11 @@ class GateBooks:
     def resync(self, symbol: str, reason: str, now: float) -> None:
         """Invalidate ``symbol``'s book and queue a snapshot fetch."""
         feed = self._feeds[symbol]
+        if feed.sync.live:  # a synced stream broke (not the initial sync)
+            self.health.resyncs += 1
         feed.sync.reset()
         if symbol not in self.pending:
             self.pending[symbol] = now
-        if feed.book.tradable:
-            self.health.resyncs += 1
         feed.book.invalidate(reason)
         self.on_update(feed.book)
 

@@ -87,12 +87,12 @@ class KucoinBooks:
     # -- resync --------------------------------------------------------------------------
     def resync(self, symbol: str, reason: str, now: float) -> None:
         feed = self._feeds[symbol]
+        if feed.sync.live:  # a synced stream broke (not the initial sync)
+            self.health.resyncs += 1
         feed.sync.reset()
         feed.crossed = 0
         if symbol not in self.pending:
             self.pending[symbol] = now
-        if feed.book.tradable:
-            self.health.resyncs += 1
         feed.book.invalidate(reason)
         self.on_update(feed.book)
 
