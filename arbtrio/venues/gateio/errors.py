@@ -65,6 +65,11 @@ LABELS: dict[str, type[VenueError]] = {
     "TOO_BUSY": OutcomeUnknown,
 }
 
+# A refusal because the client order id was already used (the emulator's simulator enforces
+# unique ids; whether Gate does is unverified): the earlier order exists, so the outcome of
+# *this* request is "query it" rather than a rejection.
+DUPLICATE_MARK = "duplicate"
+
 # A cancel of an order that already finished is not an error for us: it is terminal.
 ORDER_FINISHED = "ORDER_FINISHED"
 
@@ -87,6 +92,8 @@ def error_for(
     if status == 429 or label == "TOO_MANY_REQUESTS":
         return RateLimited(VENUE, text, code=label or "429", retry_after=retry_after)
     cls = LABELS.get(label)
+    if placing and DUPLICATE_MARK in message.lower():
+        cls = OutcomeUnknown  # an order with this text exists: query it, never re-send
     if cls is None:
         if status >= 500:
             cls = OutcomeUnknown

@@ -51,6 +51,7 @@ CODES: dict[str, type[VenueError]] = {
 }
 
 ORDER_NOT_EXIST = "orderNotExist"
+DUPLICATE_MARK = "duplicate"  # clientOid already used (emulator wording; venue unverified)
 NOT_CANCELABLE = "100004"  # the order is already done: nothing to cancel
 RATE_LIMIT_BLOCK_S = {"200002": 10.0, "1015": 30.0}
 
@@ -64,6 +65,8 @@ def error_for(
     if code == "100001" and ORDER_NOT_EXIST in msg:
         return OrderNotFound(VENUE, text, code=code)
     cls = CODES.get(code)
+    if placing and DUPLICATE_MARK in msg.lower():
+        cls = OutcomeUnknown  # an order with this clientOid exists: query it, never re-send
     if cls is RateLimited or http_status == 429:
         wait = retry_after if retry_after is not None else RATE_LIMIT_BLOCK_S.get(code)
         return RateLimited(VENUE, text, code=code, retry_after=wait)

@@ -204,6 +204,10 @@ async def test_rejections_map_to_unified_errors(autojump_clock: MockClock) -> No
             )
         with pytest.raises(BadRequest, match="not a multiple of the lot"):
             await r.client.place_order(r.order(Side.BUY, "0.00015", key="lot"))
+        once = r.order(Side.BUY, "0.001", key="dup")
+        await r.client.place_order(once)
+        with pytest.raises(OutcomeUnknown, match="duplicate"):  # query it, never re-send
+            await r.client.place_order(once)
         with pytest.raises(OrderNotFound):
             await r.client.query_order(SYMBOL, "t-neverplaced")
         with pytest.raises(OrderNotFound):

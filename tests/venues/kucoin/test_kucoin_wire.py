@@ -228,6 +228,10 @@ async def test_rejections_map_to_unified_errors(autojump_clock: MockClock) -> No
             await r.client.place_order(attrs.evolve(bad, price=bad.price + Decimal("0.05")))
         with pytest.raises(BadRequest, match=r"whole number of lots|not a multiple"):
             await r.client.place_order(r.order(Side.BUY, "0.0015", key="lot"))
+        once = r.order(Side.BUY, "0.001", key="dup")
+        await r.client.place_order(once)
+        with pytest.raises(OutcomeUnknown, match="duplicate"):  # query it, never re-send
+            await r.client.place_order(once)
         with pytest.raises(OrderNotFound):
             await r.client.query_order(SYMBOL, "neverplaced")
         with pytest.raises(OrderNotFound):
