@@ -412,14 +412,20 @@ class GateClient:
     async def query_order(self, symbol: str, client_order_id: str) -> OrderReport:
         self._require_credentials()
         inst = await self._instrument(symbol)
-        endpoint = f"/futures/usdt/orders/{self._order_ref(client_order_id)}"
+        ref = self._order_ref(client_order_id)
         try:
             raw = await self._request(
-                "GET", endpoint, signed=True, kind="private", bucket_endpoint="order"
-            )
+                "GET", f"/futures/usdt/orders/{ref}", signed=True, kind="private",
+                bucket_endpoint="order",
+            )  # fmt: skip
+            order = decode(codecs.order_decoder, raw, "order")
         except OrderNotFound:
-            raise OrderNotFound(VENUE, f"no order {client_order_id!r} on {symbol}") from None
-        order = decode(codecs.order_decoder, raw, "order")
+            # Gate resolves a text only until 60 s after the order finished: search the
+            # contract's recent finished orders (e.g. after a restart).
+            found = await self._find_finished(symbol, client_order_id)
+            if found is None:
+                raise OrderNotFound(VENUE, f"no order {client_order_id!r} on {symbol}") from None
+            order = found
         trades: list[codecs.MyTrade] = []
         if abs(order.size) != abs(order.left):
             query = [("contract", symbol), ("order", str(order.id))]
@@ -433,6 +439,15 @@ class GateClient:
             )
             trades = decode(codecs.my_trades_decoder, raw, "my_trades")
         return convert.order_report(inst, order, trades, trio.current_time())
+
+    async def _find_finished(self, symbol: str, text: str) -> codecs.FuturesOrder | None:
+        query = [("contract", symbol), ("status", "finished"), ("limit", "100")]
+        raw = await self._request(
+            "GET", "/futures/usdt/orders", query=query, signed=True, kind="private",
+            bucket_endpoint="orders",
+        )  # fmt: skip
+        orders = decode(codecs.orders_decoder, raw, "orders")
+        return next((o for o in orders if o.text == text), None)
 
     # -- account ---------------------------------------------------------------------------
     async def fetch_balances(self) -> list[Balance]:

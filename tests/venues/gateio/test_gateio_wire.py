@@ -236,21 +236,28 @@ async def test_ack_timeout_is_unknown_then_resolved_by_query(
         nursery.cancel_scope.cancel()
 
 
-async def test_text_lookup_expires_but_the_numeric_id_keeps_working(
+async def test_text_lookup_expires_and_the_finished_list_finds_it(
     autojump_clock: MockClock,
 ) -> None:
     async with rig() as r, trio.open_nursery() as nursery:
         await nursery.start(r.client.run_books, [SYMBOL], lambda book: None)
         await wait_until(lambda: r.client.books[SYMBOL].tradable)
         request = r.order(Side.BUY, "0.001", key="late")
-        await r.client.place_order(request)
+        ack = await r.client.place_order(request)
         await trio.sleep(61)
         report = await r.client.query_order(SYMBOL, request.client_order_id)  # by numeric id
         assert report.status is OrderStatus.FILLED
         fresh = create_client(rest_url=r.client.rest_url, ws_url=r.client.ws_url,
                               credentials=CREDS)  # fmt: skip
-        with pytest.raises(OrderNotFound):  # a restarted client only knows the text
-            await fresh.query_order(SYMBOL, request.client_order_id)
+        with pytest.raises(OrderNotFound):  # Gate's rule: the text has expired
+            await fresh._request(
+                "GET", f"/futures/usdt/orders/{request.client_order_id}", signed=True,
+                kind="private",
+            )  # fmt: skip
+        late = await fresh.query_order(SYMBOL, request.client_order_id)  # restarted client
+        assert late.status is OrderStatus.FILLED and late.filled_qty == Decimal("0.001")
+        assert [f.trade_id for f in late.fills] == [f.trade_id for f in report.fills]
+        assert ack.venue_order_id
         await fresh.aclose()
         nursery.cancel_scope.cancel()
 
