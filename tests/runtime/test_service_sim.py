@@ -11,11 +11,12 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import structlog
 import trio
 
 from arbtrio.core.position import PositionState
-from arbtrio.core.types import Side
+from arbtrio.core.types import OrderAck, OrderReport, OrderStatus, Side
 from arbtrio.runtime.admin import AdminClient, AdminError
 from arbtrio.runtime.journal import read_records, replay
 from arbtrio.runtime.service import Runtime
@@ -326,3 +327,79 @@ async def test_failing_feed_marks_venue_down_with_backoff_while_others_trade(
     assert 5 <= len(delays) < 600 / 0.05  # restarted, but with backoff, not in a hot loop
     assert max(delays) > 4 * min(delays[:2]) and max(delays) <= cap
     assert any(e["event"] == "venue.down" for e in logs)
+
+
+class RestingEntriesClient:
+    """A venue that acknowledges entry orders but never fills or closes them (a stuck leg)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.resting: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def place_order(self, request: Any) -> Any:
+        if request.reduce_only:
+            return await self._inner.place_order(request)
+        await trio.sleep(0.01)
+        self.resting.add(request.client_order_id)
+        return OrderAck(
+            venue=request.venue,
+            client_order_id=request.client_order_id,
+            venue_order_id=f"rest-{len(self.resting)}",
+            ts=trio.current_time(),
+        )
+
+    async def query_order(self, symbol: str, client_order_id: str) -> Any:
+        if client_order_id in self.resting:
+            return OrderReport(
+                venue=self._inner.name,
+                client_order_id=client_order_id,
+                status=OrderStatus.OPEN,
+                filled_qty=Decimal(0),
+                avg_price=None,
+            )
+        return await self._inner.query_order(symbol, client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> None:
+        if client_order_id not in self.resting:
+            await self._inner.cancel_order(symbol, client_order_id)
+
+
+async def test_net_delta_watchdog_flattens_a_stuck_position(
+    make_config: Any, autojump_clock: Any
+) -> None:
+    config = make_config(watchdog_grace_s=5.0)
+    config = attrs.evolve(  # one BTC entry leg (about 0.03) breaches it
+        config, risk=attrs.evolve(config.risk, max_net_delta_per_asset=Decimal("0.01"))
+    )
+    stuck: dict[str, RestingEntriesClient] = {}
+
+    def clients(world: SimWorld, venues: list[str]) -> dict[str, Any]:
+        made = in_process_clients(world, venues)
+        made["bybit"] = stuck["bybit"] = RestingEntriesClient(made["bybit"])
+        return made
+
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            rt: Runtime = await nursery.start(
+                lambda task_status: run_simulation(
+                    config, make_clients=clients, task_status=task_status
+                )
+            )
+            await eventually(lambda: bool(stuck["bybit"].resting), step=1.0)
+            await trio.sleep(60)
+            rt.request_stop("test")
+    stuck_ids = {
+        a.position_id
+        for a in rt.actors.values()
+        if any(o.client_order_id in stuck["bybit"].resting for o in a.position.orders())
+    }
+    breaches = [e for e in logs if e["event"] == "watchdog.net_delta_breached"]
+    assert breaches and breaches[0]["flattened"]
+    assert set(breaches[0]["flattened"]) <= stuck_ids
+    for pid in breaches[0]["flattened"]:
+        position = rt.actors[pid].position
+        assert "OperatorFlatten" in [t.event for t in position.history]
+        assert position.net_exposure() == 0  # the filled leg was closed
