@@ -100,6 +100,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         config = attrs.evolve(config, sim=attrs.evolve(config.sim, seed=args.seed))
     journal = args.journal or config.service.journal
     admin_socket = None if args.no_admin else (args.admin_socket or config.service.admin_socket)
+    _check_socket_free(admin_socket)
     _fresh_journal(journal)
     configure_logging(level=config.logging.level, fmt=config.logging.format)
     interactive = sys.stdout.isatty()
@@ -138,6 +139,22 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary, indent=2) + "\n")
     return 0
+
+
+def _check_socket_free(path: str | None) -> None:
+    """Refuse early (and clearly) when another running service owns the admin socket."""
+    if path is None or not os.path.exists(path):
+        return
+    import socket
+
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return  # stale: the service replaces it
+    finally:
+        probe.close()
+    raise CliError(f"admin socket {path} is in use: another arbtrio is running")
 
 
 def _fresh_journal(path: str) -> None:
@@ -191,6 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 )
     if problems:
         raise CliError("cannot start:\n  " + "\n  ".join(problems))
+    _check_socket_free(config.service.admin_socket)
     credentials = {v: load_credentials(config, v) for v in venues} if mode == "live" else {}
     secrets_ = [s for c in credentials.values() for s in c.secrets()]
     configure_logging(level=config.logging.level, fmt=config.logging.format, secrets=secrets_)

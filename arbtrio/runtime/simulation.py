@@ -26,6 +26,7 @@ import trio
 from arbtrio.config import Config
 from arbtrio.core.instruments import format_decimal
 from arbtrio.core.position import PositionState
+from arbtrio.runtime.logs import redactor
 from arbtrio.runtime.service import Runtime
 from arbtrio.sim.client import SimVenueClient
 from arbtrio.sim.driver import MarketDriver
@@ -69,6 +70,7 @@ async def start_wire_clients(
             clients[venue] = SimVenueClient(world.market, world.driver, venue)
             continue
         credentials = _emulator_credentials(venue)
+        redactor.register(credentials.secrets())
         endpoints = await nursery.start(partial_serve(serve, world, credentials))
         clients[venue] = create(
             rest_url=endpoints.rest_url,
