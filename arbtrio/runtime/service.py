@@ -427,7 +427,15 @@ class Runtime:
                 expected[key] = expected.get(key, _ZERO) + held
         for venue, client in self.clients.items():
             state = self.venues[venue]
-            await state.ready.wait()
+            with trio.move_on_after(self.config.service.query_timeout_s):
+                await state.ready.wait()
+            if not state.ready.is_set():
+                self.mismatches[f"positions:{venue}"] = {
+                    "kind": "positions_unavailable",
+                    "venue": venue,
+                    "error": f"venue not ready: {state.last_error or 'instruments not loaded'}",
+                }
+                continue
             try:
                 with trio.fail_after(self.config.service.query_timeout_s):
                     positions = await client.fetch_positions()
@@ -1015,6 +1023,11 @@ class Runtime:
                     result = await self._apply_control(request.method, request.params)
                 except AdminError as exc:
                     result = exc
+                except Exception as exc:  # a bug must not kill operator control
+                    log.exception("operator.control_failed", method=request.method)
+                    result = AdminError(
+                        admin_mod.INTERNAL_ERROR, f"internal error: {type(exc).__name__}"
+                    )
                 with trio.move_on_after(1):
                     await request.reply.send(result)
 
