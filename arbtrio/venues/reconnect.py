@@ -9,14 +9,12 @@ through ``health.consecutive_failures = 0``, which :func:`session_ok` does).
 
 from __future__ import annotations
 
-import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 import structlog
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
 
 from arbtrio.venues.base import AuthenticationFailed, VenueHealth
 
@@ -83,23 +81,3 @@ async def run_reconnecting(
             retry_in_s=round(delay, 3),
         )
         await trio.sleep(delay)
-
-
-@contextlib.asynccontextmanager
-async def open_websocket(
-    url: str, *, connect_timeout: float = 10.0, disconnect_timeout: float = 2.0
-) -> AsyncIterator[WebSocketConnection]:
-    """``trio_websocket.open_websocket_url`` that always closes its TCP stream on exit.
-
-    trio-websocket 0.12 leaves the socket open when the *server* closed the connection
-    first (its ``aclose`` returns early once a close reason is set), which leaks one socket
-    per venue-initiated disconnect; this closes it.
-    """
-    async with open_websocket_url(
-        url, connect_timeout=connect_timeout, disconnect_timeout=disconnect_timeout
-    ) as ws:
-        try:
-            yield ws
-        finally:
-            with contextlib.suppress(Exception), trio.CancelScope(shield=True):
-                await ws._stream.aclose()

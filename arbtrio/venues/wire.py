@@ -7,7 +7,7 @@
   failure into :class:`~arbtrio.venues.base.MalformedMessage` naming the message and field.
 * :func:`send_http` — one httpx request with transport failures mapped to the unified
   errors (``Disconnected`` before sending, ``OutcomeUnknown`` after).
-* :func:`open_ws` — a WebSocket that never leaks its socket; :func:`collapse_group`,
+* :func:`open_websocket` — a WebSocket that never leaks its socket; :func:`collapse_group`,
   :class:`RecentIds`, :class:`Wakeup` — small session helpers.
 * :func:`run_snapshot_fetcher` — the REST-snapshot side of a buffer-and-snapshot book sync.
 * :class:`PlacedOrders` + :func:`run_reconciler` — the private stream's REST fallback.
@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -48,7 +49,7 @@ __all__ = [
     "Wakeup",
     "collapse_group",
     "decode_or_malformed",
-    "open_ws",
+    "open_websocket",
     "run_reconciler",
     "run_snapshot_fetcher",
     "send_http",
@@ -105,6 +106,35 @@ async def send_http(
 def _path(url: str) -> str:
     """The URL without scheme and host (errors never carry hosts' query secrets)."""
     return httpx.URL(url).path
+
+
+# -- connections -------------------------------------------------------------------------
+@asynccontextmanager
+async def open_websocket(
+    url: str,
+    *,
+    connect_timeout: float = 10.0,
+    disconnect_timeout: float = 2.0,
+    max_message_size: int = 2**20,
+) -> AsyncIterator[WebSocketConnection]:
+    """``trio_websocket.open_websocket_url`` that always closes its TCP stream on exit.
+
+    trio-websocket 0.12 leaves the client's socket open when the *server* closes the
+    WebSocket first (it waits for the server's TCP close, reads EOF, never closes its own
+    stream, and ``aclose`` then returns early once a close reason is set): one leaked socket
+    per venue-initiated disconnect. Venues close sockets routinely, so close it here.
+    """
+    async with open_websocket_url(
+        url,
+        connect_timeout=connect_timeout,
+        disconnect_timeout=disconnect_timeout,
+        max_message_size=max_message_size,
+    ) as ws:
+        try:
+            yield ws
+        finally:
+            with contextlib.suppress(Exception), trio.CancelScope(shield=True):
+                await ws._stream.aclose()
 
 
 def collapse_group(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -309,23 +339,3 @@ async def run_reconciler(
             )
             if report.status.is_terminal:
                 placed.finished(cid)
-
-
-@asynccontextmanager
-async def open_ws(
-    url: str, *, connect_timeout: float = 10.0, disconnect_timeout: float = 2.0
-) -> AsyncIterator[WebSocketConnection]:
-    """``trio_websocket.open_websocket_url`` that always closes the TCP stream on exit.
-
-    trio-websocket 0.12 leaves the client's socket open when the *server* closes the
-    WebSocket (it waits for the server's TCP close, reads EOF, and never closes its own
-    stream; ``aclose`` then returns early). Venues close sockets routinely, so close it.
-    """
-    async with open_websocket_url(
-        url, connect_timeout=connect_timeout, disconnect_timeout=disconnect_timeout
-    ) as ws:
-        try:
-            yield ws
-        finally:
-            with trio.CancelScope(shield=True):
-                await ws._stream.aclose()

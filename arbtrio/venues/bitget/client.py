@@ -61,7 +61,8 @@ from arbtrio.venues.bitget.book import BitgetBook, Verdict
 from arbtrio.venues.bitget.errors import error_for, http_error_for
 from arbtrio.venues.bitget.signing import login_args, query_string, rest_headers
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, open_websocket, run_reconnecting, session_ok
+from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
+from arbtrio.venues.wire import open_websocket
 
 log = structlog.get_logger("arbtrio.venues.bitget")
 

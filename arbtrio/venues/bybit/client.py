@@ -65,7 +65,8 @@ from arbtrio.venues.bybit.signing import (
     rest_headers,
 )
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, open_websocket, run_reconnecting, session_ok
+from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
+from arbtrio.venues.wire import open_websocket
 
 log = structlog.get_logger("arbtrio.venues.bybit")
 

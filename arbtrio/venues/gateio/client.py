@@ -65,7 +65,7 @@ from arbtrio.venues.wire import (
     RecentIds,
     Wakeup,
     collapse_group,
-    open_ws,
+    open_websocket,
     run_reconciler,
     run_snapshot_fetcher,
     send_http,
@@ -271,7 +271,7 @@ class GateClient:
         for symbol in symbols:
             machine.resync(symbol, "connecting", now)
         wake = Wakeup()
-        async with open_ws(self.ws_url) as ws:
+        async with open_websocket(self.ws_url) as ws:
             ids: dict[int, str] = {}
             for i, symbol in enumerate(symbols, 1):
                 ids[i] = symbol
@@ -543,7 +543,7 @@ class GateClient:
         send: trio.MemorySendChannel[OrderEvent],
         on_subscribed: Callable[[], None],
     ) -> None:
-        async with open_ws(self.ws_url) as ws:
+        async with open_websocket(self.ws_url) as ws:
             ids: dict[int, str] = {}
             for i, channel in enumerate(PRIVATE_CHANNELS, 1):
                 ids[i] = channel

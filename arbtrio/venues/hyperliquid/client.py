@@ -28,19 +28,17 @@ from __future__ import annotations
 
 import math
 import re
-import ssl
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
 import trio
-from trio_websocket import WebSocketConnection, wrap_client_stream
+from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
@@ -75,6 +73,7 @@ from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.signing import Signer
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
+from arbtrio.venues.wire import open_websocket
 
 log = structlog.get_logger("arbtrio.venues.hyperliquid")
 
@@ -520,37 +519,14 @@ class HyperliquidClient:
 
         await run_reconnecting(session, self.order_health, what="orders", backoff=self.backoff)
 
-    @asynccontextmanager
-    async def _open_ws(self) -> AsyncIterator[WebSocketConnection]:
-        """Connect to ``ws_url``; the TCP stream is always closed on exit (trio-websocket
-        leaves it open when the server closes first)."""
-        url = urlsplit(self.ws_url)
-        secure = url.scheme == "wss"
-        host = url.hostname or "localhost"
-        port = url.port or (443 if secure else 80)
-        resource = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        header_host = host if port in (80, 443) else f"{host}:{port}"
-        async with trio.open_nursery() as nursery:
-            with trio.fail_after(self.request_timeout):
-                if secure:
-                    stream: Any = await trio.open_ssl_over_tcp_stream(
-                        host, port, ssl_context=ssl.create_default_context(), https_compatible=True
-                    )
-                else:
-                    stream = await trio.open_tcp_stream(host, port)
-            try:
-                with trio.fail_after(self.request_timeout):
-                    ws = await wrap_client_stream(
-                        nursery, stream, header_host, resource, max_message_size=16 * 1024 * 1024
-                    )
-                try:
-                    yield ws
-                finally:
-                    with trio.move_on_after(1.0, shield=True):
-                        await ws.aclose()
-            finally:
-                await trio.aclose_forcefully(stream)
-                nursery.cancel_scope.cancel()
+    def _open_ws(self) -> AbstractAsyncContextManager[WebSocketConnection]:
+        """Connect to ``ws_url`` (messages up to 16 MiB: ``userFills`` snapshots are large)."""
+        return open_websocket(
+            self.ws_url,
+            connect_timeout=self.request_timeout,
+            disconnect_timeout=1.0,
+            max_message_size=16 * 1024 * 1024,
+        )
 
     async def _pinger(self, ws: WebSocketConnection) -> None:
         while True:

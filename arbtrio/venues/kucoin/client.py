@@ -74,7 +74,7 @@ from arbtrio.venues.wire import (
     RecentIds,
     Wakeup,
     collapse_group,
-    open_ws,
+    open_websocket,
     run_reconciler,
     run_snapshot_fetcher,
     send_http,
@@ -264,7 +264,7 @@ class KucoinClient:
         self.tokens_used.append(token)
         ping_s = max(1.0, server.pingInterval / 1000 * 0.8)
         idle_s = (server.pingInterval + server.pingTimeout) / 1000
-        async with open_ws(url) as ws:
+        async with open_websocket(url) as ws:
             with trio.fail_after(self.welcome_timeout):
                 welcome = self._control(await ws.get_message())
                 if welcome.type != "welcome":

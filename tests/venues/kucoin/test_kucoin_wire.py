@@ -24,7 +24,7 @@ from arbtrio.venues.base import (
 )
 from arbtrio.venues.kucoin import client as client_module
 from arbtrio.venues.kucoin import create_client, sign
-from arbtrio.venues.wire import open_ws
+from arbtrio.venues.wire import open_websocket
 
 
 def assert_matches_published(r: Rig) -> None:
@@ -111,7 +111,7 @@ async def test_expired_token_is_refused_by_the_server(autojump_clock: MockClock)
         assert stale not in r.client.tokens_used[1:]  # every session fetched a fresh token
         # Reusing the cached token is what the venue refuses, with this frame:
         url = "ws" + r.emulator.base_url[len("http") :] + f"/?token={stale}&connectId=c9"
-        async with open_ws(url) as ws:
+        async with open_websocket(url) as ws:
             frame = await ws.get_message()
         assert json.loads(frame) == {
             "id": "c9", "type": "error", "code": 401, "data": "token is expired"
