@@ -90,7 +90,7 @@ async def _serve_with_signals(runtime: Any, body: Any) -> None:
 # -- sim -------------------------------------------------------------------------------------
 def cmd_sim(args: argparse.Namespace) -> int:
     from arbtrio.runtime.clock import EpochClock
-    from arbtrio.runtime.logs import configure_logging
+    from arbtrio.runtime.logs import StatusBoard, configure_logging
     from arbtrio.runtime.simulation import format_summary, new_world, run_simulation
 
     config = _load(args.config, default=DEFAULT_SIM_CONFIG)
@@ -102,9 +102,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
     admin_socket = None if args.no_admin else (args.admin_socket or config.service.admin_socket)
     _check_socket_free(admin_socket)
     _fresh_journal(journal)
-    configure_logging(level=config.logging.level, fmt=config.logging.format)
-    interactive = sys.stdout.isatty()
-    status_out = None if args.quiet else _status_printer(interactive)
+    board = StatusBoard(sys.stdout, interactive=sys.stdout.isatty())
+    configure_logging(level=config.logging.level, fmt=config.logging.format, board=board)
+    status_out = None if args.quiet else board.show
     holder: dict[str, Any] = {}
     world = new_world(config)
 
@@ -132,6 +132,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         summary = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     else:
         summary = trio.run(main, clock=EpochClock())
+    board.close()
     if not summary:
         print("stopped before the run completed (no summary)", file=sys.stderr)
         return 1
@@ -165,15 +166,6 @@ def _fresh_journal(path: str) -> None:
         q = Path(str(p) + suffix)
         if q.exists():
             q.unlink()
-
-
-def _status_printer(interactive: bool) -> Any:
-    """Status lines on stdout (stderr would interleave badly with the log lines)."""
-
-    def out(line: str) -> None:
-        print(line, flush=True)
-
-    return out
 
 
 # -- run -------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_sim_virtual_time_prints_and_writes_the_summary(
     assert summary["opportunities"]["taken"] > 0
     assert set(summary["positions"]) >= {"SETTLED", "FAULTED", "HEDGED"}
     assert summary["positions"]["OPENING"] == summary["positions"]["CLOSING"] == 0
-    assert {"available_bps", "captured_bps", "dislocations"} <= set(summary["edge"])
+    assert {"available_bps", "captured", "captured_ratio", "dislocations"} <= set(summary["edge"])
 
 
 def test_config_errors_stop_startup_with_the_key_path(

@@ -13,6 +13,7 @@ The runtime logs one canonical line per position transition (``position.transiti
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
@@ -78,12 +79,63 @@ _LEVELS = {
 }
 
 
+class StatusBoard:
+    """On a terminal: log lines scroll above one status line that is rewritten in place.
+
+    :meth:`show` replaces the status line; :meth:`log` prints a log line above it. Off a
+    terminal, every status is a line of its own (so a file or pipe keeps the history).
+    """
+
+    def __init__(self, out: TextIO, *, interactive: bool) -> None:
+        self.out = out
+        self.interactive = interactive
+        self.line = ""
+
+    def _width(self) -> int:
+        return shutil.get_terminal_size((120, 24)).columns - 1
+
+    def show(self, line: str) -> None:
+        if not self.interactive:
+            self.out.write(line + "\n")
+        else:
+            self.line = line[: self._width()]
+            self.out.write("\r\x1b[K" + self.line)
+        self.out.flush()
+
+    def log(self, message: str) -> None:
+        if self.interactive:
+            self.out.write("\r\x1b[K" + message + "\n" + self.line)
+        else:
+            self.out.write(message + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        """End the status line so what follows starts on a fresh line."""
+        if self.interactive and self.line:
+            self.out.write("\n")
+            self.out.flush()
+        self.line = ""
+
+
+class _BoardLogger:
+    """A structlog logger that prints through a :class:`StatusBoard`."""
+
+    def __init__(self, board: StatusBoard) -> None:
+        self._board = board
+
+    def msg(self, message: str) -> None:
+        self._board.log(message)
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = msg
+
+
 def configure_logging(
     *,
     level: str = "info",
     fmt: str = "auto",
     stream: TextIO | None = None,
     secrets: Iterable[str] = (),
+    board: StatusBoard | None = None,
 ) -> None:
     """Configure structlog for the process.
 
@@ -92,6 +144,7 @@ def configure_logging(
         fmt: "json" | "console" | "auto" (console when ``stream`` is a TTY, else JSON).
         stream: where log lines go (stdout by default).
         secrets: secret values to redact from every event.
+        board: print through this status board (log lines above a pinned status line).
     """
     if level not in _LEVELS:
         raise ValueError(f"logging.level: expected one of {sorted(_LEVELS)}, got {level!r}")
@@ -116,6 +169,8 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=(
+            structlog.PrintLoggerFactory(out) if board is None else (lambda *_: _BoardLogger(board))
+        ),
         cache_logger_on_first_use=False,
     )

@@ -50,7 +50,7 @@ import trio
 from arbtrio.config import Config
 from arbtrio.core import events as ev
 from arbtrio.core.book import L2Book
-from arbtrio.core.detector import DetectionStats, exit_signal, find_opportunities
+from arbtrio.core.detector import DetectionStats, exit_signal, find_opportunities, quote_rate
 from arbtrio.core.instruments import Instrument, format_decimal
 from arbtrio.core.position import OrderState, Position, PositionSpec, PositionState
 from arbtrio.core.risk import Exposure, RiskGate
@@ -855,8 +855,8 @@ class Runtime:
                 )
 
     def _spec_spread(self, spec: PositionSpec) -> float:
-        rl = self.quote_rates.get(spec.long.quote, Decimal(1))
-        rs = self.quote_rates.get(spec.short.quote, Decimal(1))
+        rl = quote_rate(self.quote_rates, spec.long)
+        rs = quote_rate(self.quote_rates, spec.short)
         return float((spec.short_price * rs / (spec.long_price * rl) - 1) * 10_000)
 
     def _on_transition(
@@ -949,7 +949,7 @@ class Runtime:
             open_positions += 1
             spec = pos.spec
             for inst, price in ((spec.long, spec.long_price), (spec.short, spec.short_price)):
-                notional = spec.qty * price * self.quote_rates.get(inst.quote, Decimal(1))
+                notional = spec.qty * price * quote_rate(self.quote_rates, inst)
                 by_venue[inst.venue] = by_venue.get(inst.venue, _ZERO) + notional
                 total += notional
             delta[spec.asset] = delta.get(spec.asset, _ZERO) + pos.net_exposure()
@@ -1252,11 +1252,12 @@ class Runtime:
         """One compact line: positions by state, PnL, opportunities, venue health."""
         by_state = self.positions_by_state()
         states = " ".join(
-            f"{s.name[:4]}={by_state.get(s.name, 0)}"
+            f"{s.name.lower()} {by_state.get(s.name, 0)}"
             for s in (S.OPENING, S.HEDGED, S.UNWINDING, S.CLOSING, S.SETTLED, S.FAULTED)
         )
-        venues = " ".join(
-            f"{v[:5]}{'+' if self.venue_up(v) else '-'}" for v in sorted(self.clients)
+        down = [v for v in sorted(self.clients) if not self.venue_up(v)]
+        venues = f"venues {len(self.clients) - len(down)}/{len(self.clients)} up" + (
+            f" (down: {', '.join(down)})" if down else ""
         )
         now = trio.current_time()
         flags = []

@@ -24,6 +24,7 @@ import structlog
 import trio
 
 from arbtrio.config import Config
+from arbtrio.core.detector import quote_rate
 from arbtrio.core.instruments import format_decimal
 from arbtrio.core.position import PositionState
 from arbtrio.runtime.logs import redactor
@@ -31,6 +32,7 @@ from arbtrio.runtime.service import Runtime
 from arbtrio.sim.client import SimVenueClient
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
+from arbtrio.sim.summary import edge_summary
 from arbtrio.venues.base import Credentials, VenueClient
 
 log = structlog.get_logger("arbtrio.sim")
@@ -176,20 +178,21 @@ def summarize(runtime: Runtime, world: SimWorld, *, duration: float | None) -> d
     """The run's summary, JSON-able (money as decimal strings)."""
     market = world.market
     states = {s.name: 0 for s in PositionState}
-    captured_bps = 0.0
+    settled_notional = Decimal(0)
     reasons: dict[str, str] = {}
     for actor in runtime.actors.values():
         pos = actor.position
         states[pos.state.name] += 1
         spec = pos.spec
-        notional = spec.qty * spec.long_price * runtime.quote_rates.get(spec.long.quote, Decimal(1))
-        if pos.state is PositionState.SETTLED and notional > 0:
-            captured_bps += float(pos.realized_pnl(runtime.quote_rates) / notional * 10_000)
+        if pos.state is PositionState.SETTLED:
+            settled_notional += (
+                spec.qty * spec.long_price * quote_rate(runtime.quote_rates, spec.long)
+            )
         if pos.state is PositionState.FAULTED:
             reasons[spec.position_id] = pos.history[-1].reason if pos.history else ""
-    available_bps = sum(market.available_edge_bps(d) for d in market.dislocations)
     target = runtime.config.detector.target_notional
-    available_quote = Decimal(repr(available_bps)) / 10_000 * target
+    edge = edge_summary(market, float(target))
+    available = Decimal(repr(edge.available_quote)).quantize(Decimal("0.01"))
     pnl = runtime.realized_pnl()
     return {
         "duration_s": duration,
@@ -206,15 +209,15 @@ def summarize(runtime: Runtime, world: SimWorld, *, duration: float | None) -> d
         "realized_pnl": format_decimal(pnl),
         "fees": format_decimal(runtime.fees()),
         "edge": {
-            "dislocations": len(market.dislocations),
-            "available_bps": round(available_bps, 2),
-            "available_at_target_notional": format_decimal(
-                available_quote.quantize(Decimal("0.01"))
-            ),
-            "captured_bps": round(captured_bps, 2),
-            "captured_ratio": round(float(pnl / available_quote), 4)
-            if available_quote > 0
+            "dislocations": edge.dislocations,
+            "tradable_dislocations": edge.tradable,
+            "available_bps": round(edge.available_bps, 2),
+            "available_at_target_notional": format_decimal(available),
+            "captured": format_decimal(pnl.quantize(Decimal("0.01"))),
+            "captured_bps_of_notional": round(float(pnl / settled_notional * 10_000), 2)
+            if settled_notional > 0
             else None,
+            "captured_ratio": round(float(pnl / available), 4) if available > 0 else None,
         },
         "router": attrs.asdict(runtime.router.stats),
         "stop_reason": runtime.stop_reason,
@@ -232,11 +235,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"opportunities  seen {opp['seen']}  taken {opp['taken']}  rejected: {rejected}",
         f"positions      {states}",
         f"realised PnL   {summary['realized_pnl']}  (fees {summary['fees']})",
-        f"edge           {edge['dislocations']} dislocations injected, available "
-        f"{edge['available_bps']} bps (≈ {edge['available_at_target_notional']} for one "
-        f"target-notional pair each)",
-        f"captured       {edge['captured_bps']} bps over settled positions; PnL / available "
-        f"= {edge['captured_ratio']}",
+        f"edge           {edge['dislocations']} dislocations injected, "
+        f"{edge['tradable_dislocations']} worth trading after costs: "
+        f"available {edge['available_bps']} bps ≈ {edge['available_at_target_notional']} "
+        "(one target-notional pair per dislocation; trading ordinary basis noise and "
+        "stacking pairs can capture more)",
+        f"captured       {edge['captured']} realised "
+        f"({edge['captured_bps_of_notional']} bps of settled notional); "
+        f"captured / available = {edge['captured_ratio']}",
     ]
     for pid, reason in summary.get("faulted", {}).items():
         lines.append(f"faulted        {pid}: {reason}")
