@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import enum
 import zlib
+from bisect import bisect_left
 from collections.abc import Sequence
 
-from arbtrio.core.book import L2Book
-from arbtrio.core.types import Side
+from arbtrio.core.book import L2Book, Level
 from arbtrio.venues.base import MalformedMessage
 from arbtrio.venues.bitget.codecs import VENUE, BookData, RawLevel
 
@@ -58,8 +58,15 @@ def checksum(bids: Sequence[RawLevel], asks: Sequence[RawLevel]) -> int:
     )  # fmt: skip
 
 
-def _parse(levels: list[RawLevel]) -> list[tuple[float, float, str]]:
-    out = []
+Parsed = tuple[Sequence[Level], Sequence[str]]  # (price, size) levels, "p:s"
+_NO_LEVELS: Parsed = ((), ())
+
+
+def _parse(levels: list[RawLevel]) -> Parsed:
+    if not levels:
+        return _NO_LEVELS  # one side of most updates
+    pairs: list[tuple[float, float]] = []
+    texts: list[str] = []
     for p, s in levels:
         try:
             price, size = float(p), float(s)
@@ -67,20 +74,42 @@ def _parse(levels: list[RawLevel]) -> list[tuple[float, float, str]]:
             raise MalformedMessage(VENUE, f"book level not numeric: {p!r}, {s!r}") from None
         if not (0.0 < price < _MAX and 0.0 <= size < _MAX):
             raise MalformedMessage(VENUE, f"book level out of range: {p!r}, {s!r}")
-        out.append((price, size, f"{p}:{s}"))
-    return out
+        pairs.append((price, size))
+        texts.append(f"{p}:{s}")
+    return pairs, texts
 
 
 class BitgetBook:
-    """The sync state of one ``books*`` subscription; owned by its connection's feed task."""
+    """The sync state of one ``books*`` subscription; owned by its connection's feed task.
 
-    __slots__ = ("book", "channel", "crc", "raw_asks", "raw_bids", "reason", "synced")
+    Beside the float :class:`L2Book` it keeps each side's levels as two parallel lists,
+    ascending by price: the prices and the raw ``price:size`` strings received. The
+    checksum string is then two slices and one join, and it is rebuilt only when an
+    update reached a side's best 25 levels (``crc`` holds the checksum of the current top
+    25 when it is known). Every update that carries a checksum is verified.
+    """
+
+    __slots__ = (
+        "_ask_px",
+        "_ask_raw",
+        "_bid_px",
+        "_bid_raw",
+        "_scratch",
+        "book",
+        "channel",
+        "crc",
+        "reason",
+        "synced",
+    )
 
     def __init__(self, book: L2Book, channel: str = "books") -> None:
         self.book = book
         self.channel = channel
-        self.raw_bids: dict[float, str] = {}
-        self.raw_asks: dict[float, str] = {}
+        self._bid_px: list[float] = []  # ascending: the best bid is last
+        self._bid_raw: list[str] = []
+        self._ask_px: list[float] = []  # ascending: the best ask is first
+        self._ask_raw: list[str] = []
+        self._scratch: list[str] = [""] * (2 * CHECKSUM_LEVELS)
         self.synced = False
         self.reason = ""
         self.crc: int | None = None  # checksum of the current top 25, when known
@@ -90,10 +119,9 @@ class BitgetBook:
         bids, asks = _parse(data.bids), _parse(data.asks)
         book = self.book
         if action == "snapshot":
-            self.raw_bids = {p: raw for p, s, raw in bids if s > 0}
-            self.raw_asks = {p: raw for p, s, raw in asks if s > 0}
-            book.apply_snapshot([(p, s) for p, s, _ in bids], [(p, s) for p, s, _ in asks],
-                                now, data.seq)  # fmt: skip
+            self._bid_px, self._bid_raw = _ladder(bids)
+            self._ask_px, self._ask_raw = _ladder(asks)
+            book.apply_snapshot(bids[0], asks[0], now, data.seq)
             self.synced = True
             self.crc = None
         elif action == "update":
@@ -103,12 +131,15 @@ class BitgetBook:
                 return Verdict.IGNORED
             if data.seq and book.seq and data.seq <= book.seq:
                 return self._fail(f"seq went from {book.seq} to {data.seq}")
-            _merge(self.raw_bids, bids)
-            _merge(self.raw_asks, asks)
-            book.apply_delta([(p, s) for p, s, _ in bids], [(p, s) for p, s, _ in asks], now,
-                             data.seq or book.seq)  # fmt: skip
-            if data.checksum and data.checksum != self._checksum_after(bids, asks):
-                return self._fail(f"checksum mismatch (venue {data.checksum})")
+            if _merge_bids(self._bid_px, self._bid_raw, bids) | _merge_asks(
+                self._ask_px, self._ask_raw, asks
+            ):
+                self.crc = None  # a change reached the top 25: recompute
+            book.apply_delta(bids[0], asks[0], now, data.seq or book.seq)
+            if data.checksum:
+                crc = self.crc if self.crc is not None else self.local_checksum()
+                if data.checksum != crc:
+                    return self._fail(f"checksum mismatch (venue {data.checksum})")
         else:
             return self._fail(f"unknown action {action!r}")
         if book.is_crossed():
@@ -116,33 +147,18 @@ class BitgetBook:
         return Verdict.APPLIED
 
     def local_checksum(self) -> int:
-        """The checksum of the local book's top 25 levels (raw strings)."""
-        book = self.book
-        bids = list(map(self.raw_bids.__getitem__, book.top_prices(Side.BUY, CHECKSUM_LEVELS)))
-        asks = list(map(self.raw_asks.__getitem__, book.top_prices(Side.SELL, CHECKSUM_LEVELS)))
-        self.crc = crc32_signed(checksum_text(bids, asks))
-        return self.crc
-
-    def _checksum_after(
-        self, bids: list[tuple[float, float, str]], asks: list[tuple[float, float, str]]
-    ) -> int:
-        """The local checksum after an update; reused when no change reached the top 25.
-
-        A change reaches the top 25 iff its price is at or better than the 25th level
-        *after* the update (an insert, resize or removal inside the window moves that
-        level; a change strictly below it cannot).
-        """
-        if self.crc is None:
-            return self.local_checksum()
-        book = self.book
-        if bids:
-            top = book.top_prices(Side.BUY, CHECKSUM_LEVELS)
-            if len(top) < CHECKSUM_LEVELS or any(p >= top[-1] for p, _, _ in bids):
-                return self.local_checksum()
-        if asks:
-            top = book.top_prices(Side.SELL, CHECKSUM_LEVELS)
-            if len(top) < CHECKSUM_LEVELS or any(p <= top[-1] for p, _, _ in asks):
-                return self.local_checksum()
+        """The checksum of the local book's top 25 levels (raw strings), computed now."""
+        bids = self._bid_raw[: -CHECKSUM_LEVELS - 1 : -1]  # best first
+        asks = self._ask_raw[:CHECKSUM_LEVELS]
+        if len(bids) == len(asks) == CHECKSUM_LEVELS:  # the usual case: no allocation
+            parts = self._scratch
+            parts[0::2] = bids
+            parts[1::2] = asks
+            text = ":".join(parts)
+        else:
+            text = checksum_text(bids, asks)
+        value = zlib.crc32(text.encode())  # crc32_signed, inlined on the hot path
+        self.crc = value - (1 << 32) if value >= 1 << 31 else value
         return self.crc
 
     def invalidate(self, reason: str) -> None:
@@ -156,9 +172,52 @@ class BitgetBook:
         return Verdict.RESYNC
 
 
-def _merge(raw: dict[float, str], levels: list[tuple[float, float, str]]) -> None:
-    for price, size, text in levels:
-        if size > 0:
-            raw[price] = text
+def _ladder(levels: Parsed) -> tuple[list[float], list[str]]:
+    """A snapshot side as ascending (prices, raw strings); a repeated price keeps its last."""
+    pairs, texts = levels
+    raw = {p: text for (p, s), text in zip(pairs, texts, strict=False) if s > 0}
+    prices = sorted(raw)
+    return prices, [raw[p] for p in prices]
+
+
+def _merge_asks(prices: list[float], raws: list[str], levels: Parsed) -> bool:
+    """Apply absolute-size levels to the ask side; True if one reached the best 25."""
+    top = False
+    pairs, texts = levels
+    for (price, size), text in zip(pairs, texts, strict=False):  # equal by construction
+        i = bisect_left(prices, price)
+        if i < len(prices) and prices[i] == price:
+            if size > 0:
+                raws[i] = text
+            else:
+                del prices[i], raws[i]
+        elif size > 0:
+            prices.insert(i, price)
+            raws.insert(i, text)
         else:
-            raw.pop(price, None)
+            continue  # removing a level we do not have changes nothing
+        top = top or i < CHECKSUM_LEVELS
+    return top
+
+
+def _merge_bids(prices: list[float], raws: list[str], levels: Parsed) -> bool:
+    """Apply absolute-size levels to the bid side (best last); True if one reached the best 25."""
+    top = False
+    pairs, texts = levels
+    for (price, size), text in zip(pairs, texts, strict=False):  # equal by construction
+        i = bisect_left(prices, price)
+        n = len(prices)
+        if i < n and prices[i] == price:
+            rank = n - 1 - i  # 0 = the best bid
+            if size > 0:
+                raws[i] = text
+            else:
+                del prices[i], raws[i]
+        elif size > 0:
+            rank = n - i
+            prices.insert(i, price)
+            raws.insert(i, text)
+        else:
+            continue
+        top = top or rank < CHECKSUM_LEVELS
+    return top

@@ -30,14 +30,14 @@ def _raw_null() -> msgspec.Raw:
 
 
 # -- streams -------------------------------------------------------------------------------
-class Arg(msgspec.Struct, omit_defaults=True):
+class Arg(msgspec.Struct, omit_defaults=True, gc=False):
     instType: str = ""
     channel: str = ""
     instId: str = ""
     coin: str = ""
 
 
-class BookData(msgspec.Struct):
+class BookData(msgspec.Struct, gc=False):
     asks: list[RawLevel]
     bids: list[RawLevel]
     checksum: int = 0
@@ -45,8 +45,11 @@ class BookData(msgspec.Struct):
     ts: str = ""
 
 
-class PublicFrame(msgspec.Struct):
-    """A public push (``action`` + ``arg`` + ``data``) or an event (subscribe ack, error)."""
+class PublicFrame(msgspec.Struct, gc=False):
+    """A public push (``action`` + ``arg`` + ``data``) or an event (subscribe ack, error).
+
+    The stream structs are not tracked by the garbage collector (``gc=False``: they hold
+    strings and lists, never themselves), which makes the hot decode cheaper."""
 
     action: str = ""
     arg: Arg | None = None

@@ -137,6 +137,60 @@ def test_checksum_reuse_when_change_is_below_the_top_25() -> None:
     )
 
 
+def test_checksum_after_an_unchecked_update_is_recomputed() -> None:
+    """An update without a checksum (0) that changes the top 25 must not leave a stale
+    cached checksum behind for the next, deeper, update."""
+    bids = [(f"{1000 - i}", "1") for i in range(30)]
+    asks = [(f"{1001 + i}", "1") for i in range(30)]
+    t = BitgetBook(L2Book("bitget", "BTCUSDT"))
+    t.apply("snapshot", data(bids, asks, 1), 0)
+    assert (
+        t.apply("update", data([("970", "2")], [], 2, checksum(bids, asks)), 0) is Verdict.APPLIED
+    )
+    bids[0] = ("1000", "7")
+    assert t.apply("update", data([("1000", "7")], [], 3, 0), 0) is Verdict.APPLIED  # unchecked
+    deep = data([("971", "4")], [], 4, checksum(bids, asks))  # below the top 25
+    assert t.apply("update", deep, 0) is Verdict.APPLIED
+
+
+_PRICES = st.integers(min_value=1, max_value=60)
+_SIZES = st.sampled_from(["0", "1", "2.5", "3.00", "0.10"])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(_PRICES, _SIZES), max_size=4),
+            st.lists(st.tuples(_PRICES, _SIZES), max_size=4),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_incremental_checksum_equals_the_full_recomputation(updates: list[Any]) -> None:
+    """Every update is verified: the tracker's checksum after any sequence of updates is
+    the checksum of the whole book recomputed from the raw strings received."""
+    model_bids = {f"{100 + i}": "1" for i in range(30)}  # bids 100..129, asks 200..229
+    model_asks = {f"{200 + i}": "1" for i in range(30)}
+    t = BitgetBook(L2Book("bitget", "BTCUSDT"))
+    t.apply("snapshot", data(list(model_bids.items()), list(model_asks.items()), 1), 0)
+    for seq, (b, a, checked) in enumerate(updates, 2):
+        b_levels = [(str(70 + p), size) for p, size in b]  # bids 71..130
+        a_levels = [(str(170 + p), size) for p, size in a]  # asks 171..230
+        for model, levels in ((model_bids, b_levels), (model_asks, a_levels)):
+            for price, size in levels:
+                if float(size) > 0:
+                    model[price] = size
+                else:
+                    model.pop(price, None)
+        ladder_b = sorted(model_bids.items(), key=lambda kv: -float(kv[0]))
+        ladder_a = sorted(model_asks.items(), key=lambda kv: float(kv[0]))
+        expected = checksum(ladder_b, ladder_a)
+        crc = expected if checked else 0  # 0 means "not checked" on the wire
+        assert t.apply("update", data(b_levels, a_levels, seq, crc), 0) is Verdict.APPLIED
+        assert t.local_checksum() == expected
+
+
 # -- codecs on documented messages, Hypothesis ----------------------------------------------
 DOC_BOOK = json.dumps({"action": "snapshot", "arg": {"instType": "USDT-FUTURES", "channel": "books",
     "instId": "BTCUSDT"}, "data": [{"asks": [["27000.5", "8.760"], ["27001.0", "0.400"]],
