@@ -68,6 +68,28 @@ class L2Book:
         self.tradable = True
         self.invalid_reason = ""
 
+    def apply_sorted_snapshot(
+        self,
+        bid_prices: list[float],
+        bid_sizes: list[float],
+        ask_prices: list[float],
+        ask_sizes: list[float],
+        ts: float,
+        seq: int = 0,
+    ) -> None:
+        """:meth:`apply_snapshot` from levels the caller has checked: each side's prices
+        strictly ascending with their sizes (all > 0) at the same index. The book adopts
+        the price lists (no copy, no sort): for venues that send whole sorted books."""
+        self._bids = dict(zip(bid_prices, bid_sizes, strict=True))
+        self._asks = dict(zip(ask_prices, ask_sizes, strict=True))
+        self._bid_px = bid_prices
+        self._ask_px = ask_prices
+        self.seq = seq
+        self.last_update_ts = ts
+        self.updates += 1
+        self.tradable = True
+        self.invalid_reason = ""
+
     def apply_delta(
         self, bids: Iterable[Level], asks: Iterable[Level], ts: float, seq: int = 0
     ) -> None:

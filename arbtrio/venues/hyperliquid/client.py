@@ -706,8 +706,8 @@ class _BookFeed:
             book = self._book_for(data.coin)
             if book is None or data.time < book.seq:
                 return
-            bids, asks = c.book_sides(data.levels)
-            book.apply_snapshot(bids, asks, now, seq=data.time)
+            (bid_px, bid_sz), (ask_px, ask_sz) = c.book_ladders(data.levels)
+            book.apply_sorted_snapshot(bid_px, bid_sz, ask_px, ask_sz, now, seq=data.time)
             self._seen(data.coin, now)
             if book.is_crossed():
                 raise MalformedMessage(VENUE, f"{data.coin}: crossed l2Book snapshot")

@@ -82,8 +82,11 @@ class AssetCtx(Struct):
 MetaAndAssetCtxs = tuple[Meta, list[AssetCtx]]
 
 
-class Level(Struct):
-    """A book level for *decoding* (floats: market data); see :class:`WireLevel`."""
+class Level(Struct, gc=False):
+    """A book level for *decoding* (floats: market data); see :class:`WireLevel`.
+
+    The book-path structs are not tracked by the garbage collector (``gc=False``: they
+    hold numbers, strings and lists, never themselves): an l2Book carries 40 of these."""
 
     px: float
     sz: float
@@ -98,7 +101,7 @@ class WireLevel(Struct):
     n: int
 
 
-class L2BookData(Struct):
+class L2BookData(Struct, gc=False):
     coin: str
     time: int
     levels: tuple[list[Level], list[Level]]
@@ -366,7 +369,7 @@ class WsRequest(Struct, omit_defaults=True):
     request: Any = None
 
 
-class BboData(Struct):
+class BboData(Struct, gc=False):
     coin: str
     time: int
     bbo: tuple[Level | None, Level | None]
@@ -395,11 +398,11 @@ class SubscriptionAck(Struct):
     subscription: Subscription
 
 
-class L2BookMsg(Struct, tag_field="channel", tag="l2Book"):
+class L2BookMsg(Struct, tag_field="channel", tag="l2Book", gc=False):
     data: L2BookData
 
 
-class BboMsg(Struct, tag_field="channel", tag="bbo"):
+class BboMsg(Struct, tag_field="channel", tag="bbo", gc=False):
     data: BboData
 
 
@@ -493,22 +496,56 @@ def encode(obj: Any) -> bytes:
 
 
 # -- validated translation helpers ------------------------------------------------------
+Ladder = tuple[list[float], list[float]]  # prices strictly ascending, their sizes (> 0)
+
+
+def book_ladders(levels: tuple[list[Level], list[Level]]) -> tuple[Ladder, Ladder]:
+    """An ``l2Book``'s two sides checked — finite, px > 0, sz ≥ 0, sorted best first as
+    sent (bids descending, asks ascending) — and returned as :data:`Ladder` s ascending by
+    price without the zero-size levels, ready for :meth:`L2Book.apply_sorted_snapshot`.
+    Raises MalformedMessage naming the level otherwise."""
+    inf = math.inf
+    bid_px: list[float] = []
+    bid_sz: list[float] = []
+    prev = inf
+    for lv in levels[0]:  # one chained comparison checks range and order (NaN fails it)
+        px, sz = lv.px, lv.sz
+        if not (0.0 < px < prev and 0.0 <= sz < inf):
+            raise _bad_level("bid", px, sz, prev)
+        prev = px
+        if sz > 0.0:
+            bid_px.append(px)
+            bid_sz.append(sz)
+    bid_px.reverse()
+    bid_sz.reverse()
+    ask_px: list[float] = []
+    ask_sz: list[float] = []
+    prev = 0.0
+    for lv in levels[1]:
+        px, sz = lv.px, lv.sz
+        if not (prev < px < inf and 0.0 <= sz < inf):
+            raise _bad_level("ask", px, sz, prev)
+        prev = px
+        if sz > 0.0:
+            ask_px.append(px)
+            ask_sz.append(sz)
+    return (bid_px, bid_sz), (ask_px, ask_sz)
+
+
 def book_sides(
     levels: tuple[list[Level], list[Level]],
 ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """``(bids, asks)`` as ``(px, sz)`` floats, checked: finite, px > 0, sz ≥ 0, sorted
-    best first (bids descending, asks ascending). Raises MalformedMessage otherwise."""
-    bids = [(lv.px, lv.sz) for lv in levels[0]]
-    asks = [(lv.px, lv.sz) for lv in levels[1]]
-    for side, rows, desc in (("bid", bids, True), ("ask", asks, False)):
-        prev = math.inf if desc else 0.0
-        for px, sz in rows:
-            if not (0.0 < px < math.inf and 0.0 <= sz < math.inf):
-                raise MalformedMessage(VENUE, f"bad {side} level px={px} sz={sz}")
-            if (px >= prev) if desc else (px <= prev):
-                raise MalformedMessage(VENUE, f"{side} levels not strictly sorted at px={px}")
-            prev = px
-    return bids, asks
+    """:func:`book_ladders` as ``(bids, asks)`` of ``(px, sz)``, best first."""
+    (bid_px, bid_sz), (ask_px, ask_sz) = book_ladders(levels)
+    return list(zip(bid_px[::-1], bid_sz[::-1], strict=True)), list(
+        zip(ask_px, ask_sz, strict=True)
+    )
+
+
+def _bad_level(side: str, px: float, sz: float, prev: float) -> MalformedMessage:
+    if not (0.0 < px < math.inf and 0.0 <= sz < math.inf):
+        return MalformedMessage(VENUE, f"bad {side} level px={px} sz={sz}")
+    return MalformedMessage(VENUE, f"{side} levels not strictly sorted at px={px} after {prev}")
 
 
 _LIMIT = Decimal("1e30")

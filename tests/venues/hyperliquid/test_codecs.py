@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import round_price
-from arbtrio.core.types import OrderStatus
+from arbtrio.core.types import OrderStatus, Side
 from arbtrio.venues.base import Credentials, MalformedMessage
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.client import HyperliquidClient, _BookFeed, filled_of, order_status
@@ -144,6 +144,35 @@ def test_impossible_books_are_malformed(levels: str) -> None:
     text = '{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":' + levels + "}}"
     with pytest.raises(MalformedMessage):
         feed.apply(c.decode_ws(text), 0.0)
+
+
+_SIDE = st.dictionaries(
+    st.integers(1, 400).map(lambda i: i / 4),
+    st.sampled_from([0.0, 0.001, 0.5, 2.0, 7.25]),
+    max_size=25,
+)
+
+
+@given(_SIDE, _SIDE)
+def test_sorted_snapshot_fast_path_builds_the_same_book(
+    bids: dict[float, float], asks: dict[float, float]
+) -> None:
+    """book_ladders + L2Book.apply_sorted_snapshot == book_sides + L2Book.apply_snapshot,
+    zero-size levels included (both skip them)."""
+    levels = (
+        [c.Level(px=p, sz=s, n=1) for p, s in sorted(bids.items(), reverse=True)],
+        [c.Level(px=p + 200, sz=s, n=1) for p, s in sorted(asks.items())],
+    )
+    slow, fast = L2Book("hyperliquid", "BTC"), L2Book("hyperliquid", "BTC")
+    slow.apply_snapshot(*c.book_sides(levels), 1.0, seq=7)
+    (bp, bs), (ap, as_) = c.book_ladders(levels)
+    fast.apply_sorted_snapshot(bp, bs, ap, as_, 1.0, seq=7)
+    assert fast.levels(Side.BUY) == slow.levels(Side.BUY)
+    assert fast.levels(Side.SELL) == slow.levels(Side.SELL)
+    assert (fast.depth(), fast.best_bid(), fast.best_ask(), fast.seq, fast.tradable) == (
+        slow.depth(), slow.best_bid(), slow.best_ask(), slow.seq, slow.tradable
+    )  # fmt: skip
+    assert fast.vwap(Side.BUY, 3.0) == slow.vwap(Side.BUY, 3.0)
 
 
 # -- Hypothesis: mutated real messages -----------------------------------------------------------
