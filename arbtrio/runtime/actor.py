@@ -16,6 +16,10 @@ ticker, the strategy and the operator), and for each one:
 Ticks are conflated: :meth:`PositionActor.offer` drops a tick when the inbox is full (the
 next one carries newer quotes). Everything else is sent with backpressure and never dropped.
 
+Funding: the runtime counts the funding events it owes an actor (``funding_due``, taken at
+the funding time for every leg then held); the actor does not end while one is owed, so a
+position that settles just after a funding time still books that funding.
+
 Other tasks read ``actor.position`` between awaits (snapshots, exposure) but never mutate it.
 """
 
@@ -79,6 +83,7 @@ class PositionActor:
         self.events = 0
         self.refused = 0
         self.ticks_dropped = 0
+        self.funding_due = 0  # FundingPaid events the runtime will still send (see module doc)
         self.done = trio.Event()
         for cid, _leg, _venue in position.client_order_ids():
             router.register(cid, position.spec.position_id, self.inbox)
@@ -111,8 +116,12 @@ class PositionActor:
         return True
 
     def finished(self) -> bool:
-        """Terminal with nothing in flight: the actor may end."""
-        return self.position.state in (PositionState.SETTLED,) and not self.position.live_orders()
+        """Terminal with nothing in flight and no funding owed: the actor may end."""
+        return (
+            self.position.state is PositionState.SETTLED
+            and not self.position.live_orders()
+            and self.funding_due <= 0
+        )
 
     async def run(self) -> None:
         """Handle events until the position is settled with nothing in flight."""
@@ -136,6 +145,8 @@ class PositionActor:
         pid = self.position_id
         await self.journal.event(pid, event, event.ts)
         self.events += 1
+        if isinstance(event, ev.FundingPaid):
+            self.funding_due -= 1
         before = position.state
         try:
             commands = position.handle(event)

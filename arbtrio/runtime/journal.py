@@ -8,7 +8,7 @@ What is recorded (``kind`` column):
   order id): :meth:`Journal.append` with ``durable=True`` returns only once it is committed;
 * ``transition`` — every state change (from, event, to, commands);
 * ``orphan`` — an order event no live position claimed (late or foreign), for reconciliation;
-* ``service`` — start, stop, reconciliation results, operator overrides, alerts.
+* ``service`` — start, stop, reconciliation results, operator overrides, funding settlements.
 
 Replay is event sourcing: the position machine is pure and deterministic, so feeding a fresh
 ``Position(spec)`` the journaled events in order rebuilds exactly the state, orders, fills

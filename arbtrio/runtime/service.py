@@ -9,7 +9,7 @@
     │   │   ├── books                         client.run_books → L2Books → _on_book (conflated)
     │   │   ├── orders                        client.run_order_stream → router (lossless)
     │   │   ├── router                        OrderRouter.run_stream: cid → position inbox
-    │   │   └── account                       funding, venue positions (periodic)
+    │   │   └── account                       funding rates, venue positions (periodic)
     │   └── admin server                      AdminServer.run (Unix socket, JSON-RPC)
     ├── positions nursery                     one PositionActor per position
     └── control nursery
@@ -17,6 +17,8 @@
         ├── ticker                            Tick with quotes to positions with work to do
         ├── watchdog                          venue health, net-delta watchdog
         ├── control                           operator commands from the admin socket
+        ├── funding                           at each venue's funding time: FundingPaid to
+        │                                     every position holding a leg there
         └── reconciler                        restart: resolve in-flight orders, compare
                                               venue positions, then allow opening
 
@@ -51,13 +53,21 @@ from arbtrio.config import Config
 from arbtrio.core import events as ev
 from arbtrio.core.book import L2Book
 from arbtrio.core.detector import DetectionStats, exit_signal, find_opportunities, quote_rate
-from arbtrio.core.instruments import Instrument, format_decimal
+from arbtrio.core.instruments import Instrument, format_decimal, round_price
 from arbtrio.core.position import OrderState, Position, PositionSpec, PositionState
 from arbtrio.core.risk import Exposure, RiskGate
 from arbtrio.core.types import FundingRate, OrderEvent, VenuePosition
 from arbtrio.runtime import admin as admin_mod
 from arbtrio.runtime.actor import PositionActor
 from arbtrio.runtime.admin import AdminError, AdminHandler, AdminServer, Hub
+from arbtrio.runtime.funding import (
+    SETTLEMENT_WAIT_S,
+    FundingSettlement,
+    FundingSource,
+    funding_amount,
+    funding_shares,
+    next_funding_time,
+)
 from arbtrio.runtime.journal import Journal, replay
 from arbtrio.runtime.router import OrderRouter
 from arbtrio.venues.base import OrderNotFound, VenueClient, VenueError
@@ -69,6 +79,8 @@ S = PositionState
 UNSTABLE = (S.IDLE, S.OPENING, S.UNWINDING, S.CLOSING)
 _ZERO = Decimal(0)
 EPISODE_GAP_S = 5.0
+_Holding = tuple[PositionActor, ev.LegRole, Decimal]  # actor, leg, base quantity held
+FUNDING_LATE_S = 10.0  # a funding time found this late is not booked (holdings unknown then)
 
 
 def _dec(value: float) -> Decimal:
@@ -109,6 +121,9 @@ class Runtime:
         admin_socket: Unix socket path, or None for no admin server.
         run_id: prefix of position ids (default random); must differ between runs on one
             account because client order ids derive from position ids.
+        funding_source: where a funding settlement's rate and mark price come from
+            (:mod:`arbtrio.runtime.funding`); None estimates them from the published rate
+            and the book.
     """
 
     def __init__(
@@ -121,6 +136,7 @@ class Runtime:
         run_id: str | None = None,
         rng: random.Random | None = None,
         wall_clock: Callable[[], float] = time.time,
+        funding_source: FundingSource | None = None,
     ) -> None:
         self.config = config
         self.clients = dict(clients)
@@ -129,6 +145,7 @@ class Runtime:
         self.run_id = run_id or secrets.token_hex(3)
         self.rng = rng or random.Random()
         self.wall_clock = wall_clock
+        self.funding_source = funding_source
         self.quote_rates: dict[str, Decimal] = dict(config.quote_rates)
         svc = config.service
         self.router = OrderRouter(
@@ -151,6 +168,8 @@ class Runtime:
         self.rejections: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.pnl_by_day: dict[int, Decimal] = {}
+        self.funding_settlements: Counter[str] = Counter()  # by source: venue, estimate
+        self._funding_booked: dict[tuple[str, str], float] = {}  # (venue, asset) -> last ts
         self.started_at = 0.0
         self.started_wall = 0.0
         # switches
@@ -210,6 +229,7 @@ class Runtime:
                         control.start_soon(self._guarded, "ticker", self._ticker)
                         control.start_soon(self._guarded, "watchdog", self._watchdog)
                         control.start_soon(self._guarded, "control", self._control_loop)
+                        control.start_soon(self._guarded, "funding", self._funding)
                         control.start_soon(self._guarded, "reconciler", self._reconcile)
                         task_status.started()
                         await self._stop.wait()
@@ -273,7 +293,7 @@ class Runtime:
         await self.journal.service("drained", trio.current_time(), undrained=left, policy=policy)
 
     def _drained_one(self, actor: PositionActor) -> bool:
-        if actor.position.live_orders():
+        if actor.position.live_orders() or actor.funding_due > 0:
             return False
         ok = {S.SETTLED, S.FAULTED}
         if self.shutdown_policy() == "leave_hedged":
@@ -899,6 +919,152 @@ class Runtime:
         )
 
     # =========================================================================================
+    # funding
+    # =========================================================================================
+    async def _funding(self) -> None:
+        """At each venue symbol's funding time, book funding on every position holding a leg
+        there: the holdings are taken at that instant, the settlement (rate, mark) is looked
+        up (or estimated) in a task of its own, then each leg gets ``FundingPaid``."""
+        async with trio.open_nursery() as bookings:
+            while True:
+                now = trio.current_time()
+                upcoming = []
+                for ts, venue, asset in self._funding_schedule(now):
+                    if ts > now:
+                        upcoming.append(ts)
+                        continue
+                    self._funding_booked[(venue, asset)] = ts
+                    if now - ts > FUNDING_LATE_S:
+                        log.warning("funding.missed", venue=venue, asset=asset, funding_ts=ts)
+                        continue
+                    holdings = self._funding_holdings(venue, asset)
+                    if holdings:
+                        bookings.start_soon(self._book_funding, venue, asset, ts, holdings)
+                wait = min(upcoming, default=now + 1.0) - now
+                await trio.sleep(min(max(wait, 0.0), 1.0))
+
+    def _funding_schedule(self, now: float) -> list[tuple[float, str, str]]:
+        """``(next funding time, venue, asset)`` of every symbol whose funding is known."""
+        out = []
+        for venue, state in self.venues.items():
+            for asset, rate in state.funding.items():
+                after = self._funding_booked.get((venue, asset), -math.inf)
+                ts = next_funding_time(rate, now, after)
+                if ts is not None:
+                    out.append((ts, venue, asset))
+        return out
+
+    def _funding_holdings(self, venue: str, asset: str) -> list[_Holding]:
+        """Every live position's leg on ``venue`` holding ``asset`` now, with its holding.
+        Each actor is told it is owed one more funding event (it will not end before)."""
+        out: list[_Holding] = []
+        for actor in self.live.values():
+            spec = actor.position.spec
+            if actor.done.is_set() or spec.asset != asset:
+                continue
+            legs: tuple[tuple[ev.LegRole, Instrument], ...] = (
+                ("long", spec.long),
+                ("short", spec.short),
+            )
+            for leg, inst in legs:
+                if inst.venue != venue:
+                    continue
+                held = actor.position.held(leg)
+                if held > 0:
+                    actor.funding_due += 1
+                    out.append((actor, leg, held))
+        return out
+
+    async def _book_funding(
+        self,
+        venue: str,
+        asset: str,
+        ts: float,
+        holdings: list[_Holding],
+    ) -> None:
+        symbol = self.venues[venue].instruments[asset].symbol
+        settlement: FundingSettlement | None = None
+        if self.funding_source is not None:
+            with trio.move_on_after(SETTLEMENT_WAIT_S):
+                try:
+                    settlement = await self.funding_source(venue, symbol, ts)
+                except Exception:
+                    log.exception("funding.source_failed", venue=venue, symbol=symbol)
+        if settlement is None:
+            settlement = self._estimate_settlement(venue, asset, ts)
+        self.funding_settlements[settlement.source] += 1
+        mark = settlement.mark_price
+        if mark is not None:  # the venue's one amount, split among the holders
+            marks = [mark] * len(holdings)
+            shares = [(leg, held) for _, leg, held in holdings]
+            amounts = funding_shares(shares, mark, settlement.rate)
+        else:  # no usable book: each leg's reference price
+            marks = [
+                a.position.spec.long_price if leg == "long" else a.position.spec.short_price
+                for a, leg, _ in holdings
+            ]
+            amounts = [
+                funding_amount(leg, held, mark, settlement.rate)
+                for (_, leg, held), mark in zip(holdings, marks, strict=True)
+            ]
+        legs = []
+        for (actor, leg, held), mark, amount in zip(holdings, marks, amounts, strict=True):
+            event = ev.FundingPaid(leg=leg, amount=amount, ts=trio.current_time())
+            if await actor.send(event):
+                legs.append(
+                    {
+                        "position_id": actor.position_id,
+                        "leg": leg,
+                        "held": format_decimal(held),
+                        "mark_price": format_decimal(mark),
+                        "amount": format_decimal(amount),
+                    }
+                )
+        log.info(
+            "funding.booked",
+            venue=venue,
+            symbol=symbol,
+            funding_ts=ts,
+            rate=format_decimal(settlement.rate),
+            source=settlement.source,
+            legs=legs,
+        )
+        await self.journal.service(
+            "funding",
+            trio.current_time(),
+            venue=venue,
+            symbol=symbol,
+            funding_ts=ts,
+            rate=format_decimal(settlement.rate),
+            mark_price=None
+            if settlement.mark_price is None
+            else format_decimal(settlement.mark_price),
+            source=settlement.source,
+            legs=legs,
+        )
+
+    def _estimate_settlement(self, venue: str, asset: str, ts: float) -> FundingSettlement:
+        """The rate last published for the symbol and the book's mid now (at the funding
+        time unless a source was tried first), rounded to the venue's tick; no mark when the
+        book is unusable."""
+        inst = self.venues[venue].instruments[asset]
+        rate = self.venues[venue].funding[asset]
+        mark = None
+        book = self.clients[venue].books.get(inst.symbol)
+        if book is not None and book.tradable and not book.is_crossed():
+            bid, ask = book.best_bid(), book.best_ask()
+            if bid is not None and ask is not None and bid[0] > 0 and ask[0] > 0:
+                mark = round_price(inst, (_dec(bid[0]) + _dec(ask[0])) / 2)
+        return FundingSettlement(
+            venue=venue,
+            symbol=inst.symbol,
+            ts=ts,
+            rate=rate.rate,
+            mark_price=mark,
+            source="estimate",
+        )
+
+    # =========================================================================================
     # ticker and watchdog
     # =========================================================================================
     def _quote(self, venue: str, symbol: str, now: float) -> ev.Quote | None:
@@ -1179,6 +1345,7 @@ class Runtime:
             "net_exposure": format_decimal(pos.net_exposure()),
             "realized_pnl": format_decimal(pos.realized_pnl(self.quote_rates)),
             "fees": format_decimal(pos.fees()),
+            "funding": format_decimal(pos.funding()),
             "age_s": round(max(0.0, trio.current_time() - spec.created_ts), 3),
             "live_orders": len(pos.live_orders()),
             "legs": legs,
@@ -1216,6 +1383,7 @@ class Runtime:
             "positions": dict(self.positions_by_state()),
             "realized_pnl": format_decimal(self.realized_pnl()),
             "fees": format_decimal(self.fees()),
+            "funding_settlements": dict(self.funding_settlements),
             "opportunities_seen": self.opportunities_seen,
             "opened": self.opened,
             "rejections": dict(self.rejections),

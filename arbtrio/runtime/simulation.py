@@ -27,6 +27,7 @@ from arbtrio.config import Config
 from arbtrio.core.detector import quote_rate
 from arbtrio.core.instruments import format_decimal
 from arbtrio.core.position import PositionState
+from arbtrio.runtime.funding import SAME_TS_S, FundingSettlement, FundingSource
 from arbtrio.runtime.logs import redactor
 from arbtrio.runtime.service import Runtime
 from arbtrio.sim.client import SimVenueClient
@@ -85,6 +86,37 @@ async def start_wire_clients(
             "sim.wire_emulator", venue=venue, rest_url=endpoints.rest_url, ws_url=endpoints.ws_url
         )
     return clients
+
+
+def sim_funding_source(world: SimWorld) -> FundingSource:
+    """Funding settlements as the simulated venues booked them (rate and mark price).
+
+    This is what a venue's funding-history endpoint reports; the venue interface has no such
+    call yet, so in simulation the runtime reads the market's settlement records directly.
+    Waits for the market step that settles ``ts``; None when the venue booked nothing for the
+    symbol then (its account was flat).
+    """
+
+    async def settlement(venue: str, symbol: str, ts: float) -> FundingSettlement | None:
+        market = world.market
+        while True:
+            for payment in reversed(market.funding_payments(venue)):
+                if payment.ts < ts - SAME_TS_S:
+                    break
+                if payment.symbol == symbol and abs(payment.ts - ts) <= SAME_TS_S:
+                    return FundingSettlement(
+                        venue=venue,
+                        symbol=symbol,
+                        ts=payment.ts,
+                        rate=payment.rate,
+                        mark_price=payment.mark_price,
+                        source="venue",
+                    )
+            if market.step_time >= ts - 1e-9:  # the step that settles ts is done
+                return None  # settled with nothing to pay
+            await world.driver.wait_tick()
+
+    return settlement
 
 
 def partial_serve(serve: Any, world: SimWorld, credentials: Credentials) -> Any:
@@ -147,6 +179,7 @@ async def run_simulation(
             journal_path=journal_path,
             admin_socket=admin_socket,
             run_id=run_id,
+            funding_source=sim_funding_source(world),
         )
         if runtime_hook is not None:
             runtime_hook(runtime)
