@@ -1,18 +1,59 @@
-"""Serving a venue emulator on loopback: one ASGI app (REST + WebSocket) under hypercorn/trio.
+"""What every venue emulator is built from (server side, loopback only).
 
-Every venue emulator is an ASGI application; :func:`serve_asgi` binds it to 127.0.0.1 on a
-free port and reports the bound base URL through ``task_status`` so callers can
-``base_url = await nursery.start(serve_asgi, app)``.
+Every emulator is one ASGI application (REST + WebSocket on one port) served by hypercorn
+under Trio:
+
+* :func:`serve_asgi` binds an app to 127.0.0.1 and reports ``"http://127.0.0.1:PORT"``;
+  :class:`EmulatorApp` is the base of the five emulators: ASGI dispatch (``http`` /
+  ``websocket`` / ``lifespan``), :meth:`EmulatorApp.serve` reporting the venue's
+  :class:`~arbtrio.venues.base.EmulatorEndpoints`, and an optional background task.
+* :class:`HttpRequest` / :func:`read_http_request` / :func:`send_http_response` and
+  :class:`AsgiWebSocket` — small ASGI plumbing; :func:`drain` — a writer task.
+* :class:`EmuConnection` + :func:`run_connection` — one accepted WebSocket with a bounded
+  outbox drained by one writer task, so the market publisher never blocks on a slow client
+  (a full outbox closes the connection, as real venues drop slow consumers).
+* :class:`FaultSwitch` — draws ``market.fault(venue, kind)`` and lets a test force the next
+  ``n`` occurrences of a kind deterministically.
+* :func:`diff_ladder` and :class:`PublishedLadder` — the book as last published to the wire
+  and the changed levels (absolute sizes, removals first) a delta message carries.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from decimal import Decimal
+from functools import partial
+from typing import Any, TypeVar
 
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
+
+from arbtrio.sim.market import SimMarket
+from arbtrio.venues.base import Credentials, EmulatorEndpoints
+
+__all__ = [
+    "AsgiWebSocket",
+    "EmuConnection",
+    "EmulatorApp",
+    "FaultSwitch",
+    "HttpRequest",
+    "PublishedLadder",
+    "diff_ladder",
+    "drain",
+    "read_http_request",
+    "run_connection",
+    "send_http_response",
+    "serve_asgi",
+    "ws_url",
+]
+
+P = TypeVar("P", bound=Hashable)
+S = TypeVar("S")
+Ladder = list[tuple[Decimal, Decimal]]
+_ZERO = Decimal(0)
 
 
 async def serve_asgi(
@@ -36,7 +77,66 @@ async def serve_asgi(
         task_status.started(binds[0])
 
 
-# -- small ASGI plumbing for emulators (additive; used by the CEX emulators) ---------------
+class EmulatorApp:
+    """Base of a venue emulator: the ASGI entry point and :meth:`serve`.
+
+    Subclasses set ``venue`` and ``credentials`` and implement :meth:`http`,
+    :meth:`websocket` and :meth:`endpoints`; :meth:`background` (default: none) runs beside
+    the server, e.g. a market publisher. ``base_url`` is the bound ``http://host:port``.
+    """
+
+    venue: str
+    credentials: Credentials
+    base_url: str = ""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "websocket":
+            await self.websocket(scope, receive, send)
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
+        raise NotImplementedError
+
+    async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        raise NotImplementedError
+
+    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+        """Where the venue's REST and streams are, given the bound ``http://host:port``."""
+        raise NotImplementedError
+
+    async def background(self) -> None:
+        """A task run beside the server until it stops (default: nothing)."""
+
+    async def serve(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve until cancelled; ``task_status.started(self.endpoints(base_url))``."""
+        async with trio.open_nursery() as nursery:
+            self.base_url = await nursery.start(partial(serve_asgi, self, host=host, port=port))
+            nursery.start_soon(self.background)
+            task_status.started(self.endpoints(self.base_url))
+
+
+def ws_url(base_url: str, path: str = "") -> str:
+    """``http://host:port`` → ``ws://host:port`` + ``path``."""
+    return "ws" + base_url[len("http") :] + path
+
+
+# -- small ASGI plumbing -------------------------------------------------------------------
 class HttpRequest:
     """One HTTP request as an emulator sees it: raw query string and body, lower-case headers."""
 
@@ -70,10 +170,15 @@ async def read_http_request(scope: Any, receive: Any) -> HttpRequest:
 
 
 async def send_http_response(
-    send: Any, status: int, body: bytes, headers: dict[str, str] | None = None
+    send: Any,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    content_type: str = "application/json",
 ) -> None:
-    """Send a complete JSON response."""
-    raw = [(b"content-type", b"application/json")]
+    """Send a complete response (JSON unless ``content_type`` says otherwise)."""
+    raw = [(b"content-type", content_type.encode("latin-1"))]
     raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
@@ -124,3 +229,134 @@ class AsgiWebSocket:
             self.closed = True
             with contextlib.suppress(Exception):
                 await self._send({"type": "websocket.close", "code": code})
+
+
+async def drain(ws: AsgiWebSocket, outbox: trio.MemoryReceiveChannel[str]) -> None:
+    """Send every queued frame, in order, until the outbox closes."""
+    async for text in outbox:
+        await ws.send_text(text)
+
+
+# -- connections with an outbox ------------------------------------------------------------
+class EmuConnection:
+    """Server side of one WebSocket: ``offer`` queues a frame, ``kill`` drops the client."""
+
+    def __init__(self, ws: AsgiWebSocket, outbox_size: int = 2000) -> None:
+        self.ws = ws
+        self._send, self._recv = trio.open_memory_channel[str](outbox_size)
+        self._scope: trio.CancelScope | None = None
+        self.closed = False
+        self.state: dict[str, Any] = {}  # per-venue session data (subscriptions, token, ...)
+        self.drop_next_book = False  # sequence_gap fault: swallow the next book frame
+        self.mute_until = 0.0  # stale_feed fault: send no book frames until then
+
+    def offer(self, text: str) -> None:
+        """Queue ``text`` without blocking; a full outbox kills the connection."""
+        if self.closed:
+            return
+        try:
+            self._send.send_nowait(text)
+        except trio.WouldBlock:
+            self.kill()
+
+    def kill(self) -> None:
+        """Close the connection abruptly (from any task)."""
+        self.closed = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _writer(self) -> None:
+        async for text in self._recv:
+            await self.ws.send_text(text)
+
+
+async def run_connection(
+    conn: EmuConnection, reader: Callable[[EmuConnection], Awaitable[None]]
+) -> None:
+    """Run ``reader(conn)`` (handles client frames until the client leaves) alongside the
+    writer; close the socket when either ends or :meth:`EmuConnection.kill` is called."""
+    try:
+        async with trio.open_nursery() as nursery:
+            conn._scope = nursery.cancel_scope
+            if conn.closed:
+                nursery.cancel_scope.cancel()
+            nursery.start_soon(conn._writer)
+            await reader(conn)
+            nursery.cancel_scope.cancel()
+    finally:
+        conn.closed = True
+        with trio.move_on_after(1.0, shield=True), contextlib.suppress(Exception):
+            await conn.ws.close(1000)
+
+
+class FaultSwitch:
+    """Fault draws for one venue: the market's deterministic draw, or a forced one."""
+
+    def __init__(self, market: SimMarket, venue: str) -> None:
+        self.market = market
+        self.venue = venue
+        self.forced: Counter[str] = Counter()
+        self.fired: Counter[str] = Counter()
+
+    def force(self, kind: str, times: int = 1) -> None:
+        """Make the next ``times`` draws of ``kind`` fire (tests)."""
+        self.forced[kind] += times
+
+    def __call__(self, kind: str) -> bool:
+        drawn = self.market.fault(self.venue, kind)
+        if self.forced[kind] > 0:
+            self.forced[kind] -= 1
+            drawn = True
+        if drawn:
+            self.fired[kind] += 1
+        return drawn
+
+
+class PublishedLadder:
+    """One symbol's book as the emulator last published it, and its update id."""
+
+    __slots__ = ("asks", "bids", "id", "version")
+
+    def __init__(self, first_id: int) -> None:
+        self.id = first_id
+        self.version = -1
+        self.bids: Ladder = []
+        self.asks: Ladder = []
+
+    def refresh(
+        self, market: SimMarket, venue: str, symbol: str, depth: int
+    ) -> tuple[Ladder, Ladder] | None:
+        """Catch up with the market: ``(bid_changes, ask_changes)`` (absolute sizes, 0 =
+        removed, removals first), or None when nothing changed. The caller assigns ids."""
+        version = market.book_version(venue, symbol)
+        if version == self.version:
+            return None
+        self.version = version
+        bids, asks = market.book_levels(venue, symbol, depth)
+        db = diff_ladder(self.bids, bids, _ZERO)
+        da = diff_ladder(self.asks, asks, _ZERO)
+        self.bids, self.asks = bids, asks
+        if not db and not da:
+            return None
+        return (db, da)
+
+
+# -- ladders ---------------------------------------------------------------------------------
+def diff_ladder(
+    old: Iterable[tuple[P, S]], new: Sequence[tuple[P, S]], zero: Any = 0
+) -> list[tuple[P, S]]:
+    """Levels that turn ladder ``old`` into ladder ``new`` (one side of one book).
+
+    Returns removed levels first, as ``(price, zero)`` in ``old``'s order, then new or resized
+    levels as ``(price, new_size)`` in ``new``'s order. Removals first means a consumer that
+    applies changes one at a time (KuCoin sends one change per message) never sees a level
+    that both ladders agree is gone cross the other side. Unchanged levels are omitted, so
+    equal ladders give ``[]``. Prices within one ladder must be distinct.
+    """
+    before = dict(old)
+    after = dict(new)
+    if len(after) != len(new):
+        raise ValueError("ladder has duplicate prices")
+    removed = [(price, zero) for price in before if price not in after]
+    changed = [(price, size) for price, size in new if before.get(price) != size]
+    return removed + changed

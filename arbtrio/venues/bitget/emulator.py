@@ -26,7 +26,6 @@ import itertools
 import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,12 +45,14 @@ from arbtrio.venues.bitget.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_P
 from arbtrio.venues.bitget.signing import login_signature, rest_signature
 from arbtrio.venues.emulator import (
     AsgiWebSocket,
+    EmulatorApp,
     HttpRequest,
+    diff_ladder,
+    drain,
     read_http_request,
     send_http_response,
-    serve_asgi,
+    ws_url,
 )
-from arbtrio.venues.ladder_diff import diff_ladder
 
 log = structlog.get_logger("arbtrio.venues.bitget.emulator")
 
@@ -108,8 +109,10 @@ class _Order:
     created_ms: int
 
 
-class BitgetEmulator:
+class BitgetEmulator(EmulatorApp):
     """The ASGI application; :meth:`serve` runs it on loopback."""
+
+    venue = VENUE
 
     def __init__(
         self,
@@ -134,41 +137,23 @@ class BitgetEmulator:
         self.instruments = {i.symbol: i for i in market.instruments(VENUE)}
         self.requests = 0
 
-    async def serve(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        async with trio.open_nursery() as nursery:
-            base: str = await nursery.start(partial(serve_asgi, self, host=host, port=port))
-            ws = "ws" + base[len("http") :]
-            task_status.started(
-                EmulatorEndpoints(venue=VENUE, rest_url=base, ws_url=ws + PUBLIC_PATH,
-                                  private_ws_url=ws + PRIVATE_PATH, credentials=self.credentials)
-            )  # fmt: skip
+    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+        return EmulatorEndpoints(
+            venue=VENUE,
+            rest_url=base_url,
+            ws_url=ws_url(base_url, PUBLIC_PATH),
+            private_ws_url=ws_url(base_url, PRIVATE_PATH),
+            credentials=self.credentials,
+        )
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "websocket":
-            ws = AsgiWebSocket(receive, send)
-            if scope["path"] == PUBLIC_PATH:
-                await self._public(ws)
-            elif scope["path"] == PRIVATE_PATH:
-                await self._private_ws(ws)
-            else:
-                await ws.close(4004)
-        elif kind == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+    async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        ws = AsgiWebSocket(receive, send)
+        if scope["path"] == PUBLIC_PATH:
+            await self._public(ws)
+        elif scope["path"] == PRIVATE_PATH:
+            await self._private_ws(ws)
+        else:
+            await ws.close(4004)
 
     def inject_public(self, text: str) -> None:
         """Send ``text`` verbatim on every public connection (tests: malformed frames)."""
@@ -318,7 +303,7 @@ class BitgetEmulator:
         authed = False
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_drain, ws, outbox_recv)
+                nursery.start_soon(drain, ws, outbox_recv)
                 while (text := await ws.receive_text()) is not None:
                     if text == "ping":
                         outbox_send.send_nowait("pong")
@@ -397,7 +382,7 @@ class BitgetEmulator:
                     self._private.pop(conn_id, None)
 
     # -- REST ------------------------------------------------------------------------------------
-    async def _http(self, scope: Any, receive: Any, send: Any) -> None:
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         req = await read_http_request(scope, receive)
         self.requests += 1
         handler = _ROUTES.get((req.method, req.path))
@@ -705,11 +690,6 @@ class BitgetEmulator:
                 continue
             rows.extend(self._fill_row(order, f) for f in report.fills)
         return {"fillList": rows, "endId": rows[-1]["tradeId"] if rows else ""}
-
-
-async def _drain(ws: AsgiWebSocket, recv: trio.MemoryReceiveChannel[str]) -> None:
-    async for text in recv:
-        await ws.send_text(text)
 
 
 def _event_error(code: str, msg: str, arg: c.Arg | None = None) -> str:

@@ -1,7 +1,7 @@
 """Gate.io API v4 (USDT perpetual futures) emulator: the venue's protocol on loopback,
 backed by the shared :class:`~arbtrio.sim.market.SimMarket`.
 
-Served as one ASGI app (:func:`arbtrio.venues.emulator.serve_asgi`):
+Served as one ASGI app (:class:`arbtrio.venues.emulator.EmulatorApp`):
 
 * REST under ``/api/v4``: contracts, ``order_book?with_id=true`` (the published book and
   its id), signed ``POST/GET/DELETE /futures/usdt/orders``, ``GET /futures/usdt/orders``
@@ -41,13 +41,17 @@ from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import Credentials, EmulatorEndpoints
-from arbtrio.venues.emu_conn import EmuConnection, FaultSwitch, PublishedLadder, run_connection
 from arbtrio.venues.emulator import (
     AsgiWebSocket,
+    EmuConnection,
+    EmulatorApp,
+    FaultSwitch,
     HttpRequest,
+    PublishedLadder,
     read_http_request,
+    run_connection,
     send_http_response,
-    serve_asgi,
+    ws_url,
 )
 from arbtrio.venues.gateio import codecs, sign
 from arbtrio.venues.gateio.books import BOOK_CHANNEL
@@ -90,8 +94,10 @@ class _Order:
     trades: list[_Trade]
 
 
-class GateEmulator:
+class GateEmulator(EmulatorApp):
     """One emulated Gate.io account (``user_id``) over the shared simulated market."""
+
+    venue = VENUE
 
     def __init__(
         self,
@@ -128,53 +134,35 @@ class GateEmulator:
         self.auth_failures = 0
 
     # -- serving ---------------------------------------------------------------------------
-    async def serve(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        async with trio.open_nursery() as nursery:
-            base = await nursery.start(_serve, self.app, host, port)
-            nursery.start_soon(self._publish_loop)
-            ws = "ws" + base[len("http") :] + WS_PATH
-            task_status.started(
-                EmulatorEndpoints(
-                    venue=VENUE,
-                    rest_url=base + API,
-                    ws_url=ws,
-                    private_ws_url=ws,
-                    credentials=self.credentials,
-                )
-            )
+    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+        ws = ws_url(base_url, WS_PATH)
+        return EmulatorEndpoints(
+            venue=VENUE,
+            rest_url=base_url + API,
+            ws_url=ws,
+            private_ws_url=ws,
+            credentials=self.credentials,
+        )
 
-    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            request = await read_http_request(scope, receive)
-            status, body, headers = await self._http(request)
-            await send_http_response(send, status, _json.encode(body), headers)
-        elif scope["type"] == "websocket":
-            ws = AsgiWebSocket(receive, send)
-            if scope["path"] != WS_PATH or not await ws.accept():
-                return
-            conn = EmuConnection(ws)
-            try:
-                await run_connection(conn, self._ws_reader)
-            finally:
-                self._book_conns.discard(conn)
-                self._private_conns.discard(conn)
-        elif scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
+        request = await read_http_request(scope, receive)
+        status, body, headers = await self._http(request)
+        await send_http_response(send, status, _json.encode(body), headers)
+
+    async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        ws = AsgiWebSocket(receive, send)
+        if scope["path"] != WS_PATH or not await ws.accept():
+            return
+        conn = EmuConnection(ws)
+        try:
+            await run_connection(conn, self._ws_reader)
+        finally:
+            self._book_conns.discard(conn)
+            self._private_conns.discard(conn)
 
     # -- market data -----------------------------------------------------------------------
-    async def _publish_loop(self) -> None:
+    async def background(self) -> None:
+        """Publish the market's book changes after every tick."""
         while True:
             await self.driver.wait_tick()
             self.publish_tick()
@@ -806,12 +794,6 @@ def _error(
     status: int, label: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     return (status, {"label": label, "message": message}, headers or {})
-
-
-async def _serve(
-    app: Any, host: str, port: int, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
-) -> None:
-    await serve_asgi(app, host=host, port=port, task_status=task_status)
 
 
 async def serve_emulator(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 import attrs
@@ -38,7 +37,12 @@ from arbtrio.core.types import OrderStatus, Side
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import Credentials, EmulatorEndpoints, MalformedMessage
-from arbtrio.venues.emulator import serve_asgi
+from arbtrio.venues.emulator import (
+    EmulatorApp,
+    read_http_request,
+    send_http_response,
+    ws_url,
+)
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.signing import address_of, recover_l1_signer
 
@@ -113,8 +117,10 @@ class _Conn:
             pass
 
 
-class HyperliquidEmulator:
+class HyperliquidEmulator(EmulatorApp):
     """The emulator's state and ASGI app. ``serve()`` binds it; tests may poke at it."""
+
+    venue = VENUE
 
     def __init__(
         self,
@@ -159,40 +165,15 @@ class HyperliquidEmulator:
         self._last_ms = 0
 
     # -- serving -------------------------------------------------------------------------
-    async def serve(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        async with trio.open_nursery() as nursery:
-            base = await nursery.start(partial(serve_asgi, self.app, host=host, port=port))
-            nursery.start_soon(self._ticker)
-            ws = "ws" + base[len("http") :] + "/ws"
-            task_status.started(
-                EmulatorEndpoints(
-                    venue=VENUE,
-                    rest_url=base,
-                    ws_url=ws,
-                    private_ws_url=ws,
-                    credentials=self.credentials,
-                )
-            )
+    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+        ws = ws_url(base_url, "/ws")
+        return EmulatorEndpoints(
+            venue=VENUE, rest_url=base_url, ws_url=ws, private_ws_url=ws,
+            credentials=self.credentials,
+        )  # fmt: skip
 
-    async def app(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self._websocket(receive, send)
-        elif scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+    async def websocket(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        await self._websocket(receive, send)
 
     # -- helpers -------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -228,25 +209,20 @@ class HyperliquidEmulator:
     # ====================================================================================
     # HTTP
     # ====================================================================================
-    async def _http(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        path = scope["path"]
-        if scope["method"] != "POST" or path not in ("/info", "/exchange"):
-            await _respond(send, 404, b"Not Found", "text/plain")
+    async def http(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        req = await read_http_request(scope, receive)
+        if req.method != "POST" or req.path not in ("/info", "/exchange"):
+            await send_http_response(send, 404, b"Not Found", content_type="text/plain")
             return
         try:
-            if path == "/info":
-                status, payload = self._info(body)
+            if req.path == "/info":
+                status, payload = self._info(req.body)
             else:
-                status, payload = await self._exchange(body)
+                status, payload = await self._exchange(req.body)
         except MalformedMessage:
             status, payload = 422, b"Failed to deserialize the JSON body into the target type"
-        await _respond(send, status, payload, "application/json" if status == 200 else "text/plain")
+        content_type = "application/json" if status == 200 else "text/plain"
+        await send_http_response(send, status, payload, content_type=content_type)
 
     # -- /info ---------------------------------------------------------------------------
     def _info(self, body: bytes) -> tuple[int, bytes]:
@@ -666,7 +642,7 @@ class HyperliquidEmulator:
         data = c.WireBboData(coin=coin, time=self.now_ms(), bbo=wire)  # type: ignore[arg-type]
         conn.push(c.encode(c.WireBboMsg(data=data)))
 
-    async def _ticker(self) -> None:
+    async def background(self) -> None:
         """Each market tick: draw the feed faults once, then push changed books and tops."""
         pick = self.market.stream(f"hl-emulator:{id(self)}")
         while True:
@@ -740,17 +716,6 @@ def _ok(kind: str, statuses: list[Any] | None) -> bytes:
 
 def _err(message: str) -> bytes:
     return c.encode(c.ExchangeResponse(status="err", response=message))
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type.encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def serve_emulator(

@@ -1,7 +1,7 @@
 """KuCoin Futures emulator: the venue's protocol on loopback, backed by the shared
 :class:`~arbtrio.sim.market.SimMarket`.
 
-Served as one ASGI app (:func:`arbtrio.venues.emulator.serve_asgi`):
+Served as one ASGI app (:class:`arbtrio.venues.emulator.EmulatorApp`):
 
 * REST under ``/api/v1`` with the ``{"code": "200000", "data": ...}`` envelope: contracts,
   ``level2/snapshot`` (the published book and its sequence), ``bullet-public`` and the
@@ -46,13 +46,17 @@ from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import Credentials, EmulatorEndpoints
-from arbtrio.venues.emu_conn import EmuConnection, FaultSwitch, PublishedLadder, run_connection
 from arbtrio.venues.emulator import (
     AsgiWebSocket,
+    EmuConnection,
+    EmulatorApp,
+    FaultSwitch,
     HttpRequest,
+    PublishedLadder,
     read_http_request,
+    run_connection,
     send_http_response,
-    serve_asgi,
+    ws_url,
 )
 from arbtrio.venues.kucoin import codecs, sign
 from arbtrio.venues.kucoin.books import TOPIC_PREFIX
@@ -102,8 +106,10 @@ class _Order:
     trades: list[_Trade]
 
 
-class KucoinEmulator:
+class KucoinEmulator(EmulatorApp):
     """One emulated KuCoin Futures account over the shared simulated market."""
+
+    venue = VENUE
 
     def __init__(
         self,
@@ -136,45 +142,22 @@ class KucoinEmulator:
         self._by_oid: dict[str, str] = {}
         self._order_ids = itertools.count(234_125_150_956_625_920)
         self._trade_ids = itertools.count(1_000_000_000)
-        self.base_url = ""
         self.auth_failures = 0
         self.token_rejections = 0
 
     # -- serving ---------------------------------------------------------------------------
-    async def serve(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        async with trio.open_nursery() as nursery:
-            self.base_url = await nursery.start(_serve, self.app, host, port)
-            nursery.start_soon(self._publish_loop)
-            task_status.started(
-                EmulatorEndpoints(
-                    venue=VENUE,
-                    rest_url=self.base_url,
-                    ws_url=self.base_url,  # the stream URL comes from the bullet answer
-                    credentials=self.credentials,
-                )
-            )
+    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+        return EmulatorEndpoints(
+            venue=VENUE,
+            rest_url=base_url,
+            ws_url=base_url,  # the stream URL comes from the bullet answer
+            credentials=self.credentials,
+        )
 
-    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            request = await read_http_request(scope, receive)
-            status, body, headers = await self._http(request)
-            await send_http_response(send, status, _json.encode(body), headers)
-        elif scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
+        request = await read_http_request(scope, receive)
+        status, body, headers = await self._http(request)
+        await send_http_response(send, status, _json.encode(body), headers)
 
     def expire_tokens(self) -> None:
         """Expire every token issued so far and drop their connections (tests)."""
@@ -184,7 +167,8 @@ class KucoinEmulator:
             conn.kill()
 
     # -- market data -----------------------------------------------------------------------
-    async def _publish_loop(self) -> None:
+    async def background(self) -> None:
+        """Publish the market's book changes after every tick."""
         while True:
             await self.driver.wait_tick()
             self.publish_tick()
@@ -250,7 +234,7 @@ class KucoinEmulator:
                     conn.offer(frame)
 
     # -- WebSocket -------------------------------------------------------------------------
-    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
         params = dict(parse_qsl(scope["query_string"].decode("latin-1")))
         ws = AsgiWebSocket(receive, send)
         if scope["path"] not in ("/", "/endpoint") or not await ws.accept():
@@ -402,7 +386,7 @@ class KucoinEmulator:
     def _bullet(self, *, private: bool) -> Response:
         token = f"{'prv' if private else 'pub'}-{next(self._token_ids):08d}-emulator"
         self._tokens[token] = _Token(private=private, issued_at=trio.current_time())
-        endpoint = "ws" + self.base_url[len("http") :] + "/"
+        endpoint = ws_url(self.base_url, "/")
         server = {
             "endpoint": endpoint,
             "encrypt": False,
@@ -831,12 +815,6 @@ def _fail(code: str, msg: str) -> Response:
 
 def _ws_error(req_id: str, code: int, text: str) -> str:
     return _json.encode({"id": req_id, "type": "error", "code": code, "data": text}).decode()
-
-
-async def _serve(
-    app: Any, host: str, port: int, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
-) -> None:
-    await serve_asgi(app, host=host, port=port, task_status=task_status)
 
 
 async def serve_emulator(

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from arbtrio.core.book import L2Book
 from arbtrio.core.types import OrderStatus, Side
 from arbtrio.venues.base import BadRequest, MalformedMessage, VenueHealth
+from arbtrio.venues.emulator import diff_ladder
 from arbtrio.venues.kucoin import codecs, convert
 from arbtrio.venues.kucoin.books import KucoinBooks
-from arbtrio.venues.ladder_diff import diff_ladder
 from arbtrio.venues.seq_sync import SeqSync, Verdict
 
 CONTRACT = (
