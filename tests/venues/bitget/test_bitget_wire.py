@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import trio
-from bitget_rig import CREDS, Rig, rig, wait_until
+from venues.rig import Rig, open_rig, wait_until
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.types import Fill, OrderEvent, OrderRequest, OrderStatus, OrderUpdate, Side
@@ -21,6 +23,34 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
+from arbtrio.venues.bitget.client import BitgetClient
+from arbtrio.venues.bitget.emulator import BitgetEmulator
+from arbtrio.venues.reconnect import Backoff
+
+CREDS = Credentials(api_key="test-key", api_secret="test_secret", passphrase="test-pass")
+FAST = Backoff(base=0.02, cap=0.1)
+
+
+def rig(
+    faults: FaultRates | None = None,
+    *,
+    credentials: Credentials | None = CREDS,
+    emulator_kwargs: dict[str, Any] | None = None,
+    **client_kwargs: Any,
+) -> AbstractAsyncContextManager[Rig]:
+    """Market seed 3, the Bitget emulator, and a client (``credentials``) against it."""
+    return open_rig(
+        BitgetEmulator,
+        BitgetClient,
+        seed=3,
+        emulator_credentials=CREDS,
+        credentials=credentials,
+        backoff=FAST,
+        faults=faults,
+        emulator_kwargs=emulator_kwargs,
+        **client_kwargs,
+    )
+
 
 SYMBOL = "BTCUSDT"
 

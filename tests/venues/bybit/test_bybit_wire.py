@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import trio
-from bybit_rig import CREDS, Rig, rig, wait_until
+from venues.rig import Rig, open_rig, wait_until
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.types import Fill, OrderEvent, OrderRequest, OrderStatus, OrderUpdate, Side
@@ -20,6 +22,34 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
+from arbtrio.venues.bybit.client import BybitClient
+from arbtrio.venues.bybit.emulator import BybitEmulator
+from arbtrio.venues.reconnect import Backoff
+
+CREDS = Credentials(api_key="test-key", api_secret="test_secret")
+FAST = Backoff(base=0.02, cap=0.1)
+
+
+def rig(
+    faults: FaultRates | None = None,
+    *,
+    credentials: Credentials | None = CREDS,
+    emulator_kwargs: dict[str, Any] | None = None,
+    **client_kwargs: Any,
+) -> AbstractAsyncContextManager[Rig]:
+    """Market seed 3, the Bybit emulator, and a client (``credentials``) against it."""
+    return open_rig(
+        BybitEmulator,
+        BybitClient,
+        seed=3,
+        emulator_credentials=CREDS,
+        credentials=credentials,
+        backoff=FAST,
+        faults=faults,
+        emulator_kwargs=emulator_kwargs,
+        **client_kwargs,
+    )
+
 
 SYMBOL = "BTCUSDT"
 

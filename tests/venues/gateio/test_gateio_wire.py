@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pytest
 import trio
-from gateio_rig import CREDS, SYMBOL, Rig, rig, wait_until
 from trio.testing import MockClock
+from venues import rig as shared_rig
+from venues.rig import Rig, open_rig
 
 from arbtrio.core.types import Fill, OrderEvent, OrderStatus, OrderUpdate, Side
+from arbtrio.sim.config import FaultRates
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -19,7 +24,38 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
-from arbtrio.venues.gateio import create_client
+from arbtrio.venues.gateio import GateClient, GateEmulator, create_client
+from arbtrio.venues.reconnect import Backoff
+
+CREDS = Credentials(api_key="gate-test-key", api_secret="gate-test-secret")
+FAST = Backoff(base=0.05, cap=0.2)
+SYMBOL = "BTC_USDT"
+
+
+def rig(
+    faults: FaultRates | None = None,
+    *,
+    credentials: Credentials | None = CREDS,
+    emulator_kwargs: dict[str, Any] | None = None,
+    **client_kwargs: Any,
+) -> AbstractAsyncContextManager[Rig]:
+    """Market seed 5, the Gate.io emulator, and a client (``credentials``) against it."""
+    return open_rig(
+        GateEmulator,
+        GateClient,
+        seed=5,
+        emulator_credentials=CREDS,
+        credentials=credentials,
+        backoff=FAST,
+        faults=faults,
+        emulator_kwargs=emulator_kwargs,
+        symbol=SYMBOL,
+        **client_kwargs,
+    )
+
+
+async def wait_until(predicate: Callable[[], bool], guard_s: float = 20.0) -> None:
+    await shared_rig.wait_until(predicate, guard_s)
 
 
 def assert_matches_published(r: Rig) -> None:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pytest
 import trio
-from kucoin_rig import CREDS, SYMBOL, Rig, rig, wait_until
 from trio.testing import MockClock
+from venues import rig as shared_rig
+from venues.rig import Rig, open_rig
 
 from arbtrio.core.types import Fill, OrderEvent, OrderStatus, OrderUpdate, Side
+from arbtrio.sim.config import FaultRates
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -22,9 +27,41 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
+from arbtrio.venues.kucoin import KucoinClient, KucoinEmulator, create_client, sign
 from arbtrio.venues.kucoin import client as client_module
-from arbtrio.venues.kucoin import create_client, sign
+from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.wire import open_websocket
+
+CREDS = Credentials(api_key="kc-test-key", api_secret="kc-test-secret", passphrase="kc-pass")
+FAST = Backoff(base=0.05, cap=0.2)
+SYMBOL = "XBTUSDTM"
+
+
+def rig(
+    faults: FaultRates | None = None,
+    *,
+    credentials: Credentials | None = CREDS,
+    emulator_kwargs: dict[str, Any] | None = None,
+    **client_kwargs: Any,
+) -> AbstractAsyncContextManager[Rig]:
+    """Market seed 7, the KuCoin emulator, and a client (``credentials``) against it."""
+    return open_rig(
+        KucoinEmulator,
+        KucoinClient,
+        seed=7,
+        emulator_credentials=CREDS,
+        credentials=credentials,
+        backoff=FAST,
+        faults=faults,
+        emulator_kwargs=emulator_kwargs,
+        symbol=SYMBOL,
+        pass_ws_url=False,
+        **client_kwargs,
+    )
+
+
+async def wait_until(predicate: Callable[[], bool], guard_s: float = 20.0) -> None:
+    await shared_rig.wait_until(predicate, guard_s)
 
 
 def assert_matches_published(r: Rig) -> None:
