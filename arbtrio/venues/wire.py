@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Protocol, TypeVar
@@ -160,15 +160,16 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
 
 
 class RecentIds:
-    """A bounded set of recently seen ids (trade ids for fill de-duplication)."""
+    """A bounded set of recently seen ids (trade ids for fill de-duplication): the oldest
+    id is forgotten once more than ``limit`` are held."""
 
     __slots__ = ("_ids", "_limit")
 
     def __init__(self, limit: int = 10_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._ids: OrderedDict[Hashable, None] = OrderedDict()
         self._limit = limit
 
-    def add(self, key: str) -> bool:
+    def add(self, key: Hashable) -> bool:
         """Record ``key``; True if it was new."""
         if key in self._ids:
             return False

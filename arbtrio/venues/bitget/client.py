@@ -62,7 +62,7 @@ from arbtrio.venues.bitget.errors import error_for, http_error_for
 from arbtrio.venues.bitget.signing import login_args, query_string, rest_headers
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
-from arbtrio.venues.wire import open_websocket
+from arbtrio.venues.wire import RecentIds, open_websocket
 
 log = structlog.get_logger("arbtrio.venues.bitget")
 
@@ -163,7 +163,7 @@ class BitgetClient:
             path: TokenBucket(f"bitget:{path}", capacity=rate, rate=rate)
             for path, rate in ENDPOINT_LIMITS.items()
         }
-        self._seen_fills: OrderedDict[str, None] = OrderedDict()
+        self._seen_fills = RecentIds(50_000)
         self._cid_by_order_id: OrderedDict[str, str] = OrderedDict()
 
     # -- REST plumbing -------------------------------------------------------------------
@@ -585,11 +585,8 @@ class BitgetClient:
         if channel == "fill":
             out: list[OrderEvent] = []
             for f in c.decode_data(list[c.FillPush], frame.data, "fill push"):
-                if f.tradeId in self._seen_fills:
+                if not self._seen_fills.add(f.tradeId):
                     continue
-                self._seen_fills[f.tradeId] = None
-                if len(self._seen_fills) > 50_000:
-                    self._seen_fills.popitem(last=False)
                 out.append(
                     self._fill(f, now, f.clientOid or self._cid_by_order_id.get(f.orderId, ""))
                 )

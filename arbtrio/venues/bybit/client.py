@@ -18,7 +18,6 @@ Implements :class:`arbtrio.venues.base.VenueClient`. Facts it relies on are in
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -66,7 +65,7 @@ from arbtrio.venues.bybit.signing import (
 )
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
-from arbtrio.venues.wire import open_websocket
+from arbtrio.venues.wire import RecentIds, open_websocket
 
 log = structlog.get_logger("arbtrio.venues.bybit")
 
@@ -167,7 +166,7 @@ class BybitClient:
             path: TokenBucket(f"bybit:{path}", capacity=rate, rate=rate)
             for path, rate in ENDPOINT_LIMITS.items()
         }
-        self._seen_fills: OrderedDict[str, None] = OrderedDict()
+        self._seen_fills = RecentIds(50_000)
         self._req = 0
 
     # -- REST plumbing -------------------------------------------------------------------
@@ -611,11 +610,8 @@ class BybitClient:
             for e in c.decode_executions(frame.data):
                 if e.category != "linear" or e.execType not in FILL_EXEC_TYPES:
                     continue
-                if e.execId in self._seen_fills:
+                if not self._seen_fills.add(e.execId):
                     continue
-                self._seen_fills[e.execId] = None
-                if len(self._seen_fills) > 50_000:
-                    self._seen_fills.popitem(last=False)
                 fills.append(_fill(e, now))
             return fills
         if topic == "order":

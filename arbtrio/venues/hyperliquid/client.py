@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
@@ -73,7 +72,7 @@ from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.signing import Signer
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
-from arbtrio.venues.wire import open_websocket
+from arbtrio.venues.wire import RecentIds, open_websocket
 
 log = structlog.get_logger("arbtrio.venues.hyperliquid")
 
@@ -167,7 +166,7 @@ class HyperliquidClient:
         self._oid_cloid: dict[int, str] = {}
         self._placed: dict[str, c.Filled] = {}
         self._pending_fills: dict[int, list[c.UserFill]] = {}
-        self._seen_tids: OrderedDict[int, None] = OrderedDict()
+        self._seen_tids = RecentIds(100_000)
         self._stream_acked: set[str] = set()
         self._stream_fills: dict[int, list[c.UserFill]] = {}
         self._mapping_changed = trio.Event()
@@ -603,11 +602,8 @@ class HyperliquidClient:
     def _fill_events(self, fills: list[c.UserFill]) -> list[Fill]:
         out = []
         for fill in fills:
-            if fill.tid in self._seen_tids:
+            if not self._seen_tids.add(fill.tid):
                 continue
-            self._seen_tids[fill.tid] = None
-            if len(self._seen_tids) > 100_000:
-                self._seen_tids.popitem(last=False)
             self._stream_fills.setdefault(fill.oid, []).append(fill)
             cloid = fill.cloid or self._oid_cloid.get(fill.oid)
             if cloid is None:
