@@ -451,7 +451,9 @@ class WireBboMsg(Struct, tag_field="channel", tag="bbo"):
 # ======================================================================================
 T = TypeVar("T")
 
-_ws_decoder = msgspec.json.Decoder(WsMessage, strict=False)  # strict=False: "123.4" -> float
+_ws_decoder: msgspec.json.Decoder[WsMessage] = msgspec.json.Decoder(
+    WsMessage, strict=False
+)  # strict=False: "123.4" -> float
 _json_encoder = msgspec.json.Encoder()
 
 DECODERS: dict[str, msgspec.json.Decoder[Any]] = {

@@ -261,7 +261,7 @@ def float_to_wire(x: float) -> str:
 
 def float_to_int(x: float, power: int) -> int:
     """``x × 10^power`` as an int; ValueError if that is not (nearly) an integer."""
-    with_decimals = x * 10**power
+    with_decimals: float = x * 10**power
     if abs(round(with_decimals) - with_decimals) >= 1e-3:
         raise ValueError(f"float_to_int causes rounding: {x!r}")
     return round(with_decimals)
