@@ -6,7 +6,8 @@ under Trio:
 * :func:`serve_asgi` binds an app to 127.0.0.1 and reports ``"http://127.0.0.1:PORT"``;
   :class:`EmulatorApp` is the base of the five emulators: ASGI dispatch (``http`` /
   ``websocket`` / ``lifespan``), :meth:`EmulatorApp.serve` reporting the venue's
-  :class:`~arbtrio.venues.base.EmulatorEndpoints`, and an optional background task.
+  :class:`~arbtrio.venues.base.EmulatorEndpoints`, and an optional background task;
+  :func:`emulator_server` makes an emulator module's ``serve_emulator`` from its class.
 * :class:`HttpRequest` / :func:`read_http_request` / :func:`send_http_response` and
   :class:`AsgiWebSocket` — small ASGI plumbing; :func:`drain` — a writer task.
 * :class:`EmuConnection` + :func:`run_connection` — one accepted WebSocket with a bounded
@@ -25,12 +26,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import Credentials, EmulatorEndpoints
 
@@ -43,6 +45,7 @@ __all__ = [
     "PublishedLadder",
     "diff_ladder",
     "drain",
+    "emulator_server",
     "read_http_request",
     "run_connection",
     "send_http_response",
@@ -129,6 +132,46 @@ class EmulatorApp:
             self.base_url = await nursery.start(partial(serve_asgi, self, host=host, port=port))
             nursery.start_soon(self.background)
             task_status.started(self.endpoints(self.base_url))
+
+
+class ServeEmulator(Protocol):
+    """A venue module's ``serve_emulator``."""
+
+    async def __call__(
+        self,
+        market: SimMarket,
+        driver: MarketDriver,
+        *,
+        credentials: Credentials,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
+        **options: Any,
+    ) -> None: ...
+
+
+def emulator_server(app: Callable[..., EmulatorApp], venue: str) -> ServeEmulator:
+    """``serve_emulator(market, driver, *, credentials, host, port, task_status, **options)``
+    serving ``app(market, driver, credentials=credentials, **options)`` until cancelled."""
+
+    async def serve_emulator(
+        market: SimMarket,
+        driver: MarketDriver,
+        *,
+        credentials: Credentials,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
+        **options: Any,
+    ) -> None:
+        emulator = app(market, driver, credentials=credentials, **options)
+        await emulator.serve(host=host, port=port, task_status=task_status)
+
+    serve_emulator.__doc__ = (
+        f"Serve the {venue} emulator on loopback until cancelled; "
+        "``task_status.started(EmulatorEndpoints)``."
+    )
+    return serve_emulator
 
 
 def ws_url(base_url: str, path: str = "") -> str:

@@ -49,6 +49,7 @@ from arbtrio.venues.emulator import (
     HttpRequest,
     diff_ladder,
     drain,
+    emulator_server,
     read_http_request,
     send_http_response,
     ws_url,
@@ -742,16 +743,4 @@ _ROUTES: dict[tuple[str, str], Callable[[BitgetEmulator, HttpRequest], Any]] = {
 }
 
 
-async def serve_emulator(
-    market: SimMarket,
-    driver: MarketDriver,
-    *,
-    credentials: Credentials,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve the Bitget emulator until cancelled; ``started(EmulatorEndpoints)``."""
-    await BitgetEmulator(market, driver, credentials).serve(
-        host=host, port=port, task_status=task_status
-    )
+serve_emulator = emulator_server(BitgetEmulator, "Bitget")

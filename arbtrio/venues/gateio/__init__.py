@@ -6,12 +6,10 @@ The venue package contract (``create_client``, ``serve_emulator``, default URLs)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from arbtrio.venues.base import Credentials
 from arbtrio.venues.gateio.bench import bench_rows
 from arbtrio.venues.gateio.client import DEFAULT_REST_URL, DEFAULT_WS_URL, GateClient
 from arbtrio.venues.gateio.emulator import GateEmulator, serve_emulator
+from arbtrio.venues.package import client_factory
 
 __all__ = [
     "DEFAULT_REST_URL",
@@ -23,19 +21,4 @@ __all__ = [
     "serve_emulator",
 ]
 
-
-def create_client(
-    *,
-    rest_url: str | None = None,
-    ws_url: str | None = None,
-    credentials: Credentials | None = None,
-    symbols_hint: Sequence[str] = (),
-) -> GateClient:
-    """A Gate.io client; ``credentials=None`` gives public data only (order calls then raise
-    AuthenticationFailed)."""
-    return GateClient(
-        rest_url=rest_url or DEFAULT_REST_URL,
-        ws_url=ws_url or DEFAULT_WS_URL,
-        credentials=credentials,
-        symbols_hint=symbols_hint,
-    )
+create_client = client_factory(GateClient, DEFAULT_REST_URL, DEFAULT_WS_URL, "Gate.io")

@@ -48,6 +48,7 @@ from arbtrio.venues.emulator import (
     FaultSwitch,
     HttpRequest,
     PublishedLadder,
+    emulator_server,
     read_http_request,
     run_connection,
     send_http_response,
@@ -796,15 +797,4 @@ def _error(
     return (status, {"label": label, "message": message}, headers or {})
 
 
-async def serve_emulator(
-    market: SimMarket,
-    driver: MarketDriver,
-    *,
-    credentials: Credentials,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve a Gate.io emulator until cancelled; ``task_status.started(EmulatorEndpoints)``."""
-    emulator = GateEmulator(market, driver, credentials)
-    await emulator.serve(host=host, port=port, task_status=task_status)
+serve_emulator = emulator_server(GateEmulator, "Gate.io")

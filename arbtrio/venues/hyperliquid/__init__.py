@@ -7,8 +7,6 @@ for the same inputs) and ``bench_rows`` (signing and book-decoding benchmarks).
 
 from __future__ import annotations
 
-from typing import Any
-
 from arbtrio.venues.hyperliquid.client import (
     DEFAULT_REST_URL,
     DEFAULT_WS_URL,
@@ -16,21 +14,10 @@ from arbtrio.venues.hyperliquid.client import (
     create_client,
 )
 from arbtrio.venues.hyperliquid.signing import sign_l1_action
+from arbtrio.venues.package import lazy_bench_rows, lazy_serve_emulator
 
-
-async def serve_emulator(*args: Any, **kwargs: Any) -> None:
-    """Serve the emulator (see :mod:`arbtrio.venues.hyperliquid.emulator`); imported lazily
-    so that using the client never imports the simulator."""
-    from arbtrio.venues.hyperliquid.emulator import serve_emulator as serve
-
-    await serve(*args, **kwargs)
-
-
-def bench_rows(**kwargs: Any) -> list[dict[str, Any]]:
-    """Benchmark rows (see :mod:`arbtrio.venues.hyperliquid.bench`)."""
-    from arbtrio.venues.hyperliquid.bench import bench_rows as rows
-
-    return rows(**kwargs)
+serve_emulator = lazy_serve_emulator("arbtrio.venues.hyperliquid.emulator", "Hyperliquid")
+bench_rows = lazy_bench_rows("arbtrio.venues.hyperliquid.bench", "Hyperliquid")
 
 
 __all__ = [

@@ -39,6 +39,7 @@ from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import Credentials, EmulatorEndpoints, MalformedMessage
 from arbtrio.venues.emulator import (
     EmulatorApp,
+    emulator_server,
     read_http_request,
     send_http_response,
     ws_url,
@@ -718,16 +719,4 @@ def _err(message: str) -> bytes:
     return c.encode(c.ExchangeResponse(status="err", response=message))
 
 
-async def serve_emulator(
-    market: SimMarket,
-    driver: MarketDriver,
-    *,
-    credentials: Credentials,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-    **options: Any,
-) -> None:
-    """Serve the Hyperliquid emulator until cancelled (see the module docstring)."""
-    emulator = HyperliquidEmulator(market, driver, credentials=credentials, **options)
-    await emulator.serve(host=host, port=port, task_status=task_status)
+serve_emulator = emulator_server(HyperliquidEmulator, "Hyperliquid")

@@ -53,6 +53,7 @@ from arbtrio.venues.emulator import (
     FaultSwitch,
     HttpRequest,
     PublishedLadder,
+    emulator_server,
     read_http_request,
     run_connection,
     send_http_response,
@@ -817,15 +818,4 @@ def _ws_error(req_id: str, code: int, text: str) -> str:
     return _json.encode({"id": req_id, "type": "error", "code": code, "data": text}).decode()
 
 
-async def serve_emulator(
-    market: SimMarket,
-    driver: MarketDriver,
-    *,
-    credentials: Credentials,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve a KuCoin Futures emulator until cancelled; ``started(EmulatorEndpoints)``."""
-    emulator = KucoinEmulator(market, driver, credentials)
-    await emulator.serve(host=host, port=port, task_status=task_status)
+serve_emulator = emulator_server(KucoinEmulator, "KuCoin Futures")
