@@ -139,6 +139,7 @@ class ServiceConfig:
     status_interval_s: float = attrs.field(default=1.0, validator=_positive)
     inbox_capacity: int = attrs.field(default=64, validator=_positive)
     order_stream_capacity: int = attrs.field(default=1024, validator=_positive)
+    max_settled_in_memory: int = attrs.field(default=1000, validator=_non_negative)
 
 
 @attrs.frozen(kw_only=True)

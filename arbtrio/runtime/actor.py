@@ -20,12 +20,16 @@ Funding: the runtime counts the funding events it owes an actor (``funding_due``
 the funding time for every leg then held); the actor does not end while one is owed, so a
 position that settles just after a funding time still books that funding.
 
+``on_settled`` runs after every event handled in SETTLED (the runtime keeps running totals
+of settled positions, and funding can still arrive after settling).
+
 Other tasks read ``actor.position`` between awaits (snapshots, exposure) but never mutate it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import structlog
@@ -43,6 +47,7 @@ log = structlog.get_logger("arbtrio.position")
 TransitionHook = Callable[
     ["PositionActor", PositionState, PositionState, ev.Event, Sequence[ev.Command]], None
 ]
+SettledHook = Callable[["PositionActor"], None]
 
 
 def describe_command(command: ev.Command) -> str:
@@ -71,12 +76,14 @@ class PositionActor:
         journal: Journal,
         router: OrderRouter,
         on_transition: TransitionHook,
+        on_settled: SettledHook | None = None,
         capacity: int = 64,
     ) -> None:
         self.position = position
         self.journal = journal
         self.router = router
         self.on_transition = on_transition
+        self.on_settled = on_settled
         self.inbox, self._receive = trio.open_memory_channel[ev.Event](capacity)
         self.exit_requested = False  # the strategy sent an ExitSignal (cleared on state change)
         self.flatten_requested = False
@@ -84,6 +91,7 @@ class PositionActor:
         self.refused = 0
         self.ticks_dropped = 0
         self.funding_due = 0  # FundingPaid events the runtime will still send (see module doc)
+        self.settled_booked: tuple[Decimal, Decimal] | None = None  # (pnl, fees) in totals
         self.done = trio.Event()
         for cid, _leg, _venue in position.client_order_ids():
             router.register(cid, position.spec.position_id, self.inbox)
@@ -194,6 +202,8 @@ class PositionActor:
             if before is not after:
                 self.exit_requested = False
             self.on_transition(self, before, after, event, commands)
+        if after is PositionState.SETTLED and self.on_settled is not None:
+            self.on_settled(self)  # settling, or a later change (funding) to a settled result
         if commands:
             await self.journal.commands(pid, commands, event.ts)
             for command in commands:

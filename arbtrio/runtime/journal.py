@@ -298,6 +298,30 @@ class Replayed:
     last_ts: float
 
 
+def replay_position(path: str | Path, position_id: str) -> Replayed | None:
+    """Rebuild one journaled position (as :func:`replay` does), or None if it is not there.
+
+    Reads only that position's records (indexed), so answering for a position evicted from
+    memory costs one small query.
+    """
+    from arbtrio.core import position as position_mod
+
+    spec: PositionSpec | None = None
+    events: list[Event] = []
+    last_ts = 0.0
+    for record in read_records(path, position_id=position_id, kinds=("position", "event")):
+        if record.kind == "position":
+            spec = codec.converter.structure(record.body, position_mod.PositionSpec)
+        elif spec is None:
+            raise JournalError(f"{path}: event seq {record.seq} for unknown position {position_id}")
+        else:
+            events.append(codec.decode_event(record.type, record.body))
+        last_ts = record.ts
+    if spec is None:
+        return None
+    return Replayed(position=position_mod.replay(spec, events), events=len(events), last_ts=last_ts)
+
+
 def replay(path: str | Path) -> dict[str, Replayed]:
     """Rebuild every journaled position by feeding its events to a fresh ``Position(spec)``
     (:func:`arbtrio.core.position.replay`), in journal order.

@@ -39,7 +39,7 @@ import math
 import random
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
@@ -68,7 +68,7 @@ from arbtrio.runtime.funding import (
     funding_shares,
     next_funding_time,
 )
-from arbtrio.runtime.journal import Journal, replay
+from arbtrio.runtime.journal import Journal, replay, replay_position
 from arbtrio.runtime.router import OrderRouter
 from arbtrio.venues.base import OrderNotFound, VenueClient, VenueError
 from arbtrio.venues.reconnect import Backoff
@@ -102,6 +102,17 @@ class VenueState:
     ready: trio.Event = attrs.Factory(trio.Event)  # instruments loaded
     positions: list[VenuePosition] = attrs.Factory(list)
     funding: dict[str, FundingRate] = attrs.Factory(dict)  # asset -> rate
+
+
+@attrs.define
+class SettledTotals:
+    """Running totals over every SETTLED position of this run, evicted or not (so they never
+    need the actors): count, realised PnL and fees (reference currency), entry notional."""
+
+    count: int = 0
+    pnl: Decimal = _ZERO
+    fees: Decimal = _ZERO
+    notional: Decimal = _ZERO
 
 
 @attrs.define(eq=False)
@@ -159,8 +170,13 @@ class Runtime:
         self.hub = Hub()
         self.venues = {name: VenueState(name) for name in self.clients}
         self.symbol_asset: dict[tuple[str, str], str] = {}
-        self.actors: dict[str, PositionActor] = {}  # every position of this run (admin, summary)
+        # Positions in memory: every live one, and the latest `max_settled_in_memory` settled
+        # ones (older ones are evicted: their history stays in the journal).
+        self.actors: dict[str, PositionActor] = {}
         self.live: dict[str, PositionActor] = {}  # actors still running (not settled and done)
+        self.settled = SettledTotals()
+        self.archived = 0  # settled positions evicted from memory
+        self._settled_order: deque[str] = deque()  # ended settled actors, oldest first
         self.entry_spread: dict[str, float] = {}
         # counters for status and the summary
         self.opportunities_seen = 0
@@ -327,6 +343,8 @@ class Runtime:
                 continue
             actor = self._make_actor(replayed.position)
             self.actors[pid] = self.live[pid] = actor
+            if actor.state is S.SETTLED:  # settled with fills owed: it counts as settled
+                self._book_settled(actor)
             self.entry_spread[pid] = self._spec_spread(replayed.position.spec)
             self.rebuilt.append(pid)
             log.info(
@@ -369,7 +387,9 @@ class Runtime:
         await state.ready.wait()
         client = self.clients[venue]
         for pid in list(self.rebuilt):
-            actor = self.actors[pid]
+            actor = self.actors.get(pid)
+            if actor is None:  # settled and evicted meanwhile
+                continue
             for order in actor.position.live_orders():
                 if order.venue != venue:
                     continue
@@ -833,17 +853,56 @@ class Runtime:
             journal=self.journal,
             router=self.router,
             on_transition=self._on_transition,
+            on_settled=self._book_settled,
             capacity=self.config.service.inbox_capacity,
         )
 
     async def _run_actor(self, actor: PositionActor) -> None:
         try:
             await actor.run()
-            self.live.pop(actor.position_id, None)
         except Exception:
             log.exception(
                 "position.actor_crashed", position_id=actor.position_id, state=actor.state.name
             )
+            return
+        self.live.pop(actor.position_id, None)
+        if actor.state is S.SETTLED:
+            self._settled_order.append(actor.position_id)
+            self._evict_settled()
+
+    def _evict_settled(self) -> None:
+        """Drop the oldest ended SETTLED actors beyond ``service.max_settled_in_memory``.
+        Their totals are in :attr:`settled`; their history is in the journal."""
+        cap = self.config.service.max_settled_in_memory
+        while len(self._settled_order) > cap:
+            pid = self._settled_order.popleft()
+            if self.actors.pop(pid, None) is not None:
+                self.archived += 1
+            self.entry_spread.pop(pid, None)
+
+    def _book_settled(self, actor: PositionActor) -> None:
+        """Fold a settled position (or a later change to it: funding) into the running
+        totals and today's PnL; runs in the actor's task after each event in SETTLED."""
+        pos = actor.position
+        pnl, fees = pos.realized_pnl(self.quote_rates), pos.fees()
+        if actor.settled_booked is None:
+            spec = pos.spec
+            self.settled.count += 1
+            self.settled.notional += (
+                spec.qty * spec.long_price * quote_rate(self.quote_rates, spec.long)
+            )
+            before_pnl, before_fees = _ZERO, _ZERO
+        else:
+            before_pnl, before_fees = actor.settled_booked
+        if actor.settled_booked == (pnl, fees):
+            return
+        actor.settled_booked = (pnl, fees)
+        self.settled.pnl += pnl - before_pnl
+        self.settled.fees += fees - before_fees
+        day = int(self.wall_clock() // 86_400)
+        self.pnl_by_day[day] = self.pnl_by_day.get(day, _ZERO) + (pnl - before_pnl)
+        for old in [d for d in self.pnl_by_day if d < day - 7]:
+            del self.pnl_by_day[old]
 
     async def _check_exits(self, asset: str, now: float) -> None:
         detector = self.config.detector
@@ -896,10 +955,6 @@ class Runtime:
                 self.gate.record_outcome(True)
             elif before is S.OPENING or after is S.FAULTED:
                 self.gate.record_outcome(False)
-            if after is S.SETTLED:
-                day = int(self.wall_clock() // 86_400)
-                pnl = actor.position.realized_pnl(self.quote_rates)
-                self.pnl_by_day[day] = self.pnl_by_day.get(day, _ZERO) + pnl
             if after in (S.SETTLED, S.FAULTED, S.HEDGED):
                 self.outcomes[f"{before.name}->{after.name}"] += 1
         self.hub.publish(
@@ -1247,10 +1302,20 @@ class Runtime:
             raise admin_mod.invalid_params('flatten needs {"id": "<position id>"} or {"all": true}')
         actor = self.actors.get(pid)
         if actor is None:
+            if self._archived_position(pid) is not None:
+                raise AdminError(
+                    admin_mod.APPLICATION_ERROR,
+                    f"position {pid} is already settled (archived in the journal)",
+                )
             raise AdminError(admin_mod.APPLICATION_ERROR, f"unknown position {pid!r}")
         if actor.state is S.SETTLED:
             raise AdminError(admin_mod.APPLICATION_ERROR, f"position {pid} is already settled")
         return [actor]
+
+    def _archived_position(self, pid: str) -> Position | None:
+        """A position no longer in memory, rebuilt from the journal (None: never journaled)."""
+        replayed = replay_position(self.journal.path, pid)
+        return None if replayed is None else replayed.position
 
     def _admin_methods(self) -> dict[str, admin_mod.AdminMethod]:
         async def status(params: dict[str, Any]) -> Any:
@@ -1268,15 +1333,12 @@ class Runtime:
             if not isinstance(pid, str):
                 raise admin_mod.invalid_params('position needs {"id": "<position id>"}')
             actor = self.actors.get(pid)
-            if actor is None:
+            if actor is not None:
+                return self.position_view(actor.position)
+            archived = self._archived_position(pid)  # evicted: answer from the journal
+            if archived is None:
                 raise AdminError(admin_mod.APPLICATION_ERROR, f"unknown position {pid!r}")
-            snap = actor.position.snapshot()
-            snap["state"] = actor.state.name
-            snap["realized_pnl"] = format_decimal(actor.position.realized_pnl(self.quote_rates))
-            for t in snap["history"]:
-                t["from"] = t["from"].upper()
-                t["to"] = t["to"].upper()
-            return snap
+            return self.position_view(archived, archived=True)
 
         async def books(params: dict[str, Any]) -> Any:
             return self.books_view()
@@ -1299,7 +1361,11 @@ class Runtime:
     # views
     # =========================================================================================
     def positions_by_state(self) -> Counter[str]:
-        return Counter(a.state.name for a in self.actors.values())
+        """Every position of this run by state, evicted ones included."""
+        counts = Counter(a.state.name for a in self.live.values() if a.state is not S.SETTLED)
+        if self.settled.count:
+            counts[S.SETTLED.name] = self.settled.count
+        return counts
 
     def realized_pnl(self) -> Decimal:
         """Σ PnL of SETTLED positions (flat legs), in the reference currency.
@@ -1307,17 +1373,25 @@ class Runtime:
         A position that still holds a leg has cash flows, not a realised result, so HEDGED
         and FAULTED positions are not included (their fees are, in :meth:`fees`).
         """
-        return sum(
-            (
-                a.position.realized_pnl(self.quote_rates)
-                for a in self.actors.values()
-                if a.state is S.SETTLED
-            ),
-            _ZERO,
-        )
+        return self.settled.pnl
 
     def fees(self) -> Decimal:
-        return sum((a.position.fees() for a in self.actors.values()), _ZERO)
+        """Σ fees of every position of this run (settled ones from the running totals)."""
+        open_fees = sum(
+            (a.position.fees() for a in self.live.values() if a.state is not S.SETTLED), _ZERO
+        )
+        return self.settled.fees + open_fees
+
+    def position_view(self, pos: Position, *, archived: bool = False) -> dict[str, Any]:
+        """One position in full (admin ``position``): legs, orders, fills, history, PnL."""
+        snap = pos.snapshot()
+        snap["state"] = pos.state.name
+        snap["realized_pnl"] = format_decimal(pos.realized_pnl(self.quote_rates))
+        snap["archived"] = archived
+        for t in snap["history"]:
+            t["from"] = t["from"].upper()
+            t["to"] = t["to"].upper()
+        return snap
 
     def position_row(self, actor: PositionActor) -> dict[str, Any]:
         pos = actor.position
@@ -1381,6 +1455,8 @@ class Runtime:
             "mismatches": list(self.mismatches.values()),
             "venues": {v: self.venue_view(v, now) for v in sorted(self.clients)},
             "positions": dict(self.positions_by_state()),
+            "positions_in_memory": len(self.actors),
+            "positions_archived": self.archived,
             "realized_pnl": format_decimal(self.realized_pnl()),
             "fees": format_decimal(self.fees()),
             "funding_settlements": dict(self.funding_settlements),

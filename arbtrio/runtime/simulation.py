@@ -24,7 +24,6 @@ import structlog
 import trio
 
 from arbtrio.config import Config
-from arbtrio.core.detector import quote_rate
 from arbtrio.core.instruments import format_decimal
 from arbtrio.core.position import PositionState
 from arbtrio.runtime.funding import SAME_TS_S, FundingSettlement, FundingSource
@@ -211,18 +210,13 @@ def summarize(runtime: Runtime, world: SimWorld, *, duration: float | None) -> d
     """The run's summary, JSON-able (money as decimal strings)."""
     market = world.market
     states = {s.name: 0 for s in PositionState}
-    settled_notional = Decimal(0)
+    states.update(runtime.positions_by_state())  # running totals: evicted ones included
+    settled_notional = runtime.settled.notional
     reasons: dict[str, str] = {}
-    for actor in runtime.actors.values():
+    for actor in runtime.live.values():  # FAULTED positions stay live (never evicted)
         pos = actor.position
-        states[pos.state.name] += 1
-        spec = pos.spec
-        if pos.state is PositionState.SETTLED:
-            settled_notional += (
-                spec.qty * spec.long_price * quote_rate(runtime.quote_rates, spec.long)
-            )
         if pos.state is PositionState.FAULTED:
-            reasons[spec.position_id] = pos.history[-1].reason if pos.history else ""
+            reasons[pos.spec.position_id] = pos.history[-1].reason if pos.history else ""
     target = runtime.config.detector.target_notional
     edge = edge_summary(market, float(target))
     available = Decimal(repr(edge.available_quote)).quantize(Decimal("0.01"))
