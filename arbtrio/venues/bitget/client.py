@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import structlog
 import trio
 from trio_websocket import WebSocketConnection
@@ -60,6 +61,7 @@ from arbtrio.venues.bitget import codecs as c
 from arbtrio.venues.bitget.book import BitgetBook, Verdict
 from arbtrio.venues.bitget.errors import error_for, http_error_for
 from arbtrio.venues.bitget.signing import login_args, query_string, rest_headers
+from arbtrio.venues.envelope import EnvelopeRest
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
 from arbtrio.venues.wire import RecentIds, open_websocket
@@ -110,7 +112,7 @@ def private_url_for(ws_url: str) -> str:
     raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
 
 
-class BitgetClient:
+class BitgetClient(EnvelopeRest):
     """A :class:`~arbtrio.venues.base.VenueClient` for Bitget USDT-M perpetuals."""
 
     name = VENUE
@@ -137,10 +139,15 @@ class BitgetClient:
             raise ValueError(f"channel must be one of {BOOK_CHANNELS}, got {channel!r}")
         if margin_mode not in ("crossed", "isolated"):
             raise ValueError(f"margin_mode must be crossed or isolated, got {margin_mode!r}")
-        self.rest_url = rest_url.rstrip("/")
+        super().__init__(
+            rest_url=rest_url,
+            credentials=credentials,
+            request_timeout=request_timeout,
+            ip_limit=(100, 100),  # 6000 / min
+            endpoint_limits=ENDPOINT_LIMITS,
+        )
         self.ws_url = ws_url
         self.private_ws_url = private_ws_url or private_url_for(ws_url)
-        self.credentials = credentials if credentials and credentials.api_key else None
         self.symbols_hint = tuple(symbols_hint)
         self.channel = channel
         self.margin_mode = margin_mode
@@ -157,53 +164,30 @@ class BitgetClient:
         self.instruments: dict[str, Instrument] = {}
         self.positions: dict[tuple[str, str], c.PositionPush] = {}
         self.accounts: dict[str, c.AccountPush] = {}
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(request_timeout))
-        self._ip_bucket = TokenBucket("bitget:ip", capacity=100, rate=100)
-        self._buckets = {
-            path: TokenBucket(f"bitget:{path}", capacity=rate, rate=rate)
-            for path, rate in ENDPOINT_LIMITS.items()
-        }
         self._seen_fills = RecentIds(50_000)
         self._cid_by_order_id: OrderedDict[str, str] = OrderedDict()
 
-    # -- REST plumbing -------------------------------------------------------------------
-    def _require_credentials(self) -> Credentials:
-        if self.credentials is None:
-            raise AuthenticationFailed(VENUE, "no API credentials: this client is public-data only")
-        return self.credentials
+    # -- REST: the venue's rules for EnvelopeRest._request ----------------------------------
+    encoder = c.encoder
+    payload_field = "data"
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        data_type: Any,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        signed: bool = False,
-        mutating: bool = False,
-    ) -> Any:
-        """Send one request; return its decoded ``data`` or raise the mapped error."""
-        creds = self._require_credentials() if signed else None
-        bucket = self._buckets.get(path)
-        await self._ip_bucket.acquire()
-        if bucket is not None:
-            await bucket.acquire()
-        qs = query_string(params or {})
-        url = f"{self.rest_url}{path}" + (f"?{qs}" if qs else "")
-        content = c.encoder.encode(body) if body is not None else b""
-        headers = {"Content-Type": "application/json", "locale": "en-US"}
-        if creds is not None:
-            ts = int(self.wall_clock() * 1000)
-            headers = rest_headers(creds.api_key, creds.api_secret, creds.passphrase, ts,
-                                   method, path, qs, content.decode())  # fmt: skip
-        try:
-            resp = await self._http.request(method, url, content=content or None, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise Disconnected(VENUE, f"{method} {path}: not sent: {exc!r}") from None
-        except httpx.HTTPError as exc:
-            kind = OutcomeUnknown if mutating else Disconnected
-            raise kind(VENUE, f"{method} {path}: no answer: {type(exc).__name__}") from None
+    def _query_string(self, params: Mapping[str, str]) -> str:
+        return query_string(params)
+
+    def _headers(
+        self, creds: Credentials | None, method: str, path: str, query: str, body: str | None
+    ) -> dict[str, str]:
+        if creds is None:
+            return {"Content-Type": "application/json", "locale": "en-US"}
+        ts = int(self.wall_clock() * 1000)
+        return rest_headers(creds.api_key, creds.api_secret, creds.passphrase, ts, method, path,
+                            query, body or "")  # fmt: skip
+
+    def _unwrap(
+        self, resp: httpx.Response, bucket: TokenBucket | None, path: str, mutating: bool
+    ) -> msgspec.Raw:
+        """``data`` of a ``code: "00000"`` envelope; ``x-mbx-used-remain-limit: 0`` blocks
+        the endpoint for a second."""
         remain = resp.headers.get("x-mbx-used-remain-limit")
         if bucket is not None and remain is not None and remain.strip() == "0":
             bucket.penalize(1.0, trio.current_time())
@@ -221,12 +205,10 @@ class BitgetClient:
             err = error_for(env.code, env.msg, mutating=mutating)
             self._penalize(bucket, err)
             raise err
-        try:
-            return c.decode_data(data_type, env.data, path)
-        except MalformedMessage:
-            if mutating:
-                raise OutcomeUnknown(VENUE, f"{path}: undecodable data") from None
-            raise
+        return env.data
+
+    def _decode(self, result_type: Any, raw: Any, path: str) -> Any:
+        return c.decode_data(result_type, raw, path)
 
     def _penalize(self, bucket: TokenBucket | None, err: Exception) -> None:
         if isinstance(err, RateLimited):
@@ -621,9 +603,6 @@ class BitgetClient:
         fee = -sum((d.totalFee for d in f.feeDetail), Decimal(0))  # negative = paid
         return Fill(venue=VENUE, client_order_id=client_order_id, trade_id=f.tradeId, side=side,
                     qty=f.baseVolume, price=f.price, fee=fee, ts=now)  # fmt: skip
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
 
 class _Sender:

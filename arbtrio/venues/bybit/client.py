@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import structlog
 import trio
 from trio_websocket import WebSocketConnection
@@ -63,6 +64,7 @@ from arbtrio.venues.bybit.signing import (
     query_string,
     rest_headers,
 )
+from arbtrio.venues.envelope import EnvelopeRest
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
 from arbtrio.venues.wire import RecentIds, open_websocket
@@ -117,7 +119,7 @@ def private_url_for(ws_url: str) -> str:
     raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
 
 
-class BybitClient:
+class BybitClient(EnvelopeRest):
     """A :class:`~arbtrio.venues.base.VenueClient` for Bybit USDT linear perpetuals."""
 
     name = VENUE
@@ -141,10 +143,15 @@ class BybitClient:
     ) -> None:
         if depth not in SUPPORTED_DEPTHS:
             raise ValueError(f"depth must be one of {SUPPORTED_DEPTHS}, got {depth}")
-        self.rest_url = rest_url.rstrip("/")
+        super().__init__(
+            rest_url=rest_url,
+            credentials=credentials,
+            request_timeout=request_timeout,
+            ip_limit=(600, 120),  # 600 / 5 s
+            endpoint_limits=ENDPOINT_LIMITS,
+        )
         self.ws_url = ws_url
         self.private_ws_url = private_ws_url or private_url_for(ws_url)
-        self.credentials = credentials if credentials and credentials.api_key else None
         self.symbols_hint = tuple(symbols_hint)
         self.depth = depth
         self.recv_window = recv_window
@@ -160,53 +167,30 @@ class BybitClient:
         self.instruments: dict[str, Instrument] = {}
         self.positions: dict[str, c.PositionInfo] = {}  # latest private pushes
         self.wallet: dict[str, c.WalletCoin] = {}
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(request_timeout))
-        self._ip_bucket = TokenBucket("bybit:ip", capacity=600, rate=120)
-        self._buckets = {
-            path: TokenBucket(f"bybit:{path}", capacity=rate, rate=rate)
-            for path, rate in ENDPOINT_LIMITS.items()
-        }
         self._seen_fills = RecentIds(50_000)
         self._req = 0
 
-    # -- REST plumbing -------------------------------------------------------------------
-    def _require_credentials(self) -> Credentials:
-        if self.credentials is None:
-            raise AuthenticationFailed(VENUE, "no API credentials: this client is public-data only")
-        return self.credentials
+    # -- REST: the venue's rules for EnvelopeRest._request --------------------------------
+    encoder = c.encoder
+    payload_field = "result"
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        result_type: type[T],
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        signed: bool = False,
-        mutating: bool = False,
-    ) -> T:
-        """Send one request and return its decoded ``result`` or raise the mapped error."""
-        creds = self._require_credentials() if signed else None
-        bucket = self._buckets.get(path)
-        await self._ip_bucket.acquire()
-        if bucket is not None:
-            await bucket.acquire()
-        qs = query_string(params or {})
-        url = f"{self.rest_url}{path}" + (f"?{qs}" if qs else "")
-        content = c.encoder.encode(body) if body is not None else b""
+    def _query_string(self, params: Mapping[str, str]) -> str:
+        return query_string(params)
+
+    def _headers(
+        self, creds: Credentials | None, method: str, path: str, query: str, body: str | None
+    ) -> dict[str, str]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if creds is not None:
             ts = int(self.wall_clock() * 1000)  # taken right before sending (doc A.6 #2)
-            payload = content.decode() if body is not None else qs
+            payload = body if body is not None else query
             headers |= rest_headers(creds.api_key, creds.api_secret, ts, payload, self.recv_window)
-        try:
-            resp = await self._http.request(method, url, content=content or None, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise Disconnected(VENUE, f"{method} {path}: not sent: {exc!r}") from None
-        except httpx.HTTPError as exc:  # sent, but no complete answer
-            kind = OutcomeUnknown if mutating else Disconnected
-            raise kind(VENUE, f"{method} {path}: no answer: {type(exc).__name__}") from None
+        return headers
+
+    def _unwrap(
+        self, resp: httpx.Response, bucket: TokenBucket | None, path: str, mutating: bool
+    ) -> msgspec.Raw:
+        """``result`` of a ``retCode: 0`` envelope; limit headers tune the endpoint bucket."""
         reset_in = self._note_limits(bucket, resp.headers)
         try:
             env = c.decode_envelope(resp.content)
@@ -221,12 +205,10 @@ class BybitClient:
             if isinstance(err, RateLimited) and bucket is not None:
                 bucket.penalize(err.retry_after or 1.0, trio.current_time())
             raise err
-        try:
-            return c.decode_result(result_type, env.result)
-        except MalformedMessage:
-            if mutating:
-                raise OutcomeUnknown(VENUE, f"{path}: undecodable result") from None
-            raise
+        return env.result
+
+    def _decode(self, result_type: Any, raw: Any, path: str) -> Any:
+        return c.decode_result(result_type, raw)
 
     def _note_limits(self, bucket: TokenBucket | None, headers: httpx.Headers) -> float | None:
         """Adopt the venue's per-endpoint limit; block the bucket when none remains.
@@ -628,9 +610,6 @@ class BybitClient:
         elif frame.op == "subscribe" and frame.success is False:
             raise BadRequest(VENUE, f"private subscribe refused: {frame.ret_msg}")
         return []
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
 
 # -- conversions -----------------------------------------------------------------------------
