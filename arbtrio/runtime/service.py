@@ -1037,6 +1037,27 @@ class Runtime:
         ts: float,
         holdings: list[_Holding],
     ) -> None:
+        """Book one settlement on ``holdings``. Whatever happens, no actor is left waiting
+        for funding that will not come (it would never end)."""
+        delivered: list[_Holding] = []
+        try:
+            await self._settle_funding(venue, asset, ts, holdings, delivered)
+        except Exception:
+            log.exception("funding.booking_failed", venue=venue, asset=asset, funding_ts=ts)
+        finally:
+            for actor, _, _ in holdings[len(delivered) :]:
+                actor.funding_due -= 1
+                if actor.finished():  # wake it so that it ends
+                    actor.offer(ev.Tick(ts=trio.current_time()))
+
+    async def _settle_funding(
+        self,
+        venue: str,
+        asset: str,
+        ts: float,
+        holdings: list[_Holding],
+        delivered: list[_Holding],
+    ) -> None:
         symbol = self.venues[venue].instruments[asset].symbol
         settlement: FundingSettlement | None = None
         if self.funding_source is not None:
@@ -1065,7 +1086,9 @@ class Runtime:
         legs = []
         for (actor, leg, held), mark, amount in zip(holdings, marks, amounts, strict=True):
             event = ev.FundingPaid(leg=leg, amount=amount, ts=trio.current_time())
-            if await actor.send(event):
+            sent = await actor.send(event)
+            delivered.append((actor, leg, held))
+            if sent:
                 legs.append(
                     {
                         "position_id": actor.position_id,

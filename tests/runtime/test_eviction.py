@@ -157,3 +157,25 @@ async def test_funding_owed_after_settling_reaches_the_totals_before_eviction(
     answer = await rt._admin_methods()["position"]({"id": "p-1"})
     assert answer["archived"] is True and answer["funding"] == "0.37"
     assert answer == rt.position_view(position, archived=True)
+
+
+async def test_a_failed_funding_booking_never_leaves_an_actor_waiting(
+    make_config: Any, autojump_clock: Any
+) -> None:
+    config = make_config()
+    position, _ = settled_position(config)
+    rt = Runtime(config, {})
+    async with trio.open_nursery() as nursery:
+        await nursery.start(rt.journal.run)
+        actor = rt._make_actor(position)
+        rt.actors["p-1"] = rt.live["p-1"] = actor
+        actor.funding_due = 1
+        nursery.start_soon(rt._run_actor, actor)
+        await trio.sleep(1.0)
+        assert not actor.done.is_set()
+        # the venue is unknown to this runtime: booking fails inside, the actor is released
+        await rt._book_funding("bybit", "BTC", 3600.0, [(actor, "long", D("0.01"))])
+        with trio.fail_after(5):
+            await actor.done.wait()
+        assert actor.funding_due == 0 and position.funding() == 0
+        rt.journal.close()
