@@ -5,6 +5,8 @@ when the connection ends. :func:`run_reconnecting` runs sessions forever, sleepi
 between failures, counting them in the venue's :class:`VenueHealth` and marking the venue
 ``down`` after ``down_after`` consecutive failures (cleared once a session reports progress
 through ``health.consecutive_failures = 0``, which :func:`session_ok` does).
+:class:`Readiness` is a stream's "subscribed" signal: ``session_ok`` on every (re)connect,
+``task_status.started()`` on the first only.
 """
 
 from __future__ import annotations
@@ -40,6 +42,25 @@ def session_ok(health: VenueHealth) -> None:
     health.connected = True
     health.down = False
     health.consecutive_failures = 0
+
+
+class Readiness:
+    """Call once a session is subscribed: :func:`session_ok` on ``health`` (when given) every
+    time, ``task_status.started()`` the first time only (reconnects must not call it again)."""
+
+    __slots__ = ("_started", "_task_status", "health")
+
+    def __init__(self, task_status: trio.TaskStatus[None], health: VenueHealth | None) -> None:
+        self._task_status = task_status
+        self.health = health
+        self._started = False
+
+    def __call__(self) -> None:
+        if self.health is not None:
+            session_ok(self.health)
+        if not self._started:
+            self._started = True
+            self._task_status.started()
 
 
 async def run_reconnecting(

@@ -59,7 +59,7 @@ from arbtrio.venues.gateio.books import BOOK_CHANNEL, GateBooks
 from arbtrio.venues.gateio.codecs import VENUE, WsAuth, WsEnvelope, WsRequest, decode
 from arbtrio.venues.gateio.errors import ORDER_FINISHED, error_for
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
+from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting
 from arbtrio.venues.wire import (
     PlacedOrders,
     RecentIds,
@@ -242,14 +242,7 @@ class GateClient:
     ) -> None:
         instruments = {s: await self._instrument(s) for s in symbols}
         machine = GateBooks(instruments, self.health, on_update, depth=self.depth, books=self.books)
-        started = False
-
-        def on_subscribed() -> None:
-            nonlocal started
-            session_ok(self.health)
-            if not started:
-                started = True
-                task_status.started()
+        on_subscribed = Readiness(task_status, self.health)
 
         async def session() -> None:
             try:
@@ -520,14 +513,7 @@ class GateClient:
         if not self._instruments:
             await self.load_instruments()
         uid = await self._user_id()
-        started = False
-
-        def on_subscribed() -> None:
-            nonlocal started
-            session_ok(self.health)
-            if not started:
-                started = True
-                task_status.started()
+        on_subscribed = Readiness(task_status, self.health)
 
         async def session() -> None:
             try:

@@ -71,7 +71,7 @@ from arbtrio.venues.base import (
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.signing import Signer
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
+from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting, session_ok
 from arbtrio.venues.wire import RecentIds, open_websocket
 
 log = structlog.get_logger("arbtrio.venues.hyperliquid")
@@ -469,17 +469,14 @@ class HyperliquidClient:
         coins = list(dict.fromkeys(symbols))
         for coin in coins:
             self.books.setdefault(coin, L2Book(VENUE, coin))
-        started = False
+        subscribed = Readiness(task_status, None)  # health is ok once books progress
 
         async def session() -> None:
-            nonlocal started
             feed = _BookFeed(self, coins, on_update)
             try:
                 async with self._open_ws() as ws:
                     await feed.subscribe_all(ws)
-                    if not started:
-                        started = True
-                        task_status.started()
+                    subscribed()
                     await feed.run(ws)
             finally:
                 feed.invalidate_all("disconnected")
@@ -496,20 +493,16 @@ class HyperliquidClient:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         user = self._require_user()
-        started = False
+        subscribed = Readiness(task_status, self.order_health)
 
         async def session() -> None:
-            nonlocal started
             async with self._open_ws() as ws:
                 for kind in ("orderUpdates", "userFills"):
                     sub = c.Subscription(type=kind, user=user)
                     await ws.send_message(
                         c.encode(c.WsRequest(method="subscribe", subscription=sub)).decode()
                     )
-                session_ok(self.order_health)
-                if not started:
-                    started = True
-                    task_status.started()
+                subscribed()
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._pinger, ws)
                     nursery.start_soon(self._flusher, send)

@@ -68,7 +68,7 @@ from arbtrio.venues.kucoin.books import KucoinBooks
 from arbtrio.venues.kucoin.codecs import OK, VENUE, WsMessage, WsRequest, decode
 from arbtrio.venues.kucoin.errors import NOT_CANCELABLE, error_for
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
+from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting
 from arbtrio.venues.wire import (
     PlacedOrders,
     RecentIds,
@@ -329,14 +329,7 @@ class KucoinClient:
     ) -> None:
         instruments = {s: await self._instrument(s) for s in symbols}
         machine = KucoinBooks(instruments, self.health, on_update, books=self.books)
-        started = False
-
-        def on_subscribed() -> None:
-            nonlocal started
-            session_ok(self.health)
-            if not started:
-                started = True
-                task_status.started()
+        on_subscribed = Readiness(task_status, self.health)
 
         async def session() -> None:
             now = trio.current_time()
@@ -519,7 +512,7 @@ class KucoinClient:
         if not self._instruments:
             await self.load_instruments()
         await self._load_fee_rates(list(self.symbols_hint or self._instruments))
-        started = False
+        subscribed = Readiness(task_status, self.health)
 
         async def session() -> None:
             reconcile = Wakeup()
@@ -527,12 +520,8 @@ class KucoinClient:
             ready = trio.Event()
 
             def on_subscribed() -> None:
-                nonlocal started
-                session_ok(self.health)
+                subscribed()
                 reconcile.set()
-                if not started:
-                    started = True
-                    task_status.started()
 
             def on_frame(raw: str | bytes, now: float) -> bool:
                 try:
