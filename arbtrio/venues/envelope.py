@@ -1,7 +1,8 @@
-"""REST plumbing of the venues whose every answer is a JSON envelope with a status code
-(Bybit ``retCode``/``result``, Bitget ``code``/``data``): one request path, with the
-venue's rules — query string, signing, limit headers, envelope, error table, payload
-decoding — supplied by the venue's client class.
+"""The shared skeleton of the Bybit and Bitget clients: REST whose every answer is a JSON
+envelope with a status code (Bybit ``retCode``/``result``, Bitget ``code``/``data``), and a
+public and a private WebSocket each run under :func:`run_reconnecting`. The venue's rules —
+query string, signing, limit headers, envelope, error table, payload decoding, topics,
+stream auth and messages — are supplied by the venue's client class.
 
 :meth:`EnvelopeRest._request` acquires the IP-pool bucket and the endpoint's bucket, then
 builds and signs the request (the signature's timestamp is taken after any bucket wait),
@@ -9,38 +10,74 @@ sends it, lets the venue :meth:`~EnvelopeRest._unwrap` the answer and decodes th
 Failures: not sent → ``Disconnected``; sent without a complete answer → ``OutcomeUnknown``
 for order calls (``mutating``), ``Disconnected`` for reads; an undecodable payload of an
 order call → ``OutcomeUnknown`` (the venue may have acted).
+
+:meth:`EnvelopeClient.run_books` and :meth:`EnvelopeClient.run_order_stream` run the venue's
+``_books_session`` / ``_private_session`` forever with backoff; every book is invalidated
+when a books session ends, and ``task_status.started()`` fires on the first subscription.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 import msgspec
+import trio
 
+from arbtrio.core.book import L2Book
+from arbtrio.core.types import OrderEvent
 from arbtrio.venues.base import (
     AuthenticationFailed,
+    BookCallback,
     Credentials,
     Disconnected,
     MalformedMessage,
     OutcomeUnknown,
+    VenueHealth,
 )
 from arbtrio.venues.ratelimit import TokenBucket
+from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting
 
-__all__ = ["EnvelopeRest"]
+__all__ = ["BookTracker", "EnvelopeClient", "private_url_for"]
 
 
-class EnvelopeRest:
-    """Base of the Bybit and Bitget clients: credentials, HTTP client, buckets, requests.
+def private_url_for(ws_url: str, public_path: str, private_path: str) -> str:
+    """The private stream URL on the same host as the public ``…{public_path}`` URL."""
+    base = ws_url.rstrip("/")
+    if base.endswith(public_path):
+        return base[: -len(public_path)] + private_path
+    raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
+
+
+class BookTracker(Protocol):
+    """What the skeleton needs of a venue's per-subscription book keeper."""
+
+    book: L2Book
+
+    def invalidate(self, reason: str) -> None: ...
+
+
+TrackerT = TypeVar("TrackerT", bound=BookTracker)
+
+
+class EnvelopeClient(Generic[TrackerT]):
+    """Base of the Bybit and Bitget clients: credentials, HTTP client, buckets, requests,
+    and the reconnecting stream loops.
 
     Subclasses set ``name``, ``encoder`` and ``payload_field`` (for error messages) and
-    implement :meth:`_query_string`, :meth:`_headers`, :meth:`_unwrap` and :meth:`_decode`.
+    implement :meth:`_query_string`, :meth:`_headers`, :meth:`_unwrap`, :meth:`_decode`,
+    :meth:`_trackers`, :meth:`_books_session` and :meth:`_private_session`; their
+    ``__init__`` sets ``health``, ``private_health``, ``backoff`` and ``books``.
     """
 
     name: ClassVar[str]
     encoder: ClassVar[msgspec.json.Encoder]
     payload_field: ClassVar[str]
+    health: VenueHealth
+    private_health: VenueHealth
+    backoff: Backoff
+    books: dict[str, L2Book]
 
     def __init__(
         self,
@@ -131,6 +168,64 @@ class EnvelopeRest:
                     self.name, f"{path}: undecodable {self.payload_field}"
                 ) from None
             raise
+
+    # -- streams ---------------------------------------------------------------------------
+    def _trackers(self, symbols: Sequence[str]) -> dict[str, TrackerT]:
+        """One book keeper per subscription, keyed as the stream names it."""
+        raise NotImplementedError
+
+    async def _books_session(
+        self, trackers: dict[str, TrackerT], on_update: BookCallback, subscribed: Readiness
+    ) -> None:
+        """Connect, subscribe every tracker (``subscribed()`` once all are), stream."""
+        raise NotImplementedError
+
+    async def _private_session(
+        self,
+        creds: Credentials,
+        send: trio.MemorySendChannel[OrderEvent],
+        subscribed: Readiness,
+    ) -> None:
+        """Connect, authenticate, subscribe (then ``subscribed()``), deliver events."""
+        raise NotImplementedError
+
+    async def run_books(
+        self,
+        symbols: Sequence[str],
+        on_update: BookCallback,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Maintain the books of ``symbols`` until cancelled."""
+        trackers = self._trackers(symbols)
+        subscribed = Readiness(task_status, self.health)
+
+        async def session() -> None:
+            try:
+                await self._books_session(trackers, on_update, subscribed)
+            finally:
+                for tracker in trackers.values():
+                    tracker.invalidate("disconnected")
+                    on_update(tracker.book)
+
+        await run_reconnecting(session, self.health, what="books", backoff=self.backoff)
+
+    async def run_order_stream(
+        self,
+        send: trio.MemorySendChannel[OrderEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Authenticate, subscribe the account's channels, deliver events until cancelled."""
+        creds = self._require_credentials()
+        subscribed = Readiness(task_status, self.private_health)
+
+        async def session() -> None:
+            await self._private_session(creds, send, subscribed)
+
+        await run_reconnecting(
+            session, self.private_health, what="order stream", backoff=self.backoff
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

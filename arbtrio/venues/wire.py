@@ -11,6 +11,7 @@
   :class:`RecentIds`, :class:`Wakeup` — small session helpers.
 * :func:`run_snapshot_fetcher` — the REST-snapshot side of a buffer-and-snapshot book sync.
 * :class:`PlacedOrders` + :func:`run_reconciler` — the private stream's REST fallback.
+* :func:`read_private_pushes` — the read loop of an authenticated private stream.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import msgspec
@@ -50,6 +51,7 @@ __all__ = [
     "collapse_group",
     "decode_or_malformed",
     "open_websocket",
+    "read_private_pushes",
     "run_reconciler",
     "run_snapshot_fetcher",
     "send_http",
@@ -340,3 +342,33 @@ async def run_reconciler(
             )
             if report.status.is_terminal:
                 placed.finished(cid)
+
+
+async def read_private_pushes(
+    ws: WebSocketConnection,
+    health: VenueHealth,
+    send: trio.MemorySendChannel[OrderEvent],
+    events: Callable[[str | bytes, float], list[OrderEvent]],
+    *,
+    idle_timeout: float,
+    logger: Any,
+    skip: str | None = None,
+) -> None:
+    """Read an authenticated private stream until it fails: every frame counts as liveness
+    (``skip``, e.g. a text pong, is otherwise ignored); ``events(raw, now)`` turns a frame
+    into order events, sent in order; a malformed frame is counted in ``health`` and logged
+    as ``<venue>.private.malformed``. ``idle_timeout`` seconds of silence raise
+    ``trio.TooSlowError`` (the session ends and reconnects)."""
+    while True:
+        with trio.fail_after(idle_timeout):
+            raw = await ws.get_message()
+        now = trio.current_time()
+        health.message_received(now)
+        if skip is not None and raw == skip:
+            continue
+        try:
+            for event in events(raw, now):
+                await send.send(event)
+        except MalformedMessage as exc:
+            health.malformed += 1
+            logger.warning(f"{health.venue}.private.malformed", error=exc.message)

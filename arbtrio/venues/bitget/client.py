@@ -61,10 +61,11 @@ from arbtrio.venues.bitget import codecs as c
 from arbtrio.venues.bitget.book import BitgetBook, Verdict
 from arbtrio.venues.bitget.errors import error_for, http_error_for
 from arbtrio.venues.bitget.signing import login_args, query_string, rest_headers
-from arbtrio.venues.envelope import EnvelopeRest
+from arbtrio.venues.envelope import EnvelopeClient
+from arbtrio.venues.envelope import private_url_for as _private_url_for
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
-from arbtrio.venues.wire import RecentIds, open_websocket
+from arbtrio.venues.reconnect import Backoff, Readiness
+from arbtrio.venues.wire import RecentIds, open_websocket, read_private_pushes
 
 log = structlog.get_logger("arbtrio.venues.bitget")
 
@@ -106,13 +107,10 @@ T = TypeVar("T")
 
 
 def private_url_for(ws_url: str) -> str:
-    base = ws_url.rstrip("/")
-    if base.endswith(PUBLIC_PATH):
-        return base[: -len(PUBLIC_PATH)] + PRIVATE_PATH
-    raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
+    return _private_url_for(ws_url, PUBLIC_PATH, PRIVATE_PATH)
 
 
-class BitgetClient(EnvelopeRest):
+class BitgetClient(EnvelopeClient[BitgetBook]):
     """A :class:`~arbtrio.venues.base.VenueClient` for Bitget USDT-M perpetuals."""
 
     name = VENUE
@@ -375,38 +373,17 @@ class BitgetClient(EnvelopeRest):
         )
 
     # -- public stream -------------------------------------------------------------------------
-    async def run_books(
-        self,
-        symbols: Sequence[str],
-        on_update: BookCallback,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Maintain the ``books`` book of every symbol until cancelled."""
-        trackers = {
+    def _trackers(self, symbols: Sequence[str]) -> dict[str, BitgetBook]:
+        """A book keeper of channel ``self.channel`` per symbol, keyed by symbol."""
+        return {
             s: BitgetBook(self.books.setdefault(s, L2Book(VENUE, s)), self.channel) for s in symbols
         }
-        started = [False]
-
-        async def session() -> None:
-            try:
-                await self._books_session(trackers, on_update, task_status, started)
-            finally:
-                for tracker in trackers.values():
-                    tracker.invalidate("disconnected")
-                    on_update(tracker.book)
-
-        await run_reconnecting(session, self.health, what="books", backoff=self.backoff)
 
     def _arg(self, symbol: str) -> dict[str, str]:
         return {"instType": PRODUCT, "channel": self.channel, "instId": symbol}
 
     async def _books_session(
-        self,
-        trackers: dict[str, BitgetBook],
-        on_update: BookCallback,
-        task_status: trio.TaskStatus[None],
-        started: list[bool],
+        self, trackers: dict[str, BitgetBook], on_update: BookCallback, ready: Readiness
     ) -> None:
         health = self.health
         sender = _Sender()
@@ -431,10 +408,7 @@ class BitgetClient(EnvelopeRest):
             def subscribed(symbol: str) -> None:
                 pending.discard(symbol)
                 if not pending:
-                    session_ok(health)
-                    if not started[0]:
-                        started[0] = True
-                        task_status.started()
+                    ready()
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pinger, ws, sender)
@@ -495,29 +469,13 @@ class BitgetClient(EnvelopeRest):
             await sender.send_text(ws, "ping")
 
     # -- private stream ----------------------------------------------------------------------
-    async def run_order_stream(
-        self,
-        send: trio.MemorySendChannel[OrderEvent],
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        creds = self._require_credentials()
-        started = [False]
-
-        async def session() -> None:
-            await self._private_session(creds, send, task_status, started)
-
-        await run_reconnecting(session, self.private_health, what="order stream",
-                               backoff=self.backoff)  # fmt: skip
-
     async def _private_session(
         self,
         creds: Credentials,
         send: trio.MemorySendChannel[OrderEvent],
-        task_status: trio.TaskStatus[None],
-        started: list[bool],
+        subscribed: Readiness,
     ) -> None:
-        health = self.private_health
+        """``login`` (seconds timestamp), subscribe orders/fill/positions/account, read."""
         sender = _Sender()
         async with open_websocket(self.private_ws_url) as ws:
             args = login_args(creds.api_key, creds.api_secret, creds.passphrase,
@@ -540,25 +498,14 @@ class BitgetClient(EnvelopeRest):
                 {"instType": PRODUCT, "channel": "account", "coin": "default"},
             ]
             await sender.send(ws, {"op": "subscribe", "args": subs})
-            session_ok(health)
-            if not started[0]:
-                started[0] = True
-                task_status.started()
+            subscribed()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pinger, ws, sender)
-                while True:
-                    with trio.fail_after(self.idle_timeout):
-                        raw = await ws.get_message()
-                    now = trio.current_time()
-                    health.message_received(now)
-                    if raw == "pong":
-                        continue
-                    try:
-                        for event in self._private_events(c.decode_private(raw), now):
-                            await send.send(event)
-                    except MalformedMessage as exc:
-                        health.malformed += 1
-                        log.warning("bitget.private.malformed", error=exc.message)
+                await read_private_pushes(
+                    ws, self.private_health, send,
+                    lambda raw, now: self._private_events(c.decode_private(raw), now),
+                    idle_timeout=self.idle_timeout, logger=log, skip="pong",
+                )  # fmt: skip
 
     def _private_events(self, frame: c.PrivateFrame, now: float) -> list[OrderEvent]:
         channel = frame.arg.channel if frame.arg is not None else ""

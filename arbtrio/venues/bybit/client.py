@@ -64,10 +64,11 @@ from arbtrio.venues.bybit.signing import (
     query_string,
     rest_headers,
 )
-from arbtrio.venues.envelope import EnvelopeRest
+from arbtrio.venues.envelope import EnvelopeClient
+from arbtrio.venues.envelope import private_url_for as _private_url_for
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, run_reconnecting, session_ok
-from arbtrio.venues.wire import RecentIds, open_websocket
+from arbtrio.venues.reconnect import Backoff, Readiness
+from arbtrio.venues.wire import RecentIds, open_websocket, read_private_pushes
 
 log = structlog.get_logger("arbtrio.venues.bybit")
 
@@ -113,13 +114,10 @@ T = TypeVar("T")
 
 def private_url_for(ws_url: str) -> str:
     """The private stream URL on the same host as the public ``…/v5/public/linear`` URL."""
-    base = ws_url.rstrip("/")
-    if base.endswith(PUBLIC_PATH):
-        return base[: -len(PUBLIC_PATH)] + PRIVATE_PATH
-    raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
+    return _private_url_for(ws_url, PUBLIC_PATH, PRIVATE_PATH)
 
 
-class BybitClient(EnvelopeRest):
+class BybitClient(EnvelopeClient[BybitBook]):
     """A :class:`~arbtrio.venues.base.VenueClient` for Bybit USDT linear perpetuals."""
 
     name = VENUE
@@ -425,37 +423,17 @@ class BybitClient(EnvelopeRest):
         )
 
     # -- public stream -----------------------------------------------------------------------
-    async def run_books(
-        self,
-        symbols: Sequence[str],
-        on_update: BookCallback,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Maintain ``orderbook.{depth}.{symbol}`` books until cancelled."""
+    def _trackers(self, symbols: Sequence[str]) -> dict[str, BybitBook]:
+        """An ``orderbook.{depth}.{symbol}`` book keeper per symbol, keyed by topic."""
         trackers: dict[str, BybitBook] = {}
         for symbol in symbols:
             book = self.books.setdefault(symbol, L2Book(VENUE, symbol))
             tracker = BybitBook(book, self.depth)
             trackers[tracker.topic] = tracker
-        started = [False]
-
-        async def session() -> None:
-            try:
-                await self._books_session(trackers, on_update, task_status, started)
-            finally:
-                for tracker in trackers.values():
-                    tracker.invalidate("disconnected")
-                    on_update(tracker.book)
-
-        await run_reconnecting(session, self.health, what="books", backoff=self.backoff)
+        return trackers
 
     async def _books_session(
-        self,
-        trackers: dict[str, BybitBook],
-        on_update: BookCallback,
-        task_status: trio.TaskStatus[None],
-        started: list[bool],
+        self, trackers: dict[str, BybitBook], on_update: BookCallback, subscribed: Readiness
     ) -> None:
         health = self.health
         async with open_websocket(self.ws_url) as ws:
@@ -509,10 +487,7 @@ class BybitClient(EnvelopeRest):
                             log.error("bybit.subscribe.failed", topics=chunk, msg=frame.ret_msg)
                             health.last_error = f"subscribe failed: {frame.ret_msg}"
                         if not pending:
-                            session_ok(health)
-                            if not started[0]:
-                                started[0] = True
-                                task_status.started()
+                            subscribed()
                     elif frame.op in ("subscribe", "unsubscribe") and frame.success is False:
                         log.warning("bybit.op.failed", op=frame.op, msg=frame.ret_msg)
 
@@ -530,31 +505,13 @@ class BybitClient(EnvelopeRest):
             await self._send_op(ws, "ping", [])
 
     # -- private stream ----------------------------------------------------------------------
-    async def run_order_stream(
-        self,
-        send: trio.MemorySendChannel[OrderEvent],
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Auth, subscribe order/execution/position/wallet, deliver events until cancelled."""
-        creds = self._require_credentials()
-        started = [False]
-
-        async def session() -> None:
-            await self._private_session(creds, send, task_status, started)
-
-        await run_reconnecting(
-            session, self.private_health, what="order stream", backoff=self.backoff
-        )
-
     async def _private_session(
         self,
         creds: Credentials,
         send: trio.MemorySendChannel[OrderEvent],
-        task_status: trio.TaskStatus[None],
-        started: list[bool],
+        subscribed: Readiness,
     ) -> None:
-        health = self.private_health
+        """``auth`` (expires signature), subscribe order/execution/position/wallet, read."""
         async with open_websocket(self.private_ws_url) as ws:
             expires = int((self.wall_clock() + 5.0) * 1000)
             await self._send_op(ws, "auth", auth_args(creds.api_key, creds.api_secret, expires))
@@ -566,23 +523,14 @@ class BybitClient(EnvelopeRest):
             if not frame.success:
                 raise AuthenticationFailed(VENUE, f"stream auth refused: {frame.ret_msg}")
             await self._send_op(ws, "subscribe", ["order", "execution", "position", "wallet"])
-            session_ok(health)
-            if not started[0]:
-                started[0] = True
-                task_status.started()
+            subscribed()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pinger, ws)
-                while True:
-                    with trio.fail_after(self.idle_timeout):
-                        raw = await ws.get_message()
-                    now = trio.current_time()
-                    health.message_received(now)
-                    try:
-                        for event in self._private_events(c.decode_private(raw), now):
-                            await send.send(event)
-                    except MalformedMessage as exc:
-                        health.malformed += 1
-                        log.warning("bybit.private.malformed", error=exc.message)
+                await read_private_pushes(
+                    ws, self.private_health, send,
+                    lambda raw, now: self._private_events(c.decode_private(raw), now),
+                    idle_timeout=self.idle_timeout, logger=log,
+                )  # fmt: skip
 
     def _private_events(self, frame: c.PrivateFrame, now: float) -> list[OrderEvent]:
         """Order events of one private push (fills already seen are dropped)."""
