@@ -8,6 +8,9 @@ under Trio:
   ``websocket`` / ``lifespan``), :meth:`EmulatorApp.serve` reporting the venue's
   :class:`~arbtrio.venues.base.EmulatorEndpoints`, and an optional background task;
   :func:`emulator_server` makes an emulator module's ``serve_emulator`` from its class.
+* :class:`TwoSocketEmulator` — an EmulatorApp with a public and a private stream path
+  (Bybit, Bitget): routing, the public connection's publisher/reader/injector tasks, test
+  frame injection and the private push fan-out.
 * :class:`HttpRequest` / :func:`read_http_request` / :func:`send_http_response` and
   :class:`AsgiWebSocket` — small ASGI plumbing; :func:`drain` — a writer task.
 * :class:`EmuConnection` + :func:`run_connection` — one accepted WebSocket with a bounded
@@ -22,11 +25,12 @@ under Trio:
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from decimal import Decimal
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import trio
 from hypercorn.config import Config
@@ -43,6 +47,7 @@ __all__ = [
     "FaultSwitch",
     "HttpRequest",
     "PublishedLadder",
+    "TwoSocketEmulator",
     "diff_ladder",
     "drain",
     "emulator_server",
@@ -132,6 +137,107 @@ class EmulatorApp:
             self.base_url = await nursery.start(partial(serve_asgi, self, host=host, port=port))
             nursery.start_soon(self.background)
             task_status.started(self.endpoints(self.base_url))
+
+
+class TwoSocketEmulator(EmulatorApp, Generic[S]):
+    """An emulator whose public stream is at ``public_path`` and private one at
+    ``private_path`` on the same port.
+
+    A public connection runs the venue's :meth:`_publisher` (market pushes), its
+    :meth:`_public_reader` (client ops) and an injector (:meth:`inject_public`, for tests)
+    sharing one lock, around per-connection state from :meth:`_public_state`; it ends when
+    the reader returns. The venue's :meth:`_private_ws` registers authenticated connections
+    in ``_private`` (outbox, subscribed names) and :meth:`_broadcast` fans pushes out.
+    ``_ids`` numbers connections (a venue may draw other ids from it too).
+    """
+
+    public_path: ClassVar[str]
+    private_path: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._private: dict[int, tuple[trio.MemorySendChannel[str], set[str]]] = {}
+        self._public_inject: dict[int, trio.MemorySendChannel[str]] = {}
+
+    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+        return EmulatorEndpoints(
+            venue=self.venue,
+            rest_url=base_url,
+            ws_url=ws_url(base_url, self.public_path),
+            private_ws_url=ws_url(base_url, self.private_path),
+            credentials=self.credentials,
+        )
+
+    async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
+        ws = AsgiWebSocket(receive, send)
+        if scope["path"] == self.public_path:
+            await self._public(ws)
+        elif scope["path"] == self.private_path:
+            await self._private_ws(ws)
+        else:
+            await ws.close(4004)
+
+    def inject_public(self, text: str) -> None:
+        """Send ``text`` verbatim on every public connection (tests: malformed frames)."""
+        for channel in self._public_inject.values():
+            channel.send_nowait(text)
+
+    # -- the venue's side --------------------------------------------------------------------
+    def _public_state(self) -> S:
+        """A new public connection's subscriptions."""
+        raise NotImplementedError
+
+    async def _publisher(
+        self, ws: AsgiWebSocket, state: S, lock: trio.Lock, cancel_scope: trio.CancelScope
+    ) -> None:
+        raise NotImplementedError
+
+    async def _public_reader(
+        self, ws: AsgiWebSocket, conn_id: int, state: S, lock: trio.Lock
+    ) -> None:
+        """Handle the client's ops until it leaves (returns when the socket closes)."""
+        raise NotImplementedError
+
+    async def _private_ws(self, ws: AsgiWebSocket) -> None:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    async def _public(self, ws: AsgiWebSocket) -> None:
+        if not await ws.accept():
+            return
+        conn_id = next(self._ids)
+        state = self._public_state()
+        lock = trio.Lock()
+        inject_send, inject_recv = trio.open_memory_channel[str](100)
+        self._public_inject[conn_id] = inject_send
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._publisher, ws, state, lock, nursery.cancel_scope)
+                nursery.start_soon(_injector, ws, inject_recv, lock)
+                await self._public_reader(ws, conn_id, state, lock)
+                nursery.cancel_scope.cancel()
+        except trio.ClosedResourceError:
+            pass
+        finally:
+            del self._public_inject[conn_id]
+
+    def _broadcast(self, text: str, wants: Callable[[set[str]], bool]) -> None:
+        """Queue ``text`` on every private connection whose subscriptions it ``wants``; a
+        client too slow to take it is dropped from the fan-out."""
+        for conn_id, (outbox, subscribed) in list(self._private.items()):
+            if wants(subscribed):
+                try:
+                    outbox.send_nowait(text)
+                except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._private.pop(conn_id, None)
+
+
+async def _injector(
+    ws: AsgiWebSocket, recv: trio.MemoryReceiveChannel[str], lock: trio.Lock
+) -> None:
+    async for text in recv:
+        async with lock:
+            await ws.send_text(text)
 
 
 class ServeEmulator(Protocol):

@@ -22,7 +22,6 @@ The venue's side of what the client speaks (specs/012-bitget.md lists what is si
 from __future__ import annotations
 
 import hmac
-import itertools
 import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -38,21 +37,20 @@ from arbtrio.core.instruments import Instrument, is_valid_price
 from arbtrio.core.types import OrderReport, OrderStatus, Side
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, EmulatorEndpoints, MalformedMessage
+from arbtrio.venues.base import Credentials, MalformedMessage
 from arbtrio.venues.bitget import codecs as c
 from arbtrio.venues.bitget.book import checksum
 from arbtrio.venues.bitget.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_PATH
 from arbtrio.venues.bitget.signing import login_signature, rest_signature
 from arbtrio.venues.emulator import (
     AsgiWebSocket,
-    EmulatorApp,
     HttpRequest,
+    TwoSocketEmulator,
     diff_ladder,
     drain,
     emulator_server,
     read_http_request,
     send_http_response,
-    ws_url,
 )
 
 log = structlog.get_logger("arbtrio.venues.bitget.emulator")
@@ -110,10 +108,12 @@ class _Order:
     created_ms: int
 
 
-class BitgetEmulator(EmulatorApp):
+class BitgetEmulator(TwoSocketEmulator[dict[tuple[str, str], _Sub]]):
     """The ASGI application; :meth:`serve` runs it on loopback."""
 
     venue = VENUE
+    public_path = PUBLIC_PATH
+    private_path = PRIVATE_PATH
 
     def __init__(
         self,
@@ -124,6 +124,7 @@ class BitgetEmulator(EmulatorApp):
         wall_clock: Callable[[], float] = time.time,
         timeout_hold_s: float = 30.0,
     ) -> None:
+        super().__init__()
         self.market = market
         self.driver = driver
         self.credentials = credentials
@@ -131,35 +132,9 @@ class BitgetEmulator(EmulatorApp):
         self.timeout_hold_s = timeout_hold_s
         self.orders: dict[str, _Order] = {}  # clientOid → order
         self.by_order_id: dict[str, str] = {}
-        self._private: dict[int, tuple[trio.MemorySendChannel[str], set[str]]] = {}
-        self._public_inject: dict[int, trio.MemorySendChannel[str]] = {}
-        self._ids = itertools.count(1)
         self._calls: dict[str, list[float]] = {}
         self.instruments = {i.symbol: i for i in market.instruments(VENUE)}
         self.requests = 0
-
-    def endpoints(self, base_url: str) -> EmulatorEndpoints:
-        return EmulatorEndpoints(
-            venue=VENUE,
-            rest_url=base_url,
-            ws_url=ws_url(base_url, PUBLIC_PATH),
-            private_ws_url=ws_url(base_url, PRIVATE_PATH),
-            credentials=self.credentials,
-        )
-
-    async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
-        ws = AsgiWebSocket(receive, send)
-        if scope["path"] == PUBLIC_PATH:
-            await self._public(ws)
-        elif scope["path"] == PRIVATE_PATH:
-            await self._private_ws(ws)
-        else:
-            await ws.close(4004)
-
-    def inject_public(self, text: str) -> None:
-        """Send ``text`` verbatim on every public connection (tests: malformed frames)."""
-        for channel in self._public_inject.values():
-            channel.send_nowait(text)
 
     # -- formatting -----------------------------------------------------------------------------
     def _raw(
@@ -181,34 +156,11 @@ class BitgetEmulator(EmulatorApp):
         return msgspec.json.encode(frame).decode()
 
     # -- public stream ----------------------------------------------------------------------------
-    async def _public(self, ws: AsgiWebSocket) -> None:
-        if not await ws.accept():
-            return
-        conn_id = next(self._ids)
-        subs: dict[tuple[str, str], _Sub] = {}
-        lock = trio.Lock()
-        inject_send, inject_recv = trio.open_memory_channel[str](100)
-        self._public_inject[conn_id] = inject_send
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._publisher, ws, subs, lock, nursery.cancel_scope)
-                nursery.start_soon(self._injector, ws, inject_recv, lock)
-                await self._public_reader(ws, subs, lock)
-                nursery.cancel_scope.cancel()
-        except trio.ClosedResourceError:
-            pass
-        finally:
-            del self._public_inject[conn_id]
-
-    async def _injector(
-        self, ws: AsgiWebSocket, recv: trio.MemoryReceiveChannel[str], lock: trio.Lock
-    ) -> None:
-        async for text in recv:
-            async with lock:
-                await ws.send_text(text)
+    def _public_state(self) -> dict[tuple[str, str], _Sub]:
+        return {}
 
     async def _public_reader(
-        self, ws: AsgiWebSocket, subs: dict[tuple[str, str], _Sub], lock: trio.Lock
+        self, ws: AsgiWebSocket, conn_id: int, subs: dict[tuple[str, str], _Sub], lock: trio.Lock
     ) -> None:
         while (text := await ws.receive_text()) is not None:
             if text == "ping":
@@ -375,12 +327,7 @@ class BitgetEmulator(EmulatorApp):
         frame = {"action": "snapshot", "arg": arg, "data": data,
                  "ts": int(self.wall_clock() * 1000)}  # fmt: skip
         text = c.encoder.encode(frame).decode()
-        for conn_id, (outbox, channels) in list(self._private.items()):
-            if channel in channels:
-                try:
-                    outbox.send_nowait(text)
-                except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                    self._private.pop(conn_id, None)
+        self._broadcast(text, lambda channels: channel in channels)
 
     # -- REST ------------------------------------------------------------------------------------
     async def http(self, scope: Any, receive: Any, send: Any) -> None:

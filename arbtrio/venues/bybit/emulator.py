@@ -40,20 +40,19 @@ from arbtrio.core.instruments import Instrument, is_valid_price
 from arbtrio.core.types import OrderReport, OrderStatus, Side
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, EmulatorEndpoints, MalformedMessage
+from arbtrio.venues.base import Credentials, MalformedMessage
 from arbtrio.venues.bybit import codecs as c
 from arbtrio.venues.bybit.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_PATH
 from arbtrio.venues.bybit.signing import rest_signature, ws_auth_signature
 from arbtrio.venues.emulator import (
     AsgiWebSocket,
-    EmulatorApp,
     HttpRequest,
+    TwoSocketEmulator,
     diff_ladder,
     drain,
     emulator_server,
     read_http_request,
     send_http_response,
-    ws_url,
 )
 
 log = structlog.get_logger("arbtrio.venues.bybit.emulator")
@@ -114,10 +113,12 @@ class _Order:
     created_ms: int
 
 
-class BybitEmulator(EmulatorApp):
+class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
     """The ASGI application; :meth:`serve` runs it on loopback."""
 
     venue = VENUE
+    public_path = PUBLIC_PATH
+    private_path = PRIVATE_PATH
 
     def __init__(
         self,
@@ -129,6 +130,7 @@ class BybitEmulator(EmulatorApp):
         timeout_hold_s: float = 30.0,
         page_size: int = 500,
     ) -> None:
+        super().__init__()
         self.market = market
         self.driver = driver
         self.credentials = credentials
@@ -137,38 +139,11 @@ class BybitEmulator(EmulatorApp):
         self.page_size = page_size
         self.orders: dict[str, _Order] = {}  # orderLinkId → order
         self.by_order_id: dict[str, str] = {}
-        self._private: dict[int, tuple[trio.MemorySendChannel[str], set[str]]] = {}
-        self._public_inject: dict[int, trio.MemorySendChannel[str]] = {}
-        self._conn_ids = itertools.count(1)
         self._exec_seq = itertools.count(1)
         self._cross_seq = itertools.count(7_961_638_724)
         self._calls: dict[str, deque[float]] = {}
         self.instruments = {i.symbol: i for i in market.instruments(VENUE)}
         self.requests = 0  # REST requests served (tests read it)
-
-    # -- serving --------------------------------------------------------------------------
-    def endpoints(self, base_url: str) -> EmulatorEndpoints:
-        return EmulatorEndpoints(
-            venue=VENUE,
-            rest_url=base_url,
-            ws_url=ws_url(base_url, PUBLIC_PATH),
-            private_ws_url=ws_url(base_url, PRIVATE_PATH),
-            credentials=self.credentials,
-        )
-
-    async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
-        ws = AsgiWebSocket(receive, send)
-        if scope["path"] == PUBLIC_PATH:
-            await self._public(ws)
-        elif scope["path"] == PRIVATE_PATH:
-            await self._private_ws(ws)
-        else:
-            await ws.close(4004)
-
-    def inject_public(self, text: str) -> None:
-        """Send ``text`` verbatim on every public connection (tests: malformed frames)."""
-        for channel in self._public_inject.values():
-            channel.send_nowait(text)
 
     # -- formatting -------------------------------------------------------------------------
     def _levels(self, inst: Instrument, levels: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
@@ -194,31 +169,8 @@ class BybitEmulator(EmulatorApp):
         return msgspec.json.encode(frame).decode()
 
     # -- public stream ------------------------------------------------------------------------
-    async def _public(self, ws: AsgiWebSocket) -> None:
-        if not await ws.accept():
-            return
-        conn_id = next(self._conn_ids)
-        topics: dict[str, _Topic] = {}
-        lock = trio.Lock()
-        inject_send, inject_recv = trio.open_memory_channel[str](100)
-        self._public_inject[conn_id] = inject_send
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._publisher, ws, topics, lock, nursery.cancel_scope)
-                nursery.start_soon(self._injector, ws, inject_recv, lock)
-                await self._public_reader(ws, conn_id, topics, lock)
-                nursery.cancel_scope.cancel()
-        except trio.ClosedResourceError:
-            pass
-        finally:
-            del self._public_inject[conn_id]
-
-    async def _injector(
-        self, ws: AsgiWebSocket, recv: trio.MemoryReceiveChannel[str], lock: trio.Lock
-    ) -> None:
-        async for text in recv:
-            async with lock:
-                await ws.send_text(text)
+    def _public_state(self) -> dict[str, _Topic]:
+        return {}
 
     async def _public_reader(
         self, ws: AsgiWebSocket, conn_id: int, topics: dict[str, _Topic], lock: trio.Lock
@@ -340,7 +292,7 @@ class BybitEmulator(EmulatorApp):
     async def _private_ws(self, ws: AsgiWebSocket) -> None:
         if not await ws.accept():
             return
-        conn_id = next(self._conn_ids)
+        conn_id = next(self._ids)
         outbox_send, outbox_recv = trio.open_memory_channel[str](1000)
         subscribed: set[str] = set()
         authed = False
@@ -411,12 +363,7 @@ class BybitEmulator(EmulatorApp):
             "data": data,
         }
         text = c.encoder.encode(frame).decode()
-        for conn_id, (outbox, subscribed) in list(self._private.items()):
-            if topic in subscribed or f"{topic}.linear" in subscribed:
-                try:
-                    outbox.send_nowait(text)
-                except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                    self._private.pop(conn_id, None)  # a client this slow is disconnected
+        self._broadcast(text, lambda names: topic in names or f"{topic}.linear" in names)
 
     # -- REST ----------------------------------------------------------------------------------
     async def http(self, scope: Any, receive: Any, send: Any) -> None:
