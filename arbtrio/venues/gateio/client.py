@@ -32,7 +32,7 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.instruments import Instrument, format_decimal, from_contracts
+from arbtrio.core.instruments import Instrument, format_decimal
 from arbtrio.core.types import (
     Balance,
     FundingRate,
@@ -54,6 +54,7 @@ from arbtrio.venues.base import (
     RateLimited,
     VenueHealth,
 )
+from arbtrio.venues.contract_client import ContractClient, contract_position
 from arbtrio.venues.gateio import codecs, convert, sign
 from arbtrio.venues.gateio.books import BOOK_CHANNEL, GateBooks
 from arbtrio.venues.gateio.codecs import VENUE, WsAuth, WsEnvelope, WsRequest, decode
@@ -92,7 +93,7 @@ AUTH_WS_CODES = frozenset({4, 6, 11})
 _SAFE_QUERY = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.!,")
 
 
-class GateClient:
+class GateClient(ContractClient):
     """One Gate.io account (or public data only when ``credentials`` is None)."""
 
     name = VENUE
@@ -144,11 +145,6 @@ class GateClient:
         self.stream_balance: Balance | None = None
 
     # -- plumbing --------------------------------------------------------------------------
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout))
-        return self._http
-
     def _bucket(self, kind: str, endpoint: str) -> TokenBucket:
         key = f"{kind}:{endpoint}" if kind in ("public", "private") else kind
         bucket = self._buckets.get(key)
@@ -156,11 +152,6 @@ class GateClient:
             capacity, rate = RATE_LIMITS[kind]
             bucket = self._buckets[key] = TokenBucket(f"{VENUE}:{key}", capacity, rate)
         return bucket
-
-    def _require_credentials(self) -> Credentials:
-        if self._creds is None:
-            raise AuthenticationFailed(VENUE, "no API credentials configured (public data only)")
-        return self._creds
 
     async def _request(
         self,
@@ -223,14 +214,6 @@ class GateClient:
         }
         self._instruments = instruments
         return list(instruments.values())
-
-    async def _instrument(self, symbol: str) -> Instrument:
-        if symbol not in self._instruments:
-            await self.load_instruments()
-        inst = self._instruments.get(symbol)
-        if inst is None:
-            raise BadRequest(VENUE, f"unknown or untradable contract {symbol!r}")
-        return inst
 
     # -- books -----------------------------------------------------------------------------
     async def run_books(
@@ -602,11 +585,6 @@ class GateClient:
                 )
         return events
 
-    async def aclose(self) -> None:
-        if self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
-
 
 # -- helpers -------------------------------------------------------------------------------
 class _Keepalive:
@@ -635,11 +613,8 @@ def _handle_control(env: WsEnvelope) -> None:
         log.warning("venue.ws_error", venue=VENUE, channel=env.channel, code=env.error.code)
 
 
-def _position(inst: Instrument, size: Decimal, entry: Decimal) -> VenuePosition:
-    qty = from_contracts(inst, size)
-    return VenuePosition(
-        venue=VENUE, symbol=inst.symbol, qty=qty, entry_price=entry if qty and entry else None
-    )
+def _position(inst: Instrument, contracts: Decimal, entry: Decimal) -> VenuePosition:
+    return contract_position(VENUE, inst, contracts, entry)
 
 
 def _retry_after(headers: Mapping[str, str], wall_now: float) -> float | None:

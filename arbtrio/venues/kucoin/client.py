@@ -39,7 +39,7 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.instruments import Instrument, format_decimal, from_contracts
+from arbtrio.core.instruments import Instrument, format_decimal
 from arbtrio.core.types import (
     Balance,
     FundingRate,
@@ -51,7 +51,6 @@ from arbtrio.core.types import (
     VenuePosition,
 )
 from arbtrio.venues.base import (
-    AuthenticationFailed,
     BadRequest,
     BookCallback,
     Credentials,
@@ -63,6 +62,7 @@ from arbtrio.venues.base import (
     RateLimited,
     VenueHealth,
 )
+from arbtrio.venues.contract_client import ContractClient, contract_position
 from arbtrio.venues.kucoin import codecs, convert, sign
 from arbtrio.venues.kucoin.books import KucoinBooks
 from arbtrio.venues.kucoin.codecs import OK, VENUE, WsMessage, WsRequest, decode
@@ -105,7 +105,7 @@ WEIGHTS: dict[str, float] = {
 PRIVATE_TOPICS = ("/contractMarket/tradeOrders", "/contract/positionAll", "/contractAccount/wallet")
 
 
-class KucoinClient:
+class KucoinClient(ContractClient):
     """One KuCoin Futures account (or public data only when ``credentials`` is None)."""
 
     name = VENUE
@@ -155,16 +155,6 @@ class KucoinClient:
         self.stream_balance: Balance | None = None
 
     # -- plumbing --------------------------------------------------------------------------
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout))
-        return self._http
-
-    def _require_credentials(self) -> Credentials:
-        if self._creds is None:
-            raise AuthenticationFailed(VENUE, "no API credentials configured (public data only)")
-        return self._creds
-
     async def _request(
         self,
         method: str,
@@ -229,14 +219,6 @@ class KucoinClient:
             if convert.is_tradable_contract(c)
         }
         return list(self._instruments.values())
-
-    async def _instrument(self, symbol: str) -> Instrument:
-        if symbol not in self._instruments:
-            await self.load_instruments()
-        inst = self._instruments.get(symbol)
-        if inst is None:
-            raise BadRequest(VENUE, f"unknown or untradable contract {symbol!r}")
-        return inst
 
     # -- WebSocket connection --------------------------------------------------------------
     async def _bullet(self, private: bool) -> tuple[str, codecs.InstanceServer]:
@@ -594,21 +576,13 @@ class KucoinClient:
             )  # fmt: skip
         return events
 
-    async def aclose(self) -> None:
-        if self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
-
 
 # -- helpers -------------------------------------------------------------------------------
 _OID_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
 
 
-def _position(inst: Instrument, lots: Decimal, entry: Decimal) -> VenuePosition:
-    qty = from_contracts(inst, lots)
-    return VenuePosition(
-        venue=VENUE, symbol=inst.symbol, qty=qty, entry_price=entry if qty and entry else None
-    )
+def _position(inst: Instrument, contracts: Decimal, entry: Decimal) -> VenuePosition:
+    return contract_position(VENUE, inst, contracts, entry)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
