@@ -36,7 +36,7 @@ async def test_evicted_settled_positions_keep_totals_and_answer_from_the_journal
 
     async def run(task_status: Any) -> None:
         holder["summary"] = await run_simulation(
-            config, duration=480.0, admin_socket=sock, runtime_hook=hook, task_status=task_status
+            config, duration=300.0, admin_socket=sock, runtime_hook=hook, task_status=task_status
         )
 
     async with trio.open_nursery() as nursery:

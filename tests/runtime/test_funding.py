@@ -110,11 +110,11 @@ async def test_a_position_held_across_a_funding_time_books_what_the_venue_paid(
     """Positions open at 3600 s hold across the settlement; the run ends flattened."""
     config = hourly_funding_config(make_config())
     funding_ts = 3600.0
-    autojump_clock.jump(funding_ts - 300.0)
+    autojump_clock.jump(funding_ts - 200.0)
     world = new_world(config)
     holder: dict[str, Runtime] = {}
     await run_simulation(
-        config, duration=360.0, world=world, runtime_hook=lambda rt: holder.__setitem__("rt", rt)
+        config, duration=240.0, world=world, runtime_hook=lambda rt: holder.__setitem__("rt", rt)
     )
     runtime = holder["rt"]
     journal = config.service.journal
