@@ -175,6 +175,29 @@ class VenueClient(Protocol):
         ...
 
 
+# -- a built, signed request -------------------------------------------------------------
+@attrs.frozen
+class PreparedRequest:
+    """One HTTP request exactly as the venue receives it, built and signed by a venue's pure
+    ``prepare_order`` (or request builder); the client only sends it.
+
+    ``path`` is the URL path with its query string (``/api/v4/futures/usdt/orders``), as
+    signed; the client puts its origin in front. ``body`` is the exact bytes signed and sent
+    (``b""`` for none); ``headers`` are in send order and include the signature. ``repr``
+    hides headers and body (they carry the key and the signature).
+    """
+
+    method: str
+    path: str
+    body: bytes = attrs.field(repr=False)
+    headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), None when absent."""
+        lower = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lower), None)
+
+
 # -- credentials and emulator endpoints --------------------------------------------------
 def _hidden(_: object) -> str:
     return "'***'"

@@ -4,9 +4,11 @@ public and a private WebSocket each run under :func:`run_reconnecting`. The venu
 query string, signing, limit headers, envelope, error table, payload decoding, topics,
 stream auth and messages — are supplied by the venue's client class.
 
-:meth:`EnvelopeRest._request` acquires the IP-pool bucket and the endpoint's bucket, then
-builds and signs the request (the signature's timestamp is taken after any bucket wait),
-sends it, lets the venue :meth:`~EnvelopeRest._unwrap` the answer and decodes the payload.
+:meth:`EnvelopeClient._request` acquires the IP-pool bucket and the endpoint's bucket, then
+builds and signs the request with the venue's ``_prepare`` (the signature's timestamp is
+taken after any bucket wait; order placement builds it with the venue's pure
+``prepare_order`` instead); :meth:`EnvelopeClient._send` sends it, lets the venue
+:meth:`~EnvelopeClient._unwrap` the answer and decodes the payload.
 Failures: not sent → ``Disconnected``; sent without a complete answer → ``OutcomeUnknown``
 for order calls (``mutating``), ``Disconnected`` for reads; an undecodable payload of an
 order call → ``OutcomeUnknown`` (the venue may have acted).
@@ -34,6 +36,7 @@ from arbtrio.venues.base import (
     Disconnected,
     MalformedMessage,
     OutcomeUnknown,
+    PreparedRequest,
     VenueHealth,
 )
 from arbtrio.venues.ratelimit import TokenBucket
@@ -66,7 +69,7 @@ class EnvelopeClient(Generic[TrackerT]):
     and the reconnecting stream loops.
 
     Subclasses set ``name``, ``encoder`` and ``payload_field`` (for error messages) and
-    implement :meth:`_query_string`, :meth:`_headers`, :meth:`_unwrap`, :meth:`_decode`,
+    implement :meth:`_query_string`, :meth:`_prepare`, :meth:`_unwrap`, :meth:`_decode`,
     :meth:`_trackers`, :meth:`_books_session` and :meth:`_private_session`; their
     ``__init__`` sets ``health``, ``private_health``, ``backoff`` and ``books``.
     """
@@ -112,10 +115,11 @@ class EnvelopeClient(Generic[TrackerT]):
         """The query string exactly as it goes in the URL (and the signature)."""
         raise NotImplementedError
 
-    def _headers(
-        self, creds: Credentials | None, method: str, path: str, query: str, body: str | None
-    ) -> dict[str, str]:
-        """The request headers; signed ones when ``creds`` is given (``body`` None: no body)."""
+    def _prepare(
+        self, signed: bool, method: str, path: str, query: str, body: bytes | None
+    ) -> PreparedRequest:
+        """The request as sent: path (+ query), body and headers, signed when ``signed``
+        (``body`` None: no body). Called after the bucket wait, so it may read the clock."""
         raise NotImplementedError
 
     def _unwrap(
@@ -130,6 +134,14 @@ class EnvelopeClient(Generic[TrackerT]):
         raise NotImplementedError
 
     # -- the one request path ------------------------------------------------------------------
+    async def _acquire(self, path: str) -> TokenBucket | None:
+        """Wait for the IP-pool bucket and ``path``'s bucket; returns the latter (if any)."""
+        bucket = self._buckets.get(path)
+        await self._ip_bucket.acquire()
+        if bucket is not None:
+            await bucket.acquire()
+        return bucket
+
     async def _request(
         self,
         method: str,
@@ -142,18 +154,31 @@ class EnvelopeClient(Generic[TrackerT]):
         mutating: bool = False,
     ) -> Any:
         """Send one request and return its decoded payload or raise the mapped error."""
-        creds = self._require_credentials() if signed else None
-        bucket = self._buckets.get(path)
-        await self._ip_bucket.acquire()
-        if bucket is not None:
-            await bucket.acquire()
+        if signed:
+            self._require_credentials()
+        bucket = await self._acquire(path)
         qs = self._query_string(params or {})
-        url = f"{self.rest_url}{path}" + (f"?{qs}" if qs else "")
-        content = self.encoder.encode(body) if body is not None else b""
-        text = content.decode() if body is not None else None
-        headers = self._headers(creds, method, path, qs, text)
+        content = self.encoder.encode(body) if body is not None else None
+        prepared = self._prepare(signed, method, path, qs, content)
+        return await self._send(prepared, bucket, result_type, mutating=mutating)
+
+    async def _send(
+        self,
+        prepared: PreparedRequest,
+        bucket: TokenBucket | None,
+        result_type: Any,
+        *,
+        mutating: bool,
+    ) -> Any:
+        """Send a built (and signed) request; its decoded payload or the mapped error."""
+        method, path = prepared.method, prepared.path.partition("?")[0]
         try:
-            resp = await self._http.request(method, url, content=content or None, headers=headers)
+            resp = await self._http.request(
+                method,
+                self.rest_url + prepared.path,
+                content=prepared.body or None,
+                headers=list(prepared.headers),
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise Disconnected(self.name, f"{method} {path}: not sent: {exc!r}") from None
         except httpx.HTTPError as exc:  # sent, but no complete answer

@@ -31,7 +31,7 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.instruments import Instrument, format_decimal
+from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
     Fill,
@@ -54,13 +54,21 @@ from arbtrio.venues.base import (
     MalformedMessage,
     OrderNotFound,
     OutcomeUnknown,
+    PreparedRequest,
     RateLimited,
     VenueHealth,
 )
 from arbtrio.venues.bitget import codecs as c
 from arbtrio.venues.bitget.book import BitgetBook, Verdict
 from arbtrio.venues.bitget.errors import error_for, http_error_for
-from arbtrio.venues.bitget.signing import login_args, query_string, rest_headers
+from arbtrio.venues.bitget.prepare import (
+    ORDER_PATH,
+    BitgetAccount,
+    order_body,
+    prepare_order,
+    prepare_request,
+)
+from arbtrio.venues.bitget.signing import login_args, query_string
 from arbtrio.venues.envelope import EnvelopeClient
 from arbtrio.venues.envelope import private_url_for as _private_url_for
 from arbtrio.venues.ratelimit import TokenBucket
@@ -100,8 +108,6 @@ ORDER_STATUS: Mapping[str, OrderStatus] = {
     "cancelled": OrderStatus.CANCELLED,
 }
 SIDES = {"buy": Side.BUY, "sell": Side.SELL}
-FORCE = {"IOC": "ioc", "GTC": "gtc", "FOK": "fok", "POSTONLY": "post_only"}
-_CLIENT_OID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+_#")
 
 T = TypeVar("T")
 
@@ -172,14 +178,20 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
     def _query_string(self, params: Mapping[str, str]) -> str:
         return query_string(params)
 
-    def _headers(
-        self, creds: Credentials | None, method: str, path: str, query: str, body: str | None
-    ) -> dict[str, str]:
-        if creds is None:
-            return {"Content-Type": "application/json", "locale": "en-US"}
-        ts = int(self.wall_clock() * 1000)
-        return rest_headers(creds.api_key, creds.api_secret, creds.passphrase, ts, method, path,
-                            query, body or "")  # fmt: skip
+    def _prepare(
+        self, signed: bool, method: str, path: str, query: str, body: bytes | None
+    ) -> PreparedRequest:
+        account = self._account() if signed else None
+        return prepare_request(account, method, path, query, body, self._ts_ms())
+
+    def _account(self) -> BitgetAccount:
+        return BitgetAccount.from_credentials(
+            self._require_credentials(), self.margin_mode, self.hedge_mode
+        )
+
+    def _ts_ms(self) -> int:
+        """The signature timestamp, taken right before sending."""
+        return int(self.wall_clock() * 1000)
 
     def _unwrap(
         self, resp: httpx.Response, bucket: TokenBucket | None, path: str, mutating: bool
@@ -297,37 +309,14 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
 
     # -- orders ------------------------------------------------------------------------------
     def order_body(self, request: OrderRequest) -> c.PlaceOrder:
-        """The place-order body; one-way mode uses reduceOnly, hedge mode tradeSide."""
-        _validate_request(request)
-        side = request.side
-        trade_side = ""
-        reduce_only = "YES" if request.reduce_only else "NO"
-        if self.hedge_mode:
-            # Hedge mode names the *position's* side: closing a long is buy/close (doc B.3).
-            trade_side = "close" if request.reduce_only else "open"
-            side = side.opposite if request.reduce_only else side
-            reduce_only = ""
-        return c.PlaceOrder(
-            symbol=request.symbol,
-            productType=PRODUCT,
-            marginMode=self.margin_mode,
-            marginCoin="USDT",
-            size=format_decimal(request.qty),
-            side=side.value,
-            orderType="limit",
-            price=format_decimal(request.price),
-            force=FORCE[request.time_in_force.upper()],
-            clientOid=request.client_order_id,
-            reduceOnly=reduce_only,
-            tradeSide=trade_side,
-        )
+        """The place-order body with this client's margin and position mode."""
+        return order_body(request, self.margin_mode, self.hedge_mode)
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        body = self.order_body(request)
-        ids: c.OrderIds = await self._request(
-            "POST", "/api/v2/mix/order/place-order", c.OrderIds, body=body, signed=True,
-            mutating=True,
-        )  # fmt: skip
+        account = self._account()
+        bucket = await self._acquire(ORDER_PATH)
+        prepared = prepare_order(request, None, account, self._ts_ms())
+        ids: c.OrderIds = await self._send(prepared, bucket, c.OrderIds, mutating=True)
         if ids.orderId:
             self._remember(ids.orderId, request.client_order_id)
         return OrderAck(venue=VENUE, client_order_id=request.client_order_id,
@@ -564,18 +553,6 @@ class _Sender:
     async def send_text(self, ws: WebSocketConnection, text: str) -> None:
         await self.bucket.acquire()
         await ws.send_message(text)
-
-
-def _validate_request(request: OrderRequest) -> None:
-    cid = request.client_order_id
-    if not cid or len(cid) >= 50 or not set(cid) <= _CLIENT_OID_CHARS:
-        raise BadRequest(VENUE, f"client_order_id {cid!r}: need < 50 of [0-9a-zA-Z-+_#]")
-    if not (request.qty > 0 and request.qty.is_finite()):
-        raise BadRequest(VENUE, f"qty must be > 0, got {request.qty}")
-    if not (request.price > 0 and request.price.is_finite()):
-        raise BadRequest(VENUE, f"price must be > 0, got {request.price}")
-    if request.time_in_force.upper() not in FORCE:
-        raise BadRequest(VENUE, f"time_in_force {request.time_in_force!r} not supported")
 
 
 def _order_update(o: c.OrderPush, now: float) -> OrderUpdate:

@@ -29,7 +29,7 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.instruments import Instrument, format_decimal
+from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
     Fill,
@@ -52,18 +52,20 @@ from arbtrio.venues.base import (
     MalformedMessage,
     OrderNotFound,
     OutcomeUnknown,
+    PreparedRequest,
     RateLimited,
     VenueHealth,
 )
 from arbtrio.venues.bybit import codecs as c
 from arbtrio.venues.bybit.book import BybitBook, Verdict
 from arbtrio.venues.bybit.errors import error_for, http_error_for
-from arbtrio.venues.bybit.signing import (
-    DEFAULT_RECV_WINDOW,
-    auth_args,
-    query_string,
-    rest_headers,
+from arbtrio.venues.bybit.prepare import (
+    ORDER_PATH,
+    BybitAccount,
+    prepare_order,
+    prepare_request,
 )
+from arbtrio.venues.bybit.signing import DEFAULT_RECV_WINDOW, auth_args, query_string
 from arbtrio.venues.envelope import EnvelopeClient
 from arbtrio.venues.envelope import private_url_for as _private_url_for
 from arbtrio.venues.ratelimit import TokenBucket
@@ -105,9 +107,7 @@ ORDER_STATUS: Mapping[str, OrderStatus] = {
     "Rejected": OrderStatus.REJECTED,
 }
 SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
-TIME_IN_FORCE = {"IOC": "IOC", "GTC": "GTC", "FOK": "FOK", "POSTONLY": "PostOnly"}
 FILL_EXEC_TYPES = frozenset({"Trade", "AdlTrade", "BustTrade", "Delivery"})
-_LINK_ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
 
 T = TypeVar("T")
 
@@ -175,15 +175,18 @@ class BybitClient(EnvelopeClient[BybitBook]):
     def _query_string(self, params: Mapping[str, str]) -> str:
         return query_string(params)
 
-    def _headers(
-        self, creds: Credentials | None, method: str, path: str, query: str, body: str | None
-    ) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if creds is not None:
-            ts = int(self.wall_clock() * 1000)  # taken right before sending (doc A.6 #2)
-            payload = body if body is not None else query
-            headers |= rest_headers(creds.api_key, creds.api_secret, ts, payload, self.recv_window)
-        return headers
+    def _prepare(
+        self, signed: bool, method: str, path: str, query: str, body: bytes | None
+    ) -> PreparedRequest:
+        account = self._account() if signed else None
+        return prepare_request(account, method, path, query, body, self._ts_ms())
+
+    def _account(self) -> BybitAccount:
+        return BybitAccount.from_credentials(self._require_credentials(), self.recv_window)
+
+    def _ts_ms(self) -> int:
+        """The signature timestamp, taken right before sending (doc A.6 #2)."""
+        return int(self.wall_clock() * 1000)
 
     def _unwrap(
         self, resp: httpx.Response, bucket: TokenBucket | None, path: str, mutating: bool
@@ -358,22 +361,10 @@ class BybitClient(EnvelopeClient[BybitBook]):
     # -- orders ----------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderAck:
         """``POST /v5/order/create``: a limit order, ``orderLinkId`` = client order id."""
-        _validate_request(request)
-        tif = TIME_IN_FORCE[request.time_in_force.upper()]
-        body = c.CreateOrder(
-            category="linear",
-            symbol=request.symbol,
-            side="Buy" if request.side is Side.BUY else "Sell",
-            orderType="Limit",
-            qty=format_decimal(request.qty),
-            price=format_decimal(request.price),
-            timeInForce=tif,
-            orderLinkId=request.client_order_id,
-            reduceOnly=request.reduce_only,
-        )
-        res = await self._request(
-            "POST", "/v5/order/create", c.OrderIdResult, body=body, signed=True, mutating=True
-        )
+        account = self._account()
+        bucket = await self._acquire(ORDER_PATH)
+        prepared = prepare_order(request, None, account, self._ts_ms())
+        res = await self._send(prepared, bucket, c.OrderIdResult, mutating=True)
         return OrderAck(
             venue=VENUE,
             client_order_id=request.client_order_id,
@@ -561,18 +552,6 @@ class BybitClient(EnvelopeClient[BybitBook]):
 
 
 # -- conversions -----------------------------------------------------------------------------
-def _validate_request(request: OrderRequest) -> None:
-    cid = request.client_order_id
-    if not cid or len(cid) > 36 or not set(cid) <= _LINK_ID_CHARS:
-        raise BadRequest(VENUE, f"client_order_id {cid!r}: need 1-36 of [0-9A-Za-z_-]")
-    if not (request.qty > 0 and request.qty.is_finite()):
-        raise BadRequest(VENUE, f"qty must be > 0, got {request.qty}")
-    if not (request.price > 0 and request.price.is_finite()):
-        raise BadRequest(VENUE, f"price must be > 0, got {request.price}")
-    if request.time_in_force.upper() not in TIME_IN_FORCE:
-        raise BadRequest(VENUE, f"time_in_force {request.time_in_force!r} not supported")
-
-
 def _side(text: str) -> Side:
     side = SIDES.get(text)
     if side is None:
