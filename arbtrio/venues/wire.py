@@ -18,7 +18,15 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -92,7 +100,7 @@ async def send_http(
     method: str,
     url: str,
     *,
-    headers: dict[str, str],
+    headers: Mapping[str, str] | Sequence[tuple[str, str]],
     content: bytes = b"",
 ) -> httpx.Response:
     """Send one request. Not sent (connect failed) → Disconnected; sent but no complete

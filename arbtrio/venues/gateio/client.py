@@ -32,7 +32,7 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.instruments import Instrument, format_decimal
+from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
     FundingRate,
@@ -51,6 +51,7 @@ from arbtrio.venues.base import (
     MalformedMessage,
     OrderNotFound,
     OutcomeUnknown,
+    PreparedRequest,
     RateLimited,
     VenueHealth,
 )
@@ -59,6 +60,12 @@ from arbtrio.venues.gateio import codecs, convert, sign
 from arbtrio.venues.gateio.books import BOOK_CHANNEL, GateBooks
 from arbtrio.venues.gateio.codecs import VENUE, WsAuth, WsEnvelope, WsRequest, decode
 from arbtrio.venues.gateio.errors import ORDER_FINISHED, error_for
+from arbtrio.venues.gateio.prepare import (
+    ORDER_ENDPOINT,
+    GateAccount,
+    prepare_order,
+    prepare_request,
+)
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting
 from arbtrio.venues.wire import (
@@ -123,6 +130,7 @@ class GateClient(ContractClient):
         self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url
         self._prefix = httpx.URL(self.rest_url).path.rstrip("/")
+        self._origin = self.rest_url[: len(self.rest_url) - len(self._prefix)]
         self._creds = credentials if credentials and credentials.api_key else None
         self.symbols_hint = tuple(symbols_hint)
         self._wall = wall_clock
@@ -170,23 +178,37 @@ class GateClient(ContractClient):
             if not set(value) <= _SAFE_QUERY:
                 raise BadRequest(VENUE, f"query parameter {key!r} has unsafe characters")
         q = "&".join(f"{k}={v}" for k, v in query)
-        url = self.rest_url + endpoint + (f"?{q}" if q else "")
-        content = codecs.encode(body) if body is not None else b""
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if self.decimal_sizes:
-            headers["X-Gate-Size-Decimal"] = "1"
-        if signed:
-            creds = self._require_credentials()
-            ts = str(int(self._wall()))
-            path = self._prefix + endpoint
-            headers.update(
-                sign.rest_headers(creds.api_key, creds.api_secret, method, path, q, content, ts)
-            )
-        bucket = self._bucket(kind, bucket_endpoint or endpoint)
+        prepared = prepare_request(
+            method,
+            self._prefix + endpoint,
+            q,
+            codecs.encode(body) if body is not None else None,
+            decimal_sizes=self.decimal_sizes,
+            account=self._account() if signed else None,
+            ts_ms=self._ts_ms(),
+        )
+        return await self._send_prepared(
+            prepared, self._bucket(kind, bucket_endpoint or endpoint), endpoint, placing=placing
+        )
+
+    def _account(self) -> GateAccount:
+        return GateAccount.from_credentials(
+            self._require_credentials(), self._prefix, self.decimal_sizes
+        )
+
+    def _ts_ms(self) -> int:
+        return int(self._wall() * 1000)
+
+    async def _send_prepared(
+        self, prepared: PreparedRequest, bucket: TokenBucket, endpoint: str, *, placing: bool
+    ) -> bytes:
+        """Send a built request after ``bucket`` admits it; the 2xx body or the error."""
+        method = prepared.method
         await bucket.acquire()
-        resp = await send_http(self._client(), VENUE, method, url, headers=headers, content=content)
+        resp = await send_http(
+            self._client(), VENUE, method, self._origin + prepared.path,
+            headers=prepared.headers, content=prepared.body,
+        )  # fmt: skip
         if resp.status_code < 300:
             return resp.content
         retry_after = _retry_after(resp.headers, self._wall())
@@ -332,25 +354,12 @@ class GateClient(ContractClient):
 
     # -- orders ----------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        self._require_credentials()
+        account = self._account()
         inst = await self._instrument(request.symbol)
         cid = request.client_order_id
-        if not (cid.startswith("t-") and 2 < len(cid.encode()) <= 30):
-            raise BadRequest(VENUE, f"client order id must be 't-' + 1..28 chars, got {cid!r}")
-        tif = convert.TIF.get(request.time_in_force.upper())
-        if tif is None:
-            raise BadRequest(VENUE, f"unsupported time_in_force {request.time_in_force!r}")
-        contracts = convert.contracts_for(inst, request.side, request.qty)
-        body = codecs.OrderCreate(
-            contract=inst.symbol,
-            size=convert.wire_size(contracts),
-            price=format_decimal(request.price),
-            tif=tif,
-            text=cid,
-            reduce_only=request.reduce_only,
-        )
-        raw = await self._request(
-            "POST", "/futures/usdt/orders", body=body, signed=True, kind="place", placing=True
+        prepared = prepare_order(request, inst, account, self._ts_ms())
+        raw = await self._send_prepared(
+            prepared, self._bucket("place", ORDER_ENDPOINT), ORDER_ENDPOINT, placing=True
         )
         try:
             order = decode(codecs.order_decoder, raw, "order")

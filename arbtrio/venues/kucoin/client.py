@@ -39,7 +39,7 @@ import trio
 from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.instruments import Instrument, format_decimal
+from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
     FundingRate,
@@ -47,7 +47,6 @@ from arbtrio.core.types import (
     OrderEvent,
     OrderReport,
     OrderRequest,
-    Side,
     VenuePosition,
 )
 from arbtrio.venues.base import (
@@ -59,14 +58,21 @@ from arbtrio.venues.base import (
     OrderNotFound,
     OrderRejected,
     OutcomeUnknown,
+    PreparedRequest,
     RateLimited,
     VenueHealth,
 )
 from arbtrio.venues.contract_client import ContractClient, contract_position
-from arbtrio.venues.kucoin import codecs, convert, sign
+from arbtrio.venues.kucoin import codecs, convert
 from arbtrio.venues.kucoin.books import KucoinBooks
 from arbtrio.venues.kucoin.codecs import OK, VENUE, WsMessage, WsRequest, decode
 from arbtrio.venues.kucoin.errors import NOT_CANCELABLE, error_for
+from arbtrio.venues.kucoin.prepare import (
+    ORDER_ENDPOINT,
+    KucoinAccount,
+    prepare_order,
+    prepare_request,
+)
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting
 from arbtrio.venues.wire import (
@@ -132,6 +138,7 @@ class KucoinClient(ContractClient):
         self.books: dict[str, L2Book] = {}
         self.rest_url = rest_url.rstrip("/")
         self._prefix = httpx.URL(self.rest_url).path.rstrip("/")
+        self._origin = self.rest_url[: len(self.rest_url) - len(self._prefix)]
         self._creds = credentials if credentials and credentials.api_key else None
         self.symbols_hint = tuple(symbols_hint)
         self._wall = wall_clock
@@ -168,25 +175,38 @@ class KucoinClient(ContractClient):
     ) -> bytes:
         """One REST call; returns the body of a ``code: 200000`` answer or raises."""
         q = "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
-        path = endpoint + (f"?{q}" if q else "")
-        content = codecs.encode(body) if body is not None else b""
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if signed:
-            creds = self._require_credentials()
-            ts = str(int(self._wall() * 1000))
-            headers.update(
-                sign.rest_headers(
-                    creds.api_key, creds.api_secret, creds.passphrase, ts, method,
-                    self._prefix + path, content.decode(),
-                )
-            )  # fmt: skip
-        bucket = self._buckets["futures" if signed else "public"]
+        prepared = prepare_request(
+            method,
+            self._prefix + endpoint + (f"?{q}" if q else ""),
+            codecs.encode(body) if body is not None else None,
+            account=self._account() if signed else None,
+            ts_ms=self._ts_ms(),
+        )
+        pool = "futures" if signed else "public"
+        return await self._send_prepared(
+            prepared, endpoint, pool=pool, weight=weight, placing=placing
+        )
+
+    def _account(self) -> KucoinAccount:
+        return KucoinAccount.from_credentials(
+            self._require_credentials(), self.margin_mode, self.leverage, self._prefix
+        )
+
+    def _ts_ms(self) -> int:
+        return int(self._wall() * 1000)
+
+    async def _send_prepared(
+        self, prepared: PreparedRequest, endpoint: str, *, pool: str, weight: str, placing: bool
+    ) -> bytes:
+        """Send a built request once ``pool`` admits ``weight``; the body of a ``code:
+        200000`` answer or the mapped error."""
+        method = prepared.method
+        bucket = self._buckets[pool]
         await bucket.acquire(WEIGHTS[weight])
         resp = await send_http(
-            self._client(), VENUE, method, self.rest_url + path, headers=headers, content=content
-        )
+            self._client(), VENUE, method, self._origin + prepared.path,
+            headers=prepared.headers, content=prepared.body,
+        )  # fmt: skip
         try:
             status = codecs.status_decoder.decode(resp.content)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -354,28 +374,12 @@ class KucoinClient(ContractClient):
 
     # -- orders ----------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        self._require_credentials()
+        account = self._account()
         inst = await self._instrument(request.symbol)
         cid = request.client_order_id
-        if not 0 < len(cid) <= 40 or not set(cid) <= _OID_CHARS:
-            raise BadRequest(VENUE, f"clientOid must be 1..40 of [0-9A-Za-z_-], got {cid!r}")
-        tif = convert.TIF.get(request.time_in_force.upper())
-        if tif is None:
-            raise BadRequest(VENUE, f"unsupported time_in_force {request.time_in_force!r}")
-        body = codecs.OrderCreate(
-            clientOid=cid,
-            side="buy" if request.side is Side.BUY else "sell",
-            symbol=inst.symbol,
-            price=format_decimal(request.price),
-            size=convert.lots_for(inst, request.qty),
-            type="limit",
-            timeInForce=tif,
-            reduceOnly=request.reduce_only,
-            marginMode=self.margin_mode,
-            leverage=None if request.reduce_only else self.leverage,
-        )
-        raw = await self._request(
-            "POST", "/api/v1/orders", weight="place", body=body, signed=True, placing=True
+        prepared = prepare_order(request, inst, account, self._ts_ms())
+        raw = await self._send_prepared(
+            prepared, ORDER_ENDPOINT, pool="futures", weight="place", placing=True
         )
         try:
             created = decode(codecs.order_created_decoder, raw, "order").data
@@ -578,9 +582,6 @@ class KucoinClient(ContractClient):
 
 
 # -- helpers -------------------------------------------------------------------------------
-_OID_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
-
-
 def _position(inst: Instrument, contracts: Decimal, entry: Decimal) -> VenuePosition:
     return contract_position(VENUE, inst, contracts, entry)
 

@@ -28,7 +28,6 @@ from arbtrio.venues.base import (
     RateLimited,
 )
 from arbtrio.venues.kucoin import KucoinClient, KucoinEmulator, create_client, sign
-from arbtrio.venues.kucoin import client as client_module
 from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.wire import open_websocket
 
@@ -334,7 +333,7 @@ async def test_bad_signature_and_clock_skew(
             headers["KC-API-SIGN"] = sign.rest_sign(CREDS.api_secret, "0", "GET", "/x", "")
             return headers
 
-        monkeypatch.setattr(client_module.sign, "rest_headers", corrupt)
+        monkeypatch.setattr(sign, "rest_headers", corrupt)
         with pytest.raises(AuthenticationFailed, match="400005"):
             await r.client.fetch_positions()
         monkeypatch.undo()
