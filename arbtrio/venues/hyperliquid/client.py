@@ -27,7 +27,6 @@ Theory of operation
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -64,11 +63,17 @@ from arbtrio.venues.base import (
     OrderNotFound,
     OrderRejected,
     OutcomeUnknown,
+    PreparedRequest,
     RateLimited,
     VenueError,
     VenueHealth,
 )
 from arbtrio.venues.hyperliquid import codecs as c
+from arbtrio.venues.hyperliquid.prepare import (
+    HyperliquidAccount,
+    prepare_action,
+    prepare_order,
+)
 from arbtrio.venues.hyperliquid.signing import Signer
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting, session_ok
@@ -82,8 +87,6 @@ DEFAULT_WS_URL = "wss://api.hyperliquid.xyz/ws"
 TESTNET_REST_URL = "https://api.hyperliquid-testnet.xyz"
 
 _JSON = {"Content-Type": "application/json"}
-_CLOID = re.compile(r"^0x[0-9a-f]{32}$")
-_TIF = {"IOC": "Ioc", "GTC": "Gtc", "ALO": "Alo", "POST_ONLY": "Alo"}
 _PING = b'{"method":"ping"}'
 # Info weights (venue doc §6): 2 for the light reads, 20 for the rest.
 _INFO_WEIGHT = {"l2Book": 2, "allMids": 2, "clearinghouseState": 2, "orderStatus": 2}
@@ -214,22 +217,22 @@ class HyperliquidClient:
             raise AuthenticationFailed(VENUE, "no account_address or private_key configured")
         return self.user
 
+    def _account(self) -> HyperliquidAccount:
+        return HyperliquidAccount(self._require_signer(), self.vault_address)
+
     async def _exchange(self, action: Any, what: str) -> c.ExchangeOkBody:
         """Sign and POST one action. Returns the ok body; raises the typed errors."""
-        signer = self._require_signer()
-        nonce = signer.nonces.next()
-        sig = signer.sign(action, nonce, self.vault_address)
-        body = c.encode(
-            c.ExchangeRequest(
-                action=action,
-                nonce=nonce,
-                signature=c.Signature(r=sig["r"], s=sig["s"], v=sig["v"]),
-                vaultAddress=self.vault_address,
-            )
-        )
+        account = self._account()
+        prepared = prepare_action(action, account, account.signer.nonces.next())
+        return await self._post_exchange(prepared, what)
+
+    async def _post_exchange(self, prepared: PreparedRequest, what: str) -> c.ExchangeOkBody:
+        """POST one signed ``/exchange`` request; the ok body or the typed errors."""
         await self.bucket.acquire(1)
         try:
-            resp = await self._http.post("/exchange", content=body, headers=_JSON)
+            resp = await self._http.post(
+                prepared.path, content=prepared.body, headers=prepared.headers
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise Disconnected(VENUE, f"{what}: not sent ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
@@ -340,33 +343,11 @@ class HyperliquidClient:
     # orders
     # ================================================================================
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        inst, asset = await self._instrument(request.symbol)
+        market = await self._instrument(request.symbol)
         cloid = request.client_order_id
-        if not _CLOID.match(cloid):
-            raise BadRequest(VENUE, f"client_order_id must be 0x + 32 lowercase hex: {cloid!r}")
-        tif = _TIF.get(request.time_in_force.upper())
-        if tif is None:
-            raise BadRequest(VENUE, f"time_in_force {request.time_in_force!r} not supported")
-        try:
-            px = c.price_to_wire(inst, request.price)
-            sz = c.size_to_wire(inst, request.qty)
-        except ValueError as exc:
-            raise BadRequest(VENUE, str(exc)) from None
-        action = c.OrderAction(
-            orders=[
-                c.OrderWire(
-                    a=asset,
-                    b=request.side is Side.BUY,
-                    p=px,
-                    s=sz,
-                    r=request.reduce_only,
-                    t=c.OrderType(limit=c.LimitTif(tif=tif)),  # type: ignore[arg-type]
-                    c=cloid,
-                )
-            ],
-            grouping="na",
-        )
-        body = await self._exchange(action, f"order {cloid}")
+        account = self._account()
+        prepared = prepare_order(request, market, account, account.signer.nonces.next())
+        body = await self._post_exchange(prepared, f"order {cloid}")
         status = _single_status(body, f"order {cloid}")
         if status.error is not None:
             raise OrderRejected(VENUE, status.error)
