@@ -23,7 +23,7 @@ ORDER_PATH = "/api/v2/mix/order/place-order"
 FORCE = {"IOC": "ioc", "GTC": "gtc", "FOK": "fok", "POSTONLY": "post_only"}
 MARGIN_MODES = ("crossed", "isolated")
 _CLIENT_OID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+_#")
-_UNSIGNED = (("Content-Type", "application/json"), ("locale", "en-US"))
+_UNSIGNED: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"), ("locale", "en-US"))
 
 
 @attrs.frozen
