@@ -120,6 +120,9 @@ def _default_venues() -> dict[str, VenueConfig]:
 class ServiceConfig:
     """How the service runs.
 
+    ``journal_sync``: ``full`` fsyncs every journal commit (a command is on disk before its
+    order is sent, even across a power loss); ``normal`` skips the fsync (simulation only).
+
     ``shutdown``: on SIGINT/SIGTERM, ``flatten`` closes every position; ``leave_hedged``
     lets opening/unwinding/closing positions settle and leaves hedged pairs open (the
     journal resumes them on the next start).
@@ -127,6 +130,7 @@ class ServiceConfig:
 
     mode: Literal["sim", "paper", "live"] = "sim"
     journal: str = "var/arbtrio-journal.sqlite"
+    journal_sync: Literal["full", "normal"] = "full"
     admin_socket: str = "var/arbtrio.sock"
     shutdown: Literal["flatten", "leave_hedged"] = "flatten"
     drain_timeout_s: float = attrs.field(default=30.0, validator=_positive)

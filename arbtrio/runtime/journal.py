@@ -17,9 +17,10 @@ are refused again identically, so they are kept in the log and skipped on replay
 
 Writer: :meth:`Journal.run` owns the SQLite connection. Producers send records through a
 bounded channel (backpressure, never dropped); the writer drains whatever is queued, writes
-it in one transaction and commits. SQLite runs in the Trio thread with
-``synchronous=NORMAL`` (WAL: a commit is a write to the log, no fsync), so a commit costs
-tens of microseconds and never waits on the clock.
+it in one transaction and commits. SQLite runs in the Trio thread. With ``sync="full"``
+(the default, for live and paper) each commit is fsynced before any command it holds is
+executed; ``sync="normal"`` (simulation) skips the fsync, so a commit costs tens of
+microseconds. Neither waits on the clock.
 """
 
 from __future__ import annotations
@@ -83,11 +84,21 @@ class JournalStatistics:
     commits: int
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating if needed) a journal database in WAL mode and check its schema."""
+SYNC_MODES = ("full", "normal")
+
+
+def connect(path: str | Path, *, sync: str = "full") -> sqlite3.Connection:
+    """Open (creating if needed) a journal database in WAL mode and check its schema.
+
+    ``sync="full"`` fsyncs every commit: in WAL mode ``normal`` may roll back the last
+    commits on a power loss (never on a process crash), and a command lost that way is an
+    order sent that recovery would never look for. ``normal`` is for simulation only.
+    """
+    if sync not in SYNC_MODES:
+        raise ValueError(f"journal sync must be one of {SYNC_MODES}, got {sync!r}")
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA synchronous={sync.upper()}")
     conn.executescript(_SCHEMA)
     row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     if row is None:
@@ -106,8 +117,9 @@ class Journal:
     uses it for commands, so no order reaches a venue before its intent is on disk.
     """
 
-    def __init__(self, path: str | Path, *, capacity: int = 4096) -> None:
+    def __init__(self, path: str | Path, *, capacity: int = 4096, sync: str = "full") -> None:
         self.path = str(path)
+        self.sync = sync
         self._send, self._recv = trio.open_memory_channel[tuple[Record, trio.Event | None]](
             capacity
         )
@@ -215,7 +227,7 @@ class Journal:
     # -- the writer task ------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Own the database: write batches until :meth:`close`, then commit and return."""
-        conn = connect(self.path)
+        conn = connect(self.path, sync=self.sync)
         try:
             task_status.started()
             async with self._recv:

@@ -151,7 +151,9 @@ class Runtime:
     ) -> None:
         self.config = config
         self.clients = dict(clients)
-        self.journal = Journal(journal_path or config.service.journal)
+        self.journal = Journal(
+            journal_path or config.service.journal, sync=config.service.journal_sync
+        )
         self.admin_socket = admin_socket
         self.run_id = run_id or secrets.token_hex(3)
         self.rng = rng or random.Random()
@@ -340,6 +342,11 @@ class Runtime:
         for pid, replayed in replay(self.journal.path).items():
             self._seq_from(pid)
             if replayed.position.state is S.SETTLED and not replayed.position.live_orders():
+                # The daily loss limit spans restarts: journal times are epoch seconds in
+                # real-time runs (EpochClock), so a position settled today still counts.
+                day = int(replayed.last_ts // 86_400)
+                pnl = replayed.position.realized_pnl(self.quote_rates)
+                self.pnl_by_day[day] = self.pnl_by_day.get(day, _ZERO) + pnl
                 continue
             actor = self._make_actor(replayed.position)
             self.actors[pid] = self.live[pid] = actor
