@@ -15,8 +15,22 @@ from arbtrio.core.types import OrderRequest, Side
 from arbtrio.sim.config import FaultRates, default_sim_config
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials
+from arbtrio.venues.base import Credentials, PreparedRequest
+from arbtrio.venues.emulator import HttpRequest
 from arbtrio.venues.reconnect import Backoff
+
+
+def as_received(prepared: PreparedRequest) -> HttpRequest:
+    """``prepared`` as an emulator receives it (path and raw query split, headers lowered)."""
+    path, _, query = prepared.path.partition("?")
+    headers = {k.lower(): v for k, v in prepared.headers}
+    return HttpRequest(prepared.method, path, query, headers, prepared.body)
+
+
+def offline_emulator(emulator_cls: Callable[..., Any], credentials: Credentials, **kw: Any) -> Any:
+    """An emulator over a fresh simulated market, not served: for checking requests."""
+    market = SimMarket(default_sim_config(seed=1))
+    return emulator_cls(market, MarketDriver(market), credentials, **kw)
 
 
 class Rig:
