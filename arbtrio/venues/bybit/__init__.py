@@ -8,14 +8,17 @@ The package contract (briefs/venue_api.md): :data:`DEFAULT_REST_URL`, :data:`DEF
 from __future__ import annotations
 
 from arbtrio.venues.bybit.client import DEFAULT_REST_URL, DEFAULT_WS_URL, BybitClient
+from arbtrio.venues.bybit.prepare import BybitAccount, prepare_order
 from arbtrio.venues.package import client_factory, lazy_bench_rows, lazy_serve_emulator
 
 __all__ = [
     "DEFAULT_REST_URL",
     "DEFAULT_WS_URL",
+    "BybitAccount",
     "BybitClient",
     "bench_rows",
     "create_client",
+    "prepare_order",
     "serve_emulator",
 ]
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 from arbtrio.venues.gateio.bench import bench_rows
 from arbtrio.venues.gateio.client import DEFAULT_REST_URL, DEFAULT_WS_URL, GateClient
 from arbtrio.venues.gateio.emulator import GateEmulator, serve_emulator
+from arbtrio.venues.gateio.prepare import GateAccount, prepare_order
 from arbtrio.venues.package import client_factory
 
 __all__ = [
     "DEFAULT_REST_URL",
     "DEFAULT_WS_URL",
+    "GateAccount",
     "GateClient",
     "GateEmulator",
     "bench_rows",
     "create_client",
+    "prepare_order",
     "serve_emulator",
 ]
 

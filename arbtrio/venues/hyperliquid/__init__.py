@@ -13,6 +13,7 @@ from arbtrio.venues.hyperliquid.client import (
     HyperliquidClient,
     create_client,
 )
+from arbtrio.venues.hyperliquid.prepare import HyperliquidAccount, prepare_order
 from arbtrio.venues.hyperliquid.signing import sign_l1_action
 from arbtrio.venues.package import lazy_bench_rows, lazy_serve_emulator
 
@@ -23,9 +24,11 @@ bench_rows = lazy_bench_rows("arbtrio.venues.hyperliquid.bench", "Hyperliquid")
 __all__ = [
     "DEFAULT_REST_URL",
     "DEFAULT_WS_URL",
+    "HyperliquidAccount",
     "HyperliquidClient",
     "bench_rows",
     "create_client",
+    "prepare_order",
     "serve_emulator",
     "sign_l1_action",
 ]

@@ -12,14 +12,17 @@ from arbtrio.venues.base import Credentials
 from arbtrio.venues.kucoin.bench import bench_rows
 from arbtrio.venues.kucoin.client import DEFAULT_REST_URL, DEFAULT_WS_URL, KucoinClient
 from arbtrio.venues.kucoin.emulator import KucoinEmulator, serve_emulator
+from arbtrio.venues.kucoin.prepare import KucoinAccount, prepare_order
 
 __all__ = [
     "DEFAULT_REST_URL",
     "DEFAULT_WS_URL",
+    "KucoinAccount",
     "KucoinClient",
     "KucoinEmulator",
     "bench_rows",
     "create_client",
+    "prepare_order",
     "serve_emulator",
 ]
 
