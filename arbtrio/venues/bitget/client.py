@@ -500,6 +500,8 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
         channel = frame.arg.channel if frame.arg is not None else ""
         if frame.event == "error":
             raise BadRequest(VENUE, f"private stream error {frame.code}: {frame.msg}")
+        if frame.event:  # login / subscribe / unsubscribe acks carry no data
+            return []
         if channel == "fill":
             out: list[OrderEvent] = []
             for f in c.decode_data(list[c.FillPush], frame.data, "fill push"):

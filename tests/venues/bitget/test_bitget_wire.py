@@ -186,6 +186,7 @@ async def test_order_filled_with_stream_events_and_query() -> None:
         assert bal.total == r.market.balances("bitget")[0].total
         with pytest.raises(OrderNotFound):
             await r.client.cancel_order(SYMBOL, "c1")
+        assert r.client.private_health.malformed == 0  # login/subscribe acks are not pushes
         n.cancel_scope.cancel()
 
 
