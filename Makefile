@@ -32,7 +32,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check arbtrio tests
-	$(BIN)/mypy arbtrio/core
+	$(BIN)/mypy arbtrio
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
