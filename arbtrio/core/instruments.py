@@ -24,7 +24,7 @@ Rounding = Literal["down", "up", "nearest"]
 _MODES = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_EVEN}
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every detector call (pair cache)
 class Instrument:
     """One tradable perpetual on one venue, with everything sizing and pricing need."""
 
@@ -60,6 +60,11 @@ class Instrument:
 def _quantize_to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
     units = (value / step).to_integral_value(rounding=_MODES[rounding])
     return _plain(units * step) if units else Decimal(0)
+
+
+def step_multiple(step: Decimal, units: int) -> Decimal:
+    """``units × step`` in the form every quantiser here returns (plain, no trailing zeros)."""
+    return _plain(step * units) if units else Decimal(0)
 
 
 def _plain(value: Decimal) -> Decimal:
