@@ -32,13 +32,23 @@ def order_key(position_id: str, leg: str, attempt: int) -> int:
     if _SEP in position_id or _SEP in leg:
         # The separator inside a field would let two different triples hash alike.
         raise ValueError("position_id and leg must not contain the \\x1f separator")
-    material = f"{position_id}\x1f{leg}\x1f{attempt}".encode()
+    try:
+        material = f"{position_id}\x1f{leg}\x1f{attempt}".encode()
+    except UnicodeEncodeError:  # a lone surrogate: no stable bytes to hash
+        raise ValueError("position_id and leg must be encodable as UTF-8") from None
     return int.from_bytes(hashlib.blake2b(material, digest_size=16).digest(), "big")
 
 
+_BASE62_PAIRS = tuple(a + b for a in _BASE62 for b in _BASE62)  # 62² two-digit strings
+
+
 def _base62(value: int, width: int) -> str:
+    """``value`` as ``width`` base-62 digits (two digits per division)."""
     chars = []
-    for _ in range(width):
+    for _ in range(width // 2):
+        value, pair = divmod(value, 3844)
+        chars.append(_BASE62_PAIRS[pair])
+    if width % 2:
         value, digit = divmod(value, 62)
         chars.append(_BASE62[digit])
     if value:

@@ -40,6 +40,7 @@ and holds the same two tables; a test checks they agree.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -69,7 +70,7 @@ from arbtrio.core.events import (
     Quote,
     Tick,
 )
-from arbtrio.core.ids import client_order_id
+from arbtrio.core.ids import client_order_id, encode_client_order_id
 from arbtrio.core.instruments import Instrument, floor_qty, format_decimal, round_price
 from arbtrio.core.types import Fill, OrderReport, OrderRequest, OrderStatus, Side
 
@@ -335,15 +336,16 @@ class PositionSpec:
     created_ts: float = 0.0
 
     def __attrs_post_init__(self) -> None:
-        if not self.position_id or "\x1f" in self.position_id:
+        # Every order id must be encodable before the first order is placed: the position id
+        # and each venue are checked here, so ids.client_order_id cannot fail later.
+        if not _valid_position_id(self.position_id):
             raise ValueError(f"PositionSpec.position_id is invalid: {self.position_id!r}")
         if self.long.venue == self.short.venue:
             raise ValueError(f"PositionSpec.short: same venue as long ({self.long.venue})")
         for name, inst in (("long", self.long), ("short", self.short)):
-            try:  # every order id must be encodable before the first order is placed
-                client_order_id(inst.venue, self.position_id, name, 0)
-            except ValueError as exc:
-                raise ValueError(f"PositionSpec.{name}.venue: {exc}") from None
+            problem = _venue_id_problem(inst.venue)
+            if problem is not None:
+                raise ValueError(f"PositionSpec.{name}.venue: {problem}")
         for name, inst in (("long", self.long), ("short", self.short)):
             if inst.asset != self.asset:
                 raise ValueError(f"PositionSpec.{name}.asset {inst.asset!r} != {self.asset!r}")
@@ -366,6 +368,27 @@ class PositionSpec:
 
     def instrument(self, leg: LegRole) -> Instrument:
         return self.long if leg == "long" else self.short
+
+
+def _valid_position_id(position_id: str) -> bool:
+    """Non-empty, without the id separator, and encodable (the client order id hashes it)."""
+    if not position_id or "\x1f" in position_id:
+        return False
+    try:
+        position_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _venue_id_problem(venue: str) -> str | None:
+    """Why ``venue`` has no client order id encoding (ids.encode_client_order_id), or None."""
+    try:
+        encode_client_order_id(venue, 0)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _clears_minimums(inst: Instrument, qty: Decimal, price: Decimal) -> bool:

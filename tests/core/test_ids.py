@@ -26,9 +26,11 @@ VENUE_RULES = {
 VENUES = sorted(VENUE_RULES)
 
 keys = st.integers(min_value=0, max_value=(1 << 128) - 1)
-position_ids = st.text(st.characters(exclude_characters="\x1f"), max_size=40)
+# Any text the hash can encode (UTF-8: no lone surrogates) and without the separator.
+id_chars = st.characters(codec="utf-8", exclude_characters="\x1f")
+position_ids = st.text(id_chars, max_size=40)
 legs = st.sampled_from(["long", "short", "long-close", "short-close"]) | st.text(
-    st.characters(exclude_characters="\x1f"), max_size=10
+    id_chars, max_size=10
 )
 attempts = st.integers(min_value=0, max_value=10_000)
 
@@ -123,3 +125,10 @@ def test_key_out_of_range_is_an_error() -> None:
         encode_client_order_id("bybit", 1 << 128)
     with pytest.raises(ValueError, match="128-bit"):
         encode_client_order_id("bybit", -1)
+
+
+def test_text_without_a_utf8_encoding_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="UTF-8"):
+        order_key("p-\ud800", "long", 0)
+    with pytest.raises(ValueError, match="UTF-8"):
+        client_order_id("bybit", "p-1", "\udfff", 0)

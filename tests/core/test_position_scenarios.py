@@ -514,6 +514,10 @@ def test_spec_validation_names_the_field() -> None:
         make_spec(qty=D("0.005"))
     with pytest.raises(ValueError, match=r"PositionSpec\.position_id"):
         make_spec(position_id="")
+    with pytest.raises(ValueError, match=r"PositionSpec\.position_id"):
+        make_spec(position_id="p-\x1f")
+    with pytest.raises(ValueError, match=r"PositionSpec\.position_id"):
+        make_spec(position_id="p-\ud800")  # no UTF-8 bytes for the order id hash
     with pytest.raises(ValueError, match="same venue"):
         make_spec(short=HL)
     with pytest.raises(ValueError, match=r"PositionSpec\.short\.venue"):
