@@ -247,48 +247,34 @@ def find_opportunities(
                 v.funding_h = float(fr.rate) / fr.interval_hours
         venues.append(v)
 
-    # Every ordered pair is counted once: under the buy venue's problem if it has one, else
-    # under the sell venue's, else empty_book, else the prune or the evaluation decides.
-    skipped: dict[str, int] = {}
-    good = [v for v in venues if v.reason is None]
-    n_good = len(good)
-    for v in venues:
-        if v.reason is not None:  # (v, any other) pairs and (good, v) pairs
-            skipped[v.reason] = skipped.get(v.reason, 0) + len(venues) - 1 + n_good
-    buyers = [v for v in good if v.ask_ref is not None]
-    sellers = [v for v in good if v.bid_ref is not None]
-    both = sum(1 for v in buyers if v.bid_ref is not None)
-    empty = n_good * (n_good - 1) - (len(buyers) * len(sellers) - both)
-    if empty:
-        skipped["empty_book"] = empty
-
     found: list[Opportunity] = []
-    below = 0
+    skipped: dict[str, int] = {}
     entry = config.entry_threshold_bps
     slippage = config.slippage_buffer_bps
     carry_factor = config.expected_holding_hours * 1e4 if config.include_funding else 0.0
     target_f = float(config.target_notional)
-    for a in buyers:
-        ask_ref = a.ask_ref
-        assert ask_ref is not None
-        for b in sellers:
+    for a in venues:
+        for b in venues:
             if a is b:
                 continue
-            assert b.bid_ref is not None
-            carry = (a.funding_h - b.funding_h) * carry_factor
-            costs = a.fee_bps + b.fee_bps + slippage + carry
-            # Top of book bounds every VWAP from the good side: prune before any sizing.
-            # This is the common case, so it stays inline.
-            if (b.bid_ref / ask_ref - 1.0) * 1e4 - costs < entry:
-                below += 1
-                continue
-            result = _evaluate(asset, a, b, now, config, carry, costs, target_f)
-            if isinstance(result, Opportunity):
-                found.append(result)
-            else:
-                skipped[result] = skipped.get(result, 0) + 1
-    if below:
-        skipped["below_threshold"] = skipped.get("below_threshold", 0) + below
+            reason = a.reason or b.reason
+            if reason is None:
+                if a.ask_ref is None or b.bid_ref is None:
+                    reason = "empty_book"
+                else:
+                    carry = (a.funding_h - b.funding_h) * carry_factor
+                    costs = a.fee_bps + b.fee_bps + slippage + carry
+                    # Top of book bounds every VWAP from the good side: prune before any
+                    # sizing. This is the common case, so it stays inline.
+                    if (b.bid_ref / a.ask_ref - 1.0) * 1e4 - costs < entry:
+                        reason = "below_threshold"
+                    else:
+                        result = _evaluate(asset, a, b, now, config, carry, costs, target_f)
+                        if isinstance(result, Opportunity):
+                            found.append(result)
+                            continue
+                        reason = result
+            skipped[reason] = skipped.get(reason, 0) + 1
     if stats is not None:
         stats.pairs += len(venues) * (len(venues) - 1)
         stats.found += len(found)

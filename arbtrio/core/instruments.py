@@ -81,10 +81,14 @@ def price_step(inst: Instrument, price: Decimal) -> Decimal:
     # Significant figures: step = 10^(exponent of leading digit − sig_figs + 1), but an
     # integer price is always allowed, so the step never exceeds 1 by this rule ... except
     # that integers are *allowed*, not required: prices ≥ 10^sig_figs step by 1.
-    exponent = price.adjusted() - inst.sig_figs + 1
+    return _sig_fig_step(price.adjusted() - inst.sig_figs + 1, inst.max_price_decimals)
+
+
+@functools.lru_cache(maxsize=256)  # a few exponents per instrument; every order prices here
+def _sig_fig_step(exponent: int, max_price_decimals: int | None) -> Decimal:
     step = Decimal(1).scaleb(min(exponent, 0))
-    if inst.max_price_decimals is not None:
-        step = max(step, Decimal(1).scaleb(-inst.max_price_decimals))
+    if max_price_decimals is not None:
+        step = max(step, Decimal(1).scaleb(-max_price_decimals))
     return step
 
 
@@ -96,7 +100,13 @@ def round_price(inst: Instrument, price: Decimal, rounding: Rounding = "nearest"
     """
     step = price_step(inst, price)
     rounded = _quantize_to_step(price, step, rounding)
-    if inst.sig_figs is not None and rounded > 0:
+    if (
+        inst.sig_figs is not None
+        and rounded > 0
+        and not (
+            price > 0 and rounded.adjusted() == price.adjusted()  # same leading digit: same step
+        )
+    ):
         # Rounding can carry into a new leading digit (99999.5 -> 100000): re-check the step.
         step2 = price_step(inst, rounded)
         if step2 != step:

