@@ -343,11 +343,11 @@ def render(method: str, result: Any) -> str:
             [
                 p["id"], p["asset"], p["state"], p["long_venue"], p["short_venue"], p["qty"],
                 f"{p['legs'][0]['filled']}/{p['legs'][1]['filled']}", p["net_exposure"],
-                p["realized_pnl"], p["age_s"],
+                p["realized_pnl"] if p["state"] == "SETTLED" else "open", p["age_s"],
             ]
             for p in result
         ]  # fmt: skip
-        header = ["id", "asset", "state", "long", "short", "qty", "filled L/S", "net", "pnl"]
+        header = ["id", "asset", "state", "long", "short", "qty", "filled L/S", "net", "realised"]
         return _table(rows, [*header, "age s"]) if rows else "no positions"
     if method == "position":
         p = result

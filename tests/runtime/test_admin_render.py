@@ -26,6 +26,10 @@ async def test_admin_tables_render_live_results(make_config: Any, autojump_clock
         positions = await client.call("positions")
         table = cli.render("positions", positions)
         assert positions[0]["id"] in table and "filled L/S" in table
+        row = next(line for line in table.splitlines() if line.startswith(positions[0]["id"]))
+        assert positions[0]["state"] != "SETTLED" and " open " in row  # no PnL before settling
+        settled = {**positions[0], "state": "SETTLED", "realized_pnl": "12.3456"}
+        assert "12.3456" in cli.render("positions", [settled])
         one = cli.render("position", await client.call("position", {"id": positions[0]["id"]}))
         assert "client order id" in one and "IDLE" in one
         books = cli.render("books", await client.call("books"))
