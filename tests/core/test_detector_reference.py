@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -256,4 +257,49 @@ def test_fast_path_returns_exactly_what_the_reference_returns(
     ref = reference_find("X", quotes, stats=ref_stats, **kwargs)  # type: ignore[arg-type]
     assert [_fields(o) for o in fast] == [_fields(o) for o in ref]
     assert fast == ref
+    assert fast_stats == ref_stats
+
+
+def _inst(venue: str, lot: str, min_size: str = "0", min_notional: str = "0") -> Instrument:
+    return Instrument(
+        venue=venue, symbol=f"X-{venue}", asset="X", quote="USDT", tick_size=D("0.01"),
+        lot_size=D(lot), min_size=D(min_size), min_notional=D(min_notional),
+        taker_fee=D("0.0001"), maker_fee=D(0), funding_interval_hours=8,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "ask", "bid", "lot_a", "lot_b", "min_notional_a", "min_notional_b"),
+    [
+        ("3000", 2999.0, 3000.0, "0.01", "0.001", "0", "0"),  # exactly 1.00: floors on a step
+        ("3000", 2999.0, 3000.0, "0.3", "0.2", "0", "0"),  # 1.0 is not a step of 0.6
+        ("3000", 2999.99, 3000.0, "0.01", "0.01", "2999.99", "0"),  # buy notional at its min
+        ("3000", 2999.99, 3000.0, "0.01", "0.01", "2999.991", "0"),  # ... a hair above it
+        ("3000", 2999.0, 3000.0, "0.01", "0.01", "0", "3000"),  # sell notional at its min
+        ("30", 0.1, 0.10003, "1", "1", "0", "0"),  # 299.91... steps of 1
+        ("1", 3.0, 3.0001, "0.001", "0.001", "0.999", "0"),  # 0.333 × 3.0: the min exactly
+        ("1", 3.0, 3.0001, "0.001", "0.001", "0.99900001", "0"),  # just short of it
+        ("1e12", 0.1, 0.10003, "1", "1", "0", "0"),  # past the float-steps bound
+    ],
+)
+def test_boundaries_take_the_exact_path_and_agree(
+    target: str, ask: float, bid: float, lot_a: str, lot_b: str, min_notional_a: str,
+    min_notional_b: str,
+) -> None:  # fmt: skip
+    a = _inst("bybit", lot_a, min_notional=min_notional_a)
+    b = _inst("bitget", lot_b, min_notional=min_notional_b)
+    book_a, book_b = L2Book("bybit", a.symbol), L2Book("bitget", b.symbol)
+    book_a.apply_snapshot([(ask / 2, 1e15)], [(ask, 1e15)], ts=NOW)
+    book_b.apply_snapshot([(bid, 1e15)], [(bid * 2, 1e15)], ts=NOW)
+    config = DetectorConfig(
+        entry_threshold_bps=-1e4, exit_threshold_bps=0.0, slippage_buffer_bps=0.0,
+        max_quote_age_ms=1_000.0, target_notional=D(target), max_holding_s=60.0,
+        stop_widen_bps=10.0,
+    )  # fmt: skip
+    quotes = {"bybit": (a, book_a), "bitget": (b, book_b)}
+    kwargs = dict(now=NOW, config=config, quote_rates={"USDT": D(1)})
+    fast_stats, ref_stats = DetectionStats(), DetectionStats()
+    fast = find_opportunities("X", quotes, stats=fast_stats, **kwargs)  # type: ignore[arg-type]
+    ref = reference_find("X", quotes, stats=ref_stats, **kwargs)  # type: ignore[arg-type]
+    assert [_fields(o) for o in fast] == [_fields(o) for o in ref]
     assert fast_stats == ref_stats
