@@ -124,6 +124,91 @@ class DetectionStats:
     skipped: Counter[str] = attrs.Factory(Counter)
 
 
+class Candidate:
+    """A (buy venue, sell venue) pair that yields an :class:`Opportunity`, decided in floats.
+
+    :func:`find_candidates` returns exactly the pairs :func:`find_opportunities` turns into
+    opportunities (every boundary already decided exactly), with the same float figures;
+    :meth:`materialize` builds the exact Opportunity (Decimal prices and notionals) for the
+    one pair the caller trades. ``asset``, ``long``, ``short``, ``qty``, ``gross_bps``,
+    ``fees_bps``, ``funding_bps``, ``edge_bps`` and ``ts`` read as on the Opportunity;
+    ``long_book``/``short_book`` are the books the VWAPs were taken from.
+    """
+
+    __slots__ = (
+        "asset",
+        "edge_bps",
+        "fees_bps",
+        "funding_bps",
+        "gross_bps",
+        "long",
+        "long_book",
+        "long_rate",
+        "long_vwap",
+        "qty",
+        "short",
+        "short_book",
+        "short_rate",
+        "short_vwap",
+        "ts",
+    )
+
+    def __init__(
+        self,
+        asset: str,
+        a: _Venue,
+        b: _Venue,
+        qty: Decimal,
+        vwap_ask: float,
+        vwap_bid: float,
+        gross: float,
+        carry: float,
+        edge: float,
+        now: float,
+    ) -> None:
+        self.asset = asset
+        self.long: Instrument = a.inst
+        self.short: Instrument = b.inst
+        self.long_book: L2Book = a.book
+        self.short_book: L2Book = b.book
+        self.long_rate = a.rate
+        self.short_rate = b.rate
+        self.qty = qty
+        self.long_vwap = vwap_ask
+        self.short_vwap = vwap_bid
+        self.gross_bps = gross
+        self.fees_bps = a.fee_bps + b.fee_bps
+        self.funding_bps = carry
+        self.edge_bps = edge
+        self.ts = now
+
+    def __repr__(self) -> str:
+        return (
+            f"Candidate({self.asset} long={self.long.venue} short={self.short.venue} "
+            f"qty={self.qty} edge_bps={self.edge_bps:.3f})"
+        )
+
+    def materialize(self) -> Opportunity:
+        """The exact Opportunity of this pair (what :func:`find_opportunities` returns)."""
+        qty = self.qty
+        long_price, short_price = _dec(self.long_vwap), _dec(self.short_vwap)
+        return Opportunity(
+            asset=self.asset,
+            long=self.long,
+            short=self.short,
+            qty=qty,
+            long_price=long_price,
+            short_price=short_price,
+            long_notional=qty * long_price * self.long_rate,
+            short_notional=qty * short_price * self.short_rate,
+            gross_bps=self.gross_bps,
+            fees_bps=self.fees_bps,
+            funding_bps=self.funding_bps,
+            edge_bps=self.edge_bps,
+            ts=self.ts,
+        )
+
+
 class _Venue:
     """Per-call float view of one venue (built once, read by the venue's 2(n−1) pairs)."""
 
@@ -213,7 +298,38 @@ def find_opportunities(
     funding: Mapping[str, FundingRate] | None = None,
     stats: DetectionStats | None = None,
 ) -> list[Opportunity]:
-    """Every (buy venue, sell venue) opportunity on ``asset`` with edge ≥ the entry threshold.
+    """Every (buy venue, sell venue) opportunity on ``asset`` with edge ≥ the entry threshold,
+    best edge first: :func:`find_candidates`, each materialised (same arguments and errors).
+
+    A caller that trades one pair should call :func:`find_candidates` and materialise only
+    that one; the Decimal figures are most of the cost of a found pair.
+    """
+    return [
+        c.materialize()
+        for c in find_candidates(
+            asset,
+            quotes,
+            now=now,
+            config=config,
+            quote_rates=quote_rates,
+            funding=funding,
+            stats=stats,
+        )
+    ]
+
+
+def find_candidates(
+    asset: str,
+    quotes: Mapping[str, tuple[Instrument, L2Book]],
+    *,
+    now: float,
+    config: DetectorConfig,
+    quote_rates: Mapping[str, Decimal],
+    funding: Mapping[str, FundingRate] | None = None,
+    stats: DetectionStats | None = None,
+) -> list[Candidate]:
+    """Every (buy venue, sell venue) pair on ``asset`` with edge ≥ the entry threshold, as
+    :class:`Candidate` s whose :meth:`~Candidate.materialize` is the exact Opportunity.
 
     Args:
         quotes: ``venue → (instrument, book)`` for ``asset``.
@@ -223,7 +339,7 @@ def find_opportunities(
         stats: if given, each ordered pair is counted as found or skipped with a reason.
 
     Returns:
-        Opportunities best edge first (ties by venue names, so the order is deterministic).
+        Candidates best edge first (ties by venue names, so the order is deterministic).
 
     Raises:
         ValueError: an instrument of another asset, a missing or non-positive quote rate, or
@@ -247,7 +363,7 @@ def find_opportunities(
                 v.funding_h = float(fr.rate) / fr.interval_hours
         venues.append(v)
 
-    found: list[Opportunity] = []
+    found: list[Candidate] = []
     skipped: dict[str, int] = {}
     entry = config.entry_threshold_bps
     slippage = config.slippage_buffer_bps
@@ -270,7 +386,7 @@ def find_opportunities(
                         reason = "below_threshold"
                     else:
                         result = _evaluate(asset, a, b, now, config, carry, costs, target_f)
-                        if isinstance(result, Opportunity):
+                        if isinstance(result, Candidate):
                             found.append(result)
                             continue
                         reason = result
@@ -279,7 +395,7 @@ def find_opportunities(
         stats.pairs += len(venues) * (len(venues) - 1)
         stats.found += len(found)
         stats.skipped.update(skipped)
-    found.sort(key=lambda o: (-o.edge_bps, o.long.venue, o.short.venue))
+    found.sort(key=lambda c: (-c.edge_bps, c.long.venue, c.short.venue))
     return found
 
 
@@ -374,11 +490,11 @@ def _evaluate(
     carry: float,
     costs: float,
     target_notional: float,
-) -> Opportunity | str:
+) -> Candidate | str:
     """Buy on ``a``, sell on ``b`` (both books usable, top of book past the threshold).
 
-    Floats decide (joint size, VWAPs, edge); Decimal prices and notionals are built only for
-    a pair that clears the threshold.
+    Floats decide (joint size, VWAPs, edge, the sell leg's minimum notional at its VWAP, with
+    the exact fallbacks); the Decimal figures wait for :meth:`Candidate.materialize`.
     """
     assert a.ask_ref is not None and b.bid_ref is not None
     sized = _joint_qty(a, b, target_notional / max(a.ask_ref, b.bid_ref))
@@ -394,24 +510,11 @@ def _evaluate(
     edge = gross - costs
     if edge < config.entry_threshold_bps:
         return "below_threshold"
-    long_price, short_price = _dec(vwap_ask), _dec(vwap_bid)
-    if qty * short_price < b.inst.min_notional:  # the sell leg's VWAP is below its top
+    # qty × _dec(vwap_bid) >= the sell leg's minimum: its VWAP is below its top of book.
+    min_b, min_b_f = _pair_sizing(a.inst, b.inst).min_notional[1]
+    if min_b and not _clears_notional(qty, q, vwap_bid, min_b, min_b_f):
         return "too_small"
-    return Opportunity(
-        asset=asset,
-        long=a.inst,
-        short=b.inst,
-        qty=qty,
-        long_price=long_price,
-        short_price=short_price,
-        long_notional=qty * long_price * a.rate,
-        short_notional=qty * short_price * b.rate,
-        gross_bps=gross,
-        fees_bps=a.fee_bps + b.fee_bps,
-        funding_bps=carry,
-        edge_bps=edge,
-        ts=now,
-    )
+    return Candidate(asset, a, b, qty, vwap_ask, vwap_bid, gross, carry, edge, now)
 
 
 def closing_spread_bps(

@@ -19,6 +19,7 @@ from arbtrio.core.detector import (
     Opportunity,
     closing_spread_bps,
     exit_signal,
+    find_candidates,
     find_opportunities,
 )
 from arbtrio.core.instruments import Instrument
@@ -281,6 +282,62 @@ def test_opportunities_come_best_first_and_every_pair_is_counted_once() -> None:
     assert stats.pairs == 6
     assert stats.found + sum(stats.skipped.values()) == stats.pairs
     assert set(stats.skipped) <= set(SKIP_REASONS)
+
+
+def test_candidates_are_the_opportunities_before_materialising() -> None:
+    q = quotes(
+        (HL, book(HL, 2999, 3000)),
+        (BYBIT, book(BYBIT, 3009, 3010)),
+        (GATE, book(GATE, 3012, 3013)),
+    )
+    c_stats, o_stats = DetectionStats(), DetectionStats()
+    kwargs = dict(now=NOW, config=CONFIG, quote_rates=RATES)
+    candidates = find_candidates("ETH", q, stats=c_stats, **kwargs)  # type: ignore[arg-type]
+    opps = find_opportunities("ETH", q, stats=o_stats, **kwargs)  # type: ignore[arg-type]
+    assert [c.materialize() for c in candidates] == opps
+    assert c_stats == o_stats
+    for c, o in zip(candidates, opps, strict=True):
+        assert (c.asset, c.long, c.short, c.qty, c.edge_bps, c.gross_bps) == (
+            o.asset, o.long, o.short, o.qty, o.edge_bps, o.gross_bps,
+        )  # fmt: skip
+        assert (c.long_book, c.short_book) == (q[o.long.venue][1], q[o.short.venue][1])
+
+
+@pytest.mark.parametrize(
+    ("min_notional", "found"),
+    [
+        ("2998.99", True),  # decided in floats
+        ("2999", True),  # qty × sell VWAP is exactly the minimum: decided exactly
+        ("2999.000001", False),  # a hair short of it: decided exactly
+        ("2999.01", False),  # decided in floats
+    ],
+)
+def test_sell_leg_minimum_notional_at_its_vwap_is_decided_before_materialising(
+    min_notional: str, found: bool
+) -> None:
+    # Sized 1.00 ETH at the top of book (3000 clears every minimum here); selling it walks
+    # the Bybit bids to a VWAP of 2999, and the sell leg must clear its minimum at that VWAP.
+    bybit = attrs.evolve(BYBIT, min_notional=D(min_notional), taker_fee=D(0))
+    hl = attrs.evolve(HL, taker_fee=D(0))
+    sell = L2Book("bybit", bybit.symbol)
+    sell.apply_snapshot([(3000.0, 0.5), (2998.0, 100.0)], [(3001.0, 100.0)], ts=NOW)
+    buy = L2Book("hyperliquid", hl.symbol)
+    buy.apply_snapshot([(2900.0, 100.0)], [(2950.0, 100.0)], ts=NOW)
+    config = attrs.evolve(CONFIG, target_notional=D(3000), slippage_buffer_bps=0.0)
+    stats = DetectionStats()
+    candidates = find_candidates(
+        "ETH", quotes((hl, buy), (bybit, sell)), now=NOW, config=config, quote_rates=RATES,
+        stats=stats,
+    )  # fmt: skip
+    assert [(c.long.venue, c.qty) for c in candidates] == (
+        [("hyperliquid", D("1.00"))] if found else []
+    )
+    assert stats.found == int(found)
+    assert stats.skipped["too_small"] == int(not found)
+    if found:
+        opp = candidates[0].materialize()
+        assert opp.short_price == D(2999)
+        assert opp.qty * opp.short_price >= bybit.min_notional
 
 
 def test_instrument_of_another_asset_is_an_error() -> None:
