@@ -52,7 +52,7 @@ import trio
 from arbtrio.config import Config
 from arbtrio.core import events as ev
 from arbtrio.core.book import L2Book
-from arbtrio.core.detector import DetectionStats, exit_signal, find_opportunities, quote_rate
+from arbtrio.core.detector import DetectionStats, exit_signal, find_candidates, quote_rate
 from arbtrio.core.instruments import Instrument, format_decimal, round_price
 from arbtrio.core.position import OrderState, Position, PositionSpec, PositionState
 from arbtrio.core.risk import Exposure, RiskGate
@@ -724,7 +724,8 @@ class Runtime:
             return
         detector = self.config.detector
         funding = self.funding_for(asset) if detector.include_funding else None
-        opps = find_opportunities(
+        # Candidates carry the float figures; only the one we try to trade is materialised.
+        candidates = find_candidates(
             asset,
             quotes,
             now=now,
@@ -733,26 +734,27 @@ class Runtime:
             funding=funding,
             stats=self.detect_stats,
         )
-        self._count_episodes(asset, opps, now)
-        if not opps:
+        self._count_episodes(asset, candidates, now)
+        if not candidates:
             return
         reason = self._asset_block(asset)
         chosen = None
         if reason is None:
-            for candidate in opps:  # best edge first: the first one we may trade
+            for candidate in candidates:  # best edge first: the first one we may trade
                 reason = self._pair_block(candidate)
                 if reason is None:
                     chosen = candidate
                     break
             else:
-                reason = self._pair_block(opps[0])
+                reason = self._pair_block(candidates[0])
         if chosen is not None:
-            decision = self.gate.check(chosen, self.exposure())
+            opportunity = chosen.materialize()
+            decision = self.gate.check(opportunity, self.exposure())
             if decision.approved:
-                await self._open(chosen, now)
+                await self._open(opportunity, now)
                 return
             reason = decision.reason
-        opp = chosen or opps[0]
+        opp = chosen or candidates[0]
         assert reason is not None
         episode = (asset, opp.long.venue, opp.short.venue)
         if self._episode_reason.get(episode) != reason:
