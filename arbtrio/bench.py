@@ -7,13 +7,14 @@ Rows (each ``{"name", "value", "unit", "target", "ok", "detail"}``):
   module-level ``Decoder`` into Structs, sequence-checked and applied to the symbol's
   :class:`L2Book`. Messages per second on one core.
 * **decision latency** — delta applied → both order requests built and signed (design §4):
-  the delta that opens an edge is applied to one book, then ``find_opportunities`` over that
-  asset's five books, ``RiskGate.check`` with the current :class:`Exposure`, a
-  :class:`PositionSpec`, ``Position.handle(Open)`` returning the two ``PlaceOrder``
-  commands, and each leg's venue ``prepare_order`` building the exact signed HTTP request
-  (Hyperliquid: msgpack + keccak + secp256k1 L1 signature; CEXs: JSON body + HMAC) with the
-  timestamp / nonce read as the clients read it. p50 and p99, plus the same samples stopped
-  at the two ``PlaceOrder`` commands (before venue requests) for comparison.
+  the delta that opens an edge is applied to one book, then ``find_candidates`` over that
+  asset's five books, the best candidate materialised (as the runtime does),
+  ``RiskGate.check`` with the current :class:`Exposure`, a :class:`PositionSpec`,
+  ``Position.handle(Open)`` returning the two ``PlaceOrder`` commands, and each leg's venue
+  ``prepare_order`` building the exact signed HTTP request (Hyperliquid: msgpack + keccak +
+  secp256k1 L1 signature; CEXs: JSON body + HMAC) with the timestamp / nonce read as the
+  clients read it. p50 and p99, plus the same samples stopped at the two ``PlaceOrder``
+  commands (before venue requests) for comparison.
 * **resident memory** — the whole service (runtime, journal, strategy, five in-process
   simulated venues) on 5 venues × 50 symbols for a stretch of simulated time under Trio's
   MockClock: RSS at the end and its growth over the second half of the run.
@@ -44,7 +45,7 @@ from typing import Any
 import msgspec
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.detector import DetectorConfig, find_opportunities
+from arbtrio.core.detector import DetectorConfig, find_candidates
 from arbtrio.core.events import Open, PlaceOrder
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.position import ExecutionPolicy, Position, PositionSpec
@@ -189,8 +190,8 @@ def order_preparers(market: SimMarket) -> dict[str, Preparer]:
 
 
 def bench_decision(market: SimMarket, iterations: int) -> list[dict[str, Any]]:
-    """Delta applied → find_opportunities → risk gate → Position.handle(Open) → 2 orders →
-    both venue requests built and signed."""
+    """Delta applied → find_candidates → the best one materialised → risk gate →
+    Position.handle(Open) → 2 orders → both venue requests built and signed."""
     detector = DetectorConfig(
         entry_threshold_bps=3.0, exit_threshold_bps=0.5, slippage_buffer_bps=1.0,
         max_quote_age_ms=1e12, target_notional=Decimal(2000), max_holding_s=600.0,
@@ -241,12 +242,12 @@ def bench_decision(market: SimMarket, iterations: int) -> list[dict[str, Any]]:
             quotes[venue] = (quotes[venue][0], book)
             t0 = time.perf_counter_ns()
             book.apply_delta((), (level,), 0.0, book.seq + 1)
-            opps = find_opportunities(
+            candidates = find_candidates(
                 asset, quotes, now=0.0, config=detector, quote_rates=quote_rates
             )
             commands: list[Any] = []
-            if opps:
-                opp = opps[0]
+            if candidates:
+                opp = candidates[0].materialize()
                 if gate.check(opp, exposure).approved:
                     spec = PositionSpec(
                         position_id=f"b-{i}", asset=asset, long=opp.long, short=opp.short,
