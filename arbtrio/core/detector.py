@@ -436,7 +436,9 @@ _FLOAT_MARGIN = 1e-6  # ... so a fractional part this far from an integer floors
 _NOTIONAL_MARGIN = 1e-9  # relative: a float product this far from a minimum decides exactly
 
 
-def _joint_qty(a: _Venue, b: _Venue, target_qty: float) -> tuple[Decimal, float] | None:
+def _joint_qty(
+    a: _Venue, b: _Venue, sizing: _PairSizing, target_qty: float
+) -> tuple[Decimal, float] | None:
     """``joint_size(a.inst, b.inst, _dec(target_qty), _dec(a.ask), _dec(b.bid))`` exactly,
     with its float.
 
@@ -446,7 +448,6 @@ def _joint_qty(a: _Venue, b: _Venue, target_qty: float) -> tuple[Decimal, float]
     whose step is not a multiple of both lots) takes the Decimal path.
     """
     assert a.ask is not None and b.bid is not None
-    sizing = _pair_sizing(a.inst, b.inst)
     steps = target_qty / sizing.step_f
     k = int(steps) if sizing.exact and 0.0 <= steps < _FLOAT_STEPS_MAX else -1
     if k < 0 or not _FLOAT_MARGIN < steps - k < 1.0 - _FLOAT_MARGIN:
@@ -497,7 +498,8 @@ def _evaluate(
     the exact fallbacks); the Decimal figures wait for :meth:`Candidate.materialize`.
     """
     assert a.ask_ref is not None and b.bid_ref is not None
-    sized = _joint_qty(a, b, target_notional / max(a.ask_ref, b.bid_ref))
+    sizing = _pair_sizing(a.inst, b.inst)
+    sized = _joint_qty(a, b, sizing, target_notional / max(a.ask_ref, b.bid_ref))
     if sized is None:
         return "too_small"
     qty, q = sized
@@ -511,7 +513,7 @@ def _evaluate(
     if edge < config.entry_threshold_bps:
         return "below_threshold"
     # qty × _dec(vwap_bid) >= the sell leg's minimum: its VWAP is below its top of book.
-    min_b, min_b_f = _pair_sizing(a.inst, b.inst).min_notional[1]
+    min_b, min_b_f = sizing.min_notional[1]
     if min_b and not _clears_notional(qty, q, vwap_bid, min_b, min_b_f):
         return "too_small"
     return Candidate(asset, a, b, qty, vwap_ask, vwap_bid, gross, carry, edge, now)
