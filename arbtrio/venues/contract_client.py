@@ -2,22 +2,26 @@
 instruments on demand and open their HTTP client lazily.
 
 :class:`ContractClient` is their base: the lazy ``httpx.AsyncClient``, the credentials
-check, the instrument cache lookup and ``aclose``. Subclasses set ``name``, ``_creds``,
-``_timeout``, ``_http = None`` and ``_instruments`` in ``__init__`` and implement
-``load_instruments`` (which fills ``_instruments``). :func:`contract_position` converts a
+check, the instrument cache lookup and ``aclose``, and the state every such client keeps
+(set up by ``ContractClient.__init__``: health, books, REST base, credentials, clocks).
+Subclasses set ``name``, call ``super().__init__`` and implement ``load_instruments``
+(which fills ``_instruments``). :func:`contract_position` converts a
 signed contract count to a base-unit :class:`VenuePosition`.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
 import httpx
 
+from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument, from_contracts
 from arbtrio.core.types import VenuePosition
-from arbtrio.venues.base import AuthenticationFailed, BadRequest, Credentials
+from arbtrio.venues.base import AuthenticationFailed, BadRequest, Credentials, VenueHealth
 
 __all__ = ["ContractClient", "contract_position"]
 
@@ -26,10 +30,27 @@ class ContractClient:
     """Base of the Gate.io and KuCoin clients (see the module docstring)."""
 
     name: ClassVar[str]
-    _creds: Credentials | None
-    _timeout: float
-    _http: httpx.AsyncClient | None
-    _instruments: dict[str, Instrument]
+
+    def __init__(
+        self,
+        *,
+        rest_url: str,
+        credentials: Credentials | None,
+        symbols_hint: Sequence[str],
+        wall_clock: Callable[[], float] = time.time,
+        request_timeout: float = 5.0,
+    ) -> None:
+        self.health = VenueHealth(self.name)
+        self.books: dict[str, L2Book] = {}
+        self.rest_url = rest_url.rstrip("/")
+        self._prefix = httpx.URL(self.rest_url).path.rstrip("/")
+        self._origin = self.rest_url[: len(self.rest_url) - len(self._prefix)]
+        self._creds = credentials if credentials and credentials.api_key else None
+        self.symbols_hint = tuple(symbols_hint)
+        self._wall = wall_clock
+        self._timeout = request_timeout
+        self._http: httpx.AsyncClient | None = None
+        self._instruments: dict[str, Instrument] = {}
 
     async def load_instruments(self) -> list[Instrument]:
         raise NotImplementedError

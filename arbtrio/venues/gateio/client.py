@@ -26,12 +26,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
-import httpx
 import structlog
 import trio
 from trio_websocket import WebSocketConnection
 
-from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
@@ -53,7 +51,6 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     PreparedRequest,
     RateLimited,
-    VenueHealth,
 )
 from arbtrio.venues.contract_client import ContractClient, contract_position
 from arbtrio.venues.gateio import codecs, convert, sign
@@ -125,16 +122,14 @@ class GateClient(ContractClient):
     ) -> None:
         if depth not in (20, 50, 100):
             raise ValueError(f"gateio: depth must be 20, 50 or 100, got {depth}")
-        self.health = VenueHealth(VENUE)
-        self.books: dict[str, L2Book] = {}
-        self.rest_url = rest_url.rstrip("/")
+        super().__init__(
+            rest_url=rest_url,
+            credentials=credentials,
+            symbols_hint=symbols_hint,
+            wall_clock=wall_clock,
+            request_timeout=request_timeout,
+        )
         self.ws_url = ws_url
-        self._prefix = httpx.URL(self.rest_url).path.rstrip("/")
-        self._origin = self.rest_url[: len(self.rest_url) - len(self._prefix)]
-        self._creds = credentials if credentials and credentials.api_key else None
-        self.symbols_hint = tuple(symbols_hint)
-        self._wall = wall_clock
-        self._timeout = request_timeout
         self.ping_interval = ping_interval
         self.idle_timeout = idle_timeout
         self.depth = depth
@@ -143,9 +138,7 @@ class GateClient(ContractClient):
         self.first_delta_wait_s = first_delta_wait_s
         self.backoff = backoff
         self.decimal_sizes = decimal_sizes
-        self._http: httpx.AsyncClient | None = None
         self._buckets: dict[str, TokenBucket] = {}
-        self._instruments: dict[str, Instrument] = {}
         self._uid: int | None = None
         self._placed = PlacedOrders()  # text -> numeric order id, contract, finished?
         self._trades = RecentIds()

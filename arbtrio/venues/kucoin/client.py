@@ -32,13 +32,11 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from urllib.parse import quote
 
-import httpx
 import msgspec
 import structlog
 import trio
 from trio_websocket import WebSocketConnection
 
-from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
@@ -60,7 +58,6 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     PreparedRequest,
     RateLimited,
-    VenueHealth,
 )
 from arbtrio.venues.contract_client import ContractClient, contract_position
 from arbtrio.venues.kucoin import codecs, convert
@@ -134,15 +131,13 @@ class KucoinClient(ContractClient):
     ) -> None:
         if margin_mode not in ("ISOLATED", "CROSS"):
             raise ValueError(f"kucoin: margin_mode must be ISOLATED or CROSS, got {margin_mode}")
-        self.health = VenueHealth(VENUE)
-        self.books: dict[str, L2Book] = {}
-        self.rest_url = rest_url.rstrip("/")
-        self._prefix = httpx.URL(self.rest_url).path.rstrip("/")
-        self._origin = self.rest_url[: len(self.rest_url) - len(self._prefix)]
-        self._creds = credentials if credentials and credentials.api_key else None
-        self.symbols_hint = tuple(symbols_hint)
-        self._wall = wall_clock
-        self._timeout = request_timeout
+        super().__init__(
+            rest_url=rest_url,
+            credentials=credentials,
+            symbols_hint=symbols_hint,
+            wall_clock=wall_clock,
+            request_timeout=request_timeout,
+        )
         self.welcome_timeout = welcome_timeout
         self.max_session_s = max_session_s
         self.snapshot_retry_s = snapshot_retry_s
@@ -150,9 +145,7 @@ class KucoinClient(ContractClient):
         self.backoff = backoff
         self.margin_mode = margin_mode
         self.leverage = leverage
-        self._http: httpx.AsyncClient | None = None
         self._buckets = {k: TokenBucket(f"{VENUE}:{k}", c, r) for k, (c, r) in POOLS.items()}
-        self._instruments: dict[str, Instrument] = {}
         self._fee_rates: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (taker, maker)
         self._placed = PlacedOrders()
         self._trades = RecentIds()
