@@ -36,6 +36,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from arbtrio.core.instruments import Instrument
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import Credentials, EmulatorEndpoints
@@ -88,14 +89,23 @@ async def serve_asgi(
 class EmulatorApp:
     """Base of a venue emulator: the ASGI entry point and :meth:`serve`.
 
-    Subclasses set ``venue`` and ``credentials`` and implement :meth:`http`,
+    Subclasses set ``venue``, call ``super().__init__(market, driver, credentials)`` (which
+    also builds ``instruments``, the venue's simulated instruments by symbol) and implement
+    :meth:`http`,
     :meth:`websocket` and :meth:`endpoints`; :meth:`background` (default: none) runs beside
     the server, e.g. a market publisher. ``base_url`` is the bound ``http://host:port``.
     """
 
     venue: str
-    credentials: Credentials
     base_url: str = ""
+
+    def __init__(self, market: SimMarket, driver: MarketDriver, credentials: Credentials) -> None:
+        self.market = market
+        self.driver = driver
+        self.credentials = credentials
+        self.instruments: dict[str, Instrument] = {
+            i.symbol: i for i in market.instruments(self.venue)
+        }
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -154,7 +164,8 @@ class TwoSocketEmulator(EmulatorApp, Generic[S]):
     public_path: ClassVar[str]
     private_path: ClassVar[str]
 
-    def __init__(self) -> None:
+    def __init__(self, market: SimMarket, driver: MarketDriver, credentials: Credentials) -> None:
+        super().__init__(market, driver, credentials)
         self._ids = itertools.count(1)
         self._private: dict[int, tuple[trio.MemorySendChannel[str], set[str]]] = {}
         self._public_inject: dict[int, trio.MemorySendChannel[str]] = {}

@@ -124,16 +124,12 @@ class BitgetEmulator(TwoSocketEmulator[dict[tuple[str, str], _Sub]]):
         wall_clock: Callable[[], float] = time.time,
         timeout_hold_s: float = 30.0,
     ) -> None:
-        super().__init__()
-        self.market = market
-        self.driver = driver
-        self.credentials = credentials
+        super().__init__(market, driver, credentials)
         self.wall_clock = wall_clock
         self.timeout_hold_s = timeout_hold_s
         self.orders: dict[str, _Order] = {}  # clientOid → order
         self.by_order_id: dict[str, str] = {}
         self._calls: dict[str, list[float]] = {}
-        self.instruments = {i.symbol: i for i in market.instruments(VENUE)}
         self.requests = 0
 
     # -- formatting -----------------------------------------------------------------------------

@@ -130,10 +130,7 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         timeout_hold_s: float = 30.0,
         page_size: int = 500,
     ) -> None:
-        super().__init__()
-        self.market = market
-        self.driver = driver
-        self.credentials = credentials
+        super().__init__(market, driver, credentials)
         self.wall_clock = wall_clock
         self.timeout_hold_s = timeout_hold_s
         self.page_size = page_size
@@ -142,7 +139,6 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         self._exec_seq = itertools.count(1)
         self._cross_seq = itertools.count(7_961_638_724)
         self._calls: dict[str, deque[float]] = {}
-        self.instruments = {i.symbol: i for i in market.instruments(VENUE)}
         self.requests = 0  # REST requests served (tests read it)
 
     # -- formatting -------------------------------------------------------------------------

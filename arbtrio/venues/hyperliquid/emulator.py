@@ -138,9 +138,7 @@ class HyperliquidEmulator(EmulatorApp):
     ) -> None:
         if not credentials.private_key:
             raise ValueError("the emulator needs credentials.private_key (the API wallet)")
-        self.market = market
-        self.driver = driver
-        self.credentials = credentials
+        super().__init__(market, driver, credentials)
         self.is_mainnet = is_mainnet
         self.agent = address_of(credentials.private_key)
         self.user = (credentials.account_address or self.agent).lower()
@@ -149,10 +147,8 @@ class HyperliquidEmulator(EmulatorApp):
         self.idle_timeout_s = idle_timeout_s
         self.schedule_cancel_volume = schedule_cancel_volume
         self.book_depth = book_depth
-        instruments = market.instruments(VENUE)
-        self.instruments: dict[str, Instrument] = {i.symbol: i for i in instruments}
         # The universe carries a delisted coin at index 1: asset ids are never "filtered".
-        self.universe: list[c.AssetMeta] = [self._asset_meta(i) for i in instruments]
+        self.universe: list[c.AssetMeta] = [self._asset_meta(i) for i in self.instruments.values()]
         self.universe.insert(min(1, len(self.universe)), _DELISTED)
         self.orders: dict[int, _Order] = {}
         self.by_cloid: dict[str, int] = {}

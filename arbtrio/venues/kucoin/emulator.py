@@ -123,15 +123,12 @@ class KucoinEmulator(EmulatorApp):
         stale_s: float = 2.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.market = market
-        self.driver = driver
-        self.credentials = credentials
+        super().__init__(market, driver, credentials)
         self.depth = depth
         self.hold_s = hold_s
         self.stale_s = stale_s
         self.wall = wall_clock
         self.faults = FaultSwitch(market, VENUE)
-        self.instruments = {i.symbol: i for i in market.instruments(VENUE)}
         self._published = {
             s: PublishedLadder(first_id=1_700_000_000_000 + 10**9 * n)
             for n, s in enumerate(self.instruments)
