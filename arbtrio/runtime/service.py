@@ -40,7 +40,7 @@ import random
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -80,6 +80,7 @@ UNSTABLE = (S.IDLE, S.OPENING, S.UNWINDING, S.CLOSING)
 _ZERO = Decimal(0)
 EPISODE_GAP_S = 5.0
 _Holding = tuple[PositionActor, ev.LegRole, Decimal]  # actor, leg, base quantity held
+DEAD_MAN_DELAY_S = 10.0  # kill: venues' dead-man switches fire this long after (venue min 5 s)
 FUNDING_LATE_S = 10.0  # a funding time found this late is not booked (holdings unknown then)
 
 
@@ -273,6 +274,30 @@ class Runtime:
             "service.stopped", reason=self.stop_reason, positions=dict(self.positions_by_state())
         )
 
+    async def _arm_dead_man_switches(self) -> None:
+        """Kill path: arm every venue's dead-man switch where its client has one
+        (``schedule_cancel``, e.g. Hyperliquid's ``scheduleCancel``), so the venue cancels
+        every resting order even if this process dies before the flatten completes. A
+        refusal (Hyperliquid requires traded volume) or a timeout is logged, never fatal."""
+        at_ms = int((self.wall_clock() + DEAD_MAN_DELAY_S) * 1000)
+
+        async def arm(venue: str, schedule_cancel: Callable[[int], Awaitable[None]]) -> None:
+            try:
+                with trio.fail_after(self.config.service.ack_timeout_s):
+                    await schedule_cancel(at_ms)
+            except (VenueError, trio.TooSlowError) as exc:
+                log.warning("kill.dead_man_refused", venue=venue, error=str(exc))
+                return
+            log.warning("kill.dead_man_armed", venue=venue, at_ms=at_ms)
+            await self.journal.service("dead_man_armed", trio.current_time(), venue=venue,
+                                       at_ms=at_ms)  # fmt: skip
+
+        async with trio.open_nursery() as nursery:
+            for venue, client in self.clients.items():
+                schedule_cancel = getattr(client, "schedule_cancel", None)
+                if schedule_cancel is not None:
+                    nursery.start_soon(arm, venue, schedule_cancel)
+
     def request_stop(self, reason: str = "requested") -> None:
         """Begin a graceful shutdown (idempotent)."""
         if not self._stop.is_set():
@@ -288,6 +313,8 @@ class Runtime:
         await self._stopped.wait()
 
     async def _shutdown(self) -> None:
+        if self.killed:
+            await self._arm_dead_man_switches()
         now = trio.current_time()
         policy = self.shutdown_policy()
         for actor in list(self.live.values()):
