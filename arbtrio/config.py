@@ -378,11 +378,6 @@ def load_config(path: str | Path) -> Config:
     return structure_config(data, source=str(p))
 
 
-def unstructure_config(config: Config) -> dict[str, Any]:
-    result: dict[str, Any] = _converter.unstructure(config)
-    return result
-
-
 # -- secrets -----------------------------------------------------------------------------
 def missing_secrets(
     config: Config, venue: str, environ: Mapping[str, str] | None = None

@@ -154,12 +154,6 @@ class L2Book:
         prices = self._ask_px if depth is None else self._ask_px[:depth]
         return [(p, self._asks[p]) for p in prices]
 
-    def top_prices(self, side: Side, depth: int) -> list[float]:
-        """The best ``depth`` prices of one side, best first, without sizes (cheap)."""
-        if side is Side.BUY:
-            return self._bid_px[: -depth - 1 : -1]
-        return self._ask_px[:depth]
-
     def depth(self) -> tuple[int, int]:
         return (len(self._bid_px), len(self._ask_px))
 

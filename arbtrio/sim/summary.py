@@ -44,9 +44,6 @@ class EdgeSummary:
         """``captured / available`` (None when nothing was available)."""
         return captured_quote / self.available_quote if self.available_quote > 0 else None
 
-    def as_dict(self) -> dict[str, object]:
-        return attrs.asdict(self)
-
 
 def edge_summary(
     market: SimMarket,
