@@ -2,9 +2,9 @@
 
 One :class:`~arbtrio.sim.market.SimMarket` and one :class:`~arbtrio.sim.driver.MarketDriver`
 per process; each enabled venue is served either in-process (:class:`SimVenueClient`) or, with
-``wire=True``, by that venue package's ``serve_emulator`` on loopback with the package's real
-``create_client`` connected to it (venues whose package is missing or incomplete fall back to
-in-process, with a log line).
+``wire=True``, by its emulator (:mod:`arbtrio.emulators`) on loopback with the venue package's
+real ``create_client`` connected to it (a venue whose package is missing or incomplete falls
+back to in-process, with a log line).
 
 :func:`summarize` turns a finished run into the summary ``arbtrio sim`` prints: opportunities
 seen, taken and rejected by reason; positions by final state; realised PnL and fees; and the
@@ -26,6 +26,7 @@ import trio
 from arbtrio.config import Config
 from arbtrio.core.instruments import format_decimal
 from arbtrio.core.position import PositionState
+from arbtrio.emulators import ApiKeys, emulator_class
 from arbtrio.runtime.funding import SAME_TS_S, FundingSettlement, FundingSource
 from arbtrio.runtime.logs import redactor
 from arbtrio.runtime.service import Runtime
@@ -64,16 +65,16 @@ async def start_wire_clients(
     clients: dict[str, VenueClient] = {}
     for venue in venues:
         try:
-            package = importlib.import_module(f"arbtrio.venues.{venue}")
-            serve = package.serve_emulator
-            create = package.create_client
-        except (ImportError, AttributeError) as exc:
+            create = importlib.import_module(f"arbtrio.venues.{venue}").create_client
+            emulator_cls = emulator_class(venue)
+        except (ImportError, AttributeError, KeyError) as exc:
             log.warning("sim.wire_unavailable", venue=venue, error=str(exc), fallback="in-process")
             clients[venue] = SimVenueClient(world.market, world.driver, venue)
             continue
         credentials = _emulator_credentials(venue)
         redactor.register(credentials.secrets())
-        endpoints = await nursery.start(partial_serve(serve, world, credentials))
+        emulator = emulator_cls(world.market, world.driver, emulator_keys(credentials))
+        endpoints = await nursery.start(emulator.serve)
         clients[venue] = create(
             rest_url=endpoints.rest_url,
             ws_url=endpoints.ws_url,
@@ -118,11 +119,15 @@ def sim_funding_source(world: SimWorld) -> FundingSource:
     return settlement
 
 
-def partial_serve(serve: Any, world: SimWorld, credentials: Credentials) -> Any:
-    async def run(*, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
-        await serve(world.market, world.driver, credentials=credentials, task_status=task_status)
-
-    return run
+def emulator_keys(credentials: Credentials) -> ApiKeys:
+    """The same secrets, as the emulator holds them."""
+    return ApiKeys(
+        api_key=credentials.api_key,
+        api_secret=credentials.api_secret,
+        passphrase=credentials.passphrase,
+        private_key=credentials.private_key,
+        account_address=credentials.account_address,
+    )
 
 
 def _emulator_credentials(venue: str) -> Credentials:

@@ -198,7 +198,7 @@ class PreparedRequest:
         return next((v for k, v in self.headers if k.lower() == lower), None)
 
 
-# -- credentials and emulator endpoints --------------------------------------------------
+# -- credentials ---------------------------------------------------------------------------
 def _hidden(_: object) -> str:
     return "'***'"
 
@@ -223,14 +223,3 @@ class Credentials:
         return tuple(
             s for s in (self.api_key, self.api_secret, self.passphrase, self.private_key) if s
         )
-
-
-@attrs.frozen(kw_only=True)
-class EmulatorEndpoints:
-    """Where a running venue emulator listens (loopback), as its serve() reports on start."""
-
-    venue: str
-    rest_url: str  # e.g. "http://127.0.0.1:43121"
-    ws_url: str  # public stream, e.g. "ws://127.0.0.1:43121/ws" (venue-shaped path)
-    private_ws_url: str = ""  # private stream where the venue separates it
-    credentials: Credentials = Credentials()

@@ -1,16 +1,14 @@
 """The venue package contract, written once.
 
 Every ``arbtrio.venues.<venue>`` package exports ``create_client`` (the CLI and the wire
-simulation call it), ``serve_emulator`` (the wire simulation serves it) and ``bench_rows``
-(``make bench``). The packages build them here from their own client class, default URLs
-and module names:
+simulation call it) and ``bench_rows`` (``make bench``). The packages build them here from
+their own client class, default URLs and module names (the emulators are not part of the
+venue packages: they live in :mod:`arbtrio.emulators`, independent of the clients):
 
 * :func:`client_factory` — ``create_client(*, rest_url, ws_url, credentials,
   symbols_hint)`` with the venue's default URLs filled in.
-* :func:`lazy_serve_emulator` / :func:`lazy_bench_rows` — forwarders that import the
-  emulator or benchmark module only when called, so using a client never imports the
-  simulator. (The emulator side, :func:`arbtrio.venues.emulator.emulator_server`, builds
-  each emulator module's own ``serve_emulator``.)
+* :func:`lazy_bench_rows` — a forwarder that imports the benchmark module only when
+  called, so using a client never imports the simulator.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from arbtrio.venues.base import Credentials
 
-__all__ = ["CreateClient", "client_factory", "lazy_bench_rows", "lazy_serve_emulator"]
+__all__ = ["CreateClient", "client_factory", "lazy_bench_rows"]
 
 C_co = TypeVar("C_co", covariant=True)
 
@@ -75,20 +73,6 @@ def client_factory(
         "then raise AuthenticationFailed)."
     )
     return create_client
-
-
-def lazy_serve_emulator(module: str, venue: str) -> Callable[..., Any]:
-    """``serve_emulator`` forwarding to ``<module>.serve_emulator``, imported on first call."""
-
-    async def serve_emulator(*args: Any, **kwargs: Any) -> None:
-        serve = importlib.import_module(module).serve_emulator
-        await serve(*args, **kwargs)
-
-    serve_emulator.__doc__ = (
-        f"Serve the {venue} emulator on loopback until cancelled; "
-        f"``task_status.started(EmulatorEndpoints)``. See :mod:`{module}`."
-    )
-    return serve_emulator
 
 
 def lazy_bench_rows(module: str, venue: str) -> Callable[..., list[dict[str, Any]]]:

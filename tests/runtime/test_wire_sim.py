@@ -16,6 +16,7 @@ import trio
 from test_service_sim import STABLE, venue_books_match_positions
 
 from arbtrio.config import KNOWN_VENUES
+from arbtrio.emulators import EMULATORS
 from arbtrio.runtime.clock import EpochClock
 from arbtrio.runtime.journal import replay
 from arbtrio.runtime.service import Runtime
@@ -30,11 +31,11 @@ def epoch_clock() -> EpochClock:
 
 
 def emulated_venues() -> list[str]:
-    """Venues whose package serves an emulator and builds a real client."""
+    """Venues with an emulator whose package builds a real client."""
     out = []
     for venue in KNOWN_VENUES:
         package = importlib.import_module(f"arbtrio.venues.{venue}")
-        if hasattr(package, "serve_emulator") and hasattr(package, "create_client"):
+        if venue in EMULATORS and hasattr(package, "create_client"):
             out.append(venue)
     return out
 

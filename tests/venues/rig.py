@@ -12,11 +12,11 @@ import trio
 
 from arbtrio.core.ids import client_order_id
 from arbtrio.core.types import OrderRequest, Side
+from arbtrio.emulators.app import HttpRequest
 from arbtrio.sim.config import FaultRates, default_sim_config
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import Credentials, PreparedRequest
-from arbtrio.venues.emulator import HttpRequest
 from arbtrio.venues.reconnect import Backoff
 
 

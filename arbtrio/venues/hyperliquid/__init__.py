@@ -1,7 +1,7 @@
-"""Hyperliquid perpetuals: wire codecs, L1 signing, the venue client and the wire emulator.
+"""Hyperliquid perpetuals: wire codecs, L1 signing, and the venue client.
 
 The package contract (briefs/venue_api.md): ``DEFAULT_REST_URL``, ``DEFAULT_WS_URL``,
-``create_client``, ``serve_emulator``; plus ``sign_l1_action`` (the official SDK's signature
+``create_client``; plus ``sign_l1_action`` (the official SDK's signature
 for the same inputs) and ``bench_rows`` (signing and book-decoding benchmarks).
 """
 
@@ -15,9 +15,8 @@ from arbtrio.venues.hyperliquid.client import (
 )
 from arbtrio.venues.hyperliquid.prepare import HyperliquidAccount, prepare_order
 from arbtrio.venues.hyperliquid.signing import sign_l1_action
-from arbtrio.venues.package import lazy_bench_rows, lazy_serve_emulator
+from arbtrio.venues.package import lazy_bench_rows
 
-serve_emulator = lazy_serve_emulator("arbtrio.venues.hyperliquid.emulator", "Hyperliquid")
 bench_rows = lazy_bench_rows("arbtrio.venues.hyperliquid.bench", "Hyperliquid")
 
 
@@ -29,6 +28,5 @@ __all__ = [
     "bench_rows",
     "create_client",
     "prepare_order",
-    "serve_emulator",
     "sign_l1_action",
 ]

@@ -1,6 +1,6 @@
-"""KuCoin Futures (USDT-margined perpetuals): client, emulator and codecs.
+"""KuCoin Futures (USDT-margined perpetuals): client and codecs.
 
-The venue package contract (``create_client``, ``serve_emulator``, default URLs) and the
+The venue package contract (``create_client``, default URLs) and the
 choices made are in ``specs/014-kucoin.md``.
 """
 
@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from arbtrio.venues.base import Credentials
 from arbtrio.venues.kucoin.bench import bench_rows
 from arbtrio.venues.kucoin.client import DEFAULT_REST_URL, DEFAULT_WS_URL, KucoinClient
-from arbtrio.venues.kucoin.emulator import KucoinEmulator, serve_emulator
 from arbtrio.venues.kucoin.prepare import KucoinAccount, prepare_order
 
 __all__ = [
@@ -19,11 +18,9 @@ __all__ = [
     "DEFAULT_WS_URL",
     "KucoinAccount",
     "KucoinClient",
-    "KucoinEmulator",
     "bench_rows",
     "create_client",
     "prepare_order",
-    "serve_emulator",
 ]
 
 

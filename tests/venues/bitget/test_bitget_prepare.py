@@ -9,8 +9,8 @@ import attrs
 import pytest
 
 from arbtrio.core.types import OrderRequest, Side
+from arbtrio.emulators.bitget import ApiError, BitgetEmulator
 from arbtrio.venues.base import BadRequest, Credentials
-from arbtrio.venues.bitget.emulator import ApiError, BitgetEmulator
 from arbtrio.venues.bitget.prepare import BitgetAccount, prepare_order
 from arbtrio.venues.bitget.signing import rest_signature
 from tests.venues.rig import as_received, offline_emulator

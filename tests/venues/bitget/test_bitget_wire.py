@@ -13,6 +13,7 @@ from venues.rig import Rig, open_rig, wait_until
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.types import Fill, OrderEvent, OrderRequest, OrderStatus, OrderUpdate, Side
+from arbtrio.emulators.bitget import BitgetEmulator
 from arbtrio.sim.config import FaultRates
 from arbtrio.venues.base import (
     AuthenticationFailed,
@@ -24,7 +25,6 @@ from arbtrio.venues.base import (
     RateLimited,
 )
 from arbtrio.venues.bitget.client import BitgetClient
-from arbtrio.venues.bitget.emulator import BitgetEmulator
 from arbtrio.venues.reconnect import Backoff
 
 CREDS = Credentials(api_key="test-key", api_secret="test_secret", passphrase="test-pass")

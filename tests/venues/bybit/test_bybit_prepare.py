@@ -9,8 +9,8 @@ import attrs
 import pytest
 
 from arbtrio.core.types import OrderRequest, Side
+from arbtrio.emulators.bybit import ApiError, BybitEmulator
 from arbtrio.venues.base import BadRequest, Credentials
-from arbtrio.venues.bybit.emulator import ApiError, BybitEmulator
 from arbtrio.venues.bybit.prepare import BybitAccount, prepare_order
 from arbtrio.venues.bybit.signing import rest_signature
 from tests.venues.rig import as_received, offline_emulator

@@ -12,6 +12,7 @@ from venues.rig import Rig, open_rig, wait_until
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.types import Fill, OrderEvent, OrderRequest, OrderStatus, OrderUpdate, Side
+from arbtrio.emulators.bybit import BybitEmulator
 from arbtrio.sim.config import FaultRates
 from arbtrio.venues.base import (
     AuthenticationFailed,
@@ -23,7 +24,6 @@ from arbtrio.venues.base import (
     RateLimited,
 )
 from arbtrio.venues.bybit.client import BybitClient
-from arbtrio.venues.bybit.emulator import BybitEmulator
 from arbtrio.venues.reconnect import Backoff
 
 CREDS = Credentials(api_key="test-key", api_secret="test_secret")

@@ -9,9 +9,9 @@ import attrs
 import pytest
 
 from arbtrio.core.types import OrderRequest, Side
+from arbtrio.emulators.gateio import GateEmulator
 from arbtrio.venues.base import BadRequest, Credentials
 from arbtrio.venues.gateio import sign
-from arbtrio.venues.gateio.emulator import GateEmulator
 from arbtrio.venues.gateio.prepare import GateAccount, prepare_order
 from tests.venues.rig import as_received, offline_emulator
 

@@ -15,6 +15,7 @@ from venues import rig as shared_rig
 from venues.rig import Rig, open_rig
 
 from arbtrio.core.types import Fill, OrderEvent, OrderStatus, OrderUpdate, Side
+from arbtrio.emulators.gateio import GateEmulator
 from arbtrio.sim.config import FaultRates
 from arbtrio.venues.base import (
     AuthenticationFailed,
@@ -24,7 +25,7 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
-from arbtrio.venues.gateio import GateClient, GateEmulator, create_client
+from arbtrio.venues.gateio import GateClient, create_client
 from arbtrio.venues.reconnect import Backoff
 
 CREDS = Credentials(api_key="gate-test-key", api_secret="gate-test-secret")

@@ -12,12 +12,12 @@ import pytest
 
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import OrderRequest, Side
+from arbtrio.emulators.hyperliquid import HyperliquidEmulator
 from arbtrio.sim.config import default_sim_config
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import BadRequest, Credentials
 from arbtrio.venues.hyperliquid import codecs as c
-from arbtrio.venues.hyperliquid.emulator import HyperliquidEmulator
 from arbtrio.venues.hyperliquid.prepare import HyperliquidAccount, prepare_order
 from arbtrio.venues.hyperliquid.signing import Signer
 

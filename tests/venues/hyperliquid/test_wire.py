@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 import attrs
@@ -21,6 +20,7 @@ from arbtrio.core.book import L2Book
 from arbtrio.core.ids import client_order_id
 from arbtrio.core.instruments import round_price
 from arbtrio.core.types import Fill, OrderAck, OrderRequest, OrderStatus, OrderUpdate, Side
+from arbtrio.emulators.hyperliquid import HyperliquidEmulator
 from arbtrio.sim import FaultRates, MarketDriver, SimMarket, default_sim_config
 from arbtrio.venues.base import (
     AuthenticationFailed,
@@ -34,7 +34,6 @@ from arbtrio.venues.base import (
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid import create_client
 from arbtrio.venues.hyperliquid.client import HyperliquidClient
-from arbtrio.venues.hyperliquid.emulator import HyperliquidEmulator
 from arbtrio.venues.hyperliquid.signing import Signer
 from arbtrio.venues.reconnect import Backoff
 
@@ -378,16 +377,16 @@ async def test_schedule_cancel_needs_volume() -> None:
         assert env.emulator.scheduled_cancel is None
 
 
-async def test_package_serve_emulator_reports_its_endpoints() -> None:
+async def test_registered_emulator_reports_its_endpoints() -> None:
+    from arbtrio.emulators import emulator_class
     from arbtrio.venues import hyperliquid
 
     market = SimMarket(default_sim_config(seed=3))
     driver = MarketDriver(market)
     async with trio.open_nursery() as nursery:
         await nursery.start(driver.run)
-        endpoints = await nursery.start(
-            partial(hyperliquid.serve_emulator, market, driver, credentials=CREDS)
-        )
+        emulator = emulator_class("hyperliquid")(market, driver, CREDS)
+        endpoints = await nursery.start(emulator.serve)
         assert endpoints.venue == "hyperliquid" and endpoints.ws_url.endswith("/ws")
         client = hyperliquid.create_client(rest_url=endpoints.rest_url)  # ws URL derived
         assert client.ws_url == endpoints.ws_url and not client.is_mainnet

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.types import OrderStatus, Side
+from arbtrio.emulators.app import diff_ladder
 from arbtrio.venues.base import BadRequest, MalformedMessage, VenueHealth
-from arbtrio.venues.emulator import diff_ladder
 from arbtrio.venues.kucoin import codecs, convert
 from arbtrio.venues.kucoin.books import KucoinBooks
 from arbtrio.venues.seq_sync import SeqSync, Verdict

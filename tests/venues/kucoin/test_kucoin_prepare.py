@@ -9,9 +9,9 @@ import attrs
 import pytest
 
 from arbtrio.core.types import OrderRequest, Side
+from arbtrio.emulators.kucoin import KucoinEmulator
 from arbtrio.venues.base import BadRequest, Credentials
 from arbtrio.venues.kucoin import sign
-from arbtrio.venues.kucoin.emulator import KucoinEmulator
 from arbtrio.venues.kucoin.prepare import KucoinAccount, prepare_order
 from tests.venues.rig import as_received, offline_emulator
 

@@ -16,6 +16,7 @@ from venues import rig as shared_rig
 from venues.rig import Rig, open_rig
 
 from arbtrio.core.types import Fill, OrderEvent, OrderStatus, OrderUpdate, Side
+from arbtrio.emulators.kucoin import KucoinEmulator
 from arbtrio.sim.config import FaultRates
 from arbtrio.venues.base import (
     AuthenticationFailed,
@@ -27,7 +28,7 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
-from arbtrio.venues.kucoin import KucoinClient, KucoinEmulator, create_client, sign
+from arbtrio.venues.kucoin import KucoinClient, create_client, sign
 from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.wire import open_websocket
 

@@ -42,23 +42,23 @@ import trio
 
 from arbtrio.core.instruments import Instrument, format_decimal, is_valid_price
 from arbtrio.core.types import Fill, OrderStatus, Side
-from arbtrio.sim.driver import MarketDriver
-from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
-from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, EmulatorEndpoints
-from arbtrio.venues.emulator import (
+from arbtrio.emulators.app import (
+    ApiKeys,
     AsgiWebSocket,
     EmuConnection,
     EmulatorApp,
+    Endpoints,
     FaultSwitch,
     HttpRequest,
     PublishedLadder,
-    emulator_server,
     read_http_request,
     run_connection,
     send_http_response,
     ws_url,
 )
+from arbtrio.sim.driver import MarketDriver
+from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
+from arbtrio.sim.market import SimMarket
 from arbtrio.venues.kucoin import codecs, sign
 from arbtrio.venues.kucoin.books import TOPIC_PREFIX
 
@@ -116,7 +116,7 @@ class KucoinEmulator(EmulatorApp):
         self,
         market: SimMarket,
         driver: MarketDriver,
-        credentials: Credentials,
+        credentials: ApiKeys,
         *,
         depth: int = 50,
         hold_s: float = 30.0,
@@ -144,8 +144,8 @@ class KucoinEmulator(EmulatorApp):
         self.token_rejections = 0
 
     # -- serving ---------------------------------------------------------------------------
-    def endpoints(self, base_url: str) -> EmulatorEndpoints:
-        return EmulatorEndpoints(
+    def endpoints(self, base_url: str) -> Endpoints:
+        return Endpoints(
             venue=VENUE,
             rest_url=base_url,
             ws_url=base_url,  # the stream URL comes from the bullet answer
@@ -814,5 +814,3 @@ def _fail(code: str, msg: str) -> Response:
 def _ws_error(req_id: str, code: int, text: str) -> str:
     return _json.encode({"id": req_id, "type": "error", "code": code, "data": text}).decode()
 
-
-serve_emulator = emulator_server(KucoinEmulator, "KuCoin Futures")

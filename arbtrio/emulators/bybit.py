@@ -38,22 +38,22 @@ import trio
 
 from arbtrio.core.instruments import Instrument, is_valid_price
 from arbtrio.core.types import OrderReport, OrderStatus, Side
-from arbtrio.sim.driver import MarketDriver
-from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, MalformedMessage
-from arbtrio.venues.bybit import codecs as c
-from arbtrio.venues.bybit.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_PATH
-from arbtrio.venues.bybit.signing import rest_signature, ws_auth_signature
-from arbtrio.venues.emulator import (
+from arbtrio.emulators.app import (
+    ApiKeys,
     AsgiWebSocket,
     HttpRequest,
     TwoSocketEmulator,
     diff_ladder,
     drain,
-    emulator_server,
     read_http_request,
     send_http_response,
 )
+from arbtrio.sim.driver import MarketDriver
+from arbtrio.sim.market import SimMarket
+from arbtrio.venues.base import MalformedMessage
+from arbtrio.venues.bybit import codecs as c
+from arbtrio.venues.bybit.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_PATH
+from arbtrio.venues.bybit.signing import rest_signature, ws_auth_signature
 
 log = structlog.get_logger("arbtrio.venues.bybit.emulator")
 
@@ -124,7 +124,7 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         self,
         market: SimMarket,
         driver: MarketDriver,
-        credentials: Credentials,
+        credentials: ApiKeys,
         *,
         wall_clock: Callable[[], float] = time.time,
         timeout_hold_s: float = 30.0,
@@ -753,5 +753,3 @@ _ROUTES: dict[tuple[str, str], Callable[[BybitEmulator, HttpRequest], Any]] = {
     ("POST", "/v5/order/cancel"): BybitEmulator._cancel,
 }
 
-
-serve_emulator = emulator_server(BybitEmulator, "Bybit")

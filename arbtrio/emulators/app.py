@@ -1,13 +1,16 @@
 """What every venue emulator is built from (server side, loopback only).
 
+Emulators are independent of the venue clients: nothing here or in any emulator module
+imports ``arbtrio.venues``. They speak each venue's protocol with their own parsing,
+signing checks and checksums, so a bug in a client's codec cannot be mirrored here.
+
 Every emulator is one ASGI application (REST + WebSocket on one port) served by hypercorn
 under Trio:
 
 * :func:`serve_asgi` binds an app to 127.0.0.1 and reports ``"http://127.0.0.1:PORT"``;
   :class:`EmulatorApp` is the base of the five emulators: ASGI dispatch (``http`` /
   ``websocket`` / ``lifespan``), :meth:`EmulatorApp.serve` reporting the venue's
-  :class:`~arbtrio.venues.base.EmulatorEndpoints`, and an optional background task;
-  :func:`emulator_server` makes an emulator module's ``serve_emulator`` from its class.
+  :class:`Endpoints`, and an optional background task.
 * :class:`TwoSocketEmulator` — an EmulatorApp with a public and a private stream path
   (Bybit, Bitget): routing, the public connection's publisher/reader/injector tasks, test
   frame injection and the private push fan-out.
@@ -26,12 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from decimal import Decimal
 from functools import partial
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+import attrs
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
@@ -39,19 +44,20 @@ from hypercorn.trio import serve
 from arbtrio.core.instruments import Instrument
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, EmulatorEndpoints
 
 __all__ = [
+    "ApiKeys",
     "AsgiWebSocket",
     "EmuConnection",
     "EmulatorApp",
+    "Endpoints",
     "FaultSwitch",
     "HttpRequest",
+    "OrderRecord",
     "PublishedLadder",
     "TwoSocketEmulator",
     "diff_ladder",
     "drain",
-    "emulator_server",
     "read_http_request",
     "run_connection",
     "send_http_response",
@@ -63,6 +69,37 @@ P = TypeVar("P", bound=Hashable)
 S = TypeVar("S")
 Ladder = list[tuple[Decimal, Decimal]]
 _ZERO = Decimal(0)
+
+
+def _hidden(_: object) -> str:
+    return "'***'"
+
+
+@attrs.frozen(kw_only=True)
+class ApiKeys:
+    """The emulated account's API keys, as the emulator checks them (``repr`` hides secrets).
+
+    The CEXs use ``api_key``/``api_secret`` (+ ``passphrase`` on Bitget and KuCoin);
+    Hyperliquid uses ``private_key`` (the API wallet, hex) and ``account_address`` (the
+    master account whose state the emulator serves).
+    """
+
+    api_key: str = attrs.field(default="", repr=_hidden)
+    api_secret: str = attrs.field(default="", repr=_hidden)
+    passphrase: str = attrs.field(default="", repr=_hidden)
+    private_key: str = attrs.field(default="", repr=_hidden)
+    account_address: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Endpoints:
+    """Where a running emulator listens (loopback), as :meth:`EmulatorApp.serve` reports it."""
+
+    venue: str
+    rest_url: str  # e.g. "http://127.0.0.1:43121"
+    ws_url: str  # public stream, e.g. "ws://127.0.0.1:43121/ws" (venue-shaped path)
+    private_ws_url: str = ""  # private stream where the venue separates it
+    credentials: ApiKeys = ApiKeys()
 
 
 async def serve_asgi(
@@ -86,30 +123,76 @@ async def serve_asgi(
         task_status.started(binds[0])
 
 
+@attrs.frozen(kw_only=True)
+class OrderRecord:
+    """One order placement the emulator received and authenticated, and what became of it.
+
+    The emulator's own record of the venue side, independent of any client: a crash test
+    compares it with the service's journal (every venue order journaled, no client order
+    id sent twice). ``outcome`` is ``"executed"`` (``filled`` may be 0 for an IOC that
+    found nothing, or partial), ``"rejected"`` (``reason`` is the venue's error code and
+    message) or ``"unknown"`` (the emulator withheld the answer: an ack-timeout fault).
+    """
+
+    venue: str
+    client_order_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    qty: str  # base units, as a decimal string
+    price: str
+    reduce_only: bool
+    outcome: str
+    filled: str = "0"
+    reason: str = ""
+    ts: float = 0.0  # the emulator's trio clock at receipt
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+CONTROL_PATH = "/__emulator__/orders"
+
+
 class EmulatorApp:
     """Base of a venue emulator: the ASGI entry point and :meth:`serve`.
 
     Subclasses set ``venue``, call ``super().__init__(market, driver, credentials)`` (which
     also builds ``instruments``, the venue's simulated instruments by symbol) and implement
-    :meth:`http`,
-    :meth:`websocket` and :meth:`endpoints`; :meth:`background` (default: none) runs beside
-    the server, e.g. a market publisher. ``base_url`` is the bound ``http://host:port``.
+    :meth:`http`, :meth:`websocket` and :meth:`endpoints`; :meth:`background` (default:
+    none) runs beside the server, e.g. a market publisher. ``base_url`` is the bound
+    ``http://host:port``.
+
+    Every order placement a subclass authenticates goes to :meth:`record_order`;
+    ``GET /__emulator__/orders`` (not a venue path) answers ``{"venue", "orders": [...]}``
+    with every :class:`OrderRecord` in arrival order, for tests and the crash harness.
     """
 
     venue: str
     base_url: str = ""
 
-    def __init__(self, market: SimMarket, driver: MarketDriver, credentials: Credentials) -> None:
+    def __init__(self, market: SimMarket, driver: MarketDriver, credentials: ApiKeys) -> None:
         self.market = market
         self.driver = driver
         self.credentials = credentials
         self.instruments: dict[str, Instrument] = {
             i.symbol: i for i in market.instruments(self.venue)
         }
+        self.order_log: list[OrderRecord] = []
+
+    def record_order(self, **fields: Any) -> OrderRecord:
+        """Append one :class:`OrderRecord` (``venue`` and ``ts`` filled in)."""
+        record = OrderRecord(venue=self.venue, ts=trio.current_time(), **fields)
+        self.order_log.append(record)
+        return record
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
-        if kind == "http":
+        if kind == "http" and scope["path"] == CONTROL_PATH:
+            body = json.dumps(
+                {"venue": self.venue, "orders": [r.to_json() for r in self.order_log]}
+            ).encode()
+            await send_http_response(send, 200, body)
+        elif kind == "http":
             await self.http(scope, receive, send)
         elif kind == "websocket":
             await self.websocket(scope, receive, send)
@@ -128,7 +211,7 @@ class EmulatorApp:
     async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
         raise NotImplementedError
 
-    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+    def endpoints(self, base_url: str) -> Endpoints:
         """Where the venue's REST and streams are, given the bound ``http://host:port``."""
         raise NotImplementedError
 
@@ -140,7 +223,7 @@ class EmulatorApp:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[Endpoints] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Serve until cancelled; ``task_status.started(self.endpoints(base_url))``."""
         async with trio.open_nursery() as nursery:
@@ -164,14 +247,14 @@ class TwoSocketEmulator(EmulatorApp, Generic[S]):
     public_path: ClassVar[str]
     private_path: ClassVar[str]
 
-    def __init__(self, market: SimMarket, driver: MarketDriver, credentials: Credentials) -> None:
+    def __init__(self, market: SimMarket, driver: MarketDriver, credentials: ApiKeys) -> None:
         super().__init__(market, driver, credentials)
         self._ids = itertools.count(1)
         self._private: dict[int, tuple[trio.MemorySendChannel[str], set[str]]] = {}
         self._public_inject: dict[int, trio.MemorySendChannel[str]] = {}
 
-    def endpoints(self, base_url: str) -> EmulatorEndpoints:
-        return EmulatorEndpoints(
+    def endpoints(self, base_url: str) -> Endpoints:
+        return Endpoints(
             venue=self.venue,
             rest_url=base_url,
             ws_url=ws_url(base_url, self.public_path),
@@ -251,44 +334,6 @@ async def _injector(
             await ws.send_text(text)
 
 
-class ServeEmulator(Protocol):
-    """A venue module's ``serve_emulator``."""
-
-    async def __call__(
-        self,
-        market: SimMarket,
-        driver: MarketDriver,
-        *,
-        credentials: Credentials,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-        **options: Any,
-    ) -> None: ...
-
-
-def emulator_server(app: Callable[..., EmulatorApp], venue: str) -> ServeEmulator:
-    """``serve_emulator(market, driver, *, credentials, host, port, task_status, **options)``
-    serving ``app(market, driver, credentials=credentials, **options)`` until cancelled."""
-
-    async def serve_emulator(
-        market: SimMarket,
-        driver: MarketDriver,
-        *,
-        credentials: Credentials,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[EmulatorEndpoints] = trio.TASK_STATUS_IGNORED,
-        **options: Any,
-    ) -> None:
-        emulator = app(market, driver, credentials=credentials, **options)
-        await emulator.serve(host=host, port=port, task_status=task_status)
-
-    serve_emulator.__doc__ = (
-        f"Serve the {venue} emulator on loopback until cancelled; "
-        "``task_status.started(EmulatorEndpoints)``."
-    )
-    return serve_emulator
 
 
 def ws_url(base_url: str, path: str = "") -> str:

@@ -35,23 +35,23 @@ import trio
 
 from arbtrio.core.instruments import Instrument, is_valid_price
 from arbtrio.core.types import OrderReport, OrderStatus, Side
-from arbtrio.sim.driver import MarketDriver
-from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, MalformedMessage
-from arbtrio.venues.bitget import codecs as c
-from arbtrio.venues.bitget.book import checksum
-from arbtrio.venues.bitget.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_PATH
-from arbtrio.venues.bitget.signing import login_signature, rest_signature
-from arbtrio.venues.emulator import (
+from arbtrio.emulators.app import (
+    ApiKeys,
     AsgiWebSocket,
     HttpRequest,
     TwoSocketEmulator,
     diff_ladder,
     drain,
-    emulator_server,
     read_http_request,
     send_http_response,
 )
+from arbtrio.sim.driver import MarketDriver
+from arbtrio.sim.market import SimMarket
+from arbtrio.venues.base import MalformedMessage
+from arbtrio.venues.bitget import codecs as c
+from arbtrio.venues.bitget.book import checksum
+from arbtrio.venues.bitget.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_PATH
+from arbtrio.venues.bitget.signing import login_signature, rest_signature
 
 log = structlog.get_logger("arbtrio.venues.bitget.emulator")
 
@@ -119,7 +119,7 @@ class BitgetEmulator(TwoSocketEmulator[dict[tuple[str, str], _Sub]]):
         self,
         market: SimMarket,
         driver: MarketDriver,
-        credentials: Credentials,
+        credentials: ApiKeys,
         *,
         wall_clock: Callable[[], float] = time.time,
         timeout_hold_s: float = 30.0,
@@ -685,5 +685,3 @@ _ROUTES: dict[tuple[str, str], Callable[[BitgetEmulator, HttpRequest], Any]] = {
     ("GET", "/api/v2/mix/order/fills"): BitgetEmulator._fills,
 }
 
-
-serve_emulator = emulator_server(BitgetEmulator, "Bitget")

@@ -37,23 +37,23 @@ import trio
 
 from arbtrio.core.instruments import Instrument, format_decimal, is_valid_price
 from arbtrio.core.types import Fill, OrderStatus, Side
-from arbtrio.sim.driver import MarketDriver
-from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
-from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, EmulatorEndpoints
-from arbtrio.venues.emulator import (
+from arbtrio.emulators.app import (
+    ApiKeys,
     AsgiWebSocket,
     EmuConnection,
     EmulatorApp,
+    Endpoints,
     FaultSwitch,
     HttpRequest,
     PublishedLadder,
-    emulator_server,
     read_http_request,
     run_connection,
     send_http_response,
     ws_url,
 )
+from arbtrio.sim.driver import MarketDriver
+from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
+from arbtrio.sim.market import SimMarket
 from arbtrio.venues.gateio import codecs, sign
 from arbtrio.venues.gateio.books import BOOK_CHANNEL
 
@@ -104,7 +104,7 @@ class GateEmulator(EmulatorApp):
         self,
         market: SimMarket,
         driver: MarketDriver,
-        credentials: Credentials,
+        credentials: ApiKeys,
         *,
         user_id: int = 10_001,
         depth: int = 50,
@@ -132,9 +132,9 @@ class GateEmulator(EmulatorApp):
         self.auth_failures = 0
 
     # -- serving ---------------------------------------------------------------------------
-    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+    def endpoints(self, base_url: str) -> Endpoints:
         ws = ws_url(base_url, WS_PATH)
-        return EmulatorEndpoints(
+        return Endpoints(
             venue=VENUE,
             rest_url=base_url + API,
             ws_url=ws,
@@ -793,5 +793,3 @@ def _error(
 ) -> Response:
     return (status, {"label": label, "message": message}, headers or {})
 
-
-serve_emulator = emulator_server(GateEmulator, "Gate.io")

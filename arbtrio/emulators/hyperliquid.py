@@ -34,16 +34,17 @@ import trio
 
 from arbtrio.core.instruments import Instrument, floor_qty, format_decimal, is_valid_price
 from arbtrio.core.types import OrderStatus, Side
-from arbtrio.sim.driver import MarketDriver
-from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import Credentials, EmulatorEndpoints, MalformedMessage
-from arbtrio.venues.emulator import (
+from arbtrio.emulators.app import (
+    ApiKeys,
     EmulatorApp,
-    emulator_server,
+    Endpoints,
     read_http_request,
     send_http_response,
     ws_url,
 )
+from arbtrio.sim.driver import MarketDriver
+from arbtrio.sim.market import SimMarket
+from arbtrio.venues.base import MalformedMessage
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.signing import address_of, recover_l1_signer
 
@@ -127,8 +128,8 @@ class HyperliquidEmulator(EmulatorApp):
         self,
         market: SimMarket,
         driver: MarketDriver,
+        credentials: ApiKeys,
         *,
-        credentials: Credentials,
         is_mainnet: bool = False,
         hold_s: float = 30.0,
         heartbeat_s: float = 1.0,
@@ -162,9 +163,9 @@ class HyperliquidEmulator(EmulatorApp):
         self._last_ms = 0
 
     # -- serving -------------------------------------------------------------------------
-    def endpoints(self, base_url: str) -> EmulatorEndpoints:
+    def endpoints(self, base_url: str) -> Endpoints:
         ws = ws_url(base_url, "/ws")
-        return EmulatorEndpoints(
+        return Endpoints(
             venue=VENUE, rest_url=base_url, ws_url=ws, private_ws_url=ws,
             credentials=self.credentials,
         )  # fmt: skip
@@ -714,5 +715,3 @@ def _ok(kind: str, statuses: list[Any] | None) -> bytes:
 def _err(message: str) -> bytes:
     return c.encode(c.ExchangeResponse(status="err", response=message))
 
-
-serve_emulator = emulator_server(HyperliquidEmulator, "Hyperliquid")
