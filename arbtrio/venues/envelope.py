@@ -41,16 +41,9 @@ from arbtrio.venues.base import (
 )
 from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting
+from arbtrio.venues.wire import private_url_for
 
 __all__ = ["BookTracker", "EnvelopeClient", "private_url_for"]
-
-
-def private_url_for(ws_url: str, public_path: str, private_path: str) -> str:
-    """The private stream URL on the same host as the public ``…{public_path}`` URL."""
-    base = ws_url.rstrip("/")
-    if base.endswith(public_path):
-        return base[: -len(public_path)] + private_path
-    raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
 
 
 class BookTracker(Protocol):

@@ -59,6 +59,7 @@ __all__ = [
     "collapse_group",
     "decode_or_malformed",
     "open_websocket",
+    "private_url_for",
     "read_private_pushes",
     "run_reconciler",
     "run_snapshot_fetcher",
@@ -111,6 +112,14 @@ async def send_http(
         raise Disconnected(venue, f"{method} {_path(url)}: {type(exc).__name__}") from None
     except httpx.HTTPError as exc:
         raise OutcomeUnknown(venue, f"{method} {_path(url)}: {type(exc).__name__}") from None
+
+
+def private_url_for(ws_url: str, public_path: str, private_path: str) -> str:
+    """The private stream URL on the same host as the public ``…{public_path}`` URL."""
+    base = ws_url.rstrip("/")
+    if base.endswith(public_path):
+        return base[: -len(public_path)] + private_path
+    raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
 
 
 def _path(url: str) -> str:

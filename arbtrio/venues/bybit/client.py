@@ -26,7 +26,6 @@ import httpx
 import msgspec
 import structlog
 import trio
-from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
@@ -38,39 +37,39 @@ from arbtrio.core.types import (
     OrderEvent,
     OrderReport,
     OrderRequest,
-    OrderStatus,
-    OrderUpdate,
-    Side,
     VenuePosition,
 )
 from arbtrio.venues.base import (
     AuthenticationFailed,
-    BadRequest,
     BookCallback,
     Credentials,
-    Disconnected,
     MalformedMessage,
     OrderNotFound,
     OutcomeUnknown,
     PreparedRequest,
-    RateLimited,
     VenueHealth,
 )
 from arbtrio.venues.bybit import codecs as c
-from arbtrio.venues.bybit.book import BybitBook, Verdict
 from arbtrio.venues.bybit.errors import error_for, http_error_for
+from arbtrio.venues.bybit.feed import (
+    FILL_EXEC_TYPES,
+    BybitBookFeed,
+    BybitOrderFeed,
+    fill_of,
+    order_update_of,
+)
 from arbtrio.venues.bybit.prepare import (
     ORDER_PATH,
     BybitAccount,
     prepare_order,
     prepare_request,
 )
-from arbtrio.venues.bybit.signing import DEFAULT_RECV_WINDOW, auth_args, query_string
-from arbtrio.venues.envelope import EnvelopeClient
-from arbtrio.venues.envelope import private_url_for as _private_url_for
+from arbtrio.venues.bybit.signing import DEFAULT_RECV_WINDOW, query_string
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, Readiness
-from arbtrio.venues.wire import RecentIds, open_websocket, read_private_pushes
+from arbtrio.venues.reconnect import Backoff
+from arbtrio.venues.rest import Budget, RestClient
+from arbtrio.venues.stream import Stream, websocket
+from arbtrio.venues.wire import private_url_for as _private_url_for
 
 log = structlog.get_logger("arbtrio.venues.bybit")
 
@@ -95,19 +94,6 @@ ENDPOINT_LIMITS: Mapping[str, float] = {
     "/v5/account/wallet-balance": 50,
     "/v5/account/fee-rate": 5,
 }
-ORDER_STATUS: Mapping[str, OrderStatus] = {
-    "New": OrderStatus.OPEN,
-    "PartiallyFilled": OrderStatus.OPEN,
-    "Untriggered": OrderStatus.OPEN,
-    "Triggered": OrderStatus.OPEN,
-    "Filled": OrderStatus.FILLED,
-    "Cancelled": OrderStatus.CANCELLED,
-    "PartiallyFilledCanceled": OrderStatus.CANCELLED,
-    "Deactivated": OrderStatus.CANCELLED,
-    "Rejected": OrderStatus.REJECTED,
-}
-SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
-FILL_EXEC_TYPES = frozenset({"Trade", "AdlTrade", "BustTrade", "Delivery"})
 
 T = TypeVar("T")
 
@@ -117,7 +103,67 @@ def private_url_for(ws_url: str) -> str:
     return _private_url_for(ws_url, PUBLIC_PATH, PRIVATE_PATH)
 
 
-class BybitClient(EnvelopeClient[BybitBook]):
+class BybitRules:
+    """Bybit's REST rules (:class:`~arbtrio.venues.rest.RestRules`): the IP pool plus a
+    per-endpoint bucket; the ``retCode`` envelope; ``X-Bapi-Limit*`` headers adopted."""
+
+    def __init__(self, wall_clock: Callable[[], float]) -> None:
+        self.wall_clock = wall_clock
+        self.ip = TokenBucket(f"{VENUE}:ip", capacity=600, rate=120)  # 600 / 5 s
+        self.endpoints = {
+            path: TokenBucket(f"{VENUE}:{path}", capacity=limit, rate=limit)
+            for path, limit in ENDPOINT_LIMITS.items()
+        }
+
+    def budget(self, method: str, path: str) -> Budget:
+        bucket = self.endpoints.get(path)
+        return ((self.ip, 1.0),) if bucket is None else ((self.ip, 1.0), (bucket, 1.0))
+
+    def observe(self, resp: httpx.Response, path: str, budget: Budget) -> None:
+        """Adopt the venue's per-endpoint limit; block the bucket when none remains."""
+        bucket = self.endpoints.get(path)
+        if bucket is None or "x-bapi-limit-status" not in resp.headers:
+            return
+        try:
+            limit = float(resp.headers.get("x-bapi-limit", bucket.capacity))
+        except ValueError:
+            return
+        if limit > 0 and limit != bucket.capacity:
+            bucket.capacity = bucket.rate = limit
+            bucket.tokens = min(bucket.tokens, limit)
+        wait = self._reset_in(resp.headers)
+        if wait is not None:
+            bucket.penalize(wait, trio.current_time())
+
+    def _reset_in(self, headers: httpx.Headers) -> float | None:
+        """Seconds until the venue's reset when the endpoint limit is exhausted, else None."""
+        try:
+            remaining = float(headers["x-bapi-limit-status"])
+            reset_ms = float(headers.get("x-bapi-limit-reset-timestamp", 0))
+        except (KeyError, ValueError):
+            return None
+        if remaining > 0:
+            return None
+        return min(max(reset_ms / 1000.0 - self.wall_clock(), 0.0), 10.0) or 1.0
+
+    def unwrap(self, resp: httpx.Response, path: str, mutating: bool) -> msgspec.Raw:
+        """``result`` of a ``retCode: 0`` envelope, or the mapped error."""
+        try:
+            env = c.decode_envelope(resp.content)
+        except MalformedMessage:
+            if resp.status_code != 200:
+                raise http_error_for(resp.status_code, resp.text, mutating=mutating) from None
+            if mutating:
+                raise OutcomeUnknown(VENUE, f"{path}: undecodable answer") from None
+            raise
+        if env.retCode != 0:
+            raise error_for(
+                env.retCode, env.retMsg, mutating=mutating, reset_in=self._reset_in(resp.headers)
+            )
+        return env.result
+
+
+class BybitClient:
     """A :class:`~arbtrio.venues.base.VenueClient` for Bybit USDT linear perpetuals."""
 
     name = VENUE
@@ -141,13 +187,10 @@ class BybitClient(EnvelopeClient[BybitBook]):
     ) -> None:
         if depth not in SUPPORTED_DEPTHS:
             raise ValueError(f"depth must be one of {SUPPORTED_DEPTHS}, got {depth}")
-        super().__init__(
-            rest_url=rest_url,
-            credentials=credentials,
-            request_timeout=request_timeout,
-            ip_limit=(600, 120),  # 600 / 5 s
-            endpoint_limits=ENDPOINT_LIMITS,
-        )
+        self.rest_url = rest_url.rstrip("/")
+        self.credentials = credentials if credentials and credentials.api_key else None
+        self.rules = BybitRules(wall_clock)
+        self.rest = RestClient(VENUE, self.rest_url, self.rules, timeout=request_timeout)
         self.ws_url = ws_url
         self.private_ws_url = private_ws_url or private_url_for(ws_url)
         self.symbols_hint = tuple(symbols_hint)
@@ -163,23 +206,29 @@ class BybitClient(EnvelopeClient[BybitBook]):
         self.private_health = VenueHealth(venue=VENUE)
         self.books: dict[str, L2Book] = {}
         self.instruments: dict[str, Instrument] = {}
-        self.positions: dict[str, c.PositionInfo] = {}  # latest private pushes
-        self.wallet: dict[str, c.WalletCoin] = {}
-        self._seen_fills = RecentIds(50_000)
-        self._req = 0
+        self.orders = BybitOrderFeed(
+            self.credentials or Credentials(),
+            self.private_health,
+            wall_clock,
+            ping_interval=ping_interval,
+            idle_timeout=idle_timeout,
+            auth_timeout=request_timeout,
+        )
 
-    # -- REST: the venue's rules for EnvelopeRest._request --------------------------------
-    encoder = c.encoder
-    payload_field = "result"
+    @property
+    def positions(self) -> dict[str, c.PositionInfo]:
+        """The latest private-stream position push per symbol."""
+        return self.orders.positions
 
-    def _query_string(self, params: Mapping[str, str]) -> str:
-        return query_string(params)
+    @property
+    def wallet(self) -> dict[str, c.WalletCoin]:
+        """The latest private-stream wallet push per coin."""
+        return self.orders.wallet
 
-    def _prepare(
-        self, signed: bool, method: str, path: str, query: str, body: bytes | None
-    ) -> PreparedRequest:
-        account = self._account() if signed else None
-        return prepare_request(account, method, path, query, body, self._ts_ms())
+    def _require_credentials(self) -> Credentials:
+        if self.credentials is None:
+            raise AuthenticationFailed(VENUE, "no API credentials: this client is public-data only")
+        return self.credentials
 
     def _account(self) -> BybitAccount:
         return BybitAccount.from_credentials(self._require_credentials(), self.recv_window)
@@ -188,50 +237,29 @@ class BybitClient(EnvelopeClient[BybitBook]):
         """The signature timestamp, taken right before sending (doc A.6 #2)."""
         return int(self.wall_clock() * 1000)
 
-    def _unwrap(
-        self, resp: httpx.Response, bucket: TokenBucket | None, path: str, mutating: bool
-    ) -> msgspec.Raw:
-        """``result`` of a ``retCode: 0`` envelope; limit headers tune the endpoint bucket."""
-        reset_in = self._note_limits(bucket, resp.headers)
-        try:
-            env = c.decode_envelope(resp.content)
-        except MalformedMessage:
-            if resp.status_code != 200:
-                raise http_error_for(resp.status_code, resp.text, mutating=mutating) from None
-            if mutating:
-                raise OutcomeUnknown(VENUE, f"{path}: undecodable answer") from None
-            raise
-        if env.retCode != 0:
-            err = error_for(env.retCode, env.retMsg, mutating=mutating, reset_in=reset_in)
-            if isinstance(err, RateLimited) and bucket is not None:
-                bucket.penalize(err.retry_after or 1.0, trio.current_time())
-            raise err
-        return env.result
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        result_type: type[T],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        signed: bool = False,
+        mutating: bool = False,
+    ) -> T:
+        """One REST call: its decoded ``result`` or the mapped error."""
+        account = self._account() if signed else None
+        qs = query_string(params or {})
+        content = c.encoder.encode(body) if body is not None else None
 
-    def _decode(self, result_type: Any, raw: Any, path: str) -> Any:
-        return c.decode_result(result_type, raw)
+        def build() -> PreparedRequest:
+            return prepare_request(account, method, path, qs, content, self._ts_ms())
 
-    def _note_limits(self, bucket: TokenBucket | None, headers: httpx.Headers) -> float | None:
-        """Adopt the venue's per-endpoint limit; block the bucket when none remains.
+        def decode(raw: Any) -> T:
+            return c.decode_result(result_type, raw)
 
-        Returns the seconds until the venue's reset when the limit is exhausted.
-        """
-        if bucket is None or "x-bapi-limit-status" not in headers:
-            return None
-        try:
-            limit = float(headers.get("x-bapi-limit", bucket.capacity))
-            remaining = float(headers["x-bapi-limit-status"])
-            reset_ms = float(headers.get("x-bapi-limit-reset-timestamp", 0))
-        except ValueError:
-            return None
-        if limit > 0 and limit != bucket.capacity:
-            bucket.capacity = bucket.rate = limit
-            bucket.tokens = min(bucket.tokens, limit)
-        if remaining > 0:
-            return None
-        wait = min(max(reset_ms / 1000.0 - self.wall_clock(), 0.0), 10.0) or 1.0
-        bucket.penalize(wait, trio.current_time())
-        return wait
+        return await self.rest.call(method, path, build, decode, mutating=mutating)
 
     # -- instruments, account --------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
@@ -362,9 +390,14 @@ class BybitClient(EnvelopeClient[BybitBook]):
     async def place_order(self, request: OrderRequest) -> OrderAck:
         """``POST /v5/order/create``: a limit order, ``orderLinkId`` = client order id."""
         account = self._account()
-        bucket = await self._acquire(ORDER_PATH)
-        prepared = prepare_order(request, None, account, self._ts_ms())
-        res = await self._send(prepared, bucket, c.OrderIdResult, mutating=True)
+
+        def build() -> PreparedRequest:
+            return prepare_order(request, None, account, self._ts_ms())
+
+        def decode(raw: Any) -> c.OrderIdResult:
+            return c.decode_result(c.OrderIdResult, raw)
+
+        res = await self.rest.call("POST", ORDER_PATH, build, decode, mutating=True)
         return OrderAck(
             venue=VENUE,
             client_order_id=request.client_order_id,
@@ -401,8 +434,8 @@ class BybitClient(EnvelopeClient[BybitBook]):
                 "GET", "/v5/execution/list", c.ExecutionListResult, params=base, signed=True
             )
             now = trio.current_time()
-            fills = tuple(_fill(e, now) for e in execs.list if e.execType in FILL_EXEC_TYPES)
-        update = _order_update(order, trio.current_time())
+            fills = tuple(fill_of(e, now) for e in execs.list if e.execType in FILL_EXEC_TYPES)
+        update = order_update_of(order, trio.current_time())
         return OrderReport(
             venue=VENUE,
             client_order_id=client_order_id,
@@ -413,186 +446,45 @@ class BybitClient(EnvelopeClient[BybitBook]):
             reason=update.reason,
         )
 
-    # -- public stream -----------------------------------------------------------------------
-    def _trackers(self, symbols: Sequence[str]) -> dict[str, BybitBook]:
-        """An ``orderbook.{depth}.{symbol}`` book keeper per symbol, keyed by topic."""
-        trackers: dict[str, BybitBook] = {}
-        for symbol in symbols:
-            book = self.books.setdefault(symbol, L2Book(VENUE, symbol))
-            tracker = BybitBook(book, self.depth)
-            trackers[tracker.topic] = tracker
-        return trackers
-
-    async def _books_session(
-        self, trackers: dict[str, BybitBook], on_update: BookCallback, subscribed: Readiness
-    ) -> None:
-        health = self.health
-        async with open_websocket(self.ws_url) as ws:
-            topics = list(trackers)
-            pending: dict[str, list[str]] = {}
-            for i in range(0, len(topics), 10):
-                chunk = topics[i : i + 10]
-                pending[await self._send_op(ws, "subscribe", chunk)] = chunk
-            resyncs: dict[str, int] = dict.fromkeys(topics, 0)
-
-            async def resync(topic: str) -> None:
-                health.resyncs += 1
-                resyncs[topic] += 1
-                if resyncs[topic] > self.max_resyncs:
-                    raise Disconnected(VENUE, f"{topic}: {resyncs[topic]} resyncs without recovery")
-                await self._send_op(ws, "unsubscribe", [topic])
-                await self._send_op(ws, "subscribe", [topic])
-
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pinger, ws)
-                while True:
-                    with trio.fail_after(self.idle_timeout):
-                        raw = await ws.get_message()
-                    now = trio.current_time()
-                    health.message_received(now)
-                    try:
-                        frame = c.decode_public(raw)
-                    except MalformedMessage as exc:
-                        health.malformed += 1
-                        topic = c.topic_of(raw)
-                        log.warning("bybit.malformed", error=exc.message, topic=topic)
-                        for t in [topic] if topic in trackers else list(trackers):
-                            trackers[t].invalidate("malformed message")
-                            on_update(trackers[t].book)
-                            await resync(t)
-                        continue
-                    tracker = trackers.get(frame.topic)
-                    if tracker is not None and frame.data is not None:
-                        verdict = tracker.apply(frame, now)
-                        if verdict is Verdict.APPLIED:
-                            if frame.type == "snapshot":
-                                resyncs[frame.topic] = 0
-                            on_update(tracker.book)
-                        elif verdict is Verdict.RESYNC:
-                            log.warning("bybit.resync", topic=frame.topic, reason=tracker.reason)
-                            on_update(tracker.book)
-                            await resync(frame.topic)
-                    elif frame.op == "subscribe" and frame.req_id in pending:
-                        chunk = pending.pop(frame.req_id)
-                        if not frame.success:
-                            log.error("bybit.subscribe.failed", topics=chunk, msg=frame.ret_msg)
-                            health.last_error = f"subscribe failed: {frame.ret_msg}"
-                        if not pending:
-                            subscribed()
-                    elif frame.op in ("subscribe", "unsubscribe") and frame.success is False:
-                        log.warning("bybit.op.failed", op=frame.op, msg=frame.ret_msg)
-
-    async def _send_op(self, ws: WebSocketConnection, op: str, args: Sequence[str | int]) -> str:
-        self._req += 1
-        req_id = f"{op[:5]}{self._req}"
-        await ws.send_message(
-            c.encoder.encode(c.WsOp(op=op, args=list(args), req_id=req_id)).decode()
-        )
-        return req_id
-
-    async def _pinger(self, ws: WebSocketConnection) -> None:
-        while True:
-            await trio.sleep(self.ping_interval)
-            await self._send_op(ws, "ping", [])
-
-    # -- private stream ----------------------------------------------------------------------
-    async def _private_session(
+    # -- streams ------------------------------------------------------------------------------
+    async def run_books(
         self,
-        creds: Credentials,
-        send: trio.MemorySendChannel[OrderEvent],
-        subscribed: Readiness,
+        symbols: Sequence[str],
+        on_update: BookCallback,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """``auth`` (expires signature), subscribe order/execution/position/wallet, read."""
-        async with open_websocket(self.private_ws_url) as ws:
-            expires = int((self.wall_clock() + 5.0) * 1000)
-            await self._send_op(ws, "auth", auth_args(creds.api_key, creds.api_secret, expires))
-            with trio.fail_after(self.request_timeout):
-                while True:
-                    frame = c.decode_private(await ws.get_message())
-                    if frame.op == "auth":
-                        break
-            if not frame.success:
-                raise AuthenticationFailed(VENUE, f"stream auth refused: {frame.ret_msg}")
-            await self._send_op(ws, "subscribe", ["order", "execution", "position", "wallet"])
-            subscribed()
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pinger, ws)
-                await read_private_pushes(
-                    ws, self.private_health, send,
-                    lambda raw, now: self._private_events(c.decode_private(raw), now),
-                    idle_timeout=self.idle_timeout, logger=log,
-                )  # fmt: skip
+        """Maintain the books of ``symbols`` until cancelled (:class:`BybitBookFeed`)."""
+        feed = BybitBookFeed(
+            self.books, symbols, self.depth, self.health,
+            ping_interval=self.ping_interval, idle_timeout=self.idle_timeout,
+            max_resyncs=self.max_resyncs,
+        )  # fmt: skip
+        stream = Stream(
+            VENUE, "books", feed, websocket(self.ws_url), self.health,
+            on_change=on_update, backoff=self.backoff,
+        )  # fmt: skip
+        await stream.run(task_status=task_status)
 
-    def _private_events(self, frame: c.PrivateFrame, now: float) -> list[OrderEvent]:
-        """Order events of one private push (fills already seen are dropped)."""
-        topic = frame.topic.split(".", 1)[0]
-        if topic == "execution":
-            fills: list[OrderEvent] = []
-            for e in c.decode_executions(frame.data):
-                if e.category != "linear" or e.execType not in FILL_EXEC_TYPES:
-                    continue
-                if not self._seen_fills.add(e.execId):
-                    continue
-                fills.append(_fill(e, now))
-            return fills
-        if topic == "order":
-            return [
-                _order_update(o, now) for o in c.decode_orders(frame.data) if o.category == "linear"
-            ]
-        if topic == "position":
-            for p in c.decode_positions(frame.data):
-                self.positions[p.symbol] = p
-        elif topic == "wallet":
-            for account in c.decode_wallets(frame.data):
-                for coin in account.coin:
-                    self.wallet[coin.coin] = coin
-        elif frame.op == "subscribe" and frame.success is False:
-            raise BadRequest(VENUE, f"private subscribe refused: {frame.ret_msg}")
-        return []
+    async def run_order_stream(
+        self,
+        send: trio.MemorySendChannel[OrderEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Deliver the account's order events into ``send`` (:class:`BybitOrderFeed`)."""
+        self._require_credentials()
+        stream = Stream(
+            VENUE, "orders", self.orders, websocket(self.private_ws_url), self.private_health,
+            deliver=send, backoff=self.backoff,
+        )  # fmt: skip
+        await stream.run(task_status=task_status)
+
+    async def aclose(self) -> None:
+        await self.rest.aclose()
 
 
-# -- conversions -----------------------------------------------------------------------------
-def _side(text: str) -> Side:
-    side = SIDES.get(text)
-    if side is None:
-        raise MalformedMessage(VENUE, f"field side is not Buy/Sell: {text!r}")
-    return side
-
-
-def _fill(e: c.ExecutionInfo, now: float) -> Fill:
-    if e.execQty <= 0:
-        raise MalformedMessage(VENUE, f"execution {e.execId}: execQty {e.execQty} <= 0")
-    return Fill(
-        venue=VENUE,
-        client_order_id=e.orderLinkId,
-        trade_id=e.execId,
-        side=_side(e.side),
-        qty=e.execQty,
-        price=e.execPrice,
-        fee=e.execFee,  # Bybit: positive is paid
-        ts=now,
-    )
-
-
-def _order_update(o: c.OrderInfo, now: float) -> OrderUpdate:
-    status = ORDER_STATUS.get(o.orderStatus)
-    if status is None:
-        raise MalformedMessage(VENUE, f"field orderStatus unknown: {o.orderStatus!r}")
-    avg = c.parse_decimal(o.avgPrice, "avgPrice")
-    reason = o.rejectReason if o.rejectReason not in ("", "EC_NoError") else ""
-    if not reason and status is OrderStatus.CANCELLED:
-        reason = o.cancelType or "cancelled"
-    return OrderUpdate(
-        venue=VENUE,
-        client_order_id=o.orderLinkId,
-        status=status,
-        filled_qty=o.cumExecQty,
-        avg_price=avg if avg else None,
-        ts=now,
-        reason=reason,
-    )
-
-
+# -- conversions ----------------------------------------------------------------------------
 def _position(p: c.PositionInfo) -> VenuePosition:
     sign = {"Buy": 1, "Sell": -1}.get(p.side)
     if sign is None:

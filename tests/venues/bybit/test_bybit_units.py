@@ -25,8 +25,10 @@ from arbtrio.venues.base import (
 )
 from arbtrio.venues.bybit import codecs as c
 from arbtrio.venues.bybit.book import BybitBook, Verdict
-from arbtrio.venues.bybit.client import BybitClient, _fill, _order_update, private_url_for
+from arbtrio.venues.bybit.client import BybitClient, private_url_for
 from arbtrio.venues.bybit.errors import error_for, http_error_for
+from arbtrio.venues.bybit.feed import fill_of as _fill
+from arbtrio.venues.bybit.feed import order_update_of as _order_update
 from arbtrio.venues.bybit.signing import (
     auth_args,
     query_string,
@@ -169,8 +171,8 @@ def test_documented_rest_results_decode() -> None:
 def test_private_stream_drops_duplicate_executions() -> None:
     client = BybitClient(rest_url="http://127.0.0.1:1")
     frame = c.decode_private(DOC_EXECUTION)
-    assert len(client._private_events(frame, 0.0)) == 1
-    assert client._private_events(frame, 0.0) == []
+    assert len(client.orders.events(frame, 0.0)) == 1
+    assert client.orders.events(frame, 0.0) == []
 
 
 def test_non_finite_decimals_are_malformed() -> None:
