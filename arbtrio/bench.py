@@ -1,4 +1,4 @@
-"""``make bench``: the hot path measured against the targets of design §4.
+"""``make bench``: the hot path measured against the speed targets of spec 003.
 
 Rows (each ``{"name", "value", "unit", "target", "ok", "detail"}``):
 
@@ -6,7 +6,7 @@ Rows (each ``{"name", "value", "unit", "target", "ok", "detail"}``):
   simulated feed's message shape: symbol, sequence, changed levels) decoded by one
   module-level ``Decoder`` into Structs, sequence-checked and applied to the symbol's
   :class:`L2Book`. Messages per second on one core.
-* **decision latency** — delta applied → both order requests built and signed (design §4):
+* **decision latency** — delta applied → both order requests built and signed (spec 003):
   the delta that opens an edge is applied to one book, then ``find_candidates`` over that
   asset's five books, the best candidate materialised (as the runtime does),
   ``RiskGate.check`` with the current :class:`Exposure`, a :class:`PositionSpec`,
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row))
     else:
         print(render(rows))
-        print("\ntargets: design §4 (absolute figures are indicative on a shared machine)")
+        print("\ntargets: spec 003 (absolute figures are indicative on a shared machine)")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The ``arbtrio`` command: ``sim``, ``run``, ``admin`` and ``watch``.
+"""The ``arbtrio`` command: ``sim``, ``run``, ``emulate``, ``admin`` and ``watch``.
 
 * ``arbtrio sim`` — the whole service against the five simulated venues (in-process, or
   ``--wire`` through each venue's loopback emulator and real client). Real time by default
@@ -6,6 +6,8 @@
   with a summary (and ``--summary-json``).
 * ``arbtrio run --config PATH`` — live (``mode = "live"``) or paper (live data, simulated
   execution). Refuses to start when a venue has no adapter package or its secrets are unset.
+* ``arbtrio emulate`` — the five venue emulators on fixed loopback ports with test keys
+  (prints the URLs and keys; ``--write-config`` writes a live config for ``arbtrio run``).
 * ``arbtrio admin ...`` — the admin socket: status, positions, position ID, books, pause,
   resume, flatten ID | --all, kill, override, watch.
 * ``arbtrio watch VENUE SYMBOL`` — stream one venue's book.
@@ -24,6 +26,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +225,50 @@ def cmd_run(args: argparse.Namespace) -> int:
         return runtime.status_line()
 
     print(trio.run(main, clock=EpochClock()))
+    return 0
+
+
+# -- emulate ---------------------------------------------------------------------------------
+def cmd_emulate(args: argparse.Namespace) -> int:
+    from arbtrio.emulators.serve import environment, live_config, serve_all
+    from arbtrio.runtime.clock import EpochClock
+    from arbtrio.runtime.logs import configure_logging
+
+    config_path = Path(args.config) if args.config else DEFAULT_SIM_CONFIG
+    config = _load(args.config, default=DEFAULT_SIM_CONFIG)
+    sim = config.sim if args.seed is None else attrs.evolve(config.sim, seed=args.seed)
+    venues = [v for v in config.enabled_venues]
+    configure_logging(level="warning", fmt="console" if sys.stdout.isatty() else "json")
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            started = await nursery.start(
+                partial(serve_all, sim, venues=venues, port_base=args.port_base)
+            )
+            endpoints = started["endpoints"]
+            print(f"arbtrio emulate: {len(endpoints)} venues on loopback, market seed {sim.seed}")
+            for venue, ep in endpoints.items():
+                print(f"  {venue:<12} rest {ep.rest_url}  ws {ep.ws_url}")
+            print("test keys (loopback only), for `arbtrio run`:")
+            for name, value in environment(venues).items():
+                print(f"  export {name}={value}")
+            text = live_config(
+                endpoints,
+                base=config_path if config_path.exists() else None,
+                fx_usdc_usdt=str(sim.fx_usdc_usdt),
+            )
+            if args.write_config:
+                path = trio.Path(args.write_config)
+                await path.parent.mkdir(parents=True, exist_ok=True)
+                await path.write_text(text)
+                print(f"live config written: {path}  →  arbtrio run --config {path}")
+            print("Ctrl-C stops.", flush=True)
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+
+    trio.run(main, clock=EpochClock())
     return 0
 
 
@@ -528,6 +575,17 @@ def build_parser() -> argparse.ArgumentParser:
     adm.add_argument("target", nargs="?", help="position id (position, flatten)")
     adm.add_argument("--all", action="store_true", help="flatten every position")
     adm.set_defaults(func=cmd_admin)
+
+    emu = sub.add_parser(
+        "emulate", help="serve the five venue emulators on fixed loopback ports (test keys)"
+    )
+    emu.add_argument("--config", help=f"sim config for the market (default {DEFAULT_SIM_CONFIG})")
+    emu.add_argument("--seed", type=int, help="market seed (overrides sim.seed)")
+    emu.add_argument("--port-base", type=int, default=18_500,
+                     help="venue i listens on 127.0.0.1:PORT_BASE+i (default 18500)")  # fmt: skip
+    emu.add_argument("--write-config", metavar="PATH",
+                     help="write a live config for `arbtrio run` against them")  # fmt: skip
+    emu.set_defaults(func=cmd_emulate)
 
     watch = sub.add_parser("watch", help="stream one venue's order book")
     watch.add_argument("venue")

@@ -1,6 +1,6 @@
 """Level-2 order book for one symbol on one venue.
 
-Market data is floats for speed (design §4); order prices and sizes become exact decimals
+Market data is floats for speed (spec 008); order prices and sizes become exact decimals
 only when the core quantises an order. Sizes are base units: adapters convert contracts or
 lots before they touch a book.
 

@@ -1,7 +1,7 @@
-"""Opportunity detection and exit signals (pure; design §3).
+"""Opportunity detection and exit signals (pure; spec 008).
 
-The detector runs on every book change, so the inside is floats (market data is float, design
-§4) and Decimal appears only in what it returns: the jointly sized quantity and the reference
+The detector runs on every book change, so the inside is floats (market data is float, spec
+008) and Decimal appears only in what it returns: the jointly sized quantity and the reference
 prices of an :class:`Opportunity`.
 
 Definitions used throughout (all spreads in basis points, prices converted into the reference

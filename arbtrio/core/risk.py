@@ -1,4 +1,4 @@
-"""The risk gate: approve or reject an opportunity, with a stable reason (pure; design §3).
+"""The risk gate: approve or reject an opportunity, with a stable reason (pure; spec 008).
 
 The runtime builds an :class:`Exposure` snapshot from its positions and the journal and asks
 the gate before it spawns a position. The gate owns only its own switches (paused, the

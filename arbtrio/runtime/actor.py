@@ -6,8 +6,10 @@ ticker, the strategy and the operator), and for each one:
 1. journals the event (write-ahead: replaying the journal rebuilds the position);
 2. calls ``position.handle(event)`` — sync, so it cannot be interleaved or cancelled halfway;
    a refused event (``PositionError``) is logged and changes nothing (replay refuses it too);
-3. on a change of state or any command, logs the canonical ``position.transition`` line,
-   journals the transition and publishes it to admin watchers;
+3. on a change of state or any command, logs the canonical ``position.transition`` line and
+   journals the transition; after every handled event it publishes a :class:`Handled`
+   notice to its subscribers (the position book, the risk gate's outcome count, admin
+   watchers), which read the position but never write it;
 4. journals the commands *durably* (committed before anything reaches a venue), registers
    each new client order id with the router, then starts one execution task per order
    command in its own nursery, so a slow venue call never stops the actor from handling the
@@ -20,9 +22,6 @@ Funding: the runtime counts the funding events it owes an actor (``funding_due``
 the funding time for every leg then held); the actor does not end while one is owed, so a
 position that settles just after a funding time still books that funding.
 
-``on_settled`` runs after every event handled in SETTLED (the runtime keeps running totals
-of settled positions, and funding can still arrive after settling).
-
 Other tasks read ``actor.position`` between awaits (snapshots, exposure) but never mutate it.
 """
 
@@ -32,6 +31,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import attrs
 import structlog
 import trio
 
@@ -44,10 +44,25 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("arbtrio.position")
 
-TransitionHook = Callable[
-    ["PositionActor", PositionState, PositionState, ev.Event, Sequence[ev.Command]], None
-]
-SettledHook = Callable[["PositionActor"], None]
+
+
+@attrs.frozen
+class Handled:
+    """One event a position handled (not refused), published to its actor's subscribers."""
+
+    actor: PositionActor
+    before: PositionState
+    after: PositionState
+    event: ev.Event
+    commands: Sequence[ev.Command]
+
+    @property
+    def changed(self) -> bool:
+        """The state changed."""
+        return self.before is not self.after
+
+
+Subscriber = Callable[[Handled], None]
 
 
 def describe_command(command: ev.Command) -> str:
@@ -75,15 +90,13 @@ class PositionActor:
         *,
         journal: Journal,
         router: OrderRouter,
-        on_transition: TransitionHook,
-        on_settled: SettledHook | None = None,
+        subscribers: Sequence[Subscriber] = (),
         capacity: int = 64,
     ) -> None:
         self.position = position
         self.journal = journal
         self.router = router
-        self.on_transition = on_transition
-        self.on_settled = on_settled
+        self.subscribers = tuple(subscribers)
         self.inbox, self._receive = trio.open_memory_channel[ev.Event](capacity)
         self.exit_requested = False  # the strategy sent an ExitSignal (cleared on state change)
         self.flatten_requested = False
@@ -201,9 +214,9 @@ class PositionActor:
             )
             if before is not after:
                 self.exit_requested = False
-            self.on_transition(self, before, after, event, commands)
-        if after is PositionState.SETTLED and self.on_settled is not None:
-            self.on_settled(self)  # settling, or a later change (funding) to a settled result
+        handled = Handled(self, before, after, event, commands)
+        for subscriber in self.subscribers:
+            subscriber(handled)
         if commands:
             await self.journal.commands(pid, commands, event.ts)
             for command in commands:

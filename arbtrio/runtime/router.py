@@ -41,6 +41,8 @@ import trio
 
 from arbtrio.core import events as ev
 from arbtrio.core.types import Fill, OrderAck, OrderEvent, OrderStatus, OrderUpdate
+from arbtrio.runtime import codec
+from arbtrio.runtime.journal import Journal, Record
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -56,6 +58,22 @@ log = structlog.get_logger("arbtrio.router")
 
 Inbox = trio.MemorySendChannel[ev.Event]
 OrphanHook = Callable[[str, OrderEvent], Awaitable[None]]
+
+
+def journal_orphans(journal: Journal) -> OrphanHook:
+    """The orphan hook that journals each orphan event (kind ``orphan``) with its venue."""
+    async def on_orphan(venue: str, event: OrderEvent) -> None:
+        await journal.append(
+            Record(
+                ts=trio.current_time(),
+                kind="orphan",
+                type=type(event).__name__,
+                client_order_id=event.client_order_id,
+                body={"venue": venue, **codec.encode(event)},
+            )
+        )
+
+    return on_orphan
 
 
 def to_position_event(event: OrderEvent, now: float) -> ev.Event | None:

@@ -215,31 +215,31 @@ def summarize(runtime: Runtime, world: SimWorld, *, duration: float | None) -> d
     """The run's summary, JSON-able (money as decimal strings)."""
     market = world.market
     states = {s.name: 0 for s in PositionState}
-    states.update(runtime.positions_by_state())  # running totals: evicted ones included
-    settled_notional = runtime.settled.notional
+    states.update(runtime.positions.positions_by_state())  # running totals: evicted ones included
+    settled_notional = runtime.positions.settled.notional
     reasons: dict[str, str] = {}
-    for actor in runtime.live.values():  # FAULTED positions stay live (never evicted)
+    for actor in runtime.positions.live.values():  # FAULTED positions stay live (never evicted)
         pos = actor.position
         if pos.state is PositionState.FAULTED:
             reasons[pos.spec.position_id] = pos.history[-1].reason if pos.history else ""
     target = runtime.config.detector.target_notional
     edge = edge_summary(market, float(target))
     available = Decimal(repr(edge.available_quote)).quantize(Decimal("0.01"))
-    pnl = runtime.realized_pnl()
+    pnl = runtime.positions.realized_pnl()
     return {
         "duration_s": duration,
         "seed": market.config.seed,
         "venues": sorted(runtime.clients),
         "wire": sorted(world.wired),
         "opportunities": {
-            "seen": runtime.opportunities_seen,
-            "taken": runtime.opened,
-            "rejected": dict(sorted(runtime.rejections.items())),
+            "seen": runtime.strategy.episodes.seen,
+            "taken": runtime.positions.opened,
+            "rejected": dict(sorted(runtime.strategy.episodes.rejected.items())),
         },
         "positions": states,
         "faulted": reasons,
         "realized_pnl": format_decimal(pnl),
-        "fees": format_decimal(runtime.fees()),
+        "fees": format_decimal(runtime.positions.fees()),
         "edge": {
             "dislocations": edge.dislocations,
             "tradable_dislocations": edge.tradable,
@@ -252,7 +252,7 @@ def summarize(runtime: Runtime, world: SimWorld, *, duration: float | None) -> d
             "captured_ratio": round(float(pnl / available), 4) if available > 0 else None,
         },
         "router": attrs.asdict(runtime.router.stats),
-        "stop_reason": runtime.stop_reason,
+        "stop_reason": runtime.lifecycle.stop_reason,
     }
 
 

@@ -106,7 +106,7 @@ VENUE_PROFILES: dict[str, VenueProfile] = {
     ),
 }  # fmt: skip
 
-# Built-in instrument conventions (from /work/shared/venues/*.md and the venues' metadata).
+# Built-in instrument conventions (the venues' documented contract metadata, specs 010-014).
 # CEX: tick, lot (base units; on contract venues the lot is one contract = the multiplier),
 # min_size, min_notional. Hyperliquid: szDecimals (lot 10^-szDecimals, 5 significant
 # figures, at most 6 − szDecimals price decimals, $10 minimum notional).

@@ -18,7 +18,7 @@ async def test_admin_tables_render_live_results(make_config: Any, autojump_clock
         rt = await nursery.start(
             lambda task_status: run_simulation(config, admin_socket=sock, task_status=task_status)
         )
-        while not rt.actors:  # noqa: ASYNC110
+        while not rt.positions.actors:  # noqa: ASYNC110
             await trio.sleep(1)
         client = await AdminClient.connect(sock)
         status = cli.render("status", await client.call("status"))

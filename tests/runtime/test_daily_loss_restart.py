@@ -40,4 +40,4 @@ async def test_restart_keeps_todays_settled_pnl_for_the_daily_loss_limit(
         runtime_hook=lambda rt: second.__setitem__("rt", rt),
     )
     # MockClock journal times are < 1 day: the first run's positions settled on day 0.
-    assert second["rt"].pnl_by_day.get(0) == expected
+    assert second["rt"].positions.pnl_by_day.get(0) == expected

@@ -11,7 +11,9 @@ import trio
 from arbtrio.core import events as ev
 from arbtrio.core.detector import quote_rate
 from arbtrio.core.position import Position, PositionSpec, PositionState
+from arbtrio.runtime import views
 from arbtrio.runtime.admin import AdminClient, AdminError
+from arbtrio.runtime.control import admin_methods
 from arbtrio.runtime.journal import replay
 from arbtrio.runtime.service import Runtime
 from arbtrio.runtime.simulation import run_simulation
@@ -31,7 +33,7 @@ async def test_evicted_settled_positions_keep_totals_and_answer_from_the_journal
     holder: dict[str, Any] = {}
 
     def hook(rt: Runtime) -> None:
-        rt.wall_clock = lambda: 86_400.0 * 3 + 10.0  # day 3, whatever the real date
+        rt.positions.wall_clock = lambda: 86_400.0 * 3 + 10.0  # day 3, whatever the date
         holder["rt"] = rt
 
     async def run(task_status: Any) -> None:
@@ -41,13 +43,13 @@ async def test_evicted_settled_positions_keep_totals_and_answer_from_the_journal
 
     async with trio.open_nursery() as nursery:
         rt: Runtime = await nursery.start(run)
-        while rt.archived < 2:  # noqa: ASYNC110 (eviction has no event to wait on)
+        while rt.positions.archived < 2:  # noqa: ASYNC110 (eviction has no event to wait on)
             await trio.sleep(1.0)
         # While running: an evicted position is answered from the journal.
         evicted = next(
             f"{rt.run_id}-{n}"
-            for n in range(1, rt.opened + 1)
-            if f"{rt.run_id}-{n}" not in rt.actors
+            for n in range(1, rt.positions.opened + 1)
+            if f"{rt.run_id}-{n}" not in rt.positions.actors
         )
         client = await AdminClient.connect(sock)
         one = await client.call("position", {"id": evicted})
@@ -62,34 +64,40 @@ async def test_evicted_settled_positions_keep_totals_and_answer_from_the_journal
             raise AssertionError("flattening an archived position must fail")
         status = await client.call("status")
         assert status["positions_archived"] >= 2
-        assert status["positions"]["SETTLED"] > status["positions_in_memory"] - len(rt.live)
+        assert status["positions"]["SETTLED"] > status["positions_in_memory"] - len(
+            rt.positions.live
+        )
         await client.aclose()
     summary = holder["summary"]
 
     # Memory: at most CAP ended settled actors remain.
-    ended = [a for a in rt.actors.values() if a.state is S.SETTLED and a.done.is_set()]
+    ended = [a for a in rt.positions.actors.values() if a.state is S.SETTLED and a.done.is_set()]
     assert len(ended) <= CAP
-    settled_total = rt.positions_by_state()["SETTLED"]
-    assert rt.archived == settled_total - sum(1 for a in rt.actors.values() if a.state is S.SETTLED)
-    assert rt.archived >= 5, summary
+    settled_total = rt.positions.positions_by_state()["SETTLED"]
+    assert rt.positions.archived == settled_total - sum(
+        1 for a in rt.positions.actors.values() if a.state is S.SETTLED
+    )
+    assert rt.positions.archived >= 5, summary
 
     # Totals are those of every position the journal holds, evicted or not.
     rebuilt = {pid: r.position for pid, r in replay(config.service.journal).items()}
-    assert len(rebuilt) == rt.opened
-    assert Counter(p.state.name for p in rebuilt.values()) == rt.positions_by_state()
-    assert {k: v for k, v in summary["positions"].items() if v} == dict(rt.positions_by_state())
+    assert len(rebuilt) == rt.positions.opened
+    assert Counter(p.state.name for p in rebuilt.values()) == rt.positions.positions_by_state()
+    assert {k: v for k, v in summary["positions"].items() if v} == dict(
+        rt.positions.positions_by_state()
+    )
     settled = [p for p in rebuilt.values() if p.state is S.SETTLED]
     pnl = sum((p.realized_pnl(rt.quote_rates) for p in settled), Decimal(0))
-    assert rt.realized_pnl() == pnl == Decimal(summary["realized_pnl"])
-    assert rt.fees() == sum((p.fees() for p in rebuilt.values()), Decimal(0))
-    assert Decimal(summary["fees"]) == rt.fees()
-    assert rt.settled.notional == sum(
+    assert rt.positions.realized_pnl() == pnl == Decimal(summary["realized_pnl"])
+    assert rt.positions.fees() == sum((p.fees() for p in rebuilt.values()), Decimal(0))
+    assert Decimal(summary["fees"]) == rt.positions.fees()
+    assert rt.positions.settled.notional == sum(
         (p.spec.qty * p.spec.long_price * quote_rate(rt.quote_rates, p.spec.long) for p in settled),
         Decimal(0),
     )
     # the daily loss limit sees every settled position of the day
-    assert rt.pnl_by_day == {3: pnl}
-    assert rt.exposure().realized_pnl_today == pnl
+    assert rt.positions.pnl_by_day == {3: pnl}
+    assert rt.positions.exposure().realized_pnl_today == pnl
 
 
 def settled_position(config: Any) -> tuple[Position, list[ev.Event]]:
@@ -137,26 +145,33 @@ async def test_funding_owed_after_settling_reaches_the_totals_before_eviction(
         await rt.journal.position_created(position.spec, 0.0)
         for event in events:
             await rt.journal.event("p-1", event, event.ts)
-        actor = rt._make_actor(position)
-        rt.actors["p-1"] = rt.live["p-1"] = actor
-        rt._book_settled(actor)  # as a rebuilt settled position is
-        before = rt.realized_pnl()
-        assert before == position.realized_pnl(rt.quote_rates) and rt.pnl_by_day == {5: before}
+        actor = rt.positions.make_actor(position)
+        rt.positions.actors["p-1"] = rt.positions.live["p-1"] = actor
+        rt.positions._book_settled(actor)  # as a rebuilt settled position is
+        before = rt.positions.realized_pnl()
+        assert before == position.realized_pnl(rt.quote_rates) and rt.positions.pnl_by_day == {
+            5: before
+        }
         actor.funding_due = 1
-        nursery.start_soon(rt._run_actor, actor)
+        nursery.start_soon(rt.positions.run_actor, actor)
         await trio.sleep(1.0)
         assert not actor.done.is_set()  # funding is owed: the actor waits for it
         await actor.send(ev.FundingPaid(leg="short", amount=D("0.37"), ts=3.0))
         await actor.done.wait()
         await rt.journal.flush()
         rt.journal.close()
-    assert rt.realized_pnl() == before + D("0.37") and rt.pnl_by_day == {5: before + D("0.37")}
-    assert rt.positions_by_state() == Counter({"SETTLED": 1}) and rt.settled.count == 1
-    assert rt.actors == {} and rt.live == {} and rt.archived == 1
-    assert rt.fees() == D("1.00")
-    answer = await rt._admin_methods()["position"]({"id": "p-1"})
+    assert rt.positions.realized_pnl() == before + D("0.37") and rt.positions.pnl_by_day == {
+        5: before + D("0.37")
+    }
+    assert (
+        rt.positions.positions_by_state() == Counter({"SETTLED": 1})
+        and rt.positions.settled.count == 1
+    )
+    assert rt.positions.actors == {} and rt.positions.live == {} and rt.positions.archived == 1
+    assert rt.positions.fees() == D("1.00")
+    answer = await admin_methods(rt)["position"]({"id": "p-1"})
     assert answer["archived"] is True and answer["funding"] == "0.37"
-    assert answer == rt.position_view(position, archived=True)
+    assert answer == views.position_view(rt, position, archived=True)
 
 
 async def test_a_failed_funding_booking_never_leaves_an_actor_waiting(
@@ -167,14 +182,14 @@ async def test_a_failed_funding_booking_never_leaves_an_actor_waiting(
     rt = Runtime(config, {})
     async with trio.open_nursery() as nursery:
         await nursery.start(rt.journal.run)
-        actor = rt._make_actor(position)
-        rt.actors["p-1"] = rt.live["p-1"] = actor
+        actor = rt.positions.make_actor(position)
+        rt.positions.actors["p-1"] = rt.positions.live["p-1"] = actor
         actor.funding_due = 1
-        nursery.start_soon(rt._run_actor, actor)
+        nursery.start_soon(rt.positions.run_actor, actor)
         await trio.sleep(1.0)
         assert not actor.done.is_set()
         # the venue is unknown to this runtime: booking fails inside, the actor is released
-        await rt._book_funding("bybit", "BTC", 3600.0, [(actor, "long", D("0.01"))])
+        await rt.funding.book("bybit", "BTC", 3600.0, [(actor, "long", D("0.01"))])
         with trio.fail_after(5):
             await actor.done.wait()
         assert actor.funding_due == 0 and position.funding() == 0

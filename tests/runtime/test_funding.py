@@ -121,18 +121,19 @@ async def test_a_position_held_across_a_funding_time_books_what_the_venue_paid(
     paid, settlements = journal_funding(journal)
     assert settlements and all(s["source"] == "venue" for s in settlements)
     assert all(s["funding_ts"] == funding_ts for s in settlements)
-    funded = [a for a in runtime.actors.values() if a.position.funding() != 0]
+    funded = [a for a in runtime.positions.actors.values() if a.position.funding() != 0]
     assert funded, "no position was held across the funding time"
 
-    for actor in runtime.actors.values():
+    for actor in runtime.positions.actors.values():
         pos = actor.position
         assert pos.state is S.SETTLED, (actor.position_id, pos.state)
         assert pos.funding() == sum(paid[actor.position_id], D(0))
         # settled PnL = fills' cash flows − fees + funding
         cash = sum((f.qty * f.price * (-f.side.sign) - f.fee for f in pos.fills()), D(0))
         assert pos.realized_pnl() == cash + pos.funding()
-    assert runtime.realized_pnl() == sum(
-        (a.position.realized_pnl(runtime.quote_rates) for a in runtime.actors.values()), D(0)
+    assert runtime.positions.realized_pnl() == sum(
+        (a.position.realized_pnl(runtime.quote_rates) for a in runtime.positions.actors.values()),
+        D(0),
     )
 
     # Each settlement's legs add up to exactly what the simulated venue booked for that
@@ -154,7 +155,7 @@ async def test_a_position_held_across_a_funding_time_books_what_the_venue_paid(
 
     # Replay rebuilds the same positions, funding and PnL.
     rebuilt = replay(journal)
-    for pid, actor in runtime.actors.items():
+    for pid, actor in runtime.positions.actors.items():
         assert rebuilt[pid].position.snapshot() == actor.position.snapshot(), pid
         assert rebuilt[pid].position.realized_pnl() == actor.position.realized_pnl()
 
@@ -170,12 +171,12 @@ async def test_without_a_settlement_source_funding_is_estimated_from_rate_and_bo
 
     def no_source(rt: Runtime) -> None:
         holder["rt"] = rt
-        rt.funding_source = None
+        rt.funding.source = None
 
     await run_simulation(config, duration=150.0, world=world, runtime_hook=no_source)
     paid, settlements = journal_funding(config.service.journal)
     assert settlements and all(s["source"] == "estimate" for s in settlements)
-    assert holder["rt"].funding_settlements == {"estimate": len(settlements)}
+    assert holder["rt"].funding.settlements == {"estimate": len(settlements)}
     for body in settlements:
         [payment] = [
             p

@@ -8,7 +8,8 @@ import structlog
 import trio
 
 from arbtrio.core.position import PositionState
-from arbtrio.runtime.service import DEAD_MAN_DELAY_S, Runtime
+from arbtrio.runtime.control import DEAD_MAN_DELAY_S
+from arbtrio.runtime.service import Runtime
 from arbtrio.runtime.simulation import SimWorld, in_process_clients, run_simulation
 from arbtrio.venues.base import VenueError
 
@@ -53,14 +54,14 @@ async def test_kill_arms_dead_man_switches_and_a_refusal_does_not_stop_the_flatt
                     config, make_clients=clients, task_status=task_status
                 )
             )
-            while not any(a.state is S.HEDGED for a in rt.live.values()):  # noqa: ASYNC110
+            while not any(a.state is S.HEDGED for a in rt.positions.live.values()):  # noqa: ASYNC110
                 await trio.sleep(1)
             before_ms = rt.wall_clock() * 1000
             assert not made["hl"].armed  # nothing armed before a kill
-            await rt.control("kill", {})
+            await rt.control.request("kill", {})
             await rt.wait_stopped()
     (at_ms,) = made["hl"].armed
     assert before_ms + (DEAD_MAN_DELAY_S - 1) * 1000 <= at_ms
     assert at_ms <= rt.wall_clock() * 1000 + DEAD_MAN_DELAY_S * 1000
     assert any(e["event"] == "kill.dead_man_refused" and e["venue"] == "bybit" for e in logs)
-    assert all(a.state in (S.SETTLED, S.FAULTED) for a in rt.actors.values())
+    assert all(a.state in (S.SETTLED, S.FAULTED) for a in rt.positions.actors.values())

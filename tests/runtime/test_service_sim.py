@@ -38,7 +38,7 @@ def venue_books_match_positions(world: SimWorld, runtimes: list[Runtime]) -> Non
     expected: Counter[tuple[str, str]] = Counter()
     seen: dict[str, Any] = {}
     for runtime in runtimes:
-        seen.update(runtime.actors)  # a restarted run rebuilds the same ids
+        seen.update(runtime.positions.actors)  # a restarted run rebuilds the same ids
     for actor in seen.values():
         pos = actor.position
         expected[(pos.spec.long.venue, pos.spec.long.symbol)] += pos.held("long")
@@ -63,17 +63,17 @@ async def test_simulated_hour_with_every_fault_drains_to_stable_states(
             runtime_hook=lambda rt: holder.__setitem__("rt", rt),
         )
     runtime = holder["rt"]
-    states = Counter(a.state for a in runtime.actors.values())
-    assert runtime.opened >= 50, summary  # it traded through the faults
+    states = Counter(a.state for a in runtime.positions.actors.values())
+    assert runtime.positions.opened >= 50, summary  # it traded through the faults
     assert set(states) <= STABLE, states
-    assert not any(a.position.live_orders() for a in runtime.actors.values())
+    assert not any(a.position.live_orders() for a in runtime.positions.actors.values())
     assert not [e for e in logs if e["event"] == "service.drain_timeout"]
     # faults really happened and were survived
     assert runtime.router.stats.unknown > 0 and runtime.router.stats.rejected > 0
     assert sum(c.health.reconnects for c in world.clients.values()) > 0
     assert any(e["event"] == "position.transition" and e["to_state"] == "UNWINDING" for e in logs)
     # every FAULTED position has its reason on a logged transition line
-    for actor in runtime.actors.values():
+    for actor in runtime.positions.actors.values():
         if actor.state is S.FAULTED:
             lines = [
                 e
@@ -87,14 +87,14 @@ async def test_simulated_hour_with_every_fault_drains_to_stable_states(
 
     # The journal replays to exactly the live positions (state, orders, fills, PnL).
     rebuilt = replay(config.service.journal)
-    assert set(rebuilt) == set(runtime.actors)
-    for pid, actor in runtime.actors.items():
+    assert set(rebuilt) == set(runtime.positions.actors)
+    for pid, actor in runtime.positions.actors.items():
         assert rebuilt[pid].position.snapshot() == actor.position.snapshot(), pid
     assert sum(
         (r.position.realized_pnl(runtime.quote_rates) for r in rebuilt.values()
          if r.position.state is S.SETTLED),
         Decimal(0),
-    ) == runtime.realized_pnl()  # fmt: skip
+    ) == runtime.positions.realized_pnl()  # fmt: skip
     # every command was journaled before execution, with its client order id
     placed = {
         r.client_order_id
@@ -102,7 +102,9 @@ async def test_simulated_hour_with_every_fault_drains_to_stable_states(
         if r.type == "PlaceOrder"
     }
     assert placed == {
-        cid for a in runtime.actors.values() for cid, _, _ in a.position.client_order_ids()
+        cid
+        for a in runtime.positions.actors.values()
+        for cid, _, _ in a.position.client_order_ids()
     }
 
 
@@ -128,12 +130,14 @@ async def test_crash_and_restart_on_the_same_journal_resumes(
             rt = first.get("rt")
             if rt is None:
                 continue
-            hedged = [a for a in rt.live.values() if a.state is S.HEDGED]
-            in_flight = [a for a in rt.live.values() if a.position.live_orders()]
+            hedged = [a for a in rt.positions.live.values() if a.state is S.HEDGED]
+            in_flight = [a for a in rt.positions.live.values() if a.position.live_orders()]
             if len(hedged) >= 2 and in_flight:
                 break
         scope.cancel()
-    before = {pid: a.state for pid, a in first["rt"].actors.items() if a.state is not S.SETTLED}
+    before = {
+        pid: a.state for pid, a in first["rt"].positions.actors.items() if a.state is not S.SETTLED
+    }
     assert len(before) >= 3
 
     second: dict[str, Runtime] = {}
@@ -145,13 +149,13 @@ async def test_crash_and_restart_on_the_same_journal_resumes(
             runtime_hook=lambda rt: second.__setitem__("rt", rt),
         )
     rt2 = second["rt"]
-    assert set(rt2.rebuilt) == set(before)  # every non-terminal position came back
+    assert set(rt2.positions.rebuilt) == set(before)  # every non-terminal position came back
     assert any(e["event"].startswith("reconcile.") and e.get("client_order_id") for e in logs)
     assert any(e["event"] == "reconcile.done" for e in logs)
-    assert not rt2.mismatches and not rt2.reconciling
+    assert not rt2.reconciler.mismatches and not rt2.reconciler.reconciling
     for pid in before:  # resumed, then closed by exits or the flattening shutdown
-        assert rt2.actors[pid].state is S.SETTLED, (pid, rt2.actors[pid].state)
-    assert rt2.opened > 0  # trading resumed after reconciliation
+        assert rt2.positions.actors[pid].state is S.SETTLED, (pid, rt2.positions.actors[pid].state)
+    assert rt2.positions.opened > 0  # trading resumed after reconciliation
     venue_books_match_positions(world, [first["rt"], rt2])
     for venue in world.market.venues:  # flattened on shutdown: the venues are flat
         assert all(p.qty == 0 for p in world.market.positions(venue))
@@ -180,15 +184,15 @@ async def test_a_journal_that_disagrees_with_the_venue_blocks_opening(
             )
         )  # fmt: skip
         await trio.sleep(120)
-        assert rt.reconciling and rt.opened == 0
-        assert any(m["kind"] == "position_mismatch" for m in rt.mismatches.values())
-        assert rt.rejections["reconciling"] > 0
+        assert rt.reconciler.reconciling and rt.positions.opened == 0
+        assert any(m["kind"] == "position_mismatch" for m in rt.reconciler.mismatches.values())
+        assert rt.strategy.episodes.rejected["reconciling"] > 0
         client = await AdminClient.connect(config.service.admin_socket)
         status = await client.call("status")
         assert status["reconciling"] and status["mismatches"]
         assert (await client.call("override"))["reconciling"] is False
         await trio.sleep(120)
-        assert rt.opened > 0
+        assert rt.positions.opened > 0
         await client.aclose()
         rt.request_stop("test")
 
@@ -205,7 +209,7 @@ async def test_admin_socket_answers_and_steers_the_running_service(
         client = await AdminClient.connect(sock)
         watcher = await AdminClient.connect(sock)
         assert await watcher.call("watch") == {"subscribed": True}
-        await eventually(lambda: any(a.state is S.HEDGED for a in rt.live.values()))
+        await eventually(lambda: any(a.state is S.HEDGED for a in rt.positions.live.values()))
 
         status = await client.call("status")
         assert status["mode"] == "sim" and set(status["venues"]) == set(config.enabled_venues)
@@ -243,14 +247,14 @@ async def test_admin_socket_answers_and_steers_the_running_service(
             raise AssertionError("unknown id must fail")
 
         assert await client.call("pause") == {"paused": True}
-        opened = rt.opened
+        opened = rt.positions.opened
         await trio.sleep(300)
-        assert rt.opened == opened and (await client.call("status"))["paused"]
+        assert rt.positions.opened == opened and (await client.call("status"))["paused"]
         assert (await client.call("resume"))["paused"] is False
 
         # flatten one: it goes to CLOSING and settles
         while True:
-            target = next((p for p, a in rt.live.items() if a.state is S.HEDGED), None)
+            target = next((p for p, a in rt.positions.live.items() if a.state is S.HEDGED), None)
             if target is None:
                 await trio.sleep(1)
                 continue
@@ -260,15 +264,15 @@ async def test_admin_socket_answers_and_steers_the_running_service(
             except AdminError as exc:  # it closed by itself meanwhile
                 assert "already settled" in exc.message
         assert flat == {"flattened": [target]}
-        await eventually(lambda: rt.actors[target].state is S.SETTLED)
-        assert "OperatorFlatten" in [t.event for t in rt.actors[target].position.history]
+        await eventually(lambda: rt.positions.actors[target].state is S.SETTLED)
+        assert "OperatorFlatten" in [t.event for t in rt.positions.actors[target].position.history]
 
         # kill: flatten everything, then stop (despite shutdown = leave_hedged)
-        await eventually(lambda: any(a.state is S.HEDGED for a in rt.live.values()))
+        await eventually(lambda: any(a.state is S.HEDGED for a in rt.positions.live.values()))
         killed = await client.call("kill")
         assert killed["killed"] is True
         await rt.wait_stopped()
-        assert all(a.state in (S.SETTLED, S.FAULTED) for a in rt.actors.values())
+        assert all(a.state in (S.SETTLED, S.FAULTED) for a in rt.positions.actors.values())
         await client.aclose()
         await watcher.aclose()
     assert not await trio.Path(sock).exists()
@@ -309,12 +313,12 @@ async def test_failing_feed_marks_venue_down_with_backoff_while_others_trade(
                 )
             )
             await trio.sleep(600)
-            assert rt.venues["kucoin"].down and not rt.venue_up("kucoin")
-            assert all(rt.venue_up(v) for v in config.enabled_venues if v != "kucoin")
-            assert rt.opened > 0
+            assert rt.venues.venues["kucoin"].down and not rt.venues.venue_up("kucoin")
+            assert all(rt.venues.venue_up(v) for v in config.enabled_venues if v != "kucoin")
+            assert rt.positions.opened > 0
             assert all(
                 "kucoin" not in (a.position.spec.long.venue, a.position.spec.short.venue)
-                for a in rt.actors.values()
+                for a in rt.positions.actors.values()
             )
             rt.request_stop("test")
     delays = [
@@ -393,13 +397,13 @@ async def test_net_delta_watchdog_flattens_a_stuck_position(
             rt.request_stop("test")
     stuck_ids = {
         a.position_id
-        for a in rt.actors.values()
+        for a in rt.positions.actors.values()
         if any(o.client_order_id in stuck["bybit"].resting for o in a.position.orders())
     }
     breaches = [e for e in logs if e["event"] == "watchdog.net_delta_breached"]
     assert breaches and breaches[0]["flattened"]
     assert set(breaches[0]["flattened"]) <= stuck_ids
     for pid in breaches[0]["flattened"]:
-        position = rt.actors[pid].position
+        position = rt.positions.actors[pid].position
         assert "OperatorFlatten" in [t.event for t in position.history]
         assert position.net_exposure() == 0  # the filled leg was closed

@@ -64,16 +64,16 @@ async def test_wire_sim_trades_through_every_emulator_and_replays(
     assert not any(isinstance(c, SimVenueClient) for c in world.clients.values())
 
     # positions were opened and filled through the real clients, and none is left in flight
-    assert runtime.opened > 0 and runtime.router.stats.placed > 0, summary
-    assert any(a.position.fills() for a in runtime.actors.values())
-    states = Counter(a.state for a in runtime.actors.values())
+    assert runtime.positions.opened > 0 and runtime.router.stats.placed > 0, summary
+    assert any(a.position.fills() for a in runtime.positions.actors.values())
+    states = Counter(a.state for a in runtime.positions.actors.values())
     assert set(states) <= STABLE, states
-    assert not any(a.position.live_orders() for a in runtime.actors.values())
+    assert not any(a.position.live_orders() for a in runtime.positions.actors.values())
     assert summary["stop_reason"] == "duration 8s reached"
     venue_books_match_positions(world, [runtime])
 
     # the journal replays to the same positions
     rebuilt = replay(config.service.journal)
-    assert set(rebuilt) == set(runtime.actors)
-    for pid, actor in runtime.actors.items():
+    assert set(rebuilt) == set(runtime.positions.actors)
+    for pid, actor in runtime.positions.actors.items():
         assert rebuilt[pid].position.snapshot() == actor.position.snapshot(), pid

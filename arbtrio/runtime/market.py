@@ -1,0 +1,144 @@
+"""The market view: what the strategy, the positions and the views read of the venues' books.
+
+Books are owned by each venue client's feed (spec 006); this view only reads them, through
+the instruments the venue supervisor loaded. It also carries the strategy's conflated
+wake-up: :meth:`MarketView.on_book` (the feed callback, after every applied message) marks
+the book's asset dirty and wakes :meth:`wait_dirty`, so the strategy evaluates each changed
+asset once on current books and never works through a backlog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+import trio
+
+from arbtrio.config import Config
+from arbtrio.core import events as ev
+from arbtrio.core.book import L2Book
+from arbtrio.core.instruments import Instrument
+from arbtrio.core.position import PositionSpec
+from arbtrio.core.types import FundingRate
+from arbtrio.runtime.venues import VenueSupervisor
+from arbtrio.venues.base import VenueClient
+
+__all__ = ["MarketView", "decimal_of"]
+
+
+def decimal_of(value: float) -> Decimal:
+    """A float market price as the shortest Decimal that reads back as it."""
+    return Decimal(repr(value))
+
+
+class MarketView:
+    """Books, tradable quotes, funding rates and venue health, read-only."""
+
+    def __init__(
+        self, config: Config, clients: Mapping[str, VenueClient], venues: VenueSupervisor
+    ) -> None:
+        self.config = config
+        self.clients = clients
+        self.venues = venues
+        self._dirty: set[str] = set()
+        self._wake = trio.Event()
+
+    # -- the strategy's wake-up ---------------------------------------------------------------
+    def on_book(self, book: L2Book) -> None:
+        """Feed callback: the book's asset changed (conflated; never blocks)."""
+        asset = self.venues.symbol_asset.get((book.venue, book.symbol))
+        if asset is None:
+            return
+        self._dirty.add(asset)
+        self._wake.set()
+
+    async def wait_dirty(self) -> list[str]:
+        """Wait until some book changed; the changed assets, sorted (and cleared)."""
+        await self._wake.wait()
+        self._wake = trio.Event()
+        dirty, self._dirty = self._dirty, set()
+        return sorted(dirty)
+
+    # -- reading ---------------------------------------------------------------------------
+    def venue_up(self, venue: str) -> bool:
+        return self.venues.venue_up(venue)
+
+    def book_for(self, venue: str, asset: str) -> tuple[Instrument, L2Book] | None:
+        inst = self.venues.instrument(venue, asset)
+        if inst is None:
+            return None
+        book = self.clients[venue].books.get(inst.symbol)
+        return None if book is None else (inst, book)
+
+    def tradable_quotes(self, asset: str) -> dict[str, tuple[Instrument, L2Book]]:
+        """The asset's instrument and book on every venue that is up."""
+        out = {}
+        for venue in self.clients:
+            if not self.venue_up(venue):
+                continue
+            pair = self.book_for(venue, asset)
+            if pair is not None:
+                out[venue] = pair
+        return out
+
+    def funding_for(self, asset: str) -> dict[str, FundingRate]:
+        return {
+            v: s.funding[asset] for v, s in self.venues.venues.items() if asset in s.funding
+        }
+
+    def unrefreshed(self, asset: str, traded: Mapping[tuple[str, str], float]) -> list[str]:
+        """Venues whose book of ``asset`` has not updated since our last order event there
+        (``traded``: (venue, asset) → time), so it does not show our own fills yet."""
+        out = []
+        for venue in self.clients:
+            ts = traded.get((venue, asset))
+            if ts is None:
+                continue
+            pair = self.book_for(venue, asset)
+            if pair is None or pair[1].last_update_ts <= ts:
+                out.append(venue)
+        return out
+
+    def quote(self, venue: str, symbol: str, now: float) -> ev.Quote | None:
+        """Best bid and ask of a tradable, fresh, uncrossed book; None otherwise."""
+        client = self.clients.get(venue)
+        if client is None:
+            return None
+        book = client.books.get(symbol)
+        if book is None or not book.tradable or book.is_crossed():
+            return None
+        if (now - book.last_update_ts) * 1000.0 > self.config.detector.max_quote_age_ms:
+            return None
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is None or ask is None or bid[0] <= 0 or ask[0] <= 0:
+            return None
+        return ev.Quote(bid=decimal_of(bid[0]), ask=decimal_of(ask[0]))
+
+    def quotes_for(self, spec: PositionSpec) -> dict[str, ev.Quote]:
+        """The latest usable quote of each of a position's venues (now)."""
+        now = trio.current_time()
+        out = {}
+        for inst in (spec.long, spec.short):
+            q = self.quote(inst.venue, inst.symbol, now)
+            if q is not None:
+                out[inst.venue] = q
+        return out
+
+    def mid(self, venue: str, asset: str) -> tuple[Instrument, float] | None:
+        """A tradable, uncrossed book's mid (float), with its instrument."""
+        pair = self.book_for(venue, asset)
+        if pair is None:
+            return None
+        inst, book = pair
+        if not book.tradable or book.is_crossed():
+            return None
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is None or ask is None or bid[0] <= 0 or ask[0] <= 0:
+            return None
+        return inst, (bid[0] + ask[0]) / 2
+
+    def symbols(self) -> Iterable[tuple[str, str, L2Book]]:
+        """(venue, symbol, book) of every book, venues and symbols sorted."""
+        for venue in sorted(self.clients):
+            for symbol, book in sorted(self.clients[venue].books.items()):
+                yield venue, symbol, book
