@@ -449,20 +449,22 @@ class HyperliquidEmulator(EmulatorApp):
         }  # fmt: skip
 
     # -- /exchange -----------------------------------------------------------------------
-    async def _exchange(self, body: bytes) -> Answer:
-        """One ``/exchange`` request: parse, IP budget, order faults (drawn up front, in the
-        simulator's fixed order), :meth:`_verify`, then the action."""
+    async def _exchange(self, body: bytes, *, charge: bool = True) -> Answer:
+        """One ``/exchange`` request: parse, IP budget (unless not ``charge``: a WebSocket
+        post), order faults (drawn up front, in the simulator's fixed order),
+        :meth:`_verify`, then the action."""
         try:
             req = w.parse_exchange(body)
         except w.Undecodable as exc:
-            self._charge(w.exchange_weight(0))
+            if charge:
+                self._charge(w.exchange_weight(0))
             return 422, f"{w.UNDECODABLE}: {exc}"
         action = req.action
         batch = len(action.orders) if isinstance(action, w.OrderAction) else (
             len(action.cancels) if isinstance(action, w.CancelAction | w.CancelByCloidAction)
             else 0
         )  # fmt: skip
-        if not self._charge(w.exchange_weight(batch)):
+        if charge and not self._charge(w.exchange_weight(batch)):
             return 429, "null"
         if isinstance(action, w.OrderAction):
             rate_limited = self.faults("rate_limit")
@@ -807,7 +809,9 @@ class HyperliquidEmulator(EmulatorApp):
     # -- post ----------------------------------------------------------------------------
     def _ws_post(self, conn: _Conn, req: w.WsRequest) -> None:
         """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}``: the
-        payload is an ``/info`` or ``/exchange`` body, answered on the ``post`` channel."""
+        payload is an ``/info`` or ``/exchange`` body, answered on the ``post`` channel.
+        Posts are not charged to the IP budget (the documentation leaves it open; the
+        socket has its own limits, of which only the 100 in flight is emulated)."""
         assert req.id is not None and req.request is not None
         post_id, request = req.id, req.request
         body = msgspec.json.encode(request.payload)
@@ -828,7 +832,7 @@ class HyperliquidEmulator(EmulatorApp):
 
     async def _ws_post_action(self, conn: _Conn, post_id: int, body: bytes) -> None:
         try:
-            status, answer = await self._exchange(body)
+            status, answer = await self._exchange(body, charge=False)
         finally:
             conn.posts_in_flight -= 1
         self._post_reply(conn, post_id, status, answer, kind="action")

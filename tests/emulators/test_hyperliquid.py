@@ -724,3 +724,24 @@ async def test_order_record_is_served(autojump_clock: Any) -> None:
     assert "withheld" in served["orders"][2]["reason"]
     assert "withheld" in served["orders"][3]["reason"]
     assert [r.to_json() for r in emu.order_log] == served["orders"]
+
+
+async def test_websocket_post_of_an_action() -> None:
+    emu = emulator()
+    send, out = trio.open_memory_channel[Any](100)
+    conn = _Conn(out=send)
+    payload = json.loads(body({"type": "noop"}, emu.now_ms()))
+    async with trio.open_nursery() as nursery:
+        conn.nursery = nursery
+        request = {"type": "action", "payload": payload}
+        emu._ws_request(conn, json.dumps({"method": "post", "id": 8, "request": request}))
+    assert frames(out) == [{"channel": "post", "data": {"id": 8, "response": {
+        "type": "action", "payload": {"status": "ok", "response": {"type": "default"}},
+    }}}]  # fmt: skip
+    payload["nonce"] += 1  # the signature no longer matches: an L1 error, still "action"
+    async with trio.open_nursery() as nursery:
+        conn.nursery = nursery
+        request = {"type": "action", "payload": payload}
+        emu._ws_request(conn, json.dumps({"method": "post", "id": 9, "request": request}))
+    (reply,) = frames(out)
+    assert reply["data"]["response"]["payload"]["status"] == "err"
