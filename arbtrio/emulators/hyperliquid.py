@@ -1,68 +1,94 @@
-"""A Hyperliquid emulator: the venue's side of ``/info``, ``/exchange`` and ``/ws`` on
-loopback, backed by the shared :class:`~arbtrio.sim.market.SimMarket`.
+"""A Hyperliquid emulator: the venue's side of ``POST /info``, ``POST /exchange`` and ``/ws``
+on loopback, backed by the shared :class:`~arbtrio.sim.market.SimMarket`.
 
-What is real: the message shapes (codecs), the L1 signature check (the signer is recovered
-from the EIP-712 digest of the *canonically re-encoded* action, so wrong key order or a
-non-canonical number string recovers another address and gets the venue's "User or API
-Wallet … does not exist"), the nonce rules (unique, > the smallest of the 100 highest,
-within (T − 2 d, T + 1 d)), the greeting, full-snapshot ``l2Book`` and ``bbo`` channels,
-``orderUpdates``/``userFills`` with a snapshot on subscribe, ``pong``, the 60 s idle close,
-the documented error strings, and asset ids as indices into a universe that contains a
-delisted coin (so a client that filters before indexing sends the wrong asset).
+Independent of the client (``arbtrio.venues`` is never imported): requests are parsed by
+:mod:`arbtrio.emulators.hyperliquid_wire`, signatures checked by
+:mod:`arbtrio.emulators.hyperliquid_signing`, both written from the venue documentation.
+
+What is real: the message shapes; the L1 signature check (the signer is recovered from the
+EIP-712 digest of the action *as the venue re-serialises it* — documented key order,
+canonical numbers, lower-case cloids, ``f: false`` dropped — so a client that hashed
+anything else recovers another address and gets "L1 error: User or API Wallet 0x… does not
+exist."); the signers (the API wallet, and the master account itself); the nonce rules per
+signer (unique, above the smallest of the 100 highest, within (T − 2 d, T + 1 d)); the IP
+weight budget (1200 a minute, the documented weights; HTTP 429); the order rules (asset id
+= index in a universe that contains a delisted coin, size ≤ szDecimals decimals, price ≤ 5
+significant figures unless an integer and ≤ 6 − szDecimals decimals, $10 minimum value,
+80 % from the reference price refused for the whole batch) with the documented error
+strings; the greeting; full-snapshot ``l2Book`` and ``bbo`` channels; ``orderUpdates`` /
+``userFills`` (snapshot on subscribe); ``pong``; WebSocket ``post`` of info requests and
+actions; the 60 s idle close.
 
 What is faked (see specs/010-hyperliquid.md): only limit-IOC orders execute (GTC/ALO/trigger
 get an error), nothing ever rests, fills are taker fills from the simulator's ladder,
 ``time`` fields are wall-clock ms, l2Book pushes on a ladder change or every
-``heartbeat_s``. Faults (drawn from ``market.fault("hyperliquid", kind)``): per order
-request ``rate_limit`` (HTTP 429), ``reject`` (margin error), ``ack_timeout_not_executed``
-and ``ack_timeout_executed`` (the request is held ``hold_s`` and answered 504, with or
-without execution); per tick ``feed_disconnect`` (book sockets closed), ``stale_feed`` (one
-subscription goes silent until resubscribed), ``bad_checksum`` (one corrupt frame).
+``heartbeat_s``. Faults (drawn through a :class:`~arbtrio.emulators.app.FaultSwitch`, so a
+test may force them): per order request ``rate_limit`` (HTTP 429), ``reject`` (margin
+error), ``ack_timeout_not_executed`` and ``ack_timeout_executed`` (the request is held
+``hold_s`` and answered 504, with or without execution); per tick ``feed_disconnect`` (book
+sockets closed), ``stale_feed`` (one subscription goes silent until resubscribed),
+``bad_checksum`` (one corrupt frame).
+
+The order record (``GET /__emulator__/orders``): every order of an authenticated order
+action is recorded once — ``"executed"`` when it reached the book (``filled`` is what it
+took, ``"0"`` for an IOC that matched nothing, whose ``reason`` is the venue's IocCancel
+string), also when an ``ack_timeout_executed`` fault withheld the answer (``reason`` says
+so); ``"rejected"`` with ``reason`` = ``"<orderStatus status>: <venue error string>"``; and
+``"unknown"`` for an ``ack_timeout_not_executed`` fault: the answer was withheld and the order
+never reached the book (the venue's side knows it was not executed, but the record keeps
+"unknown" for what the client was told: nothing). ``client_order_id`` is the cloid as the
+venue keeps it (lower-case), ``""`` without one.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import attrs
 import msgspec
-import structlog
 import trio
 
-from arbtrio.core.instruments import Instrument, floor_qty, format_decimal, is_valid_price
+from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import OrderStatus, Side
+from arbtrio.emulators import hyperliquid_wire as w
 from arbtrio.emulators.app import (
     ApiKeys,
     EmulatorApp,
     Endpoints,
+    FaultSwitch,
     read_http_request,
     send_http_response,
     ws_url,
 )
+from arbtrio.emulators.hyperliquid_signing import BadSignature, address_of_key, recover_l1_signer
 from arbtrio.sim.driver import MarketDriver
+from arbtrio.sim.execution import Execution
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import MalformedMessage
-from arbtrio.venues.hyperliquid import codecs as c
-from arbtrio.venues.hyperliquid.signing import address_of, recover_l1_signer
 
-log = structlog.get_logger("arbtrio.venues.hyperliquid.emulator")
-
-VENUE = c.VENUE
+VENUE = "hyperliquid"
 _DAY_MS = 86_400_000
-_IOC_CANCEL = "Order could not immediately match against any resting orders."
-_MISSING_ORDER = "Order was never placed, already canceled, or filled."
-_DELISTED = c.AssetMeta(
-    name="LOOM", szDecimals=1, maxLeverage=3, isDelisted=True, onlyIsolated=True
-)
+_MAX_DECIMALS = 6  # perps: price decimals ≤ 6 − szDecimals
+_MAX_SIG_FIGS = 5
+_MIN_NOTIONAL = Decimal(10)
+_FAR_FROM_REFERENCE = Decimal("0.8")
+_MAX_POSTS_IN_FLIGHT = 100
+_DELISTED: dict[str, Any] = {  # the documented meta entry of a delisted coin
+    "name": "LOOM", "szDecimals": 1, "maxLeverage": 3, "isDelisted": True,
+    "marginMode": "strictIsolated", "onlyIsolated": True,
+}  # fmt: skip
 _CLOSE = object()
+_ZERO = Decimal(0)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Answer = tuple[int, Any]  # (HTTP status, JSON-able body when 200, else the text body)
 
 
 @attrs.define(eq=False)
 class _Order:
+    """An order the venue accepted for matching (or rejected after acceptance)."""
+
     oid: int
     cloid: str | None
     coin: str
@@ -70,29 +96,30 @@ class _Order:
     limit_px: Decimal
     orig_sz: Decimal
     sz: Decimal  # remaining
-    status: str
+    status: str  # an orderStatus status
     timestamp: int
     reduce_only: bool
 
-    def info(self) -> c.OrderInfo:
-        return c.OrderInfo(
-            coin=self.coin,
-            side=self.side,  # type: ignore[arg-type]
-            limitPx=self.limit_px,
-            sz=self.sz,
-            oid=self.oid,
-            timestamp=self.timestamp,
-            origSz=self.orig_sz,
-            cloid=self.cloid,
-            reduceOnly=self.reduce_only,
-            orderType="Limit",
-            tif="Ioc",
-            triggerCondition="N/A",
-            isTrigger=False,
-            triggerPx=Decimal(0),
-            children=[],
-            isPositionTpsl=False,
-        )
+    def ws_order(self) -> dict[str, Any]:
+        """The ``orderUpdates`` order: coin, side, limitPx, sz, oid, timestamp, origSz, cloid?"""
+        out: dict[str, Any] = {
+            "coin": self.coin, "side": self.side, "limitPx": w.wire_num(self.limit_px),
+            "sz": w.wire_num(self.sz), "oid": self.oid, "timestamp": self.timestamp,
+            "origSz": w.wire_num(self.orig_sz),
+        }  # fmt: skip
+        if self.cloid is not None:
+            out["cloid"] = self.cloid
+        return out
+
+    def frontend_order(self) -> dict[str, Any]:
+        """The ``orderStatus`` / ``frontendOpenOrders`` order (the frontend fields too)."""
+        return {
+            "coin": self.coin, "side": self.side, "limitPx": w.wire_num(self.limit_px),
+            "sz": w.wire_num(self.sz), "oid": self.oid, "timestamp": self.timestamp,
+            "triggerCondition": "N/A", "isTrigger": False, "triggerPx": "0.0", "children": [],
+            "isPositionTpsl": False, "reduceOnly": self.reduce_only, "orderType": "Limit",
+            "origSz": w.wire_num(self.orig_sz), "tif": "Ioc", "cloid": self.cloid,
+        }  # fmt: skip
 
 
 @attrs.define(eq=False)
@@ -108,6 +135,8 @@ class _Conn:
     sent_version: dict[str, int] = attrs.field(factory=dict)
     sent_at: dict[str, float] = attrs.field(factory=dict)
     sent_bbo: dict[str, Any] = attrs.field(factory=dict)
+    nursery: trio.Nursery | None = None
+    posts_in_flight: int = 0
 
     def push(self, frame: Any) -> None:
         """Queue a frame (bytes/str or _CLOSE); a client that cannot keep up is dropped."""
@@ -119,8 +148,41 @@ class _Conn:
             pass
 
 
+@attrs.define
+class _IpBudget:
+    """The per-IP weight budget as a token bucket: ``per_minute`` deep, refilled at
+    ``per_minute / 60`` a second (the emulator's reading of "1200 per minute")."""
+
+    per_minute: int
+    tokens: float = 0.0
+    at: float | None = None
+
+    def take(self, weight: int, now: float) -> bool:
+        if self.at is None:
+            self.tokens = float(self.per_minute)
+        else:
+            self.tokens = min(
+                float(self.per_minute), self.tokens + (now - self.at) * self.per_minute / 60
+            )
+        self.at = now
+        if self.tokens < weight:
+            return False
+        self.tokens -= weight
+        return True
+
+
 class HyperliquidEmulator(EmulatorApp):
-    """The emulator's state and ASGI app. ``serve()`` binds it; tests may poke at it."""
+    """The emulator's state and ASGI app. ``serve()`` binds it; tests may poke at it.
+
+    ``credentials.private_key`` is the API wallet (agent) whose signatures are accepted;
+    ``credentials.account_address`` the master account (also an accepted signer) whose
+    state ``/info`` serves (the agent's address when not given). Options: ``is_mainnet``
+    (phantom agent source "a" instead of "b"), ``hold_s`` (how long an ack-timeout fault
+    holds the request), ``heartbeat_s`` (l2Book re-push interval without a change),
+    ``idle_timeout_s``, ``schedule_cancel_volume`` (traded volume the dead-man switch
+    needs), ``book_depth`` (levels per side, at most 20 on the venue),
+    ``ip_weight_per_minute`` (None: no IP budget).
+    """
 
     venue = VENUE
 
@@ -136,27 +198,33 @@ class HyperliquidEmulator(EmulatorApp):
         idle_timeout_s: float = 60.0,
         schedule_cancel_volume: Decimal = Decimal(1_000_000),
         book_depth: int = 20,
+        ip_weight_per_minute: int | None = w.IP_WEIGHT_PER_MINUTE,
     ) -> None:
         if not credentials.private_key:
             raise ValueError("the emulator needs credentials.private_key (the API wallet)")
         super().__init__(market, driver, credentials)
         self.is_mainnet = is_mainnet
-        self.agent = address_of(credentials.private_key)
+        self.agent = address_of_key(credentials.private_key)
         self.user = (credentials.account_address or self.agent).lower()
+        self.signers = {self.agent, self.user}
         self.hold_s = hold_s
         self.heartbeat_s = heartbeat_s
         self.idle_timeout_s = idle_timeout_s
         self.schedule_cancel_volume = schedule_cancel_volume
         self.book_depth = book_depth
+        self.faults = FaultSwitch(market, VENUE)
+        self.ip_budget = None if ip_weight_per_minute is None else _IpBudget(ip_weight_per_minute)
         # The universe carries a delisted coin at index 1: asset ids are never "filtered".
-        self.universe: list[c.AssetMeta] = [self._asset_meta(i) for i in self.instruments.values()]
-        self.universe.insert(min(1, len(self.universe)), _DELISTED)
+        self.universe: list[dict[str, Any]] = [
+            self._asset_meta(i) for i in self.instruments.values()
+        ]
+        self.universe.insert(min(1, len(self.universe)), dict(_DELISTED))
         self.orders: dict[int, _Order] = {}
         self.by_cloid: dict[str, int] = {}
-        self.fills: list[c.UserFill] = []
-        self.nonces: list[int] = []  # the 100 highest, ascending
+        self.fills: list[dict[str, Any]] = []
+        self.nonces: dict[str, list[int]] = {}  # per signer: the 100 highest, ascending
         self.conns: set[_Conn] = set()
-        self.volume = Decimal(0)
+        self.volume = _ZERO
         self.scheduled_cancel: int | None = None
         self._next_oid = 77_738_308
         self._next_tid = 118_906_512_037_719
@@ -164,13 +232,17 @@ class HyperliquidEmulator(EmulatorApp):
 
     # -- serving -------------------------------------------------------------------------
     def endpoints(self, base_url: str) -> Endpoints:
-        ws = ws_url(base_url, "/ws")
+        ws = ws_url(base_url, w.WS_PATH)
         return Endpoints(
             venue=VENUE, rest_url=base_url, ws_url=ws, private_ws_url=ws,
             credentials=self.credentials,
         )  # fmt: skip
 
     async def websocket(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
+        if scope.get("path") != w.WS_PATH:
+            await receive()
+            await send({"type": "websocket.close", "code": 4004})
+            return
         await self._websocket(receive, send)
 
     # -- helpers -------------------------------------------------------------------------
@@ -180,12 +252,15 @@ class HyperliquidEmulator(EmulatorApp):
         return self._last_ms
 
     @staticmethod
-    def _asset_meta(inst: Instrument) -> c.AssetMeta:
-        exponent = inst.lot_size.normalize().as_tuple().exponent
-        assert isinstance(exponent, int)
-        return c.AssetMeta(
-            name=inst.symbol, szDecimals=max(0, -exponent), maxLeverage=inst.max_leverage or 50
-        )
+    def _asset_meta(inst: Instrument) -> dict[str, Any]:
+        return {
+            "name": inst.symbol,
+            "szDecimals": _sz_decimals(inst),
+            "maxLeverage": inst.max_leverage or 50,
+        }
+
+    def _inst(self, coin: str) -> Instrument:
+        return self.instruments[coin]
 
     def _mid(self, coin: str) -> Decimal | None:
         bids, asks = self.market.book_levels(VENUE, coin, 1)
@@ -199,325 +274,430 @@ class HyperliquidEmulator(EmulatorApp):
             if not books or conn.books or conn.bbos:
                 conn.push(frame)
 
+    def inject_public(self, text: str) -> None:
+        """Send ``text`` verbatim on every connection with a book subscription (tests)."""
+        self.broadcast(text, books=True)
+
     def disconnect_all(self, *, books_only: bool = False) -> None:
         for conn in list(self.conns):
             if not books_only or conn.books or conn.bbos:
                 conn.push(_CLOSE)
+
+    def _charge(self, weight: int) -> bool:
+        """Take ``weight`` from the IP budget; False (answer 429) when it is spent."""
+        return self.ip_budget is None or self.ip_budget.take(weight, trio.current_time())
 
     # ====================================================================================
     # HTTP
     # ====================================================================================
     async def http(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         req = await read_http_request(scope, receive)
-        if req.method != "POST" or req.path not in ("/info", "/exchange"):
+        if req.method != "POST" or req.path not in (w.INFO_PATH, w.EXCHANGE_PATH):
             await send_http_response(send, 404, b"Not Found", content_type="text/plain")
             return
-        try:
-            if req.path == "/info":
-                status, payload = self._info(req.body)
-            else:
-                status, payload = await self._exchange(req.body)
-        except MalformedMessage:
-            status, payload = 422, b"Failed to deserialize the JSON body into the target type"
-        content_type = "application/json" if status == 200 else "text/plain"
-        await send_http_response(send, status, payload, content_type=content_type)
+        if req.path == w.INFO_PATH:
+            status, body = self._info_http(req.body)
+        else:
+            status, body = await self._exchange(req.body)
+        if status == 200:
+            await send_http_response(send, 200, w.encode(body))
+        else:
+            await send_http_response(send, status, str(body).encode(), content_type="text/plain")
 
     # -- /info ---------------------------------------------------------------------------
-    def _info(self, body: bytes) -> tuple[int, bytes]:
-        req: c.InfoRequest = c.decode("infoRequest", body)
+    def _info_http(self, body: bytes) -> Answer:
+        try:
+            req = w.parse_info(body)
+        except w.Undecodable as exc:
+            self._charge(w.info_weight(""))
+            return 422, f"{w.UNDECODABLE}: {exc}"
+        if not self._charge(w.info_weight(req.type)):
+            return 429, "null"
+        answer = self._info(req)
+        if isinstance(answer, list):  # paginated kinds cost 1 more per 20 items, after the fact
+            extra = w.info_weight(req.type, len(answer)) - w.info_weight(req.type)
+            if extra:
+                self._charge(extra)
+        return 200, answer
+
+    def _info(self, req: w.InfoRequest) -> Any:
+        """The answer to a parsed info request (JSON-able)."""
         kind = req.type
         if kind == "meta":
-            return 200, c.encode(self._meta())
+            return self._meta()
         if kind == "metaAndAssetCtxs":
-            return 200, c.encode([self._meta(), self._ctxs()])
+            return [self._meta(), self._ctxs()]
+        if kind == "allMids":
+            mids = {a["name"]: self._mid(a["name"]) for a in self.universe if not _delisted(a)}
+            return {coin: w.wire_num(mid) for coin, mid in mids.items() if mid is not None}
         if kind == "l2Book":
-            if req.coin not in self.instruments:
-                return 200, b"null"
-            return 200, c.encode(self._book_snapshot(req.coin))
+            assert req.coin is not None
+            return self._book_snapshot(req.coin) if req.coin in self.instruments else None
         if kind == "orderStatus":
-            return 200, c.encode(self._order_status(req))
+            return self._order_status(req)
+        if kind in ("openOrders", "frontendOpenOrders"):
+            return []  # nothing ever rests here
         if kind == "userFills":
-            mine = req.user is not None and req.user.lower() == self.user
-            return 200, c.encode(list(reversed(self.fills[-2000:])) if mine else [])
+            return list(reversed(self.fills[-2000:])) if self._is_user(req.user) else []
         if kind == "clearinghouseState":
-            return 200, c.encode(self._clearinghouse(req.user or ""))
-        if kind == "userFees":
-            inst = next(iter(self.instruments.values()))
-            return 200, c.encode(
-                c.UserFees(userCrossRate=inst.taker_fee, userAddRate=inst.maker_fee)
-            )
-        raise MalformedMessage(VENUE, f"unsupported info type {kind!r}")
+            return self._clearinghouse(req.user)
+        assert kind == "userFees"  # parse_info admits only the kinds above
+        return self._user_fees()
 
-    def _meta(self) -> c.Meta:
-        return c.Meta(universe=self.universe, marginTables=[], collateralToken=0)
+    def _is_user(self, user: str | None) -> bool:
+        return user is not None and user.lower() == self.user
 
-    def _ctxs(self) -> list[c.AssetCtx]:
-        out = []
+    def _meta(self) -> dict[str, Any]:
+        return {"universe": self.universe, "marginTables": [], "collateralToken": 0}
+
+    def _ctxs(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for asset in self.universe:
-            if asset.isDelisted:
-                zero = Decimal(0)
-                out.append(c.AssetCtx(funding=zero, openInterest=zero, markPx=zero, oraclePx=zero))
+            if _delisted(asset):
+                zero = "0.0"
+                out.append({
+                    "dayNtlVlm": zero, "funding": zero, "impactPxs": None, "markPx": zero,
+                    "midPx": None, "openInterest": zero, "oraclePx": zero, "premium": None,
+                    "prevDayPx": zero, "dayBaseVlm": zero,
+                })  # fmt: skip
                 continue
-            mid = self._mid(asset.name) or Decimal(0)
-            px = format_decimal(mid.quantize(Decimal("0.000001"))) if mid else "0"
-            out.append(
-                c.AssetCtx(
-                    funding=self.market.funding_rate(VENUE, asset.name).rate,
-                    openInterest=Decimal(0),
-                    markPx=Decimal(px),
-                    oraclePx=Decimal(px),
-                    midPx=Decimal(px),
-                    premium=Decimal(0),
-                    prevDayPx=Decimal(px),
-                    dayNtlVlm=Decimal(0),
-                )
-            )
+            name = asset["name"]
+            mid = self._mid(name)
+            px = w.wire_num(mid.quantize(Decimal("0.000001"))) if mid else "0.0"
+            bids, asks = self.market.book_levels(VENUE, name, 1)
+            impact: list[str] | None = None
+            if bids and asks:
+                impact = [w.wire_num(bids[0][0]), w.wire_num(asks[0][0])]
+            out.append({
+                "dayNtlVlm": "0.0",
+                "funding": w.wire_num(self.market.funding_rate(VENUE, name).rate),
+                "impactPxs": impact, "markPx": px, "midPx": px if mid else None,
+                "openInterest": "0.0", "oraclePx": px, "premium": "0.0", "prevDayPx": px,
+                "dayBaseVlm": "0.0",
+            })  # fmt: skip
         return out
 
-    def _wire_levels(self, coin: str) -> tuple[list[c.WireLevel], list[c.WireLevel]]:
-        bids, asks = self.market.book_levels(VENUE, coin, self.book_depth)
-        return (
-            [c.WireLevel(px=format_decimal(p), sz=format_decimal(s), n=1) for p, s in bids],
-            [c.WireLevel(px=format_decimal(p), sz=format_decimal(s), n=1) for p, s in asks],
-        )
+    def _levels(self, coin: str, depth: int) -> tuple[list[Any], list[Any]]:
+        bids, asks = self.market.book_levels(VENUE, coin, depth)
+        return [_level(p, s) for p, s in bids], [_level(p, s) for p, s in asks]
 
-    def _book_snapshot(self, coin: str) -> c.WireL2BookData:
-        return c.WireL2BookData(coin=coin, time=self.now_ms(), levels=self._wire_levels(coin))
+    def _book_snapshot(self, coin: str) -> dict[str, Any]:
+        return {"coin": coin, "time": self.now_ms(), "levels": self._levels(coin, self.book_depth)}
 
-    def _order_status(self, req: c.InfoRequest) -> c.OrderStatusResponse:
-        if req.user is None or req.user.lower() != self.user:
-            return c.OrderStatusResponse(status="unknownOid")
-        oid = self.by_cloid.get(req.oid) if isinstance(req.oid, str) else req.oid
+    def _order_status(self, req: w.InfoRequest) -> dict[str, Any]:
+        if not self._is_user(req.user):
+            return {"status": "unknownOid"}
+        oid = self.by_cloid.get(req.oid.lower()) if isinstance(req.oid, str) else req.oid
         order = self.orders.get(oid) if isinstance(oid, int) else None
         if order is None:
-            return c.OrderStatusResponse(status="unknownOid")
-        return c.OrderStatusResponse(
-            status="order",
-            order=c.OrderStatusEntry(
-                order=order.info(), status=order.status, statusTimestamp=order.timestamp
-            ),
-        )
+            return {"status": "unknownOid"}
+        return {"status": "order", "order": {
+            "order": order.frontend_order(), "status": order.status,
+            "statusTimestamp": order.timestamp,
+        }}  # fmt: skip
 
-    def _clearinghouse(self, user: str) -> c.ClearinghouseState:
-        zero = Decimal(0)
-        if user.lower() != self.user:
-            empty = c.MarginSummary(
-                accountValue=zero, totalMarginUsed=zero, totalNtlPos=zero, totalRawUsd=zero
-            )
-            return c.ClearinghouseState(
-                assetPositions=[],
-                marginSummary=empty,
-                crossMarginSummary=empty,
-                withdrawable=zero,
-                time=self.now_ms(),
-            )
+    def _clearinghouse(self, user: str | None) -> dict[str, Any]:
+        if not self._is_user(user):
+            empty = _margin_summary(_ZERO, _ZERO, _ZERO, _ZERO)
+            return {
+                "assetPositions": [], "crossMaintenanceMarginUsed": "0.0",
+                "crossMarginSummary": empty, "marginSummary": empty, "time": self.now_ms(),
+                "withdrawable": "0.0",
+            }  # fmt: skip
         balance = self.market.balances(VENUE)[0]
         positions = []
-        ntl = zero
+        ntl = _ZERO
+        leverage = 10
         for pos in self.market.positions(VENUE):
-            mid = self._mid(pos.symbol) or zero
+            mid = self._mid(pos.symbol) or _ZERO
             value = abs(pos.qty) * mid
             ntl += value
-            positions.append(
-                c.AssetPosition(
-                    position=c.Position(
-                        coin=pos.symbol,
-                        szi=pos.qty,
-                        entryPx=pos.entry_price,
-                        leverage=c.Leverage(type="cross", value=10),
-                        positionValue=value,
-                        unrealizedPnl=(mid - (pos.entry_price or mid)) * pos.qty,
-                    )
-                )
-            )
-        summary = c.MarginSummary(
-            accountValue=balance.total,
-            totalMarginUsed=balance.total - balance.available,
-            totalNtlPos=ntl,
-            totalRawUsd=balance.total,
+            entry = pos.entry_price if pos.entry_price is not None else mid
+            pnl = (mid - entry) * pos.qty
+            margin = value / leverage
+            positions.append({"type": "oneWay", "position": {
+                "coin": pos.symbol, "szi": w.wire_num(pos.qty), "entryPx": w.wire_num(entry),
+                "leverage": {"type": "cross", "value": leverage}, "liquidationPx": None,
+                "marginUsed": w.wire_num(_usd(margin)),
+                "maxLeverage": self._inst(pos.symbol).max_leverage or 50,
+                "positionValue": w.wire_num(_usd(value)),
+                "returnOnEquity": w.wire_num(_usd(pnl / margin)) if margin else "0.0",
+                "unrealizedPnl": w.wire_num(_usd(pnl)),
+                "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
+            }})  # fmt: skip
+        summary = _margin_summary(
+            balance.total, balance.total - balance.available, _usd(ntl), balance.total
         )
-        return c.ClearinghouseState(
-            assetPositions=positions,
-            marginSummary=summary,
-            crossMarginSummary=summary,
-            withdrawable=balance.available,
-            time=self.now_ms(),
-        )
+        return {
+            "assetPositions": positions, "crossMaintenanceMarginUsed": "0.0",
+            "crossMarginSummary": summary, "marginSummary": summary, "time": self.now_ms(),
+            "withdrawable": w.wire_num(balance.available),
+        }  # fmt: skip
+
+    def _user_fees(self) -> dict[str, Any]:
+        inst = next(iter(self.instruments.values()))
+        taker, maker = w.wire_num(inst.taker_fee), w.wire_num(inst.maker_fee)
+        return {
+            "dailyUserVlm": [],
+            "feeSchedule": {
+                "cross": taker, "add": maker, "spotCross": "0.0007", "spotAdd": "0.0004",
+                "tiers": {"vip": [], "mm": []}, "referralDiscount": "0.0",
+                "stakingDiscountTiers": [],
+            },
+            "userCrossRate": taker, "userAddRate": maker, "activeReferralDiscount": "0.0",
+            "activeStakingDiscount": None,
+        }  # fmt: skip
 
     # -- /exchange -----------------------------------------------------------------------
-    async def _exchange(self, body: bytes) -> tuple[int, bytes]:
-        req: c.ExchangeRequest = c.decode("exchangeRequest", body)
+    async def _exchange(self, body: bytes, *, charge: bool = True) -> Answer:
+        """One ``/exchange`` request: parse, IP budget (unless not ``charge``: a WebSocket
+        post), order faults (drawn up front, in the simulator's fixed order),
+        :meth:`_verify`, then the action."""
+        try:
+            req = w.parse_exchange(body)
+        except w.Undecodable as exc:
+            if charge:
+                self._charge(w.exchange_weight(0))
+            return 422, f"{w.UNDECODABLE}: {exc}"
         action = req.action
-        if isinstance(action, c.OrderAction):
-            # Order faults are drawn up front, in the simulator's fixed order.
-            rate_limited = self.market.fault(VENUE, "rate_limit")
-            rejected = self.market.fault(VENUE, "reject")
-            lost_before = self.market.fault(VENUE, "ack_timeout_not_executed")
-            lost_after = self.market.fault(VENUE, "ack_timeout_executed")
+        batch = len(action.orders) if isinstance(action, w.OrderAction) else (
+            len(action.cancels) if isinstance(action, w.CancelAction | w.CancelByCloidAction)
+            else 0
+        )  # fmt: skip
+        if charge and not self._charge(w.exchange_weight(batch)):
+            return 429, "null"
+        if isinstance(action, w.OrderAction):
+            rate_limited = self.faults("rate_limit")
+            rejected = self.faults("reject")
+            lost_before = self.faults("ack_timeout_not_executed")
+            lost_after = self.faults("ack_timeout_executed")
             if rate_limited:
-                return 429, b"null"
+                return 429, "null"
         error = self._verify(req)
         if error:
-            return 200, _err(error)
-        if isinstance(action, c.OrderAction):
-            latency = self.market.latency(VENUE, "ack")
-            await trio.sleep(latency / 2)
-            if lost_before:
-                await trio.sleep(self.hold_s)
-                return 504, b"Gateway Timeout"
-            statuses = [self._place(order, rejected) for order in action.orders]
-            if lost_after:
-                await trio.sleep(self.hold_s)
-                return 504, b"Gateway Timeout"
-            await trio.sleep(latency / 2)
-            return 200, _ok("order", statuses)
-        if isinstance(action, c.CancelByCloidAction | c.CancelAction):
+            return 200, w.err_body(error)
+        if isinstance(action, w.OrderAction):
+            return await self._order_action(action, rejected, lost_before, lost_after)
+        if isinstance(action, w.CancelByCloidAction | w.CancelAction):
             # Only IOC orders exist here: nothing ever rests, so there is nothing to cancel.
-            statuses = [c.OrderStatusObj(error=_MISSING_ORDER) for _ in action.cancels]
-            return 200, _ok("cancel", statuses)
-        if isinstance(action, c.ScheduleCancelAction):
+            return 200, w.ok_body("cancel", [{"error": w.MISSING_ORDER} for _ in action.cancels])
+        if isinstance(action, w.ScheduleCancelAction):
             if self.volume < self.schedule_cancel_volume:
-                return 200, _err(
-                    "Cannot set scheduled cancel time until enough volume traded. "
-                    f"Required: ${self.schedule_cancel_volume}. Traded: ${self.volume}."
-                )
+                return 200, w.err_body(w.SCHEDULE_CANCEL_VOLUME.format(
+                    required=self.schedule_cancel_volume, traded=self.volume
+                ))  # fmt: skip
             if action.time is not None and action.time < self.now_ms() + 5000:
-                return 200, _err(
+                return 200, w.err_body(
                     "Scheduled cancel time too early, must be at least 5 seconds from now."
                 )
             self.scheduled_cancel = action.time
-            return 200, _ok("default", None)
-        return 200, _ok("default", None)  # noop
+            return 200, w.ok_body("default")
+        return 200, w.ok_body("default")  # noop: the nonce is now used
 
-    def _verify(self, req: c.ExchangeRequest) -> str:
-        """The venue's whole-request checks: signer, vault, nonce, expiry. '' when fine."""
+    def _verify(self, req: w.ExchangeRequest) -> str:
+        """The venue's whole-request checks — signer, vault, expiry, nonce — on a parsed
+        request: '' when it may proceed, else the ``status:"err"`` message.
+
+        The signer is recovered over :func:`~arbtrio.emulators.hyperliquid_wire.hash_view`
+        of the action (the venue's re-serialisation), not over the bytes the client sent.
+        """
         try:
-            canonical = _canonical(req.action)
             signer = recover_l1_signer(
-                canonical,
-                req.nonce,
-                req.vaultAddress,
-                msgspec.structs.asdict(req.signature),
-                self.is_mainnet,
-                req.expiresAfter,
-            )
-        except ValueError:
+                w.hash_view(req.action), req.nonce, req.vaultAddress, req.signature_ints(),
+                self.is_mainnet, req.expiresAfter,
+            )  # fmt: skip
+        except BadSignature:
             return "Invalid signature"
-        if signer != self.agent:
-            return f"L1 error: User or API Wallet {signer} does not exist."
+        if signer not in self.signers:
+            return w.UNKNOWN_SIGNER.format(address=signer)
         if req.vaultAddress is not None:
-            return f"Vault not registered: {req.vaultAddress}"
+            return f"Vault not registered: {req.vaultAddress.lower()}"
         now = self.now_ms()
         if req.expiresAfter is not None and req.expiresAfter < now:
             return f"Action expired at {req.expiresAfter}"
         nonce = req.nonce
         if not now - 2 * _DAY_MS < nonce < now + _DAY_MS:
             return f"Invalid nonce: nonce {nonce} is outside the allowed window"
-        if nonce in self.nonces:
-            return f"Invalid nonce: duplicate nonce {nonce}"
-        if len(self.nonces) >= 100 and nonce <= self.nonces[0]:
+        seen = self.nonces.setdefault(signer, [])
+        if nonce in seen:
+            return w.DUPLICATE_NONCE.format(nonce=nonce)
+        if len(seen) >= 100 and nonce <= seen[0]:
             return f"Invalid nonce: nonce {nonce} is too low"
-        self.nonces.append(nonce)
-        self.nonces.sort()
-        del self.nonces[:-100]
+        seen.append(nonce)
+        seen.sort()
+        del seen[:-100]
         return ""
 
-    def _place(self, order: c.OrderWire, fault_reject: bool) -> c.OrderStatusObj:
-        if not 0 <= order.a < len(self.universe):
-            return c.OrderStatusObj(error=f"Invalid asset {order.a}")
-        meta = self.universe[order.a]
-        if meta.isDelisted:
-            return c.OrderStatusObj(error=f"Trading is halted for {meta.name}. asset={order.a}")
+    async def _order_action(
+        self, action: w.OrderAction, rejected: bool, lost_before: bool, lost_after: bool
+    ) -> Answer:
+        latency = self.market.latency(VENUE, "ack")
+        await trio.sleep(latency / 2)
+        if lost_before:
+            for order in action.orders:
+                self._log_order(order, "unknown", reason="ack_timeout_not_executed: answer "
+                                "withheld (504 after hold_s), never reached the book")  # fmt: skip
+            await trio.sleep(self.hold_s)
+            return 504, "Gateway Timeout"
+        batch_error = self._batch_error(action.orders)
+        if batch_error:
+            for order in action.orders:
+                self._log_order(order, "rejected", reason=f"rejected: {batch_error}")
+            statuses: list[Any] = [{"error": batch_error}]
+        else:
+            statuses = [
+                self._place(order, rejected, withheld=lost_after) for order in action.orders
+            ]
+        if lost_after:
+            await trio.sleep(self.hold_s)
+            return 504, "Gateway Timeout"
+        await trio.sleep(latency / 2)
+        return 200, w.ok_body("order", statuses)
+
+    def _batch_error(self, orders: list[w.OrderWire]) -> str:
+        """Pre-validation that refuses the whole batch with one error: an empty batch, or a
+        price more than 80 % away from the reference price (the book's mid here)."""
+        if not orders:
+            return "Order batch is empty."
+        for order in orders:
+            meta = self._meta_of(order.a)
+            if meta is None or _delisted(meta):
+                continue
+            mid = self._mid(meta["name"])
+            price = w.parse_number(order.p, "p")
+            if mid and abs(price - mid) > mid * _FAR_FROM_REFERENCE:
+                return w.FAR_FROM_REFERENCE
+        return ""
+
+    def _meta_of(self, asset: int) -> dict[str, Any] | None:
+        return self.universe[asset] if 0 <= asset < len(self.universe) else None
+
+    def _refusal(self, order: w.OrderWire) -> str:
+        """The venue's per-order checks before matching: '' or the error string."""
+        meta = self._meta_of(order.a)
+        if meta is None:
+            return f"Invalid asset {order.a}"
+        if _delisted(meta):
+            return f"Trading is halted for {meta['name']}. asset={order.a}"
         if order.t.limit is None or order.t.limit.tif != "Ioc":
-            return c.OrderStatusObj(error="Emulator supports limit IOC orders only.")
-        inst = self.instruments[meta.name]
-        price, qty = Decimal(order.p), Decimal(order.s)
+            return "Emulator supports limit IOC orders only."
+        sz_decimals = int(meta["szDecimals"])
+        price, qty = w.parse_number(order.p, "p"), w.parse_number(order.s, "s")
         if qty == 0:
-            return c.OrderStatusObj(error="Order has zero size.")
-        if qty < 0 or floor_qty(inst, qty) != qty:
-            return c.OrderStatusObj(error="Order has invalid size")
-        if not is_valid_price(inst, price):
-            return c.OrderStatusObj(error="Order has invalid price.")
-        mid = self._mid(meta.name)
-        if mid and abs(price - mid) > mid * Decimal("0.8"):
-            return c.OrderStatusObj(
-                error="Order price cannot be more than 80% away from the reference price"
-            )
+            return w.ZERO_SIZE
+        if qty < 0 or _decimals(qty) > sz_decimals:
+            return w.INVALID_SIZE
+        if price <= 0 or _decimals(price) > _MAX_DECIMALS - sz_decimals:
+            return w.INVALID_PRICE
+        if _decimals(price) > 0 and _sig_figs(price) > _MAX_SIG_FIGS:
+            return w.TICK
+        return ""
+
+    def _place(self, order: w.OrderWire, fault_reject: bool, *, withheld: bool) -> Any:
+        """One order of an authenticated batch: checks, then the simulator; its status."""
+        refusal = self._refusal(order)
+        if refusal:
+            self._log_order(order, "rejected", reason=f"rejected: {refusal}")
+            return {"error": refusal}
+        meta = self.universe[order.a]
+        coin = meta["name"]
+        inst = self._inst(coin)
+        price, qty = w.parse_number(order.p, "p"), w.parse_number(order.s, "s")
         oid = self._next_oid
         self._next_oid += 1
-        side = Side.BUY if order.b else Side.SELL
         cloid = order.c.lower() if order.c else None
-        key = cloid or f"hl-oid-{oid}"
         kwargs: dict[str, Any] = {
-            "side": side,
-            "qty": qty,
-            "price": price,
-            "reduce_only": order.r,
-            "client_order_id": key,
+            "side": Side.BUY if order.b else Side.SELL, "qty": qty, "price": price,
+            "reduce_only": order.r, "client_order_id": cloid or f"hl-oid-{oid}",
             "now": trio.current_time(),
-        }
+        }  # fmt: skip
         if fault_reject:
-            reason = f"Insufficient margin to place order. asset={order.a}"
-            execution = self.market.reject(VENUE, meta.name, reason=reason, **kwargs)
+            reason = f"{w.PERP_MARGIN} asset={order.a}"
+            execution = self.market.reject(VENUE, coin, reason=reason, **kwargs)
+        elif not order.r and qty * price < _MIN_NOTIONAL:
+            execution = self.market.reject(VENUE, coin, reason=w.MIN_NOTIONAL, **kwargs)
         else:
-            execution = self.market.execute(VENUE, meta.name, **kwargs)
+            execution = self.market.execute(VENUE, coin, **kwargs)
         ms = self.now_ms()
         record = _Order(
-            oid=oid, cloid=cloid, coin=meta.name, side="B" if order.b else "A", limit_px=price,
+            oid=oid, cloid=cloid, coin=coin, side="B" if order.b else "A", limit_px=price,
             orig_sz=qty, sz=qty - execution.filled_qty, status="open", timestamp=ms,
             reduce_only=order.r,
         )  # fmt: skip
+        note = "; answer withheld (504 after hold_s)" if withheld else ""
         if execution.status is OrderStatus.REJECTED:
             if execution.venue_order_id == "":  # a duplicate cloid: nothing was recorded
-                return c.OrderStatusObj(error=f"Duplicate cloid {cloid}")
+                message = f"Duplicate cloid {cloid}"
+                self._log_order(order, "rejected", reason=f"rejected: {message}{note}")
+                return {"error": message}
             record.status, message = _rejection(execution.reason, order.a)
-            self._record(record)
-            return c.OrderStatusObj(error=message)
+            self._keep(record)
+            self._log_order(order, "rejected", reason=f"{record.status}: {message}{note}")
+            return {"error": message}
         if execution.filled_qty == 0:
             record.status = "iocCancelRejected"
-            self._record(record)
-            return c.OrderStatusObj(error=_IOC_CANCEL)
+            self._keep(record)
+            self._log_order(order, "executed", reason=f"{w.IOC_CANCEL}{note}")
+            return {"error": w.IOC_CANCEL}
         record.status = "filled" if execution.status is OrderStatus.FILLED else "canceled"
-        self._record(record)
-        self._emit_fills(record, execution.fills, ms)
+        self._keep(record)
+        self._log_order(order, "executed", filled=execution.filled_qty, reason=note.lstrip("; "))
+        self._emit_fills(record, execution, ms)
         assert execution.avg_price is not None
-        return c.OrderStatusObj(
-            filled=c.Filled(
-                totalSz=execution.filled_qty, avgPx=_px(inst, execution.avg_price), oid=oid
-            )
+        return {"filled": {
+            "totalSz": w.wire_num(execution.filled_qty),
+            "avgPx": w.wire_num(_px(inst, execution.avg_price)), "oid": oid,
+        }}  # fmt: skip
+
+    def _log_order(
+        self, order: w.OrderWire, outcome: str, *, filled: Decimal = _ZERO, reason: str = ""
+    ) -> None:
+        """The order record of one order of an authenticated order action."""
+        meta = self._meta_of(order.a)
+        self.record_order(
+            client_order_id=order.c.lower() if order.c else "",
+            symbol=meta["name"] if meta is not None else f"asset={order.a}",
+            side="buy" if order.b else "sell",
+            qty=w.canonical_number(w.parse_number(order.s, "s")),
+            price=w.canonical_number(w.parse_number(order.p, "p")),
+            reduce_only=order.r,
+            outcome=outcome,
+            filled=w.canonical_number(filled),
+            reason=reason,
         )
 
-    def _record(self, record: _Order) -> None:
+    def _keep(self, record: _Order) -> None:
         self.orders[record.oid] = record
         if record.cloid:
             self.by_cloid[record.cloid] = record.oid
 
-    def _emit_fills(self, record: _Order, fills: Any, ms: int) -> None:
+    def _emit_fills(self, record: _Order, execution: Execution, ms: int) -> None:
+        fills = execution.fills
         position = self.market.position(VENUE, record.coin)
-        start = position - sum((f.qty * f.side.sign for f in fills), Decimal(0))
+        start = position - sum((f.qty * f.side.sign for f in fills), _ZERO)
         wire = []
         for fill in fills:
             self._next_tid += 1
-            direction = (
-                ("Open Long" if start >= 0 else "Close Short")
-                if fill.side is Side.BUY
-                else ("Open Short" if start <= 0 else "Close Long")
-            )
-            uf = c.UserFill(
-                coin=record.coin, px=fill.price, sz=fill.qty, side=record.side, time=ms,  # type: ignore[arg-type]
-                startPosition=start, dir=direction, closedPnl=Decimal(0),
-                hash="0x" + f"{self._next_tid:064x}", oid=record.oid, crossed=True,
-                fee=fill.fee.quantize(Decimal("0.000001")), tid=self._next_tid, feeToken="USDC",
-            )  # fmt: skip
+            if fill.side is Side.BUY:
+                direction = "Open Long" if start >= 0 else "Close Short"
+            else:
+                direction = "Open Short" if start <= 0 else "Close Long"
+            uf = {
+                "closedPnl": "0.0", "coin": record.coin, "crossed": True, "dir": direction,
+                "hash": "0x" + f"{self._next_tid:064x}", "oid": record.oid,
+                "px": w.wire_num(fill.price), "side": record.side,
+                "startPosition": w.wire_num(start), "sz": w.wire_num(fill.qty), "time": ms,
+                "fee": w.wire_num(_usd(fill.fee)), "feeToken": "USDC", "tid": self._next_tid,
+            }  # fmt: skip
             start += fill.qty * fill.side.sign
             self.volume += fill.qty * fill.price
             self.fills.append(uf)
             wire.append(uf)
-        update = c.OrderUpdatesMsg(
-            data=[c.WsOrderUpdate(order=record.info(), status=record.status, statusTimestamp=ms)]
-        )
-        fills_msg = c.UserFillsMsg(data=c.UserFillsData(user=self.user, fills=wire))
-        update_frame, fills_frame = c.encode(update), c.encode(fills_msg)
+        update = {"channel": "orderUpdates", "data": [{
+            "order": record.ws_order(), "status": record.status, "statusTimestamp": ms,
+        }]}  # fmt: skip
+        fills_msg = {"channel": "userFills", "data": {"user": self.user, "fills": wire}}
+        update_frame, fills_frame = w.encode(update), w.encode(fills_msg)
         for conn in list(self.conns):
             if conn.user_fills:
                 conn.push(fills_frame)
@@ -534,10 +714,11 @@ class HyperliquidEmulator(EmulatorApp):
         await send({"type": "websocket.accept"})
         out, inbox = trio.open_memory_channel[Any](1000)
         conn = _Conn(out=out)
-        conn.push(c.GREETING)
+        conn.push(w.GREETING)
         self.conns.add(conn)
         try:
             async with trio.open_nursery() as nursery:
+                conn.nursery = nursery
                 nursery.start_soon(self._writer, inbox, send, nursery.cancel_scope)
                 last = [trio.current_time()]
                 nursery.start_soon(self._idle_guard, conn, last)
@@ -575,55 +756,103 @@ class HyperliquidEmulator(EmulatorApp):
                 conn.push(_CLOSE)
                 return
 
+    def _ws_error(self, conn: _Conn, message: str) -> None:
+        conn.push(w.encode({"channel": "error", "data": message}))
+
     def _ws_request(self, conn: _Conn, text: str) -> None:
         try:
-            req: c.WsRequest = c.decode("wsRequest", text)
-        except MalformedMessage:
-            error = c.ErrorMsg(
-                data=f"Error parsing JSON into valid websocket request: {text[:200]}"
-            )
-            conn.push(c.encode(error))
+            req = w.parse_ws(text)
+        except w.Undecodable:
+            self._ws_error(conn, w.WS_UNPARSABLE.format(text=text[:200]))
             return
         if req.method == "ping":
-            conn.push(c.encode(c.PongMsg()))
+            conn.push(w.encode({"channel": "pong"}))
+            return
+        if req.method == "post":
+            self._ws_post(conn, req)
             return
         sub = req.subscription
-        if req.method == "post" or sub is None:
-            conn.push(c.encode(c.ErrorMsg(data="Emulator does not support post requests")))
-            return
-        on = req.method == "subscribe"
-        if sub.type in ("l2Book", "bbo"):
-            if sub.coin not in self.instruments:
-                conn.push(c.encode(c.ErrorMsg(data=f"Unknown coin {sub.coin}")))
+        assert sub is not None  # parse_ws checked
+        kind, on = sub["type"], req.method == "subscribe"
+        coin, user = str(sub.get("coin") or ""), str(sub.get("user") or "")
+        if kind in ("l2Book", "bbo"):
+            if coin not in self.instruments:
+                self._ws_error(conn, f"Unknown coin {coin}")
                 return
-            target = conn.books if sub.type == "l2Book" else conn.bbos
-            (target.add if on else target.discard)(sub.coin)
-            conn.stale.discard(sub.coin)
-        elif sub.type == "orderUpdates":
-            conn.user_orders = on and (sub.user or "").lower() == self.user
-        elif sub.type == "userFills":
-            conn.user_fills = on and (sub.user or "").lower() == self.user
+            target = conn.books if kind == "l2Book" else conn.bbos
+            (target.add if on else target.discard)(coin)
+            conn.stale.discard(coin)
+        elif kind == "orderUpdates":
+            conn.user_orders = on and user.lower() == self.user
+        elif kind == "userFills":
+            conn.user_fills = on and user.lower() == self.user
         else:
-            conn.push(c.encode(c.ErrorMsg(data=f"Unsupported subscription {sub.type}")))
+            self._ws_error(conn, f"Unsupported subscription {kind}")
             return
-        ack = c.SubscriptionResponseMsg(data=c.SubscriptionAck(method=req.method, subscription=sub))
-        conn.push(c.encode(ack))
+        echo = dict(sub)
+        if kind == "l2Book":  # the venue echoes the normalised subscription
+            echo.setdefault("nSigFigs", None)
+            echo.setdefault("mantissa", None)
+        ack = {"channel": "subscriptionResponse", "data": {"method": req.method,
+                                                            "subscription": echo}}  # fmt: skip
+        conn.push(w.encode(ack))
         if not on:
             return
-        if sub.type == "l2Book":
-            assert sub.coin is not None
-            self._push_book(conn, sub.coin, trio.current_time())
-        elif sub.type == "bbo":
-            assert sub.coin is not None
-            self._push_bbo(conn, sub.coin, force=True)
-        elif sub.type == "userFills" and conn.user_fills:
-            snapshot = c.UserFillsData(user=self.user, fills=self.fills[-2000:], isSnapshot=True)
-            conn.push(c.encode(c.UserFillsMsg(data=snapshot)))
+        if kind == "l2Book":
+            self._push_book(conn, coin, trio.current_time())
+        elif kind == "bbo":
+            self._push_bbo(conn, coin, force=True)
+        elif kind == "userFills" and conn.user_fills:
+            snapshot = {"isSnapshot": True, "user": self.user, "fills": self.fills[-2000:]}
+            conn.push(w.encode({"channel": "userFills", "data": snapshot}))
 
+    # -- post ----------------------------------------------------------------------------
+    def _ws_post(self, conn: _Conn, req: w.WsRequest) -> None:
+        """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}``: the
+        payload is an ``/info`` or ``/exchange`` body, answered on the ``post`` channel.
+        Posts are not charged to the IP budget (the documentation leaves it open; the
+        socket has its own limits, of which only the 100 in flight is emulated)."""
+        assert req.id is not None and req.request is not None
+        post_id, request = req.id, req.request
+        body = msgspec.json.encode(request.payload)
+        if request.type == "info":
+            try:
+                info = w.parse_info(body)
+            except w.Undecodable as exc:
+                self._post_reply(conn, post_id, 422, f"{w.UNDECODABLE}: {exc}")
+                return
+            self._post_reply(conn, post_id, 200, {"type": info.type, "data": self._info(info)},
+                             kind="info")  # fmt: skip
+            return
+        if conn.posts_in_flight >= _MAX_POSTS_IN_FLIGHT or conn.nursery is None:
+            self._post_reply(conn, post_id, 429, "Too many in-flight post requests")
+            return
+        conn.posts_in_flight += 1
+        conn.nursery.start_soon(self._ws_post_action, conn, post_id, body)
+
+    async def _ws_post_action(self, conn: _Conn, post_id: int, body: bytes) -> None:
+        try:
+            status, answer = await self._exchange(body, charge=False)
+        finally:
+            conn.posts_in_flight -= 1
+        self._post_reply(conn, post_id, status, answer, kind="action")
+
+    def _post_reply(
+        self, conn: _Conn, post_id: int, status: int, answer: Any, *, kind: str = "info"
+    ) -> None:
+        """A ``post`` answer: the payload on success, else an ``error`` whose payload is a
+        string mirroring the HTTP status and description."""
+        if status == 200:
+            response = {"type": kind, "payload": answer}
+        else:
+            response = {"type": "error", "payload": f"{status} {answer}"}
+        conn.push(w.encode({"channel": "post", "data": {"id": post_id, "response": response}}))
+
+    # -- market pushes ---------------------------------------------------------------------
     def _push_book(self, conn: _Conn, coin: str, now: float) -> None:
         conn.sent_version[coin] = self.market.book_version(VENUE, coin)
         conn.sent_at[coin] = now
-        conn.push(c.encode(c.WireL2BookMsg(data=self._book_snapshot(coin))))
+        conn.push(w.encode({"channel": "l2Book", "data": self._book_snapshot(coin)}))
 
     def _push_bbo(self, conn: _Conn, coin: str, *, force: bool = False) -> None:
         bids, asks = self.market.book_levels(VENUE, coin, 1)
@@ -631,14 +860,9 @@ class HyperliquidEmulator(EmulatorApp):
         if not force and conn.sent_bbo.get(coin) == top:
             return
         conn.sent_bbo[coin] = top
-        wire = tuple(
-            None
-            if lv is None
-            else c.WireLevel(px=format_decimal(lv[0]), sz=format_decimal(lv[1]), n=1)
-            for lv in top
-        )
-        data = c.WireBboData(coin=coin, time=self.now_ms(), bbo=wire)  # type: ignore[arg-type]
-        conn.push(c.encode(c.WireBboMsg(data=data)))
+        bbo = [None if lv is None else _level(*lv) for lv in top]
+        data = {"coin": coin, "time": self.now_ms(), "bbo": bbo}
+        conn.push(w.encode({"channel": "bbo", "data": data}))
 
     async def background(self) -> None:
         """Each market tick: draw the feed faults once, then push changed books and tops."""
@@ -646,9 +870,9 @@ class HyperliquidEmulator(EmulatorApp):
         while True:
             await self.driver.wait_tick()
             now = trio.current_time()
-            disconnect = self.market.fault(VENUE, "feed_disconnect")
-            stale = self.market.fault(VENUE, "stale_feed")
-            corrupt = self.market.fault(VENUE, "bad_checksum")
+            disconnect = self.faults("feed_disconnect")
+            stale = self.faults("stale_feed")
+            corrupt = self.faults("bad_checksum")
             if disconnect:
                 self.disconnect_all(books_only=True)
                 continue
@@ -672,20 +896,44 @@ class HyperliquidEmulator(EmulatorApp):
 
 
 # -- module helpers ------------------------------------------------------------------------
-def _canonical(action: c.Action) -> c.Action:
-    """The action as the server re-serialises it: numbers in canonical form, cloids lower."""
-    if isinstance(action, c.OrderAction):
-        orders = [
-            msgspec.structs.replace(
-                o,
-                p=c.canonical_number(o.p),
-                s=c.canonical_number(o.s),
-                c=o.c.lower() if o.c else None,
-            )
-            for o in action.orders
-        ]
-        return msgspec.structs.replace(action, orders=orders)
-    return action
+def _sz_decimals(inst: Instrument) -> int:
+    """The venue's szDecimals of a simulated instrument: the decimals of its lot."""
+    exponent = inst.lot_size.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def _delisted(meta: dict[str, Any]) -> bool:
+    return bool(meta.get("isDelisted"))
+
+
+def _decimals(value: Decimal) -> int:
+    """Digits after the point in the canonical form (``1.50`` → 1, ``100`` → 0)."""
+    text = w.canonical_number(value)
+    return len(text.partition(".")[2])
+
+
+def _sig_figs(value: Decimal) -> int:
+    """Significant figures of the canonical form (``0.001234`` → 4, ``1234.5`` → 5)."""
+    digits = w.canonical_number(abs(value)).replace(".", "").lstrip("0")
+    return len(digits)
+
+
+def _level(px: Decimal, sz: Decimal) -> dict[str, Any]:
+    return {"px": w.wire_num(px), "sz": w.wire_num(sz), "n": 1}
+
+
+def _usd(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+
+
+def _margin_summary(
+    account_value: Decimal, margin_used: Decimal, ntl: Decimal, raw_usd: Decimal
+) -> dict[str, str]:
+    return {
+        "accountValue": w.wire_num(account_value), "totalMarginUsed": w.wire_num(margin_used),
+        "totalNtlPos": w.wire_num(ntl), "totalRawUsd": w.wire_num(raw_usd),
+    }  # fmt: skip
 
 
 def _rejection(reason: str, asset: int) -> tuple[str, str]:
@@ -693,25 +941,14 @@ def _rejection(reason: str, asset: int) -> tuple[str, str]:
     if reason.startswith("Insufficient margin"):
         return "perpMarginRejected", reason
     if "reduce-only" in reason:
-        return "reduceOnlyRejected", "Reduce only order would increase position."
-    if "notional" in reason or "minimum size" in reason:
-        return "minTradeNtlRejected", "Order must have minimum value of $10."
+        return "reduceOnlyRejected", w.REDUCE_ONLY
+    if reason == w.MIN_NOTIONAL or "notional" in reason or "minimum size" in reason:
+        return "minTradeNtlRejected", w.MIN_NOTIONAL
     if "price" in reason:
-        return "tickRejected", "Price must be divisible by tick size."
+        return "tickRejected", w.TICK
     return "rejected", f"{reason}. asset={asset}"
 
 
 def _px(inst: Instrument, price: Decimal) -> Decimal:
-    return price.quantize(Decimal(1).scaleb(-(inst.max_price_decimals or 6))).normalize()
-
-
-def _ok(kind: str, statuses: list[Any] | None) -> bytes:
-    data = None if statuses is None else c.Statuses(statuses=statuses)
-    return c.encode(
-        c.ExchangeResponse(status="ok", response=c.ExchangeOkBody(type=kind, data=data))
-    )
-
-
-def _err(message: str) -> bytes:
-    return c.encode(c.ExchangeResponse(status="err", response=message))
-
+    """An average price at the instrument's price decimals (6 − szDecimals)."""
+    return price.quantize(Decimal(1).scaleb(-(_MAX_DECIMALS - _sz_decimals(inst))))

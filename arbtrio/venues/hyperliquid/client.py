@@ -88,7 +88,8 @@ TESTNET_REST_URL = "https://api.hyperliquid-testnet.xyz"
 
 _JSON = {"Content-Type": "application/json"}
 _PING = b'{"method":"ping"}'
-# Info weights (venue doc §6): 2 for the light reads, 20 for the rest.
+# Info weights (venue doc §6): 2 for the light reads, 20 for the rest; userFills also pays
+# 1 per 20 fills returned (charged after the answer, see fetch_fills).
 _INFO_WEIGHT = {"l2Book": 2, "allMids": 2, "clearinghouseState": 2, "orderStatus": 2}
 _BACKOFF = Backoff()
 _MISSING_ORDER = "Order was never placed, already canceled, or filled."
@@ -417,6 +418,8 @@ class HyperliquidClient:
         """The account's recent fills over REST (at most 2000), optionally of one oid."""
         user = self._require_user()
         fills: list[c.UserFill] = await self._info(c.InfoRequest(type="userFills", user=user))
+        if len(fills) >= 20:  # the venue charges 1 more weight per 20 items returned
+            await self.bucket.acquire(len(fills) // 20)
         return [f for f in fills if oid is None or f.oid == oid]
 
     def _remember(self, oid: int, cloid: str) -> None:

@@ -13,11 +13,11 @@ import pytest
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import OrderRequest, Side
 from arbtrio.emulators.hyperliquid import HyperliquidEmulator
+from arbtrio.emulators.hyperliquid_wire import parse_exchange
 from arbtrio.sim.config import default_sim_config
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import BadRequest, Credentials
-from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.prepare import HyperliquidAccount, prepare_order
 from arbtrio.venues.hyperliquid.signing import Signer
 
@@ -64,10 +64,10 @@ def test_emulator_recovers_the_api_wallet_from_a_prepared_order() -> None:
     account = HyperliquidAccount(Signer(KEY, is_mainnet=False))
     nonce = int(time.time() * 1000)  # the emulator only accepts nonces near its wall clock
     prepared = prepare_order(REQ, (ETH, 1), account, nonce)
-    assert emulator._verify(c.decode("exchangeRequest", prepared.body)) == ""
+    assert emulator._verify(parse_exchange(prepared.body)) == ""
     other = HyperliquidAccount(Signer("0x" + "11" * 32, is_mainnet=False))
     forged = prepare_order(REQ, (ETH, 1), other, nonce + 1)
-    assert "does not exist" in emulator._verify(c.decode("exchangeRequest", forged.body))
+    assert "does not exist" in emulator._verify(parse_exchange(forged.body))
 
 
 def test_bad_requests_name_the_field() -> None:

@@ -393,3 +393,25 @@ async def test_registered_emulator_reports_its_endpoints() -> None:
         assert {i.symbol for i in await client.load_instruments()} == {"BTC", "ETH"}
         await client.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_user_fills_pay_one_more_weight_per_20_fills(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented IP weights: ``userFills`` is 20 plus 1 per 20 fills returned; the
+    client's bucket pays what the emulator charges (45 fills: 20 + 2)."""
+    from arbtrio.venues.ratelimit import TokenBucket
+
+    seen: list[float] = []
+    acquire = TokenBucket.acquire
+
+    async def recording(self: TokenBucket, weight: float = 1.0) -> None:
+        seen.append(weight)
+        await acquire(self, weight)
+
+    async with running() as env:
+        await env.client.load_instruments()
+        await env.client.place_order(marketable(env, Side.BUY, "0.01", 10))
+        env.emulator.fills[:] = env.emulator.fills[:1] * 45
+        monkeypatch.setattr(TokenBucket, "acquire", recording)
+        fills = await env.client.fetch_fills()
+        assert len(fills) == 45
+        assert seen == [20, 2]
