@@ -12,8 +12,8 @@ Served as one ASGI app (:class:`arbtrio.emulators.app.EmulatorApp`):
 * REST with the ``{"code": "200000", "data": ...}`` envelope (business errors HTTP 200 with
   their code, gateway errors 401, rate limits 429): contracts, ``level2/snapshot`` (the
   published book and its sequence), ``bullet-public`` and the signed ``bullet-private``
-  (tokens valid 24 h of market time, one instance server), signed orders (place; query by
-  clientOid or id; cancel by clientOid, by id, all), fills, positions, account overview
+  (tokens valid 24 h of market time, one instance server), signed orders (place; list;
+  query by clientOid or id; cancel by clientOid, by id, all), fills, positions, account overview
   (USDT only when asked: the venue's default currency is XBT), trade fees, funding,
   timestamp. Every signed call is verified as KuCoin does (headers, key, key version, 5 s
   timestamp window, signed passphrase, signature) and every call is charged to its
@@ -764,6 +764,24 @@ class KucoinEmulator(EmulatorApp):
     async def _order_by_client_oid(self, req: HttpRequest, params: dict[str, str]) -> Response:
         order = self._known_order(self._by_oid.get(_query(req).get("clientOid", "")))
         return _ok(self._order_json(order))
+
+    async def _order_list(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """``GET /api/v1/orders?status=active|done[&symbol=]``: nothing is ever active."""
+        query = _query(req)
+        status, symbol = query.get("status", ""), query.get("symbol", "")
+        if status not in ("active", "done"):
+            raise KucoinError(Code.INVALID_PARAMETER, "Parameter status must be active or done")
+        if symbol:
+            self._instrument(symbol)
+        items = [
+            self._order_json(o)
+            for o in self._orders.values()
+            if status == "done" and symbol in ("", o.symbol)
+        ]
+        return _ok(
+            {"currentPage": 1, "pageSize": max(50, len(items)), "totalNum": len(items),
+             "totalPage": 1, "items": items}
+        )  # fmt: skip
 
     async def _order_by_id(self, req: HttpRequest, params: dict[str, str]) -> Response:
         return _ok(self._order_json(self._known_order(params["orderId"])))

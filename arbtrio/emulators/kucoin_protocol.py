@@ -155,6 +155,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/funding-rate/{symbol}/current", "funding", PUBLIC, 2),
     Route("POST", "/api/v1/bullet-private", "bullet_private", FUTURES, 10),
     Route("POST", "/api/v1/orders", "place", FUTURES, 2),
+    Route("GET", "/api/v1/orders", "order_list", FUTURES, 2),
     Route("GET", "/api/v1/orders/byClientOid", "order_by_client_oid", FUTURES, 5),
     Route("GET", "/api/v1/orders/{orderId}", "order_by_id", FUTURES, 5),
     Route("DELETE", "/api/v1/orders/client-order/{clientOid}", "cancel_by_oid", FUTURES, 1),
@@ -307,8 +308,7 @@ def validate_order(inst: Instrument, order: OrderBody, margin_mode: str) -> Vali
     if order.marginMode != margin_mode:
         raise KucoinError(
             Code.MARGIN_MODE_MISMATCH,
-            f"The order's margin mode {order.marginMode} does not match the symbol's "
-            f"{margin_mode}",
+            f"Margin mode {order.marginMode} does not match the symbol's {margin_mode}",
         )
     return ValidOrder(
         client_oid=oid,
