@@ -1,38 +1,61 @@
 """KuCoin Futures emulator: the venue's protocol on loopback, backed by the shared
 :class:`~arbtrio.sim.market.SimMarket`.
 
-Served as one ASGI app (:class:`arbtrio.venues.emulator.EmulatorApp`):
+Written from the venue documentation (the facts are summarised in ``specs/014-kucoin.md``)
+and independent of the client: nothing here imports :mod:`arbtrio.venues`. The venue's
+facts — endpoints and weights, error codes, order and WebSocket command shapes, the order
+checks — are in :mod:`arbtrio.emulators.kucoin_protocol`; the signature check and the
+weight pools in :mod:`arbtrio.emulators.kucoin_gateway`.
 
-* REST under ``/api/v1`` with the ``{"code": "200000", "data": ...}`` envelope: contracts,
-  ``level2/snapshot`` (the published book and its sequence), ``bullet-public`` and the
-  signed ``bullet-private`` (tokens valid 24 h of market time, one instance server), signed
-  orders (place, query by clientOid or id, cancel by clientOid), fills, positions, account
-  overview, trade fees, funding, timestamp. Signatures are verified exactly as KuCoin does
-  (key, passphrase signed with the secret, key version, 5 s timestamp window, sign).
-* WS at the instance server (``/?token=...&connectId=...``): an unknown or expired token gets
-  ``{"type":"error","code":401,"data":"token is expired"}`` and a close; otherwise
-  ``welcome``, then ``subscribe``/``ack``, ``ping``/``pong``, and pushes. The connection is
-  closed when the client is silent for ``pingInterval + pingTimeout``.
-* ``/contractMarket/level2:SYMBOL``: one push per changed level, ``sequence`` +1 each,
-  removals first (so applying pushes one by one never crosses the book).
-* Private: ``/contractMarket/tradeOrders`` (``match`` per fill, then ``filled``/``canceled``),
-  ``/contract/positionAll``, ``/contractAccount/wallet``.
+Served as one ASGI app (:class:`arbtrio.emulators.app.EmulatorApp`):
+
+* REST with the ``{"code": "200000", "data": ...}`` envelope (business errors HTTP 200 with
+  their code, gateway errors 401, rate limits 429): contracts, ``level2/snapshot`` (the
+  published book and its sequence), ``bullet-public`` and the signed ``bullet-private``
+  (tokens valid 24 h of market time, one instance server), signed orders (place; list;
+  query by clientOid or id; cancel by clientOid, by id, all), fills, positions, account overview
+  (USDT only when asked: the venue's default currency is XBT), trade fees, funding,
+  timestamp. Every signed call is verified as KuCoin does (headers, key, key version, 5 s
+  timestamp window, signed passphrase, signature) and every call is charged to its
+  weight pool (``gw-ratelimit-*`` headers; 429 ``429000`` when exhausted).
+* WS at the instance server (``/?token=...&connectId=...``): an unknown token gets the
+  401 error frame ``token invalid``, an expired one ``token is expired``, the 51st session
+  509; each then is closed. Otherwise ``welcome``, then ``subscribe``/``unsubscribe``
+  (``ack`` when ``response`` is true; 100 topics per request, 300 per session),
+  ``ping``/``pong``, and pushes. A client silent for ``pingInterval + pingTimeout`` gets
+  the 400 ``ping timeout`` error frame and is dropped.
+* ``/contractMarket/level2:SYMBOL[,SYMBOL...]``: one push per changed level, ``sequence``
+  +1 each, removals first (so applying pushes one by one never crosses the book).
+* Private (``privateChannel: true`` on a private token): ``/contractMarket/tradeOrders``
+  (``match`` per fill, then ``filled``/``canceled``), ``/contract/positionAll``,
+  ``/contractAccount/wallet``.
 
 Faults (``market.fault("kucoin", kind)`` or :attr:`KucoinEmulator.faults` ``.force``): per
 tick with book subscribers ``feed_disconnect`` (close every book socket and expire its
-token), ``sequence_gap``, ``bad_checksum`` (a malformed push), ``stale_feed``; per order
-``rate_limit`` (429 / ``429000``), ``reject`` (``300003``), ``ack_timeout_not_executed`` /
-``ack_timeout_executed`` (no answer for ``hold_s``, then 500), ``duplicate_fill``. Tests can
-also :meth:`KucoinEmulator.expire_tokens`. Only limit IOC orders are supported.
+token), ``sequence_gap``, ``bad_checksum`` (a malformed push: KuCoin has no checksum),
+``stale_feed``; per order ``rate_limit`` (429 / ``429000``), ``reject`` (``300003``),
+``ack_timeout_not_executed`` / ``ack_timeout_executed`` (no answer for ``hold_s``, then
+500), ``duplicate_fill``. Tests can also :meth:`KucoinEmulator.expire_tokens`. Only limit
+IOC orders are supported (the simulated market keeps no resting orders).
+
+Order record (``GET /__emulator__/orders``): every authenticated ``POST /api/v1/orders`` is
+recorded once, when its fate is decided: ``executed`` (matched by the market; ``filled``
+may be 0 or partial), ``rejected`` (refused with a code: by the order checks, the weight
+pool, the ``rate_limit`` or ``reject`` fault, or the market; ``reason`` is "code message")
+or ``unknown`` for ``ack_timeout_not_executed`` (the venue withholds the answer and never
+executes the order). ``ack_timeout_executed`` is recorded ``executed`` with what filled —
+the venue did execute it, only the answer is lost — and its ``reason`` names the fault.
+A refused body that is not an order object is recorded with empty fields.
 """
 
 from __future__ import annotations
 
-import hmac
+import contextlib
 import itertools
+import json
 import time
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -40,8 +63,8 @@ import attrs
 import msgspec
 import trio
 
-from arbtrio.core.instruments import Instrument, format_decimal, is_valid_price
-from arbtrio.core.types import Fill, OrderStatus, Side
+from arbtrio.core.instruments import Instrument, format_decimal
+from arbtrio.core.types import Fill, OrderStatus
 from arbtrio.emulators.app import (
     ApiKeys,
     AsgiWebSocket,
@@ -56,24 +79,50 @@ from arbtrio.emulators.app import (
     send_http_response,
     ws_url,
 )
+from arbtrio.emulators.kucoin_gateway import (
+    KEY_VERSIONS,
+    POOL_LIMITS,
+    WeightPool,
+    verify_signed_request,
+)
+from arbtrio.emulators.kucoin_protocol import (
+    MARGIN_MODES,
+    MAX_SESSIONS,
+    MAX_TOPICS_PER_REQUEST,
+    MAX_TOPICS_PER_SESSION,
+    OK,
+    ORDER_NOT_EXIST,
+    PING_INTERVAL_MS,
+    PING_TIMEOUT_MS,
+    PLACE_ROUTE,
+    PRIVATE_TOPICS,
+    ROUTES,
+    TOKEN_TTL_S,
+    TOPIC_LEVEL2,
+    VENUE,
+    Code,
+    KucoinError,
+    ValidOrder,
+    WsCommand,
+    WsError,
+    decode_order,
+    decode_ws_command,
+    find_route,
+    lot_step,
+    validate_order,
+)
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.kucoin import codecs, sign
-from arbtrio.venues.kucoin.books import TOPIC_PREFIX
 
-VENUE = codecs.VENUE
-TOKEN_TTL_S = 24 * 3600.0
-SIGN_WINDOW_MS = 5_000
-PING_INTERVAL_MS = 18_000
-PING_TIMEOUT_MS = 10_000
-PRIVATE_TOPICS = frozenset(
-    {"/contractMarket/tradeOrders", "/contract/positionAll", "/contractAccount/wallet"}
-)
+__all__ = ["KucoinEmulator"]
+
 _ZERO = Decimal(0)
-_json = msgspec.json.Encoder(decimal_format="number")
+_json = msgspec.json.Encoder(decimal_format="number")  # REST snapshot prices are numbers
 
 Response = tuple[int, Any, dict[str, str]]
+Handler = Callable[[HttpRequest, dict[str, str]], Awaitable[Response]]
+_SERVER_ERROR: Response = (500, {"code": Code.INTERNAL, "msg": "Internal Server Error"}, {})
 
 
 @attrs.define(eq=False)
@@ -103,12 +152,25 @@ class _Order:
     client_oid: str
     reduce_only: bool
     margin_mode: str
+    leverage: Decimal | None
     created_ms: int
     trades: list[_Trade]
 
 
 class KucoinEmulator(EmulatorApp):
-    """One emulated KuCoin Futures account over the shared simulated market."""
+    """One emulated KuCoin Futures account over the shared simulated market.
+
+    Options: ``depth`` (levels published), ``hold_s`` (how long an ack-timeout fault holds
+    the answer), ``stale_s`` (a ``stale_feed`` mute), ``wall_clock`` (server time for
+    signatures and timestamps), ``key_version`` (the API key's version: ``KC-API-KEY-
+    VERSION`` must equal it; "1" keys send a plain passphrase), ``margin_mode`` (every
+    symbol's margin mode; orders must match it) and ``pool_limits`` (weight per 30 s window
+    by pool, ``public``/``futures``; VIP0 2000 each by default).
+
+    Test hooks: ``faults``, ``auth_failures``, ``token_rejections``, ``expire_tokens()``,
+    ``publish_tick()``, ``_published`` (the book as published), ``_conns`` (open
+    sessions; ``conn.state["private"]``), ``_check_signature(request)``, ``order_log``.
+    """
 
     venue = VENUE
 
@@ -122,12 +184,23 @@ class KucoinEmulator(EmulatorApp):
         hold_s: float = 30.0,
         stale_s: float = 2.0,
         wall_clock: Callable[[], float] = time.time,
+        key_version: str = "2",
+        margin_mode: str = "ISOLATED",
+        pool_limits: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__(market, driver, credentials)
+        if key_version not in KEY_VERSIONS:
+            raise ValueError(f"kucoin emulator: key_version must be one of {KEY_VERSIONS}")
+        if margin_mode not in MARGIN_MODES:
+            raise ValueError(f"kucoin emulator: margin_mode must be one of {MARGIN_MODES}")
         self.depth = depth
         self.hold_s = hold_s
         self.stale_s = stale_s
         self.wall = wall_clock
+        self.key_version = key_version
+        self.margin_mode = margin_mode
+        limits = POOL_LIMITS | dict(pool_limits or {})
+        self.pools = {pool: WeightPool(limit) for pool, limit in limits.items()}
         self.faults = FaultSwitch(market, VENUE)
         self._published = {
             s: PublishedLadder(first_id=1_700_000_000_000 + 10**9 * n)
@@ -140,6 +213,9 @@ class KucoinEmulator(EmulatorApp):
         self._by_oid: dict[str, str] = {}
         self._order_ids = itertools.count(234_125_150_956_625_920)
         self._trade_ids = itertools.count(1_000_000_000)
+        self._handlers: dict[str, Handler] = {
+            route.handler: getattr(self, f"_{route.handler}") for route in ROUTES
+        }
         self.auth_failures = 0
         self.token_rejections = 0
 
@@ -163,6 +239,9 @@ class KucoinEmulator(EmulatorApp):
             token.expired = True
         for conn in list(self._conns):
             conn.kill()
+
+    def _now_ms(self) -> int:
+        return int(self.wall() * 1000)
 
     # -- market data -----------------------------------------------------------------------
     async def background(self) -> None:
@@ -193,6 +272,8 @@ class KucoinEmulator(EmulatorApp):
                 conn.kill()
 
     def _refresh(self, symbol: str) -> None:
+        """Publish ``symbol``'s changed levels: one level2 push per level, removals first
+        (bids then asks), then new sizes; each takes the next sequence."""
         pub = self._published[symbol]
         changes = pub.refresh(self.market, VENUE, symbol, self.depth)
         if changes is None:
@@ -204,8 +285,8 @@ class KucoinEmulator(EmulatorApp):
         ]
         ordered += [("buy", p, s) for p, s in bids if s != 0]
         ordered += [("sell", p, s) for p, s in asks if s != 0]
-        topic = TOPIC_PREFIX + symbol
-        ms = int(self.wall() * 1000)
+        topic = TOPIC_LEVEL2 + symbol
+        ms = self._now_ms()
         subscribers = [c for c in self._conns if symbol in c.state.get("books", ())]
         now = trio.current_time()
         for side, price, size in ordered:
@@ -239,15 +320,25 @@ class KucoinEmulator(EmulatorApp):
             return
         connect_id = params.get("connectId", "")
         token = self._tokens.get(params.get("token", ""))
-        now = trio.current_time()
-        if token is None or token.expired or now - token.issued_at > TOKEN_TTL_S:
-            self.token_rejections += 1
-            error = {"id": connect_id, "type": "error", "code": 401, "data": "token is expired"}
-            await ws.send_text(_json.encode(error).decode())
+        refusal: tuple[int, str] | None = None
+        if token is None:
+            refusal = WsError.TOKEN_INVALID
+        elif token.expired or trio.current_time() - token.issued_at > TOKEN_TTL_S:
+            refusal = WsError.TOKEN_EXPIRED
+        elif len(self._conns) >= MAX_SESSIONS:
+            refusal = WsError.TOO_MANY_SESSIONS
+        if refusal is not None:
+            if refusal[0] == 401:
+                self.token_rejections += 1
+            await ws.send_text(_ws_error(connect_id, refusal))
             await ws.close(1000)
             return
+        assert token is not None
         conn = EmuConnection(ws)
-        conn.state.update(token=params["token"], private=token.private, books=set(), topics=set())
+        conn.state.update(
+            token=params["token"], private=token.private, books=set(), topics=set(),
+            connect_id=connect_id,
+        )  # fmt: skip
         conn.offer(_json.encode({"id": connect_id, "type": "welcome"}).decode())
         self._conns.add(conn)
         try:
@@ -264,44 +355,63 @@ class KucoinEmulator(EmulatorApp):
                     return
                 self._ws_request(conn, text)
                 continue
-            return  # the client stopped pinging: KuCoin drops the connection
+            # the client stopped pinging: KuCoin says so and drops the connection
+            frame = _ws_error(conn.state["connect_id"], WsError.PING_TIMEOUT)
+            with trio.move_on_after(1.0), contextlib.suppress(trio.ClosedResourceError):
+                await conn.ws.send_text(frame)
+            return
 
     def _ws_request(self, conn: EmuConnection, text: str) -> None:
-        try:
-            req = codecs.ws_request_decoder.decode(text)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            conn.offer(_ws_error("", 415, "command type invalid"))
+        command = decode_ws_command(text)
+        if command is None:
+            conn.offer(_ws_error("", WsError.COMMAND_INVALID))
             return
-        if req.type == "ping":
-            ms = int(self.wall() * 1000)
-            conn.offer(_json.encode({"id": req.id, "type": "pong", "timestamp": ms}).decode())
+        if command.type == "ping":
+            conn.offer(_json.encode({"id": command.id, "type": "pong"}).decode())
             return
-        if req.type not in ("subscribe", "unsubscribe"):
-            conn.offer(_ws_error(req.id, 415, "command type invalid"))
+        if command.type not in ("subscribe", "unsubscribe"):
+            conn.offer(_ws_error(command.id, WsError.COMMAND_INVALID))
             return
+        problem = self._subscription(conn, command)
+        if problem is not None:
+            conn.offer(_ws_error(command.id, problem))
+        elif command.response:
+            conn.offer(_json.encode({"id": command.id, "type": "ack"}).decode())
+
+    def _subscription(self, conn: EmuConnection, command: WsCommand) -> tuple[int, str] | None:
+        """Apply a subscribe/unsubscribe; the error frame's (code, text) if refused."""
         books: set[str] = conn.state["books"]
         topics: set[str] = conn.state["topics"]
-        if req.topic in PRIVATE_TOPICS:
-            if not conn.state["private"] or not req.privateChannel:
-                conn.offer(_ws_error(req.id, 403, "login required"))
-                return
-            (topics.add if req.type == "subscribe" else topics.discard)(req.topic)
-        elif req.topic.startswith(TOPIC_PREFIX):
-            symbols = req.topic[len(TOPIC_PREFIX) :].split(",")
+        topic = command.topic
+        symbols: list[str] = []
+        if topic in PRIVATE_TOPICS:
+            if not conn.state["private"] or not command.privateChannel:
+                return WsError.LOGIN_REQUIRED
+        elif topic.startswith(TOPIC_LEVEL2):
+            symbols = topic[len(TOPIC_LEVEL2) :].split(",")
+            if "" in symbols:
+                return WsError.TOPIC_INVALID
             if not all(s in self.instruments for s in symbols):
-                conn.offer(_ws_error(req.id, 404, "topic not exist"))
-                return
-            for symbol in symbols:
-                if req.type == "subscribe":
-                    self._refresh(symbol)  # publish pending changes before joining
-                    books.add(symbol)
-                else:
-                    books.discard(symbol)
+                return WsError.TOPIC_NOT_EXIST
+        elif not topic:
+            return WsError.TOPIC_INVALID
         else:
-            conn.offer(_ws_error(req.id, 404, "topic not exist"))
-            return
-        if req.response:
-            conn.offer(_json.encode({"id": req.id, "type": "ack"}).decode())
+            return WsError.TOPIC_NOT_EXIST
+        if len(symbols) > MAX_TOPICS_PER_REQUEST:
+            return WsError.TOO_MANY_TOPICS
+        if command.type == "unsubscribe":
+            books.difference_update(symbols)
+            topics.discard(topic)
+            return None
+        after = len(books | set(symbols)) + len(topics | ({topic} if not symbols else set()))
+        if after > MAX_TOPICS_PER_SESSION:
+            return WsError.TOO_MANY_SESSION_TOPICS
+        if not symbols:
+            topics.add(topic)
+        for symbol in symbols:
+            self._refresh(symbol)  # publish pending changes before joining
+            books.add(symbol)
+        return None
 
     def _push_private(self, topic: str, subject: str, data: dict[str, Any], times: int = 1) -> None:
         wanted = "/contract/positionAll" if topic.startswith("/contract/position") else topic
@@ -321,73 +431,59 @@ class KucoinEmulator(EmulatorApp):
 
     # -- REST ------------------------------------------------------------------------------
     async def _http(self, req: HttpRequest) -> Response:
-        route = (req.method, req.path)
-        if route == ("POST", "/api/v1/bullet-public"):
-            return self._bullet(private=False)
-        public = PUBLIC_ROUTES.get(route)
-        if public is not None:
-            return public(self, req)
-        if req.method == "GET" and req.path.startswith("/api/v1/contracts/"):
-            return self._contract(req.path.rsplit("/", 1)[1])
-        if req.method == "GET" and req.path.startswith("/api/v1/funding-rate/"):
-            return self._funding(req.path.split("/")[4])
-        problem = self._check_signature(req)
-        if problem is not None:
-            return problem
-        if route == ("POST", "/api/v1/bullet-private"):
-            return self._bullet(private=True)
-        if route == ("POST", "/api/v1/orders"):
-            return await self._place(req)
-        if req.method == "DELETE" and req.path.startswith("/api/v1/orders/client-order/"):
-            return self._cancel(req.path.rsplit("/", 1)[1])
-        if (
-            req.method == "GET"
-            and req.path.startswith("/api/v1/orders/")
-            and route not in (PRIVATE_ROUTES)
-        ):
-            return self._order_by_id(req.path.rsplit("/", 1)[1])
-        private = PRIVATE_ROUTES.get(route)
-        if private is not None:
-            return private(self, req)
-        return (404, {"code": "404000", "msg": f"no route {req.method} {req.path}"}, {})
+        """Route, authenticate (signed endpoints), charge the weight pool, answer. Every
+        refusal is the venue's ``{"code", "msg"}`` answer; a refused placement is recorded."""
+        limits: dict[str, str] = {}
+        placing = False
+        try:
+            route, params = find_route(req.method, req.path)
+            if route.signed:
+                problem = self._check_signature(req)
+                if problem is not None:
+                    return problem
+                placing = route.handler == PLACE_ROUTE
+            limits = self.pools[route.pool].charge(route.weight, trio.current_time())
+            status, body, headers = await self._handlers[route.handler](req, params)
+        except KucoinError as exc:
+            if placing:
+                self._record_refused(req.body, exc)
+            status, body, headers = exc.answer()
+        return (status, body, limits | headers)
 
     def _check_signature(self, req: HttpRequest) -> Response | None:
-        h = req.headers
-        creds = self.credentials
-        key, signature, ts = h.get("kc-api-key"), h.get("kc-api-sign"), h.get("kc-api-timestamp")
-        passphrase, version = h.get("kc-api-passphrase"), h.get("kc-api-key-version")
-        problem: tuple[str, str] | None = None
-        if not (key and signature and ts and passphrase):
-            problem = ("400001", "Please check the header of your request for KC-API-*")
-        elif not hmac.compare_digest(key, creds.api_key):
-            problem = ("400003", "KC-API-KEY not exists")
-        elif version not in ("2", "3"):
-            problem = ("400009", "Invalid KC-API-KEY-VERSION")
-        elif not ts.isdigit() or abs(int(ts) - self.wall() * 1000) > SIGN_WINDOW_MS:
-            problem = ("400002", "Invalid KC-API-TIMESTAMP")
-        elif not hmac.compare_digest(
-            passphrase, sign.passphrase_sign(creds.api_secret, creds.passphrase)
-        ):
-            problem = ("400004", "Invalid KC-API-PASSPHRASE")
-        else:
-            endpoint = req.path + (f"?{req.query}" if req.query else "")
-            expected = sign.rest_sign(
-                creds.api_secret, ts, req.method, endpoint, req.body.decode("utf-8", "replace")
-            )
-            if not hmac.compare_digest(signature, expected):
-                problem = ("400005", "Invalid KC-API-SIGN")
-        if problem is None:
-            return None
-        self.auth_failures += 1
-        return (401, {"code": problem[0], "msg": problem[1]}, {})
+        """None when ``req`` is signed with the account's keys, else the gateway's 401
+        answer (counted in ``auth_failures``). The signed endpoint is the path and the raw
+        query string as received."""
+        endpoint = req.path + (f"?{req.query}" if req.query else "")
+        try:
+            verify_signed_request(
+                req.headers, req.method, endpoint, req.body, self.credentials,
+                key_version=self.key_version, now_ms=self.wall() * 1000,
+            )  # fmt: skip
+        except KucoinError as exc:
+            self.auth_failures += 1
+            return exc.answer()
+        return None
+
+    def _instrument(self, symbol: str) -> Instrument:
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            raise KucoinError(Code.CONTRACT_INVALID, "Contract not exists")
+        return inst
+
+    # bullets
+    async def _bullet_public(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        return self._bullet(private=False)
+
+    async def _bullet_private(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        return self._bullet(private=True)
 
     def _bullet(self, *, private: bool) -> Response:
         token = f"{'prv' if private else 'pub'}-{next(self._token_ids):08d}-emulator"
         self._tokens[token] = _Token(private=private, issued_at=trio.current_time())
-        endpoint = ws_url(self.base_url, "/")
         server = {
-            "endpoint": endpoint,
-            "encrypt": False,
+            "endpoint": ws_url(self.base_url, "/"),
+            "encrypt": False,  # loopback: ws://
             "protocol": "websocket",
             "pingInterval": PING_INTERVAL_MS,
             "pingTimeout": PING_TIMEOUT_MS,
@@ -395,14 +491,14 @@ class KucoinEmulator(EmulatorApp):
         return _ok({"token": token, "instanceServers": [server]})
 
     # public
-    def _contracts(self, req: HttpRequest) -> Response:
+    async def _timestamp(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        return _ok(self._now_ms())
+
+    async def _contracts(self, req: HttpRequest, params: dict[str, str]) -> Response:
         return _ok([self._contract_json(i) for i in self.instruments.values()])
 
-    def _contract(self, symbol: str) -> Response:
-        inst = self.instruments.get(symbol)
-        if inst is None:
-            return _fail("100003", "Contract not exists")
-        return _ok(self._contract_json(inst))
+    async def _contract(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        return _ok(self._contract_json(self._instrument(params["symbol"])))
 
     def _contract_json(self, inst: Instrument) -> dict[str, Any]:
         funding = self.market.funding_rate(VENUE, inst.symbol)
@@ -417,7 +513,7 @@ class KucoinEmulator(EmulatorApp):
             "quoteCurrency": "USDT",
             "settleCurrency": "USDT",
             "multiplier": inst.contract_multiplier,
-            "lotSize": inst.lot_size / inst.contract_multiplier,
+            "lotSize": lot_step(inst),
             "tickSize": inst.tick_size,
             "maxOrderQty": 1_000_000,
             "maxPrice": 1_000_000,
@@ -433,38 +529,30 @@ class KucoinEmulator(EmulatorApp):
             "supportCross": True,
         }
 
-    def _snapshot(self, req: HttpRequest) -> Response:
-        symbol = _params(req.query).get("symbol", "")
-        inst = self.instruments.get(symbol)
-        if inst is None:
-            return _fail("100003", "Contract not exists")
-        self._refresh(symbol)
-        pub = self._published[symbol]
+    async def _snapshot(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        inst = self._instrument(_query(req).get("symbol", ""))
+        self._refresh(inst.symbol)
+        pub = self._published[inst.symbol]
         return _ok(
             {
                 "sequence": pub.id,
-                "symbol": symbol,
+                "symbol": inst.symbol,
                 "bids": [[p, _lots(inst, s)] for p, s in pub.bids],
                 "asks": [[p, _lots(inst, s)] for p, s in pub.asks],
                 "ts": int(self.wall() * 1e9),
             }
         )
 
-    def _timestamp(self, req: HttpRequest) -> Response:
-        return _ok(int(self.wall() * 1000))
-
-    def _funding(self, symbol: str) -> Response:
-        inst = self.instruments.get(symbol)
-        if inst is None:
-            return _fail("100003", "Contract not exists")
-        funding = self.market.funding_rate(VENUE, symbol)
+    async def _funding(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        inst = self._instrument(params["symbol"])
+        funding = self.market.funding_rate(VENUE, inst.symbol)
         granularity = inst.funding_interval_hours * 3_600_000
         next_ms = None
         if funding.next_funding_ts is not None:
             next_ms = int((self.wall() + funding.next_funding_ts - trio.current_time()) * 1000)
         return _ok(
             {
-                "symbol": f".{symbol}FPI8H",
+                "symbol": f".{inst.symbol}FPI8H",
                 "granularity": granularity,
                 "timePoint": (next_ms or 0) - granularity,
                 "value": funding.rate,
@@ -477,92 +565,118 @@ class KucoinEmulator(EmulatorApp):
         )
 
     # orders
-    async def _place(self, req: HttpRequest) -> Response:
-        try:
-            body = codecs.order_create_decoder.decode(req.body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _fail("100001", f"Parameter error: {exc}")
-        inst = self.instruments.get(body.symbol)
-        if inst is None:
-            return _fail("100003", "Contract not exists")
-        problem = _validate_order(inst, body)
-        if problem is not None:
-            return problem
-        side = Side.BUY if body.side == "buy" else Side.SELL
-        lots = Decimal(body.size)
-        price = Decimal(body.price)
-        qty = lots * inst.contract_multiplier
+    async def _place(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """``POST /api/v1/orders``: the venue's checks, the per-order faults, then the
+        market. A refusal raises KucoinError (recorded by :meth:`_http`); an executed or
+        withheld order is recorded here."""
+        body = decode_order(req.body)
+        inst = self._instrument(body.symbol)
+        order = validate_order(inst, body, self.margin_mode)
+        qty = order.lots * inst.contract_multiplier
         if self.faults("rate_limit"):
-            return (
-                429,
-                {"code": "429000", "msg": "Too Many Requests"},
+            raise KucoinError(
+                Code.TOO_MANY_REQUESTS, "Too Many Requests", 429,
                 {"gw-ratelimit-reset": "1000", "gw-ratelimit-remaining": "0"},
-            )
+            )  # fmt: skip
         if self.faults("reject"):
             self.market.reject(
-                VENUE, inst.symbol, side=side, qty=qty, price=price,
-                reduce_only=body.reduceOnly, client_order_id=body.clientOid,
+                VENUE, inst.symbol, side=order.side, qty=qty, price=order.price,
+                reduce_only=order.reduce_only, client_order_id=order.client_oid,
                 reason="300003 balance not enough", now=trio.current_time(),
             )  # fmt: skip
-            return _fail("300003", "Balance not enough")
+            raise KucoinError(Code.BALANCE_NOT_ENOUGH, "Balance not enough")
         if self.faults("ack_timeout_not_executed"):
+            self._record(inst, order, "unknown", reason="ack_timeout_not_executed: not executed")
             await trio.sleep(self.hold_s)
-            return (500, {"code": "500000", "msg": "Internal Server Error"}, {})
+            return _SERVER_ERROR
         timeout_after = self.faults("ack_timeout_executed")
         await trio.sleep(self.market.latency(VENUE, "ack"))
         execution = self.market.execute(
-            VENUE, inst.symbol, side=side, qty=qty, price=price, reduce_only=body.reduceOnly,
-            client_order_id=body.clientOid, now=trio.current_time(),
+            VENUE, inst.symbol, side=order.side, qty=qty, price=order.price,
+            reduce_only=order.reduce_only, client_order_id=order.client_oid,
+            now=trio.current_time(),
         )  # fmt: skip
         if execution.status is OrderStatus.REJECTED:
-            code = _rejection_code(execution.reason)
-            return _fail(code, execution.reason)
-        order = self._book_order(inst, body, lots, price, execution.fills)
+            raise KucoinError(_rejection_code(execution.reason), execution.reason)
+        booked = self._book_order(inst, order, execution.fills)
+        self._record(
+            inst, order, "executed", filled=sum((f.qty for f in execution.fills), _ZERO),
+            reason="ack_timeout_executed: answer withheld" if timeout_after else "",
+        )  # fmt: skip
         if timeout_after:
             await trio.sleep(self.hold_s)
-            return (500, {"code": "500000", "msg": "Internal Server Error"}, {})
-        return _ok({"orderId": order.id, "clientOid": order.client_oid})
+            return _SERVER_ERROR
+        return _ok({"orderId": booked.id, "clientOid": booked.client_oid})
 
-    def _book_order(
-        self,
-        inst: Instrument,
-        body: codecs.OrderCreate,
-        lots: Decimal,
-        price: Decimal,
-        fills: tuple[Fill, ...],
-    ) -> _Order:
+    def _record(
+        self, inst: Instrument, order: ValidOrder, outcome: str, *, filled: Decimal = _ZERO,
+        reason: str = "",
+    ) -> None:  # fmt: skip
+        self.record_order(
+            client_order_id=order.client_oid, symbol=inst.symbol, side=order.side_text,
+            qty=format_decimal(order.lots * inst.contract_multiplier),
+            price=format_decimal(order.price), reduce_only=order.reduce_only,
+            outcome=outcome, filled=format_decimal(filled), reason=reason,
+        )  # fmt: skip
+
+    def _record_refused(self, body: bytes, error: KucoinError) -> None:
+        """Record a refused placement with what its body says (empty fields where it says
+        nothing readable)."""
+        fields: dict[str, Any] = {}
+        with contextlib.suppress(ValueError):
+            loaded = json.loads(body)
+            if isinstance(loaded, dict):
+                fields = loaded
+        inst = self.instruments.get(str(fields.get("symbol", "")))
+        size, qty = fields.get("size"), ""
+        if inst is not None and isinstance(size, int) and not isinstance(size, bool):
+            qty = format_decimal(size * inst.contract_multiplier)
+        elif isinstance(fields.get("qty"), str):
+            qty = fields["qty"]
+        self.record_order(
+            client_order_id=str(fields.get("clientOid", "")),
+            symbol=str(fields.get("symbol", "")), side=str(fields.get("side", "")), qty=qty,
+            price=str(fields.get("price", "")), reduce_only=fields.get("reduceOnly") is True,
+            outcome="rejected", reason=f"{error.code} {error.msg}",
+        )  # fmt: skip
+
+    def _book_order(self, inst: Instrument, order: ValidOrder, fills: tuple[Fill, ...]) -> _Order:
+        """Keep the executed order (query, fills) and push its events: a ``match`` per fill
+        (twice under ``duplicate_fill``), then ``filled`` or ``canceled``; after fills, the
+        position and the wallet."""
         mult = inst.contract_multiplier
-        now_ms = int(self.wall() * 1000)
-        order = _Order(
+        now_ms = self._now_ms()
+        booked = _Order(
             id=str(next(self._order_ids)),
             symbol=inst.symbol,
-            side=body.side,
-            lots=lots,
+            side=order.side_text,
+            lots=Decimal(order.lots),
             filled=_ZERO,
-            price=price,
-            client_oid=body.clientOid,
-            reduce_only=body.reduceOnly,
-            margin_mode=body.marginMode,
+            price=order.price,
+            client_oid=order.client_oid,
+            reduce_only=order.reduce_only,
+            margin_mode=order.margin_mode,
+            leverage=order.leverage,
             created_ms=now_ms,
             trades=[],
         )
-        self._orders[order.id] = order
-        self._by_oid[order.client_oid] = order.id
+        self._orders[booked.id] = booked
+        self._by_oid[booked.client_oid] = booked.id
         for fill in fills:
             trade = _Trade(str(next(self._trade_ids)), fill.price, fill.qty / mult, fill.fee,
                            now_ms * 1_000_000)  # fmt: skip
-            order.trades.append(trade)
-            order.filled += trade.lots
-            data = self._order_change(order, "match", "match")
+            booked.trades.append(trade)
+            booked.filled += trade.lots
+            data = self._order_change(booked, "match", "match")
             data.update(
                 matchPrice=format_decimal(trade.price), matchSize=format_decimal(trade.lots),
                 tradeId=trade.id, liquidity="taker", feeType="takerFee",
             )  # fmt: skip
             times = 2 if self.faults("duplicate_fill") else 1
             self._push_private("/contractMarket/tradeOrders", "orderChange", data, times)
-        done = "filled" if order.filled == order.lots else "canceled"
+        done = "filled" if booked.filled == booked.lots else "canceled"
         self._push_private(
-            "/contractMarket/tradeOrders", "orderChange", self._order_change(order, done, "done")
+            "/contractMarket/tradeOrders", "orderChange", self._order_change(booked, done, "done")
         )
         if fills:
             self._push_private(
@@ -582,10 +696,9 @@ class KucoinEmulator(EmulatorApp):
                     "timestamp": str(now_ms),
                 },
             )
-        return order
+        return booked
 
     def _order_change(self, order: _Order, kind: str, status: str) -> dict[str, Any]:
-        now_ns = int(self.wall() * 1e9)
         remain = order.lots - order.filled if status != "done" else _ZERO
         return {
             "symbol": order.symbol,
@@ -605,7 +718,7 @@ class KucoinEmulator(EmulatorApp):
             "price": format_decimal(order.price),
             "tradeType": "trade",
             "orderTime": order.created_ms * 1_000_000,
-            "ts": now_ns,
+            "ts": int(self.wall() * 1e9),
         }
 
     def _order_json(self, order: _Order) -> dict[str, Any]:
@@ -629,7 +742,7 @@ class KucoinEmulator(EmulatorApp):
             "isActive": False,
             "cancelExist": order.filled < order.lots,
             "clientOid": order.client_oid,
-            "leverage": "5",
+            "leverage": format_decimal(order.leverage) if order.leverage is not None else None,
             "marginMode": order.margin_mode,
             "reduceOnly": order.reduce_only,
             "closeOrder": False,
@@ -642,28 +755,63 @@ class KucoinEmulator(EmulatorApp):
             "settleCurrency": "USDT",
         }
 
-    def _order_by_oid(self, req: HttpRequest) -> Response:
-        order_id = self._by_oid.get(_params(req.query).get("clientOid", ""))
-        if order_id is None:
-            return _fail("100001", "error.getOrder.orderNotExist")
-        return _ok(self._order_json(self._orders[order_id]))
-
-    def _order_by_id(self, order_id: str) -> Response:
-        order = self._orders.get(order_id)
+    def _known_order(self, order_id: str | None) -> _Order:
+        order = self._orders.get(order_id or "")
         if order is None:
-            return _fail("100001", "error.getOrder.orderNotExist")
+            raise KucoinError(Code.INVALID_PARAMETER, ORDER_NOT_EXIST)
+        return order
+
+    async def _order_by_client_oid(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        order = self._known_order(self._by_oid.get(_query(req).get("clientOid", "")))
         return _ok(self._order_json(order))
 
-    def _cancel(self, client_oid: str) -> Response:
-        if client_oid not in self._by_oid:
-            return _fail("100001", "error.getOrder.orderNotExist")
-        return _fail("100004", "The order cannot be canceled")  # IOC orders never rest
+    async def _order_list(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """``GET /api/v1/orders?status=active|done[&symbol=]``: nothing is ever active."""
+        query = _query(req)
+        status, symbol = query.get("status", ""), query.get("symbol", "")
+        if status not in ("active", "done"):
+            raise KucoinError(Code.INVALID_PARAMETER, "Parameter status must be active or done")
+        if symbol:
+            self._instrument(symbol)
+        items = [
+            self._order_json(o)
+            for o in self._orders.values()
+            if status == "done" and symbol in ("", o.symbol)
+        ]
+        return _ok(
+            {"currentPage": 1, "pageSize": max(50, len(items)), "totalNum": len(items),
+             "totalPage": 1, "items": items}
+        )  # fmt: skip
 
-    def _fills(self, req: HttpRequest) -> Response:
-        order = self._orders.get(_params(req.query).get("orderId", ""))
+    async def _order_by_id(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        return _ok(self._order_json(self._known_order(params["orderId"])))
+
+    async def _cancel_by_oid(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """``DELETE /api/v1/orders/client-order/{clientOid}?symbol=``: every order is an
+        IOC, done on arrival, so a known one is ``100004`` (not cancelable)."""
+        symbol = _query(req).get("symbol", "")
+        if not symbol:
+            raise KucoinError(Code.INVALID_PARAMETER, "Parameter symbol is required")
+        order = self._known_order(self._by_oid.get(params["clientOid"]))
+        if order.symbol != symbol:
+            raise KucoinError(Code.INVALID_PARAMETER, ORDER_NOT_EXIST)
+        raise KucoinError(Code.NOT_CANCELABLE, "The order cannot be canceled")
+
+    async def _cancel_by_id(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        self._known_order(params["orderId"])
+        raise KucoinError(Code.NOT_CANCELABLE, "The order cannot be canceled")
+
+    async def _cancel_all(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """``DELETE /api/v3/orders?symbol=``: nothing ever rests, so nothing is cancelled."""
+        self._instrument(_query(req).get("symbol", ""))
+        return _ok({"cancelledOrderIds": []})
+
+    async def _fills(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        order = self._orders.get(_query(req).get("orderId", ""))
         items = []
         if order is not None:
-            mult = self.instruments[order.symbol].contract_multiplier
+            inst = self.instruments[order.symbol]
+            mult = inst.contract_multiplier
             items = [
                 {
                     "symbol": order.symbol,
@@ -675,10 +823,12 @@ class KucoinEmulator(EmulatorApp):
                     "price": format_decimal(t.price),
                     "size": t.lots,
                     "value": format_decimal(t.price * t.lots * mult),
-                    "feeRate": format_decimal(self.instruments[order.symbol].taker_fee),
+                    "feeRate": format_decimal(inst.taker_fee),
                     "fixFee": "0",
                     "feeCurrency": "USDT",
                     "fee": format_decimal(t.fee),
+                    "openFeePay": format_decimal(_ZERO if order.reduce_only else t.fee),
+                    "closeFeePay": format_decimal(t.fee if order.reduce_only else _ZERO),
                     "orderType": "limit",
                     "tradeType": "trade",
                     "createdAt": order.created_ms,
@@ -691,7 +841,10 @@ class KucoinEmulator(EmulatorApp):
              "items": items}
         )  # fmt: skip
 
-    def _positions(self, req: HttpRequest) -> Response:
+    async def _position(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        return _ok(self._position_json(self._instrument(_query(req).get("symbol", ""))))
+
+    async def _positions(self, req: HttpRequest, params: dict[str, str]) -> Response:
         return _ok([self._position_json(inst) for inst in self.instruments.values()])
 
     def _position_json(self, inst: Instrument) -> dict[str, Any]:
@@ -704,32 +857,35 @@ class KucoinEmulator(EmulatorApp):
             "currentQty": _lots(inst, qty) if qty >= 0 else -_lots(inst, -qty),
             "avgEntryPrice": format_decimal(entry) if entry else "0",
             "isOpen": qty != 0,
-            "marginMode": "ISOLATED",
+            "marginMode": self.margin_mode,
+            "crossMode": self.margin_mode == "CROSS",
             "positionSide": "BOTH",
             "settleCurrency": "USDT",
             "changeReason": "positionChange",
-            "currentTimestamp": int(self.wall() * 1000),
+            "currentTimestamp": self._now_ms(),
         }
 
-    def _account(self, req: HttpRequest) -> Response:
+    async def _account_overview(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """The account in ``currency`` (the venue's default is XBT, which this account does
+        not hold: all zero)."""
+        currency = _query(req).get("currency") or "XBT"
         balance = self.market.balances(VENUE)[0]
+        total, available = (balance.total, balance.available) if currency == "USDT" else (0, 0)
         return _ok(
             {
-                "accountEquity": balance.total,
+                "accountEquity": total,
                 "unrealisedPNL": 0,
-                "marginBalance": balance.total,
-                "positionMargin": balance.total - balance.available,
+                "marginBalance": total,
+                "positionMargin": total - available,
                 "orderMargin": 0,
                 "frozenFunds": 0,
-                "availableBalance": balance.available,
-                "currency": "USDT",
+                "availableBalance": available,
+                "currency": currency,
             }
         )
 
-    def _trade_fees(self, req: HttpRequest) -> Response:
-        inst = self.instruments.get(_params(req.query).get("symbol", ""))
-        if inst is None:
-            return _fail("100003", "Contract not exists")
+    async def _trade_fees(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        inst = self._instrument(_query(req).get("symbol", ""))
         return _ok(
             {
                 "symbol": inst.symbol,
@@ -739,25 +895,12 @@ class KucoinEmulator(EmulatorApp):
         )
 
 
-PUBLIC_ROUTES: dict[tuple[str, str], Callable[[KucoinEmulator, HttpRequest], Response]] = {
-    ("GET", "/api/v1/contracts/active"): KucoinEmulator._contracts,
-    ("GET", "/api/v1/level2/snapshot"): KucoinEmulator._snapshot,
-    ("GET", "/api/v1/timestamp"): KucoinEmulator._timestamp,
-}
-PRIVATE_ROUTES: dict[tuple[str, str], Callable[[KucoinEmulator, HttpRequest], Response]] = {
-    ("GET", "/api/v1/orders/byClientOid"): KucoinEmulator._order_by_oid,
-    ("GET", "/api/v1/fills"): KucoinEmulator._fills,
-    ("GET", "/api/v1/positions"): KucoinEmulator._positions,
-    ("GET", "/api/v1/account-overview"): KucoinEmulator._account,
-    ("GET", "/api/v1/trade-fees"): KucoinEmulator._trade_fees,
-}
-
 # simulator rejection reasons → KuCoin codes (first matching fragment wins)
 REJECTION_CODES: tuple[tuple[str, str], ...] = (
-    (DUPLICATE_CLIENT_ORDER_ID, "100001"),
-    ("no open position", "300009"),
-    ("would increase", "300009"),
-    ("below the minimum", "100001"),
+    (DUPLICATE_CLIENT_ORDER_ID, Code.INVALID_PARAMETER),
+    ("no open position", Code.NO_POSITION),
+    ("would increase", Code.NO_POSITION),
+    ("below the minimum", Code.INVALID_PARAMETER),
 )
 
 
@@ -765,52 +908,21 @@ def _rejection_code(reason: str) -> str:
     for fragment, code in REJECTION_CODES:
         if fragment in reason:
             return code
-    return "100001"
-
-
-_OID_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
-
-
-def _validate_order(inst: Instrument, body: codecs.OrderCreate) -> Response | None:
-    """KuCoin's own request checks, before anything reaches the market."""
-    if not 0 < len(body.clientOid) <= 40 or not set(body.clientOid) <= _OID_CHARS:
-        return _fail("100001", "Parameter clientOid invalid")
-    if body.side not in ("buy", "sell"):
-        return _fail("100001", "Parameter side invalid")
-    if body.type != "limit" or body.timeInForce != "IOC":
-        return _fail("100001", "the emulator supports limit IOC orders only")
-    if body.marginMode not in ("ISOLATED", "CROSS"):
-        return _fail("100001", "Parameter marginMode invalid")
-    lot_lots = inst.lot_size / inst.contract_multiplier
-    if body.size <= 0 or Decimal(body.size) % lot_lots != 0:
-        return _fail("100001", "Order size must be a positive multiple of lotSize")
-    try:
-        price = Decimal(body.price)
-    except InvalidOperation:
-        return _fail("100001", "Parameter price invalid")
-    if not price.is_finite() or not is_valid_price(inst, price):
-        return _fail("100001", "Price must be a multiple of tickSize")
-    if not body.reduceOnly and body.marginMode == "ISOLATED" and not body.leverage:
-        return _fail("100001", "Parameter leverage is required")
-    return None
+    return Code.INVALID_PARAMETER
 
 
 def _lots(inst: Instrument, qty: Decimal) -> int:
     return int(qty / inst.contract_multiplier)
 
 
-def _params(query: str) -> dict[str, str]:
-    return dict(parse_qsl(query, keep_blank_values=True))
+def _query(req: HttpRequest) -> dict[str, str]:
+    return dict(parse_qsl(req.query, keep_blank_values=True))
 
 
 def _ok(data: Any) -> Response:
-    return (200, {"code": codecs.OK, "data": data}, {})
+    return (200, {"code": OK, "data": data}, {})
 
 
-def _fail(code: str, msg: str) -> Response:
-    return (200, {"code": code, "msg": msg}, {})
-
-
-def _ws_error(req_id: str, code: int, text: str) -> str:
+def _ws_error(req_id: str | int, error: tuple[int, str]) -> str:
+    code, text = error
     return _json.encode({"id": req_id, "type": "error", "code": code, "data": text}).decode()
-
