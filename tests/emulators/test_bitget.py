@@ -9,6 +9,7 @@ record at ``GET /__emulator__/orders``. Signatures here are computed by the test
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import hmac
@@ -16,6 +17,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -63,6 +65,18 @@ def doc_checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> in
         if i < len(asks):
             parts += asks[i]
     return signed32(reference_crc32(":".join(parts).encode()))
+
+
+def test_the_emulator_imports_nothing_from_the_venue_clients() -> None:
+    package = Path(__file__).resolve().parents[2] / "arbtrio" / "emulators" / "bitget"
+    modules = sorted(package.glob("*.py"))
+    assert len(modules) >= 5
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[:2] == ["arbtrio", "venues"] for n in names), path
 
 
 # -- checksum ------------------------------------------------------------------------------
