@@ -544,10 +544,15 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
 
 
 class _Sender:
-    """Keeps one connection under Bitget's 10 messages/second (pings included)."""
+    """Keeps one connection under Bitget's 10 messages/second (pings included).
+
+    A token bucket lets through at most ``capacity + rate × T`` messages in any window of
+    T seconds, so capacity 2 + rate 7 = at most 9 in any second (one to spare for jitter);
+    the former 8 + 8 let 16 through from a full bucket, and the venue disconnects past 10.
+    """
 
     def __init__(self) -> None:
-        self.bucket = TokenBucket("bitget:ws", capacity=8, rate=8)
+        self.bucket = TokenBucket("bitget:ws", capacity=2, rate=7)
 
     async def send(self, ws: WebSocketConnection, message: Any) -> None:
         await self.send_text(ws, c.encoder.encode(message).decode())

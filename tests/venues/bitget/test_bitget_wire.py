@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trio
+from trio_websocket import open_websocket_url
 from venues.rig import Rig, open_rig, wait_until
 
 from arbtrio.core.book import L2Book
@@ -24,7 +25,7 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
-from arbtrio.venues.bitget.client import BitgetClient
+from arbtrio.venues.bitget.client import BitgetClient, _Sender
 from arbtrio.venues.reconnect import Backoff
 
 CREDS = Credentials(api_key="test-key", api_secret="test_secret", passphrase="test-pass")
@@ -264,3 +265,16 @@ async def test_bad_signature_passphrase_and_clock_fail_authentication() -> None:
         with pytest.raises(AuthenticationFailed) as exc:
             await r.client.fetch_positions()
         assert exc.value.code == "40008"
+
+
+async def test_stream_sender_stays_under_ten_messages_a_second() -> None:
+    """The venue takes at most 10 messages a second per connection, pings included, and
+    disconnects past that (the emulator answers 30007 and closes); the client's sender
+    must never get there, even from a standing start with a full budget."""
+    async with rig() as r, open_websocket_url(r.client.ws_url) as ws:
+        sender = _Sender()
+        with trio.fail_after(10):
+            for _ in range(16):
+                await sender.send_text(ws, "ping")
+            replies = [await ws.get_message() for _ in range(16)]
+        assert replies == ["pong"] * 16
