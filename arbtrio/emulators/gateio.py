@@ -333,15 +333,20 @@ class GateEmulator(EmulatorApp):
     # -- WebSocket -------------------------------------------------------------------------
     async def _ws_reader(self, conn: EmuConnection) -> None:
         while (text := await conn.ws.receive_text()) is not None:
-            req: WsRequest | None = None
-            try:
-                req = decode_ws_request(text)
-                self._ws_request(conn, req)
-            except GateWsError as err:
-                channel, event, req_id = ("", "", None) if req is None else (
-                    req.channel, req.event, req.id
-                )  # fmt: skip
-                conn.offer(self._ws_reply(channel, event, req_id, err))
+            self._ws_text(conn, text)
+
+    def _ws_text(self, conn: EmuConnection, text: str) -> None:
+        """Answer one client frame; a refusal is an error reply on its channel and event
+        (an undecodable frame: code 1 on channel "")."""
+        req: WsRequest | None = None
+        try:
+            req = decode_ws_request(text)
+            self._ws_request(conn, req)
+        except GateWsError as err:
+            channel, event, req_id = ("", "", None) if req is None else (
+                req.channel, req.event, req.id
+            )  # fmt: skip
+            conn.offer(self._ws_reply(channel, event, req_id, err))
 
     def _ws_request(self, conn: EmuConnection, req: WsRequest) -> None:
         if req.channel == PING_CHANNEL:
