@@ -469,12 +469,14 @@ class GateEmulator(EmulatorApp):
         call = _Call(
             req, path_params, query_params(req.query), req.headers.get(SIZE_DECIMAL_HEADER) == "1"
         )
+        limit_headers: dict[str, str] = {}
         try:
             limit_headers = self._admit(route)
             if route.kind in ("place", "cancel"):
                 self._check_exptime(req)
             status, body, headers = await route.handler(self, call)
         except GateError as err:
+            err.headers = limit_headers | err.headers
             if route.kind == "place":
                 self._record_refused(call, err)
             raise

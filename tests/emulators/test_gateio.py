@@ -308,8 +308,9 @@ async def test_rest_answers_and_refusals() -> None:
         assert (status, answer["label"]) == (400, label), query
     status, _, answer = await call(emu, "GET", "/api/v4/futures/usdt/orders", "contract=BTC_USDT")
     assert (status, answer["label"]) == (400, "MISSING_REQUIRED_PARAM")  # status is required
-    status, _, answer = await call(emu, "GET", "/api/v4/futures/usdt/orders/t-nothing")
+    status, headers, answer = await call(emu, "GET", "/api/v4/futures/usdt/orders/t-nothing")
     assert (status, answer["label"]) == (404, "ORDER_NOT_FOUND")
+    assert headers["x-gate-ratelimit-requests-remain"] == "199"  # refusals carry them too
     status, _, answer = await call(
         emu, "DELETE", "/api/v4/futures/usdt/orders", "contract=BTC_USDT"
     )
