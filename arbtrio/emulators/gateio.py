@@ -1,17 +1,29 @@
 """Gate.io API v4 (USDT perpetual futures) emulator: the venue's protocol on loopback,
 backed by the shared :class:`~arbtrio.sim.market.SimMarket`.
 
-Served as one ASGI app (:class:`arbtrio.venues.emulator.EmulatorApp`):
+Independent of the Gate.io client: nothing here (or in :mod:`.gateio_protocol` /
+:mod:`.gateio_auth`) imports ``arbtrio.venues``; requests are parsed, signatures verified,
+paths, labels and rate limits kept by the emulator's own code, written from the venue's
+documentation. Served as one ASGI app (:class:`~arbtrio.emulators.app.EmulatorApp`):
 
-* REST under ``/api/v4``: contracts, ``order_book?with_id=true`` (the published book and
-  its id), signed ``POST/GET/DELETE /futures/usdt/orders``, ``GET /futures/usdt/orders``
-  (list), ``my_trades``, ``accounts``, ``positions``, ``/account/detail``, ``/spot/time``.
-  Signed requests are verified exactly as Gate does (``KEY``/``Timestamp``/``SIGN``, 60 s
-  window); errors are ``{"label", "message"}`` with the venue's status codes. A ``text``
-  works as an order id only while the order is open or up to 60 s after it finished.
+* REST under ``/api/v4`` (:data:`ROUTES`): ``futures/usdt/contracts[/{contract}]``,
+  ``order_book`` (``with_id=true`` adds the published book's id), ``spot/time``; signed
+  ``POST/GET /futures/usdt/orders``, ``GET/DELETE /futures/usdt/orders/{order_id}``,
+  ``DELETE /futures/usdt/orders`` (cancel all open: there are none), ``my_trades``,
+  ``accounts``, ``positions``, ``/account/detail``. Signed requests are verified as Gate
+  does (:func:`~arbtrio.emulators.gateio_auth.verify_rest`); every route is rate limited
+  by :class:`~arbtrio.emulators.gateio_protocol.RateLimiter` (429 ``TOO_MANY_REQUESTS`` with
+  ``X-Gate-RateLimit-*`` headers); errors are ``{"label", "message"}``.
+  ``X-Gate-Size-Decimal: 1`` makes every REST size a string; ``X-Client-Request-Id`` is
+  echoed; ``x-gate-exptime`` (ms) refuses a placement or cancel received after it.
+  A ``text`` works as an order id only while the order is open or up to 60 s after it
+  finished; a finished order with zero fill vanishes 10 minutes after it finished.
 * WS ``/v4/ws/usdt``: ``futures.order_book_update`` pushes (``U``/``u`` ids; one id per
-  changed level), ``futures.ping``/``pong``, private ``futures.orders``/``usertrades``/
-  ``positions``/``balances`` with per-message auth and the user id as first payload item.
+  changed level; payload ``[contract, "20ms"|"100ms", level?]``, the level being the
+  emulator's ``depth``), ``futures.ping``/``pong``, private ``futures.orders``/
+  ``usertrades``/``positions``/``balances`` (and the other documented private channels,
+  which never push) with per-message auth, the user id first in the payload and a
+  contract or ``"!all"`` filter.
 
 Faults (``market.fault("gateio", kind)``, or :attr:`GateEmulator.faults` ``.force``):
 per market tick with book subscribers ``feed_disconnect`` (close every book socket),
@@ -20,15 +32,15 @@ frame: Gate has no checksum), ``stale_feed`` (no pushes for ``stale_s``); per or
 ``rate_limit`` (429 ``TOO_MANY_REQUESTS``), ``reject`` (``INSUFFICIENT_AVAILABLE``),
 ``ack_timeout_not_executed`` / ``ack_timeout_executed`` (no answer for ``hold_s``, then
 504, with the order not executed / executed), ``duplicate_fill`` (a usertrade pushed twice).
+:meth:`GateEmulator.inject_public` sends a frame verbatim to every book subscriber.
 Only limit IOC orders are supported (the simulator has no resting orders).
 """
 
 from __future__ import annotations
 
-import hmac
 import time
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -51,22 +63,47 @@ from arbtrio.emulators.app import (
     send_http_response,
     ws_url,
 )
+from arbtrio.emulators.gateio_auth import verify_rest, verify_ws
+from arbtrio.emulators.gateio_protocol import (
+    API_PREFIX,
+    BOOK_CHANNEL,
+    CLIENT_REQUEST_ID_HEADER,
+    ENABLE_DECIMAL,
+    EXPTIME_HEADER,
+    ORDER_SIZE_MAX,
+    PING_CHANNEL,
+    PONG_CHANNEL,
+    PRIVATE_CHANNELS,
+    SIZE_DECIMAL_HEADER,
+    TEXT_LOOKUP_WINDOW_S,
+    UNFILLED_RETENTION_S,
+    VENUE,
+    WS_EVENTS,
+    WS_INVALID_ARGUMENT,
+    WS_PATH,
+    GateError,
+    GateWsError,
+    OrderCreate,
+    OrderDraft,
+    RateLimiter,
+    Response,
+    WsRequest,
+    decode_ws_request,
+    int_param,
+    parse_book_payload,
+    parse_order_create,
+    parse_private_payload,
+    query_params,
+    required_param,
+)
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.execution import DUPLICATE_CLIENT_ORDER_ID
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.gateio import codecs, sign
-from arbtrio.venues.gateio.books import BOOK_CHANNEL
 
-VENUE = codecs.VENUE
-API = "/api/v4"
-WS_PATH = "/v4/ws/usdt"
-PRIVATE_CHANNELS = ("futures.orders", "futures.usertrades", "futures.positions", "futures.balances")
-TEXT_LOOKUP_WINDOW_S = 60.0
-SIGN_WINDOW_S = 60.0
+__all__ = ["ROUTES", "GateEmulator", "Route"]
+
 _ZERO = Decimal(0)
 _json = msgspec.json.Encoder(decimal_format="number")
-
-Response = tuple[int, Any, dict[str, str]]
 
 
 @attrs.define(eq=False)
@@ -91,12 +128,73 @@ class _Order:
     reduce_only: bool
     finish_as: str
     wall_time: float  # venue timestamps (wall clock)
-    finished_at: float  # market clock, for the 60 s text-lookup window
+    finished_at: float  # market clock, for the text-lookup and retention windows
     trades: list[_Trade]
 
 
+@attrs.frozen
+class _Call:
+    """One routed REST request: path parameters, query parameters, size format."""
+
+    req: HttpRequest
+    path_params: dict[str, str]
+    params: dict[str, str]
+    decimal_sizes: bool
+
+
+Handler = Callable[["GateEmulator", _Call], Awaitable[Response]]
+
+
+@attrs.frozen
+class Route:
+    """``method`` + ``path`` (under ``/api/v4``; ``{name}`` segments are parameters),
+    its rate-limit class (``public`` routes are unsigned) and handler."""
+
+    method: str
+    path: str
+    kind: str  # "public" | "private" | "place" | "cancel"
+    handler: Handler
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        want, got = self.path.split("/"), path.split("/")
+        if len(want) != len(got):
+            return None
+        params: dict[str, str] = {}
+        for w, g in zip(want, got, strict=True):
+            if w.startswith("{"):
+                if not g:
+                    return None
+                params[w[1:-1]] = g
+            elif w != g:
+                return None
+        return params
+
+
 class GateEmulator(EmulatorApp):
-    """One emulated Gate.io account (``user_id``) over the shared simulated market."""
+    """One emulated Gate.io account (``user_id``) over the shared simulated market.
+
+    Options: ``depth`` (levels published and the only book level served), ``hold_s`` (how
+    long an ack-timeout fault withholds the answer), ``stale_s`` (a ``stale_feed`` mute),
+    ``wall_clock`` (venue timestamps and the signature windows). Tests read ``requests``
+    (REST requests received), ``auth_failures`` (REST and WS), ``faults``, ``_published``
+    (the book as pushed), ``_private_conns`` and ``order_log``.
+
+    Order record: every authenticated ``POST /futures/usdt/orders`` is recorded once
+    (:meth:`~arbtrio.emulators.app.EmulatorApp.record_order`): ``executed`` when it
+    reached the market (``filled`` may be 0 for an IOC that found nothing) — including an
+    ``ack_timeout_executed`` fault, whose answer is withheld but whose order the venue did
+    execute (``reason`` says so); ``rejected`` with ``reason`` = ``"LABEL: message"`` for
+    every refusal (rate limit, malformed or invalid body, the ``reject`` fault, the
+    simulator's own rejections); ``unknown`` for ``ack_timeout_not_executed`` (the client
+    cannot know; the venue did not execute it). ``qty`` is in base units; fields a
+    refused body did not carry readably are ``""`` (``side`` too).
+    """
 
     venue = VENUE
 
@@ -119,6 +217,7 @@ class GateEmulator(EmulatorApp):
         self.stale_s = stale_s
         self.wall = wall_clock
         self.faults = FaultSwitch(market, VENUE)
+        self.limits = RateLimiter()
         self._published = {
             s: PublishedLadder(first_id=1_000_000 * (n + 1)) for n, s in enumerate(self.instruments)
         }
@@ -136,7 +235,7 @@ class GateEmulator(EmulatorApp):
         ws = ws_url(base_url, WS_PATH)
         return Endpoints(
             venue=VENUE,
-            rest_url=base_url + API,
+            rest_url=base_url + API_PREFIX,
             ws_url=ws,
             private_ws_url=ws,
             credentials=self.credentials,
@@ -157,6 +256,11 @@ class GateEmulator(EmulatorApp):
         finally:
             self._book_conns.discard(conn)
             self._private_conns.discard(conn)
+
+    def inject_public(self, text: str) -> None:
+        """Send ``text`` verbatim to every book subscriber (tests: malformed frames)."""
+        for conn in list(self._book_conns):
+            conn.offer(text)
 
     # -- market data -----------------------------------------------------------------------
     async def background(self) -> None:
@@ -179,17 +283,16 @@ class GateEmulator(EmulatorApp):
             for conn in self._book_conns:
                 conn.drop_next_book = True
         if self.faults("bad_checksum"):
-            garbage = (
+            self.inject_public(
                 '{"time":1,"channel":"futures.order_book_update","event":"update","result":{"s":'
             )
-            for conn in self._book_conns:
-                conn.offer(garbage)
         if self.faults("feed_disconnect"):
             for conn in list(self._book_conns):
                 conn.kill()
 
     def _refresh(self, symbol: str) -> None:
-        """Catch the published book up with the market and push the change (if any)."""
+        """Catch the published book up with the market and push the change (if any):
+        ``U`` = the previous id + 1, ``u`` = ``U`` + changed levels − 1."""
         pub = self._published[symbol]
         changes = pub.refresh(self.market, VENUE, symbol, self.depth)
         if changes is None:
@@ -210,8 +313,8 @@ class GateEmulator(EmulatorApp):
                     "s": symbol,
                     "U": first,
                     "u": pub.id,
-                    "b": [{"p": format_decimal(p), "s": _contracts(inst, s)} for p, s in bids],
-                    "a": [{"p": format_decimal(p), "s": _contracts(inst, s)} for p, s in asks],
+                    "b": _levels(inst, bids, decimal_sizes=False),
+                    "a": _levels(inst, asks, decimal_sizes=False),
                     "l": str(self.depth),
                 },
             }
@@ -230,94 +333,98 @@ class GateEmulator(EmulatorApp):
     # -- WebSocket -------------------------------------------------------------------------
     async def _ws_reader(self, conn: EmuConnection) -> None:
         while (text := await conn.ws.receive_text()) is not None:
-            try:
-                req = codecs.ws_request_decoder.decode(text)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                conn.offer(self._ws_reply("", "", None, 1, f"invalid request: {exc}"))
-                continue
-            if req.channel == "futures.ping":
-                wall = self.wall()
-                conn.offer(
-                    _json.encode(
-                        {
-                            "time": int(wall),
-                            "time_ms": int(wall * 1000),
-                            "channel": "futures.pong",
-                            "event": "",
-                            "result": None,
-                        }
-                    ).decode()
-                )
-            elif req.channel == BOOK_CHANNEL:
-                self._ws_book(conn, req)
-            elif (
-                req.channel in ("futures.orders", "futures.usertrades", "futures.positions")
-                or req.channel == "futures.balances"
-            ):
-                self._ws_private(conn, req)
-            else:
-                conn.offer(self._ws_reply(req.channel, req.event, req.id, 2, "unknown channel"))
+            self._ws_text(conn, text)
+
+    def _ws_text(self, conn: EmuConnection, text: str) -> None:
+        """Answer one client frame; a refusal is an error reply on its channel and event
+        (an undecodable frame: code 1 on channel "")."""
+        req: WsRequest | None = None
+        try:
+            req = decode_ws_request(text)
+            self._ws_request(conn, req)
+        except GateWsError as err:
+            channel, event, req_id = ("", "", None) if req is None else (
+                req.channel, req.event, req.id
+            )  # fmt: skip
+            conn.offer(self._ws_reply(channel, event, req_id, err))
+
+    def _ws_request(self, conn: EmuConnection, req: WsRequest) -> None:
+        if req.channel == PING_CHANNEL:
+            wall = self.wall()
+            conn.offer(
+                _json.encode(
+                    {
+                        "time": int(wall),
+                        "time_ms": int(wall * 1000),
+                        "channel": PONG_CHANNEL,
+                        "event": "",
+                        "result": None,
+                    }
+                ).decode()
+            )
+            return
+        if req.event not in WS_EVENTS:
+            raise GateWsError(WS_INVALID_ARGUMENT, f"invalid event {req.event!r}")
+        if req.channel == BOOK_CHANNEL:
+            self._ws_book(conn, req)
+        elif req.channel in PRIVATE_CHANNELS:
+            self._ws_private(conn, req)
+        else:
+            raise GateWsError(WS_INVALID_ARGUMENT, f"channel {req.channel!r} is not served")
+        conn.offer(self._ws_reply(req.channel, req.event, req.id))
 
     def _ws_reply(
-        self, channel: str, event: str, req_id: int | None, code: int = 0, message: str = ""
+        self, channel: str, event: str, req_id: int | None, error: GateWsError | None = None
     ) -> str:
+        """A subscribe/unsubscribe answer: ``result {"status": "success"}`` or ``error``."""
         wall = self.wall()
         body: dict[str, Any] = {
             "time": int(wall),
             "time_ms": int(wall * 1000),
             "channel": channel,
             "event": event,
-            "error": {"code": code, "message": message} if code else None,
-            "result": None if code else {"status": "success"},
+            "error": None if error is None else {"code": error.code, "message": error.message},
+            "result": {"status": "success"} if error is None else None,
         }
         if req_id is not None:
             body["id"] = req_id
         return _json.encode(body).decode()
 
-    def _ws_book(self, conn: EmuConnection, req: codecs.WsRequest) -> None:
+    def _ws_book(self, conn: EmuConnection, req: WsRequest) -> None:
+        sub = parse_book_payload(req.payload, req.event)
+        if sub.contract not in self.instruments:
+            raise GateWsError(WS_INVALID_ARGUMENT, f"unknown contract {sub.contract!r}")
         books: set[str] = conn.state.setdefault("books", set())
-        if not req.payload or req.payload[0] not in self.instruments:
-            conn.offer(self._ws_reply(req.channel, req.event, req.id, 2, "unknown contract"))
+        if req.event == "unsubscribe":
+            books.discard(sub.contract)
             return
-        symbol = req.payload[0]
-        if req.event == "subscribe":
-            if len(req.payload) > 2 and req.payload[2] not in ("20", "50", "100"):
-                conn.offer(self._ws_reply(req.channel, req.event, req.id, 2, "invalid level"))
-                return
-            self._refresh(symbol)  # publish pending changes before this subscriber joins
-            books.add(symbol)
-            self._book_conns.add(conn)
-        elif req.event == "unsubscribe":
-            books.discard(symbol)
-        conn.offer(self._ws_reply(req.channel, req.event, req.id))
+        if sub.level is not None and sub.level != str(self.depth):
+            raise GateWsError(WS_INVALID_ARGUMENT, f"this emulator serves level {self.depth} only")
+        self._refresh(sub.contract)  # publish pending changes before this subscriber joins
+        books.add(sub.contract)
+        self._book_conns.add(conn)
 
-    def _ws_private(self, conn: EmuConnection, req: codecs.WsRequest) -> None:
-        creds = self.credentials
-        auth = req.auth
-        if (
-            auth is None
-            or not hmac.compare_digest(auth.KEY, creds.api_key)
-            or abs(req.time - self.wall()) > SIGN_WINDOW_S
-            or not hmac.compare_digest(
-                auth.SIGN, sign.ws_sign(creds.api_secret, req.channel, req.event, req.time)
-            )
-        ):
+    def _ws_private(self, conn: EmuConnection, req: WsRequest) -> None:
+        try:
+            verify_ws(req, self.credentials, self.wall())
+        except GateWsError:
             self.auth_failures += 1
-            message = '{"label":"INVALID_KEY","message":"Invalid key or signature"}'
-            conn.offer(self._ws_reply(req.channel, req.event, req.id, 4, message))
-            return
-        if not req.payload or req.payload[0] != str(self.user_id):
-            conn.offer(self._ws_reply(req.channel, req.event, req.id, 2, "invalid user id"))
-            return
-        channels: set[str] = conn.state.setdefault("private", set())
+            raise
+        contract = parse_private_payload(req.channel, req.payload, self.user_id)
+        if contract is not None and contract not in self.instruments:
+            raise GateWsError(WS_INVALID_ARGUMENT, f"unknown contract {contract!r}")
+        subscribed: dict[str, set[str | None]] = conn.state.setdefault("private", {})
         if req.event == "subscribe":
-            channels.add(req.channel)
+            subscribed.setdefault(req.channel, set()).add(contract)
             self._private_conns.add(conn)
         else:
-            channels.discard(req.channel)
-        conn.offer(self._ws_reply(req.channel, req.event, req.id))
+            subscribed.get(req.channel, set()).discard(contract)
 
-    def _push_private(self, channel: str, result: list[dict[str, Any]], times: int = 1) -> None:
+    def _push_private(
+        self, channel: str, contract: str | None, result: list[dict[str, Any]], times: int = 1
+    ) -> None:
+        """Push ``result`` to every connection subscribed to ``channel`` for ``contract``
+        (or ``"!all"``); ``contract`` None (balances) goes to every subscriber."""
         wall = self.wall()
         frame = _json.encode(
             {
@@ -329,71 +436,109 @@ class GateEmulator(EmulatorApp):
             }
         ).decode()
         for conn in list(self._private_conns):
-            if channel in conn.state.get("private", ()):
+            filters = conn.state.get("private", {}).get(channel)
+            if filters and (contract is None or None in filters or contract in filters):
                 for _ in range(times):
                     conn.offer(frame)
 
     # -- REST ------------------------------------------------------------------------------
     async def _http(self, req: HttpRequest) -> Response:
+        """Answer one REST request (every refusal is a :class:`GateError`)."""
         self.requests += 1
-        if not req.path.startswith(API):
-            return _error(404, "NOT_FOUND", f"no route {req.path}")
-        path = req.path[len(API) :]
-        public = PUBLIC_ROUTES.get((req.method, path))
-        if public is not None:
-            return public(self, req)
-        if req.method == "GET" and path.startswith("/futures/usdt/contracts/"):
-            return self._contract(path.rsplit("/", 1)[1])
-        auth = self._check_signature(req)
-        if auth is not None:
-            return auth
-        decimal_sizes = req.headers.get("x-gate-size-decimal") == "1"
-        if (req.method, path) == ("POST", "/futures/usdt/orders"):
-            return await self._place(req, decimal_sizes)
-        if path.startswith("/futures/usdt/orders/"):
-            ref = path.rsplit("/", 1)[1]
-            if req.method == "GET":
-                return self._get_order(ref, decimal_sizes)
-            if req.method == "DELETE":
-                return self._cancel_order(ref, decimal_sizes)
-        private = PRIVATE_ROUTES.get((req.method, path))
-        if private is not None:
-            return private(self, req, decimal_sizes)
-        return _error(404, "NOT_FOUND", f"no route {req.method} {path}")
+        try:
+            status, body, headers = await self._route(req)
+        except GateError as err:
+            status, body, headers = err.response()
+        request_id = req.headers.get(CLIENT_REQUEST_ID_HEADER)
+        if request_id is not None:
+            headers[CLIENT_REQUEST_ID_HEADER] = request_id
+        return (status, body, headers)
+
+    async def _route(self, req: HttpRequest) -> Response:
+        if not req.path.startswith(API_PREFIX + "/"):
+            raise GateError("NOT_FOUND", f"no route {req.path}")
+        path = req.path[len(API_PREFIX) :]
+        for route in ROUTES:
+            path_params = route.match(req.method, path)
+            if path_params is not None:
+                break
+        else:
+            raise GateError("NOT_FOUND", f"no route {req.method} {path}")
+        if route.kind != "public":
+            self._authenticate(req)
+        call = _Call(
+            req, path_params, query_params(req.query), req.headers.get(SIZE_DECIMAL_HEADER) == "1"
+        )
+        limit_headers: dict[str, str] = {}
+        try:
+            limit_headers = self._admit(route)
+            if route.kind in ("place", "cancel"):
+                self._check_exptime(req)
+            status, body, headers = await route.handler(self, call)
+        except GateError as err:
+            err.headers = limit_headers | err.headers
+            if route.kind == "place":
+                self._record_refused(call, err)
+            raise
+        return (status, body, limit_headers | headers)
+
+    def _authenticate(self, req: HttpRequest) -> None:
+        try:
+            verify_rest(req, self.credentials, self.wall())
+        except GateError:
+            self.auth_failures += 1
+            raise
 
     def _check_signature(self, req: HttpRequest) -> Response | None:
-        key, ts, signature = (req.headers.get(h) for h in ("key", "timestamp", "sign"))
-        creds = self.credentials
-        if not key or not ts or not signature:
-            self.auth_failures += 1
-            return _error(401, "MISSING_REQUIRED_HEADER", "KEY, Timestamp and SIGN are required")
-        if not hmac.compare_digest(key, creds.api_key):
-            self.auth_failures += 1
-            return _error(401, "INVALID_KEY", "Invalid key provided")
+        """None when ``req`` is signed correctly, else the answer Gate gives (tests)."""
         try:
-            ts_value = float(ts)
-        except ValueError:
-            ts_value = float("nan")
-        if not abs(ts_value - self.wall()) <= SIGN_WINDOW_S:
-            self.auth_failures += 1
-            return _error(401, "REQUEST_EXPIRED", "gap between request Timestamp and server time")
-        expected = sign.rest_sign(creds.api_secret, req.method, req.path, req.query, req.body, ts)
-        if not hmac.compare_digest(signature, expected):
-            self.auth_failures += 1
-            return _error(401, "INVALID_SIGNATURE", "Signature mismatch")
+            self._authenticate(req)
+        except GateError as err:
+            return err.response()
         return None
 
+    def _admit(self, route: Route) -> dict[str, str]:
+        """Count ``route`` against its rate limit: the ``X-Gate-RateLimit-*`` headers, or
+        429 ``TOO_MANY_REQUESTS`` when the window is used up."""
+        limit, remaining, reset_in = self.limits.admit(
+            route.kind, route.endpoint, trio.current_time()
+        )
+        headers = {
+            "X-Gate-RateLimit-Limit": str(limit),
+            "X-Gate-RateLimit-Requests-Remain": str(max(0, remaining)),
+            "X-Gate-RateLimit-Reset-Timestamp": str(int((self.wall() + reset_in) * 1000)),
+        }
+        if remaining < 0:
+            raise GateError("TOO_MANY_REQUESTS", "Request Rate limit Exceeded", headers=headers)
+        return headers
+
+    def _check_exptime(self, req: HttpRequest) -> None:
+        """``x-gate-exptime: <ms>``: refuse a request received after that time (the label is
+        the emulator's choice; the documentation names none)."""
+        raw = req.headers.get(EXPTIME_HEADER)
+        if raw is None:
+            return
+        if not raw.isascii() or not raw.isdigit():
+            raise GateError("INVALID_PARAM_VALUE", f"{EXPTIME_HEADER} must be milliseconds")
+        if self.wall() * 1000 > int(raw):
+            raise GateError("REQUEST_EXPIRED", f"received after {EXPTIME_HEADER}")
+
     # public
-    def _contracts(self, req: HttpRequest) -> Response:
-        return (200, [self._contract_json(i) for i in self.instruments.values()], {})
+    async def _contracts(self, call: _Call) -> Response:
+        body = [self._contract_json(i, call.decimal_sizes) for i in self.instruments.values()]
+        return (200, body, {})
 
-    def _contract(self, name: str) -> Response:
-        inst = self.instruments.get(name)
+    async def _contract(self, call: _Call) -> Response:
+        inst = self._instrument(call.path_params["contract"])
+        return (200, self._contract_json(inst, call.decimal_sizes), {})
+
+    def _instrument(self, contract: str) -> Instrument:
+        inst = self.instruments.get(contract)
         if inst is None:
-            return _error(404, "CONTRACT_NOT_FOUND", f"contract {name} not found")
-        return (200, self._contract_json(inst), {})
+            raise GateError("CONTRACT_NOT_FOUND", f"contract {contract} not found")
+        return inst
 
-    def _contract_json(self, inst: Instrument) -> dict[str, Any]:
+    def _contract_json(self, inst: Instrument, decimal_sizes: bool) -> dict[str, Any]:
         mult = inst.contract_multiplier
         funding = self.market.funding_rate(VENUE, inst.symbol)
         next_apply = 0
@@ -405,8 +550,8 @@ class GateEmulator(EmulatorApp):
             "quanto_multiplier": format_decimal(mult),
             "order_price_round": format_decimal(inst.tick_size),
             "mark_price_round": format_decimal(inst.tick_size),
-            "order_size_min": int(inst.min_size / mult),
-            "order_size_max": 1_000_000,
+            "order_size_min": _size(inst.min_size / mult, decimal_sizes),
+            "order_size_max": _size(Decimal(ORDER_SIZE_MAX), decimal_sizes),
             "maker_fee_rate": format_decimal(inst.maker_fee),
             "taker_fee_rate": format_decimal(inst.taker_fee),
             "funding_rate": format_decimal(funding.rate),
@@ -416,100 +561,143 @@ class GateEmulator(EmulatorApp):
             "leverage_max": str(inst.max_leverage or 100),
             "status": "trading",
             "in_delisting": False,
-            "enable_decimal": False,
+            "enable_decimal": ENABLE_DECIMAL,
         }
 
-    def _order_book(self, req: HttpRequest) -> Response:
-        params = _params(req.query)
-        symbol = params.get("contract", "")
-        if symbol not in self.instruments:
-            return _error(400, "CONTRACT_NOT_FOUND", f"contract {symbol} not found")
-        try:
-            limit = int(params.get("limit", "10"))
-        except ValueError:
-            return _error(400, "INVALID_PARAM_VALUE", "limit")
-        self._refresh(symbol)
-        pub = self._published[symbol]
-        inst = self.instruments[symbol]
+    async def _order_book(self, call: _Call) -> Response:
+        """``?contract=&interval=0&limit=&with_id=``: the published book (``limit`` default
+        10, at most the published depth), its id when ``with_id=true``."""
+        params = call.params
+        inst = self._instrument(required_param(params, "contract"))
+        if params.get("interval", "0") != "0":
+            raise GateError("INVALID_PARAM_VALUE", "interval must be 0")
+        limit = int_param(params, "limit", 10)
+        if params.get("with_id", "false") not in ("true", "false"):
+            raise GateError("INVALID_PARAM_VALUE", "with_id must be true or false")
+        self._refresh(inst.symbol)
+        pub = self._published[inst.symbol]
         body: dict[str, Any] = {
             "current": self.wall(),
             "update": self.wall(),
-            "asks": [{"p": format_decimal(p), "s": _contracts(inst, s)} for p, s in pub.asks][
-                :limit
-            ],
-            "bids": [{"p": format_decimal(p), "s": _contracts(inst, s)} for p, s in pub.bids][
-                :limit
-            ],
+            "asks": _levels(inst, pub.asks[:limit], decimal_sizes=call.decimal_sizes),
+            "bids": _levels(inst, pub.bids[:limit], decimal_sizes=call.decimal_sizes),
         }
         if params.get("with_id") == "true":
             body["id"] = pub.id
         return (200, body, {})
 
-    def _server_time(self, req: HttpRequest) -> Response:
+    async def _server_time(self, call: _Call) -> Response:
         return (200, {"server_time": int(self.wall() * 1000)}, {})
 
     # orders
-    async def _place(self, req: HttpRequest, decimal_sizes: bool) -> Response:
-        try:
-            body = codecs.order_create_decoder.decode(req.body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _error(400, "INVALID_REQUEST_BODY", str(exc))
-        inst = self.instruments.get(body.contract)
-        if inst is None:
-            return _error(400, "CONTRACT_NOT_FOUND", f"contract {body.contract} not found")
-        problem = _validate_order(inst, body)
-        if problem:
-            return problem
-        contracts = Decimal(str(body.size))
-        price = Decimal(body.price)
+    async def _place(self, call: _Call) -> Response:
+        """Place a limit IOC order. Refusals before the market are raised (and recorded by
+        :meth:`_route`); outcomes after it are recorded here and returned."""
+        order = parse_order_create(call.req.body, decimal_sizes=call.decimal_sizes)
+        inst = self._order_instrument(order)
+        contracts, price = order.size, order.price
         side = Side.BUY if contracts > 0 else Side.SELL
         qty = abs(contracts) * inst.contract_multiplier
         now = trio.current_time()
         if self.faults("rate_limit"):
             reset = str(int((self.wall() + 1.0) * 1000))
-            return _error(
-                429,
+            raise GateError(
                 "TOO_MANY_REQUESTS",
                 "Request Rate limit Exceeded",
-                {"X-Gate-RateLimit-Reset-Timestamp": reset},
+                headers={"X-Gate-RateLimit-Reset-Timestamp": reset},
             )
         if self.faults("reject"):
             self.market.reject(
                 VENUE, inst.symbol, side=side, qty=qty, price=price,
-                reduce_only=body.reduce_only, client_order_id=body.text,
+                reduce_only=order.reduce_only, client_order_id=order.text,
                 reason="INSUFFICIENT_AVAILABLE", now=now,
             )  # fmt: skip
-            return _error(400, "INSUFFICIENT_AVAILABLE", "insufficient available balance")
+            raise GateError("INSUFFICIENT_AVAILABLE", "insufficient available balance")
         if self.faults("ack_timeout_not_executed"):
+            self._record(order, "unknown", reason="ack_timeout_not_executed: not executed")
             await trio.sleep(self.hold_s)
-            return _error(504, "SERVER_ERROR", "gateway timeout")
+            return GateError("SERVER_ERROR", "gateway timeout", status=504).response()
         timeout_after = self.faults("ack_timeout_executed")
         await trio.sleep(self.market.latency(VENUE, "ack"))
         execution = self.market.execute(
             VENUE, inst.symbol, side=side, qty=qty, price=price,
-            reduce_only=body.reduce_only, client_order_id=body.text, now=trio.current_time(),
+            reduce_only=order.reduce_only, client_order_id=order.text, now=trio.current_time(),
         )  # fmt: skip
         if execution.status is OrderStatus.REJECTED:
-            label = _rejection_label(execution.reason)
-            return _error(400, label, execution.reason)
-        order = self._book_order(inst, body, contracts, price, execution.fills, execution.status)
+            error = GateError(_rejection_label(execution.reason), execution.reason)
+            self._record(order, "rejected", reason=str(error))
+            return error.response()
+        booked = self._book_order(inst, order, execution.fills, execution.status)
+        filled = abs(booked.size - booked.left) * inst.contract_multiplier
         if timeout_after:
+            self._record(
+                order, "executed", filled=filled,
+                reason=f"{booked.finish_as}; ack_timeout_executed: answer withheld",
+            )  # fmt: skip
             await trio.sleep(self.hold_s)
-            return _error(504, "SERVER_ERROR", "gateway timeout")
-        return (201, self._order_json(order, decimal_sizes, rest=True), {})
+            return GateError("SERVER_ERROR", "gateway timeout", status=504).response()
+        self._record(order, "executed", filled=filled, reason=booked.finish_as)
+        return (201, self._order_json(booked, call.decimal_sizes, rest=True), {})
+
+    def _order_instrument(self, order: OrderCreate) -> Instrument:
+        """The contract's own rules for a parsed order: known contract, integral size (no
+        contract has ``enable_decimal``), size within ``order_size_min``..``order_size_max``
+        (a reduce-only order may be smaller), price a multiple of ``order_price_round``."""
+        inst = self._instrument(order.contract)
+        contracts = abs(order.size)
+        if not ENABLE_DECIMAL and contracts != contracts.to_integral_value():
+            raise GateError("INVALID_PARAM_VALUE", "size must be an integer (enable_decimal off)")
+        if contracts > ORDER_SIZE_MAX:
+            raise GateError("SIZE_TOO_LARGE", "size above order_size_max")
+        if not is_valid_price(inst, order.price):
+            raise GateError("INVALID_PARAM_VALUE", "price must be a multiple of order_price_round")
+        if not order.reduce_only and contracts * inst.contract_multiplier < inst.min_size:
+            raise GateError("SIZE_TOO_SMALL", "size below order_size_min")
+        return inst
+
+    def _record(
+        self, order: OrderCreate, outcome: str, *, filled: Decimal = _ZERO, reason: str = ""
+    ) -> None:
+        self._record_fields(
+            order.text, order.contract, order.size, format_decimal(order.price),
+            order.reduce_only, outcome, filled, reason,
+        )  # fmt: skip
+
+    def _record_refused(self, call: _Call, error: GateError) -> None:
+        """Record a placement refused before it reached the market, from what its body
+        says (read leniently: it may be the reason for the refusal)."""
+        draft = OrderDraft.read(call.req.body, decimal_sizes=call.decimal_sizes)
+        self._record_fields(
+            draft.text, draft.contract, draft.size, draft.price, draft.reduce_only,
+            "rejected", _ZERO, str(error),
+        )  # fmt: skip
+
+    def _record_fields(
+        self, text: str, contract: str, size: Decimal | None, price: str, reduce_only: bool,
+        outcome: str, filled: Decimal, reason: str,
+    ) -> None:  # fmt: skip
+        inst = self.instruments.get(contract)
+        qty = ""
+        if inst is not None and size is not None:
+            qty = format_decimal(abs(size) * inst.contract_multiplier)
+        side = "" if not size else ("buy" if size > 0 else "sell")
+        self.record_order(
+            client_order_id=text, symbol=contract, side=side, qty=qty, price=price,
+            reduce_only=reduce_only, outcome=outcome, filled=format_decimal(filled),
+            reason=reason,
+        )  # fmt: skip
 
     def _book_order(
         self,
         inst: Instrument,
-        body: codecs.OrderCreate,
-        contracts: Decimal,
-        price: Decimal,
+        body: OrderCreate,
         fills: tuple[Fill, ...],
         status: OrderStatus,
     ) -> _Order:
         """Record an executed IOC order and push its private events."""
         self._next_order_id += 1
         mult = inst.contract_multiplier
+        contracts = body.size
         filled = sum((f.qty for f in fills), _ZERO) / mult
         cost = sum((f.qty * f.price for f in fills), _ZERO)
         sign_ = 1 if contracts > 0 else -1
@@ -519,7 +707,7 @@ class GateEmulator(EmulatorApp):
             contract=inst.symbol,
             size=contracts,
             left=(abs(contracts) - filled) * sign_,
-            price=price,
+            price=body.price,
             fill_price=(cost / (filled * mult)) if filled else _ZERO,
             tif=body.tif,
             text=body.text,
@@ -536,14 +724,16 @@ class GateEmulator(EmulatorApp):
             )
         self._orders[order.id] = order
         self._by_text[order.text] = order.id
-        self._push_private("futures.orders", [self._order_json(order, False, rest=False)])
+        symbol = inst.symbol
+        self._push_private("futures.orders", symbol, [self._order_json(order, False, rest=False)])
         for trade in order.trades:
             times = 2 if self.faults("duplicate_fill") else 1
-            self._push_private("futures.usertrades", [_trade_ws(order, trade)], times)
-        self._push_private("futures.positions", [self._position_json(inst, ws=True)])
+            self._push_private("futures.usertrades", symbol, [_trade_ws(order, trade)], times)
+        self._push_private("futures.positions", symbol, [self._position_json(inst, ws=True)])
         balance = self.market.balances(VENUE)[0]
         self._push_private(
             "futures.balances",
+            None,
             [
                 {
                     "balance": balance.total,
@@ -560,13 +750,14 @@ class GateEmulator(EmulatorApp):
         return order
 
     def _order_json(self, order: _Order, decimal_sizes: bool, *, rest: bool) -> dict[str, Any]:
-        size: Any = _size(order.size, decimal_sizes)
-        left: Any = _size(order.left, decimal_sizes)
+        """An order object: REST prices are strings, WS (``futures.orders``) prices floats
+        and sizes integers."""
         if rest:
             price: Any = format_decimal(order.price)
             fill_price: Any = format_decimal(order.fill_price)
-        else:  # WS numeric types differ from REST: prices are floats there
+        else:
             price, fill_price = order.price, order.fill_price
+        inst = self.instruments[order.contract]
         return {
             "id": order.id,
             "user": self.user_id,
@@ -577,8 +768,8 @@ class GateEmulator(EmulatorApp):
             "finish_time_ms": int(order.wall_time * 1000),
             "finish_as": order.finish_as,
             "status": "finished",
-            "size": size,
-            "left": left,
+            "size": _size(order.size, decimal_sizes),
+            "left": _size(order.left, decimal_sizes),
             "iceberg": 0,
             "price": price,
             "fill_price": fill_price,
@@ -587,59 +778,83 @@ class GateEmulator(EmulatorApp):
             "is_reduce_only": order.reduce_only,
             "is_close": False,
             "is_liq": False,
-            "tkfr": format_decimal(self.instruments[order.contract].taker_fee),
-            "mkfr": format_decimal(self.instruments[order.contract].maker_fee),
+            "tkfr": format_decimal(inst.taker_fee),
+            "mkfr": format_decimal(inst.maker_fee),
             "update_time": int(order.wall_time * 1000),
         }
 
+    def _visible(self, order: _Order, now: float) -> bool:
+        """Gate drops finished orders with zero fill 10 minutes after they finished."""
+        return order.left != order.size or now - order.finished_at <= UNFILLED_RETENTION_S
+
     def _find(self, ref: str) -> _Order | None:
-        if ref.isdigit():
-            return self._orders.get(int(ref))
-        order_id = self._by_text.get(ref)
-        if order_id is None:
-            return None
-        order = self._orders[order_id]
-        if trio.current_time() - order.finished_at > TEXT_LOOKUP_WINDOW_S:
-            return None  # Gate: text lookups work only up to 60 s after the order finished
-        return order
+        """The order with numeric id ``ref``, or with text ``ref`` while that still works."""
+        now = trio.current_time()
+        if ref.isascii() and ref.isdigit():
+            order = self._orders.get(int(ref))
+        else:
+            order_id = self._by_text.get(ref)
+            order = None if order_id is None else self._orders[order_id]
+            if order is not None and now - order.finished_at > TEXT_LOOKUP_WINDOW_S:
+                return None
+        return order if order is not None and self._visible(order, now) else None
 
-    def _get_order(self, ref: str, decimal_sizes: bool) -> Response:
-        order = self._find(ref)
+    async def _get_order(self, call: _Call) -> Response:
+        order = self._find(call.path_params["order_id"])
         if order is None:
-            return _error(404, "ORDER_NOT_FOUND", "Order not found")
-        return (200, self._order_json(order, decimal_sizes, rest=True), {})
+            raise GateError("ORDER_NOT_FOUND", "Order not found")
+        return (200, self._order_json(order, call.decimal_sizes, rest=True), {})
 
-    def _cancel_order(self, ref: str, decimal_sizes: bool) -> Response:
-        order = self._find(ref)
-        if order is None:
-            return _error(404, "ORDER_NOT_FOUND", "Order not found")
-        return _error(400, "ORDER_FINISHED", "Order finished")  # IOC orders never rest
+    async def _cancel_order(self, call: _Call) -> Response:
+        if self._find(call.path_params["order_id"]) is None:
+            raise GateError("ORDER_NOT_FOUND", "Order not found")
+        raise GateError("ORDER_FINISHED", "Order finished")  # IOC orders never rest
 
-    def _list_orders(self, req: HttpRequest, decimal_sizes: bool) -> Response:
-        params = _params(req.query)
+    async def _cancel_all(self, call: _Call) -> Response:
+        """``DELETE /futures/usdt/orders?contract=[&side=bid|ask]``: the cancelled open
+        orders — always none (IOC orders never rest)."""
+        self._instrument(required_param(call.params, "contract"))
+        if call.params.get("side", "bid") not in ("bid", "ask"):
+            raise GateError("INVALID_PARAM_VALUE", "side must be bid or ask")
+        return (200, [], {})
+
+    async def _list_orders(self, call: _Call) -> Response:
+        """``?contract=&status=open|finished&limit=&offset=`` (newest first; ``limit``
+        default 100, at most 1000)."""
+        params = call.params
+        status = required_param(params, "status")
+        if status not in ("open", "finished"):
+            raise GateError("INVALID_PARAM_VALUE", "status must be open or finished")
         contract = params.get("contract")
-        if params.get("status") == "open":
-            return (200, [], {})
-        try:
-            limit = min(1000, int(params.get("limit", "100")))
-        except ValueError:
-            return _error(400, "INVALID_PARAM_VALUE", "limit")
-        orders = [o for o in reversed(self._orders.values()) if o.contract == contract][:limit]
-        return (200, [self._order_json(o, decimal_sizes, rest=True) for o in orders], {})
+        if contract:
+            self._instrument(contract)
+        limit = min(1000, int_param(params, "limit", 100))
+        offset = int_param(params, "offset", 0, minimum=0)
+        now = trio.current_time()
+        orders = [] if status == "open" else [
+            o for o in reversed(self._orders.values())
+            if (not contract or o.contract == contract) and self._visible(o, now)
+        ]  # fmt: skip
+        page = orders[offset : offset + limit]
+        headers = {"X-Pagination-Limit": str(limit), "X-Pagination-Offset": str(offset)}
+        return (200, [self._order_json(o, call.decimal_sizes, rest=True) for o in page], headers)
 
-    def _my_trades(self, req: HttpRequest, decimal_sizes: bool) -> Response:
-        params = _params(req.query)
-        contract = params.get("contract")
-        order_ref = params.get("order")
+    async def _my_trades(self, call: _Call) -> Response:
+        """``?contract=&order=``: this account's trades (of one order when given)."""
+        contract = call.params.get("contract")
+        if contract:
+            self._instrument(contract)
+        order_ref = call.params.get("order")
         trades = [
-            _trade_rest(order, t, decimal_sizes)
+            _trade_rest(order, t, call.decimal_sizes)
             for order in self._orders.values()
-            if order.contract == contract and (not order_ref or str(order.id) == order_ref)
+            if (not contract or order.contract == contract)
+            and (not order_ref or str(order.id) == order_ref)
             for t in order.trades
         ]
         return (200, trades, {})
 
-    def _accounts(self, req: HttpRequest, decimal_sizes: bool) -> Response:
+    async def _accounts(self, call: _Call) -> Response:
         balance = self.market.balances(VENUE)[0]
         return (
             200,
@@ -656,11 +871,11 @@ class GateEmulator(EmulatorApp):
             {},
         )
 
-    def _positions(self, req: HttpRequest, decimal_sizes: bool) -> Response:
+    async def _positions(self, call: _Call) -> Response:
         result = []
         for inst in self.instruments.values():
             entry = self._position_json(inst, ws=False)
-            entry["size"] = _size(Decimal(entry["size"]), decimal_sizes)
+            entry["size"] = _size(Decimal(entry["size"]), call.decimal_sizes)
             result.append(entry)
         return (200, result, {})
 
@@ -681,29 +896,32 @@ class GateEmulator(EmulatorApp):
             body["time_ms"] = int(self.wall() * 1000)
         return body
 
-    def _account_detail(self, req: HttpRequest, decimal_sizes: bool) -> Response:
+    async def _account_detail(self, call: _Call) -> Response:
         return (200, {"user_id": self.user_id, "ip_whitelist": [], "currency_pairs": []}, {})
 
 
-PUBLIC_ROUTES: dict[tuple[str, str], Callable[[GateEmulator, HttpRequest], Response]] = {
-    ("GET", "/futures/usdt/contracts"): GateEmulator._contracts,
-    ("GET", "/futures/usdt/order_book"): GateEmulator._order_book,
-    ("GET", "/spot/time"): GateEmulator._server_time,
-}
-PRIVATE_ROUTES: dict[tuple[str, str], Callable[[GateEmulator, HttpRequest, bool], Response]] = {
-    ("GET", "/futures/usdt/orders"): GateEmulator._list_orders,
-    ("GET", "/futures/usdt/my_trades"): GateEmulator._my_trades,
-    ("GET", "/futures/usdt/accounts"): GateEmulator._accounts,
-    ("GET", "/futures/usdt/positions"): GateEmulator._positions,
-    ("GET", "/account/detail"): GateEmulator._account_detail,
-}
+# The REST paths the emulator serves, under /api/v4 (first match wins).
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/futures/usdt/contracts", "public", GateEmulator._contracts),
+    Route("GET", "/futures/usdt/contracts/{contract}", "public", GateEmulator._contract),
+    Route("GET", "/futures/usdt/order_book", "public", GateEmulator._order_book),
+    Route("GET", "/spot/time", "public", GateEmulator._server_time),
+    Route("POST", "/futures/usdt/orders", "place", GateEmulator._place),
+    Route("GET", "/futures/usdt/orders", "private", GateEmulator._list_orders),
+    Route("DELETE", "/futures/usdt/orders", "cancel", GateEmulator._cancel_all),
+    Route("GET", "/futures/usdt/orders/{order_id}", "private", GateEmulator._get_order),
+    Route("DELETE", "/futures/usdt/orders/{order_id}", "cancel", GateEmulator._cancel_order),
+    Route("GET", "/futures/usdt/my_trades", "private", GateEmulator._my_trades),
+    Route("GET", "/futures/usdt/accounts", "private", GateEmulator._accounts),
+    Route("GET", "/futures/usdt/positions", "private", GateEmulator._positions),
+    Route("GET", "/account/detail", "private", GateEmulator._account_detail),
+)
 
 # simulator rejection reasons → Gate labels (first matching fragment wins)
 REJECTION_LABELS: tuple[tuple[str, str], ...] = (
     (DUPLICATE_CLIENT_ORDER_ID, "INVALID_PARAM_VALUE"),
     ("no open position", "POSITION_EMPTY"),
     ("would increase", "INCREASE_POSITION"),
-    ("below the minimum size", "SIZE_TOO_SMALL"),
     ("below the minimum", "SIZE_TOO_SMALL"),
 )
 
@@ -715,34 +933,8 @@ def _rejection_label(reason: str) -> str:
     return "INVALID_PARAM_VALUE"
 
 
-def _validate_order(inst: Instrument, body: codecs.OrderCreate) -> Response | None:
-    """Gate's own request checks, before anything reaches the market."""
-    if body.tif != "ioc":
-        return _error(400, "INVALID_PARAM_VALUE", "the emulator supports tif=ioc only")
-    text = body.text
-    if not text.startswith("t-") or not 2 < len(text.encode()) <= 30:
-        return _error(400, "INVALID_PARAM_VALUE", "text must be 't-' + at most 28 bytes")
-    if not set(text[2:]) <= _TEXT_CHARS:
-        return _error(400, "INVALID_PARAM_VALUE", "text has invalid characters")
-    try:
-        contracts = Decimal(str(body.size))
-        price = Decimal(body.price)
-    except InvalidOperation:
-        return _error(400, "INVALID_PARAM_VALUE", "size and price must be numbers")
-    if not contracts.is_finite() or contracts == 0 or contracts != contracts.to_integral_value():
-        return _error(400, "INVALID_PARAM_VALUE", "size must be a non-zero integer")
-    if not price.is_finite() or price <= 0 or not is_valid_price(inst, price):
-        return _error(400, "INVALID_PARAM_VALUE", "price must be a multiple of order_price_round")
-    if not body.reduce_only and abs(contracts) * inst.contract_multiplier < inst.min_size:
-        return _error(400, "SIZE_TOO_SMALL", "size below order_size_min")
-    return None
-
-
-_TEXT_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.-")
-
-
 def _trade_ws(order: _Order, t: _Trade) -> dict[str, Any]:
-    """A ``futures.usertrades`` item (id a string, fee a number)."""
+    """A ``futures.usertrades`` item (id a string, size an integer, fee a number)."""
     return {
         "id": str(t.id),
         "create_time": int(t.wall_time),
@@ -766,7 +958,7 @@ def _trade_rest(order: _Order, t: _Trade, decimal_sizes: bool) -> dict[str, Any]
         "contract": order.contract,
         "order_id": str(order.id),
         "size": _size(t.size, decimal_sizes),
-        "close_size": 0,
+        "close_size": _size(_ZERO, decimal_sizes),
         "price": format_decimal(t.price),
         "role": "taker",
         "text": order.text,
@@ -775,21 +967,15 @@ def _trade_rest(order: _Order, t: _Trade, decimal_sizes: bool) -> dict[str, Any]
     }
 
 
-def _contracts(inst: Instrument, qty: Decimal) -> int:
-    return int(qty / inst.contract_multiplier)
+def _levels(
+    inst: Instrument, levels: list[tuple[Decimal, Decimal]], *, decimal_sizes: bool
+) -> list[dict[str, Any]]:
+    """Book levels ``{"p": price string, "s": contracts}`` from base-unit sizes."""
+    mult = inst.contract_multiplier
+    return [{"p": format_decimal(p), "s": _size(s / mult, decimal_sizes)} for p, s in levels]
 
 
 def _size(contracts: Decimal, decimal_sizes: bool) -> int | str:
+    """A size field: a string with ``X-Gate-Size-Decimal: 1``, else an integer (truncated
+    toward zero)."""
     return format_decimal(contracts) if decimal_sizes else int(contracts)
-
-
-def _params(query: str) -> dict[str, str]:
-    pairs = (part.split("=", 1) for part in query.split("&") if part)
-    return {k: v for k, v in (p if len(p) == 2 else (p[0], "") for p in pairs)}
-
-
-def _error(
-    status: int, label: str, message: str, headers: dict[str, str] | None = None
-) -> Response:
-    return (status, {"label": label, "message": message}, headers or {})
-

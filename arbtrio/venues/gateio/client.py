@@ -83,12 +83,14 @@ DEFAULT_WS_URL = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 
 # Endpoint classes → (capacity, refill per second), from the v4.75 frequency-limit table:
 # public 200 / 10 s per endpoint; orders place+amend 100 /s; cancel 200 /s; other private
-# 200 / 10 s per endpoint. Buckets are per (class, endpoint).
+# 200 / 10 s per endpoint. Buckets are per (class, endpoint). A bucket admits up to
+# capacity + rate × W requests in any W seconds, so each gets half of N as its burst and
+# N / (2 W) as its rate: never more than N in any window, however Gate counts it.
 RATE_LIMITS: dict[str, tuple[float, float]] = {
-    "public": (200, 20.0),
-    "place": (100, 100.0),
-    "cancel": (200, 200.0),
-    "private": (200, 20.0),
+    "public": (100, 10.0),
+    "place": (50, 50.0),
+    "cancel": (100, 100.0),
+    "private": (100, 10.0),
 }
 
 DEFAULT_BACKOFF = Backoff()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
@@ -16,6 +17,7 @@ from venues.rig import Rig, open_rig
 
 from arbtrio.core.types import Fill, OrderEvent, OrderStatus, OrderUpdate, Side
 from arbtrio.emulators.gateio import GateEmulator
+from arbtrio.emulators.gateio_protocol import RATE_LIMITS as DOCUMENTED_RATE_LIMITS
 from arbtrio.sim.config import FaultRates
 from arbtrio.venues.base import (
     AuthenticationFailed,
@@ -26,6 +28,8 @@ from arbtrio.venues.base import (
     RateLimited,
 )
 from arbtrio.venues.gateio import GateClient, create_client
+from arbtrio.venues.gateio.client import RATE_LIMITS
+from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff
 
 CREDS = Credentials(api_key="gate-test-key", api_secret="gate-test-secret")
@@ -358,3 +362,20 @@ async def test_private_stream_resubscribes_and_reconciles_after_disconnect(
         assert final.status is OrderStatus.FILLED
         assert r.client.health.reconnects >= 1
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("kind", ["public", "place", "cancel", "private"])
+def test_request_budgets_never_exceed_the_documented_limits(kind: str) -> None:
+    """Gate allows N requests per W seconds (the emulator's table, from the venue's
+    documentation). A client taking its bucket's tokens as fast as they come must never
+    send more than N inside any W-second window, whichever way the venue counts them."""
+    capacity, rate = RATE_LIMITS[kind]
+    limit, window = DOCUMENTED_RATE_LIMITS[kind]
+    bucket = TokenBucket(kind, capacity, rate)
+    now, sent = 0.0, []
+    for _ in range(3 * limit):
+        while (wait := bucket.try_acquire(1, now)) > 0:
+            now += max(wait, 1e-9)  # float residue: never wait for nothing
+        sent.append(now)
+    busiest = max(bisect.bisect_left(sent, t + window) - i for i, t in enumerate(sent))
+    assert busiest <= limit
