@@ -1,10 +1,10 @@
 """The simulated market: fair value, per-venue basis and dislocations, ladders, IOC matching,
-latency and faults. Deterministic from a seed; sans-IO except the Trio driver and client.
+latency and faults. Deterministic from a seed; sans-IO except the Trio driver.
 
-See specs/002-simulator.md.
+``arbtrio.sim.client.SimVenueClient`` (the in-process venue client) is not imported here: the
+emulators import the market without the venue layer. See specs/002-simulator.md.
 """
 
-from arbtrio.sim.client import SimVenueClient
 from arbtrio.sim.config import (
     AssetConfig,
     FaultRates,
@@ -30,7 +30,6 @@ __all__ = [
     "MarketDriver",
     "SimConfig",
     "SimMarket",
-    "SimVenueClient",
     "UnknownInstrument",
     "book_levels_for",
     "default_sim_config",
