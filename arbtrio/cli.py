@@ -255,6 +255,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
             text = live_config(
                 endpoints,
                 base=config_path if config_path.exists() else None,
+                journal=args.journal,
+                admin_socket=args.admin_socket,
                 fx_usdc_usdt=str(sim.fx_usdc_usdt),
             )
             if args.write_config:
@@ -585,6 +587,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="venue i listens on 127.0.0.1:PORT_BASE+i (default 18500)")  # fmt: skip
     emu.add_argument("--write-config", metavar="PATH",
                      help="write a live config for `arbtrio run` against them")  # fmt: skip
+    emu.add_argument("--journal", default="var/emulate-journal.sqlite",
+                     help="journal path in the written config")  # fmt: skip
+    emu.add_argument("--admin-socket", default="var/emulate.sock",
+                     help="admin socket path in the written config")  # fmt: skip
     emu.set_defaults(func=cmd_emulate)
 
     watch = sub.add_parser("watch", help="stream one venue's order book")

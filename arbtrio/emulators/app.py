@@ -150,7 +150,7 @@ class OrderRecord:
         return attrs.asdict(self)
 
 
-CONTROL_PATH = "/__emulator__/orders"
+CONTROL_PATH = "/__emulator__/orders"  # the emulator's own records, not a venue path
 
 
 class EmulatorApp:
@@ -163,8 +163,10 @@ class EmulatorApp:
     ``http://host:port``.
 
     Every order placement a subclass authenticates goes to :meth:`record_order`;
-    ``GET /__emulator__/orders`` (not a venue path) answers ``{"venue", "orders": [...]}``
-    with every :class:`OrderRecord` in arrival order, for tests and the crash harness.
+    ``GET /__emulator__/orders`` (not a venue path) answers ``{"venue", "orders": [...],
+    "positions": {symbol: qty}}``: every :class:`OrderRecord` in arrival order and the
+    emulated account's position per symbol (base units, decimal strings), for tests and the
+    crash harness.
     """
 
     venue: str
@@ -188,8 +190,15 @@ class EmulatorApp:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http" and scope["path"] == CONTROL_PATH:
+            positions = {
+                symbol: str(self.market.position(self.venue, symbol)) for symbol in self.instruments
+            }
             body = json.dumps(
-                {"venue": self.venue, "orders": [r.to_json() for r in self.order_log]}
+                {
+                    "venue": self.venue,
+                    "orders": [r.to_json() for r in self.order_log],
+                    "positions": positions,
+                }
             ).encode()
             await send_http_response(send, 200, body)
         elif kind == "http":
