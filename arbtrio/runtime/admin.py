@@ -19,12 +19,20 @@ Contract:
   (``{"jsonrpc": "2.0", "method": "transition", "params": {...}}``). A slow client never
   blocks the service: the hub uses a bounded queue per subscriber and drops a subscriber
   that falls behind, which then receives ``{"method": "watch.dropped", ...}`` once.
+* **No client can stop the service.** Every failure of one connection stays inside it
+  (a peer that closed, a broken pipe, a reader that never reads, bad encoding, an oversize
+  line, nesting deeper than ``max_depth``, a bug in a method): it is logged, counted in
+  ``connection_errors`` and the connection is closed. JSON nesting is bounded *before* the
+  line is parsed. At most ``max_connections`` connections are served (one more is told so
+  and closed), and a connection that sends nothing for ``idle_timeout_s`` (and is not
+  watching) is closed.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import socket as stdlib_socket
 from collections.abc import Awaitable, Callable, Mapping
@@ -168,12 +176,21 @@ class AdminServer:
         *,
         client_queue: int = 256,
         max_line: int = 1 << 16,
+        max_depth: int = 32,
+        max_connections: int = 64,
+        idle_timeout_s: float = 300.0,
     ) -> None:
         self.path = str(path)
         self.handler = handler
         self.client_queue = client_queue
         self.max_line = max_line
-        self.connections = 0
+        self.max_depth = max_depth
+        self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
+        self.connections = 0  # accepted, ever
+        self.open_connections = 0
+        self.refused_connections = 0
+        self.connection_errors = 0
         self.requests = 0
         self.errors = 0
 
@@ -192,14 +209,36 @@ class AdminServer:
                 os.unlink(self.path)
 
     async def _serve_one(self, stream: trio.SocketStream) -> None:
+        """One connection; whatever happens to it never leaves this function."""
         self.connections += 1
-        out_send, out_recv = trio.open_memory_channel[bytes](self.client_queue)
-        async with stream, trio.open_nursery() as nursery:
-            nursery.start_soon(self._writer, stream, out_recv)
-            try:
-                await self._reader(stream, out_send, nursery)
-            finally:
-                out_send.close()
+        if self.open_connections >= self.max_connections:
+            self.refused_connections += 1
+            await self._refuse(stream)
+            return
+        self.open_connections += 1
+        try:
+            out_send, out_recv = trio.open_memory_channel[bytes](self.client_queue)
+            async with stream, trio.open_nursery() as nursery:
+                nursery.start_soon(self._writer, stream, out_recv)
+                try:
+                    await self._reader(stream, out_send, nursery)
+                finally:
+                    out_send.close()
+        except* (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the peer went away: nothing to answer
+        except* Exception as group:  # a failure of this connection only
+            self.connection_errors += 1
+            log.error("admin.connection_failed", errors=[repr(e) for e in group.exceptions])
+        finally:
+            self.open_connections -= 1
+
+    async def _refuse(self, stream: trio.SocketStream) -> None:
+        message = f"too many admin connections (at most {self.max_connections})"
+        error = _error(None, APPLICATION_ERROR, message)
+        with trio.move_on_after(1.0), suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.send_all(_encode(error))
+        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.aclose()
 
     async def _writer(
         self, stream: trio.SocketStream, out_recv: trio.MemoryReceiveChannel[bytes]
@@ -221,9 +260,15 @@ class AdminServer:
         subscription: list[Subscription] = []
         try:
             while True:
-                try:
-                    chunk = await stream.receive_some(65536)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                watching = bool(subscription) and not subscription[-1].dropped
+                timeout = math.inf if watching else self.idle_timeout_s
+                with trio.move_on_after(timeout) as idle:
+                    try:
+                        chunk = await stream.receive_some(65536)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        return
+                if idle.cancelled_caught:
+                    log.info("admin.idle_closed", idle_s=self.idle_timeout_s)
                     return
                 if not chunk:
                     return
@@ -255,9 +300,14 @@ class AdminServer:
         nursery: trio.Nursery,
         subscription: list[Subscription],
     ) -> None:
+        if nesting_depth(line) > self.max_depth:
+            self.errors += 1
+            message = f"parse error: nesting deeper than {self.max_depth}"
+            await out_send.send(_encode(_error(None, PARSE_ERROR, message)))
+            return
         try:
             request = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             self.errors += 1
             await out_send.send(_encode(_error(None, PARSE_ERROR, "parse error: not JSON")))
             return
@@ -361,6 +411,28 @@ class AdminServer:
                     )
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
+
+
+def nesting_depth(line: bytes) -> int:
+    """The deepest ``[``/``{`` nesting of a JSON text, outside strings (cheap, no parsing)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def _error(req_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 import trio
 import trio.lowlevel
+import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arbtrio.runtime.admin import (
     APPLICATION_ERROR,
@@ -166,3 +169,103 @@ def test_hub_publish_never_blocks() -> None:
     with pytest.raises(trio.EndOfChannel):
         sub.receive.receive_nowait()
     assert json.dumps(hub.published) == "10"
+
+
+# -- no client can stop the service -----------------------------------------------------------
+async def still_answers(path: str) -> None:
+    client = await AdminClient.connect(path)
+    assert await client.call("echo", {"ok": 1}) == {"echo": {"ok": 1}}
+    await client.aclose()
+
+
+async def test_pipelined_requests_then_a_close_without_reading(server: Any) -> None:
+    srv, _ = server
+    stream = await trio.open_unix_socket(srv.path)
+    line = b'{"jsonrpc": "2.0", "id": 1, "method": "echo", "params": {"pad": "%s"}}\n'
+    await stream.send_all(line.replace(b"%s", b"x" * 500) * 300)  # 150 KB of requests
+    await stream.aclose()  # gone before reading any of the 300 replies
+    await trio.sleep(0.5)
+    await still_answers(srv.path)
+
+
+async def test_deep_nesting_is_refused_before_parsing(server: Any) -> None:
+    srv, _ = server
+    client = await AdminClient.connect(srv.path)
+    await client.send_raw(b"[" * 1000 + b"]" * 1000)  # json would raise RecursionError
+    reply = await client.read_message()
+    assert reply["error"]["code"] == PARSE_ERROR and "nesting" in reply["error"]["message"]
+    await client.send_raw(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')  # in a string
+    assert (await client.read_message())["error"]["code"] == INVALID_REQUEST  # parsed: fine
+    assert await client.call("echo", {}) == {"echo": {}}
+    await client.aclose()
+
+
+async def test_connections_are_capped_and_idle_ones_closed(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    hub = Hub()
+    srv = AdminServer(tmp_path / "a.sock", AdminHandler({"echo": echo}, hub),
+                      max_connections=2, idle_timeout_s=30.0)  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        await nursery.start(srv.run)
+        first, second = await AdminClient.connect(srv.path), await AdminClient.connect(srv.path)
+        assert await first.call("watch") == {"subscribed": True}  # a watcher is never idle
+        assert await second.call("echo", {}) == {"echo": {}}
+        third = await AdminClient.connect(srv.path)
+        refused = await third.read_message()
+        assert refused["error"]["code"] == APPLICATION_ERROR and "too many" in refused["error"][
+            "message"
+        ]
+        with pytest.raises(EOFError):
+            await third.read_message()
+        await trio.sleep(31.0)  # second sent nothing for 30 s: closed
+        with pytest.raises(EOFError):
+            await second.read_message()
+        assert await first.call("echo", {"still": 1}) == {"echo": {"still": 1}}
+        await still_answers(srv.path)  # a slot is free again
+        await trio.testing.wait_all_tasks_blocked()
+        assert srv.refused_connections == 1 and srv.open_connections == 1
+        for c in (first, second, third):
+            await c.aclose()
+        nursery.cancel_scope.cancel()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    chunks=st.lists(
+        st.one_of(
+            st.binary(max_size=300),
+            st.sampled_from([
+                b'{"jsonrpc": "2.0", "id": 1, "method": "echo"}\n' * 50,
+                b'[{"jsonrpc": "2.0", "id": 1, "method": "echo", "params": {"crash": 1}}]\n',
+                b"[" * 200 + b"\n",
+                b"\xff\xfe\x00\n",
+                b'{"jsonrpc": "2.0", "id": [], "method": 7}\n',
+                b'{"jsonrpc": "2.0", "id": 2, "method": "watch"}\n',
+            ]),
+        ),
+        max_size=8,
+    ),
+    read_some=st.booleans(),
+)
+async def test_arbitrary_bytes_and_abrupt_closes_never_stop_the_server(
+    tmp_path_factory: Any, chunks: list[bytes], read_some: bool
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "a.sock"
+    srv = AdminServer(path, AdminHandler({"echo": echo}, Hub()), max_line=4096)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(srv.run)
+        stream = await trio.open_unix_socket(str(path))
+        for chunk in chunks:
+            try:
+                await stream.send_all(chunk)
+            except trio.BrokenResourceError:
+                break  # the server closed it (an oversize line): allowed
+        if read_some:
+            with trio.move_on_after(0.05):
+                await stream.receive_some(10)
+        await stream.aclose()
+        await still_answers(str(path))
+        await trio.testing.wait_all_tasks_blocked()
+        assert srv.open_connections == 0 and srv.connection_errors == 0
+        nursery.cancel_scope.cancel()
