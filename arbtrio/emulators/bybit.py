@@ -749,8 +749,9 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
                        created_ms=self._now_ms())  # fmt: skip
         self.orders[cid] = order
         self.by_order_id[order.order_id] = cid
-        late = "; answer withheld (ack timeout)" if executed_late else ""
-        self._record(draft, "executed", filled=plain(ex.filled_qty), reason=ex.reason + late)
+        notes = [ex.reason, "answer withheld (ack timeout)" if executed_late else ""]
+        reason = "; ".join(n for n in notes if n)
+        self._record(draft, "executed", filled=plain(ex.filled_qty), reason=reason)
         self._push_order_events(order)
         if executed_late:
             await trio.sleep(self.timeout_hold_s)
