@@ -130,6 +130,7 @@ class _Topic:
     bids: list[tuple[Decimal, Decimal]]
     asks: list[tuple[Decimal, Decimal]]
     pushed_at: float
+    restarts: int = 0  # the emulator's restart count this topic has caught up with
 
 
 @attrs.define(eq=False)
@@ -224,6 +225,8 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         self._push_ids = itertools.count(1)
         self._first_u = itertools.count(100_001)
         self._cross_seq = itertools.count(7_961_638_724)
+        self._restarts = 0
+        self._restart_type = "snapshot"
         self._uid_calls: dict[str, deque[float]] = {}
         self._ip_calls: deque[float] = deque()
         self._ip_banned_until = float("-inf")
@@ -262,6 +265,17 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
     # -- public stream ------------------------------------------------------------------------
     def _public_state(self) -> dict[str, _Topic]:
         return {}
+
+    def restart_books(self, frame_type: str = "snapshot") -> None:
+        """Emulate a restart of the venue's book service (tests): on the next tick every
+        subscribed topic gets its whole book with ``u == 1`` (documented: ``u == 1`` is a
+        full snapshot after a service restart, to overwrite the local book) and counts on
+        from 1. ``frame_type`` labels that frame on topics deeper than level 1 ("snapshot"
+        or "delta"); level 1 is snapshot-only."""
+        if frame_type not in ("snapshot", "delta"):
+            raise ValueError(f"frame_type must be 'snapshot' or 'delta', got {frame_type!r}")
+        self._restarts += 1
+        self._restart_type = frame_type
 
     async def _public_reader(
         self, ws: AsgiWebSocket, conn_id: int, topics: dict[str, _Topic], lock: trio.Lock
@@ -312,7 +326,7 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         bids, asks = self.market.book_levels(VENUE, symbol, depth)
         topic = _Topic(symbol=symbol, depth=depth, u=next(self._first_u),
                        version=self.market.book_version(VENUE, symbol), bids=bids, asks=asks,
-                       pushed_at=trio.current_time())  # fmt: skip
+                       pushed_at=trio.current_time(), restarts=self._restarts)  # fmt: skip
         topics[name] = topic
         return self._book_frame(topic, "snapshot", bids, asks)
 
@@ -361,6 +375,12 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
     def _next_frame(self, topic: _Topic, now: float) -> str | None:
         """The frame this tick owes ``topic`` (state advanced), or None."""
         version = self.market.book_version(VENUE, topic.symbol)
+        if topic.restarts != self._restarts:
+            topic.restarts, topic.u = self._restarts, 1
+            topic.version, topic.pushed_at = version, now
+            topic.bids, topic.asks = self.market.book_levels(VENUE, topic.symbol, topic.depth)
+            kind = "snapshot" if topic.depth == 1 else self._restart_type
+            return self._book_frame(topic, kind, topic.bids, topic.asks)
         if topic.depth == 1:
             if version == topic.version and now - topic.pushed_at < LEVEL1_REPUSH_S:
                 return None
