@@ -308,6 +308,15 @@ def test_level1_repeats_same_u_and_skips_older() -> None:
     assert t.apply(frame("delta", 8, [["99", "1"]], [], 1), 5) is Verdict.RESYNC
 
 
+def test_level1_snapshot_with_u_1_after_a_restart_replaces() -> None:
+    t = BybitBook(L2Book("bybit", "BTCUSDT"), 1)
+    t.apply(frame("snapshot", 500, [["100", "1"]], [["101", "1"]], 1), 0)
+    assert t.apply(frame("snapshot", 1, [["98", "1"]], [["99", "1"]], 1), 1) is Verdict.APPLIED
+    assert t.book.best_bid() == (98.0, 1.0) and t.book.seq == 1
+    assert t.apply(frame("snapshot", 2, [["97", "1"]], [["99", "1"]], 1), 2) is Verdict.APPLIED
+    assert t.book.best_bid() == (97.0, 1.0)
+
+
 def test_crossed_book_and_wrong_symbol_resync() -> None:
     t = BybitBook(L2Book("bybit", "BTCUSDT"), 50)
     t.apply(frame("snapshot", 1, [["100", "1"]], [["101", "1"]]), 0)

@@ -95,14 +95,9 @@ async def test_level1_topic_top_of_book() -> None:
         n.cancel_scope.cancel()
 
 
-LEVEL1_RESTART_BUG = pytest.mark.xfail(
-    strict=True, reason="client: a level-1 snapshot with u == 1 is skipped as older than the book"
-)
-
-
 @pytest.mark.parametrize(
     ("depth", "frame_type"),
-    [pytest.param(1, "snapshot", marks=LEVEL1_RESTART_BUG), (50, "snapshot"), (50, "delta")],
+    [(1, "snapshot"), (50, "snapshot"), (50, "delta")],
 )
 async def test_service_restart_u1_overwrites_the_book(depth: int, frame_type: str) -> None:
     """After a venue-side restart the topic's ``u`` starts again at 1 (a full snapshot,
