@@ -84,7 +84,11 @@ DEFAULT_BACKOFF = Backoff()
 DEFAULT_TAKER_FEE = Decimal("0.00055")  # VIP0 linear, used only without credentials
 DEFAULT_MAKER_FEE = Decimal("0.0002")
 
-# Per-endpoint UID limits (requests per second), venue doc A.5; the IP pool is 600 / 5 s.
+# The IP pool (capacity, refill per second). The venue allows 600 requests per 5 s and
+# answers a breach with an IP ban of at least 10 minutes, with no header to steer by; a
+# bucket admits up to capacity + 5 s x rate in 5 s, so 300 + 5 x 60 = 600 at most.
+IP_POOL = (300, 60)
+# Per-endpoint UID limits (requests per second), venue doc A.5.
 ENDPOINT_LIMITS: Mapping[str, float] = {
     "/v5/order/create": 10,
     "/v5/order/cancel": 10,
@@ -145,7 +149,7 @@ class BybitClient(EnvelopeClient[BybitBook]):
             rest_url=rest_url,
             credentials=credentials,
             request_timeout=request_timeout,
-            ip_limit=(600, 120),  # 600 / 5 s
+            ip_limit=IP_POOL,
             endpoint_limits=ENDPOINT_LIMITS,
         )
         self.ws_url = ws_url
