@@ -305,13 +305,13 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         """Why ``op`` on ``args`` is refused ("" when it is not); unsubscribing is applied."""
         names = [a for a in args if isinstance(a, str)]
         bad = [n for n in names if self._parse_topic(n) is None]
-        if bad or len(names) != len(args) or not names:
+        if bad or len(names) != len(args):
             return f"error:handler not found,topic:{','.join(map(str, bad or args))}"
         if op == "unsubscribe":
             for name in names:
                 topics.pop(name, None)
             return ""
-        dup = [n for n in names if n in topics]
+        dup = [n for n in dict.fromkeys(names) if n in topics or names.count(n) > 1]
         if dup:
             return f"error:already subscribed,topic:{','.join(dup)}"
         if sum(map(len, [*topics, *names])) > PUBLIC_ARGS_MAX_CHARS:
