@@ -1,35 +1,41 @@
 """A Bybit V5 (linear) emulator on loopback, backed by the shared simulated market.
 
-It speaks the venue's side of the protocol the client speaks (see specs/011-bybit.md for
-what is faithful and what is simplified):
+Independent of the Bybit client: nothing here imports ``arbtrio.venues``. Every request is
+read, every signature checked and every error coded by the emulator's own reading of the
+venue documentation, kept in :mod:`arbtrio.emulators.bybit_protocol` (one place per rule),
+so a bug in the client's codecs or signing cannot be mirrored on this side of the loopback.
+See specs/011-bybit.md for what is faithful and what is simplified.
 
-* public stream ``/v5/public/linear``: ``subscribe``/``unsubscribe``/``ping`` ops with
-  Bybit's acks and pong; ``orderbook.{1,50,200}.{symbol}``: a snapshot on subscribe, then a
+* public stream ``/v5/public/linear``: ``subscribe``/``unsubscribe``/``ping`` with Bybit's
+  acks and pong; ``orderbook.{1,50,200,1000}.{symbol}``: a snapshot on subscribe, then a
   delta per market tick in which the ladder changed (``u`` + 1 each, ``seq`` cross
-  sequence); level 1 is snapshot-only and re-pushed with the same ``u`` after 3 s unchanged.
+  sequence, size ``"0"`` deletes); level 1 is snapshot-only, pushed when the top changes
+  and re-pushed with the same ``u`` after 3 s unchanged.
 * private stream ``/v5/private``: ``auth`` with the expires signature, then ``order``,
   ``execution``, ``position`` and ``wallet`` pushes for every order the REST API executes.
 * REST: market time, instruments (paginated), orderbook, tickers, fee rate, wallet,
-  positions, order create/cancel/realtime/history, execution list — each verifying the
-  HMAC signature and the timestamp window, answering the retCode envelope with Bybit's
-  codes and the ``X-Bapi-Limit*`` headers.
-* Faults from ``market.fault("bybit", kind)``: per order ``reject``, ``rate_limit``,
-  ``ack_timeout_executed``/``_not_executed`` (the answer is held past any client
-  timeout), ``duplicate_fill`` (an execution pushed twice); per feed tick
-  ``feed_disconnect`` (socket closed), ``sequence_gap`` (a delta is lost), ``stale_feed``
-  (a tick is withheld). ``partial_fill`` happens inside ``market.execute``.
+  positions, order create/cancel/realtime/history, execution list. Signed endpoints check
+  the key, the timestamp window and the HMAC, then the per-UID endpoint budget (with the
+  ``X-Bapi-Limit*`` headers); every path counts towards the IP pool (HTTP 403 ban). Answers
+  are the ``{retCode, retMsg, result, retExtInfo, time}`` envelope with Bybit's codes.
+* Faults (:class:`FaultSwitch` over ``market.fault("bybit", kind)``; ``emulator.faults``
+  forces them in tests): per order ``reject``, ``rate_limit``, ``ack_timeout_executed`` /
+  ``_not_executed`` (the answer is held past any client timeout), ``duplicate_fill`` (an
+  execution pushed twice); per feed tick ``feed_disconnect`` (socket closed),
+  ``sequence_gap`` (a delta is lost), ``stale_feed`` (a tick is withheld). ``partial_fill``
+  happens inside ``market.execute``.
+* Every authenticated order placement goes to the order record (:meth:`_create`), served at
+  ``GET /__emulator__/orders``.
 """
 
 from __future__ import annotations
 
-import hmac
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import attrs
 import msgspec
@@ -37,10 +43,11 @@ import structlog
 import trio
 
 from arbtrio.core.instruments import Instrument, is_valid_price
-from arbtrio.core.types import OrderReport, OrderStatus, Side
+from arbtrio.core.types import Fill, OrderReport, OrderStatus, Side
 from arbtrio.emulators.app import (
     ApiKeys,
     AsgiWebSocket,
+    FaultSwitch,
     HttpRequest,
     TwoSocketEmulator,
     diff_ladder,
@@ -48,24 +55,56 @@ from arbtrio.emulators.app import (
     read_http_request,
     send_http_response,
 )
+from arbtrio.emulators.bybit_protocol import (
+    BOOK_DEPTHS,
+    DEFAULT_RECV_WINDOW,
+    IP_BAN_S,
+    IP_LIMIT,
+    IP_WINDOW_S,
+    LEVEL1_REPUSH_S,
+    PRIVATE_PATH,
+    PRIVATE_TOPIC_WALLET,
+    PRIVATE_TOPICS_ALL_IN_ONE,
+    PRIVATE_TOPICS_LINEAR,
+    PUBLIC_ARGS_MAX_CHARS,
+    PUBLIC_PATH,
+    UID_LIMITS,
+    UID_WINDOW_S,
+    ApiError,
+    BadFrame,
+    Code,
+    CreateOrder,
+    check_timestamp,
+    decimal_string,
+    decode_cancel,
+    decode_create,
+    decode_ws_op,
+    json_object,
+    params_error,
+    parse_query,
+    plain,
+    rest_prehash,
+    signature_matches,
+    valid_link_id,
+    wire_text,
+    ws_auth_prehash,
+)
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
-from arbtrio.venues.base import MalformedMessage
-from arbtrio.venues.bybit import codecs as c
-from arbtrio.venues.bybit.client import ENDPOINT_LIMITS, PRIVATE_PATH, PUBLIC_PATH
-from arbtrio.venues.bybit.signing import rest_signature, ws_auth_signature
 
-log = structlog.get_logger("arbtrio.venues.bybit.emulator")
+__all__ = ["ApiError", "BybitEmulator"]
+
+log = structlog.get_logger("arbtrio.emulators.bybit")
 
 VENUE = "bybit"
-PUBLIC_DEPTHS = (1, 50, 200)
-PRIVATE_TOPICS = frozenset(
-    {"order", "execution", "position", "wallet", "order.linear", "execution.linear",
-     "position.linear"}
-)  # fmt: skip
-LEVEL1_REPUSH_S = 3.0
 ZERO = Decimal(0)
-_LINK_ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+# What instruments-info publishes and create enforces (one value for every symbol).
+MAX_ORDER_QTY = Decimal("1190")
+MAX_MKT_ORDER_QTY = Decimal("500")
+MAX_PRICE = Decimal("1999999.80")
+TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK", "PostOnly", "RPI"})
+RECENT_CLOSED = 500  # realtime openOnly=1 keeps this many recent closed orders
+_SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
 _STATUS = {
     OrderStatus.FILLED: "Filled",
     OrderStatus.CANCELLED: "Cancelled",
@@ -73,15 +112,7 @@ _STATUS = {
     OrderStatus.OPEN: "New",
     OrderStatus.PENDING: "New",
 }
-
-
-class ApiError(Exception):
-    """An error answer: ``retCode`` and ``retMsg`` (HTTP 200, as Bybit does)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+T = TypeVar("T")
 
 
 def _decimals(step: Decimal) -> int:
@@ -99,6 +130,7 @@ class _Topic:
     bids: list[tuple[Decimal, Decimal]]
     asks: list[tuple[Decimal, Decimal]]
     pushed_at: float
+    restarts: int = 0  # the emulator's restart count this topic has caught up with
 
 
 @attrs.define(eq=False)
@@ -111,10 +143,59 @@ class _Order:
     price: Decimal
     reduce_only: bool
     created_ms: int
+    executions: list[dict[str, Any]] = attrs.Factory(list)  # the rows pushed, for REST
+
+
+@attrs.define(eq=False)
+class _Call:
+    """One REST request being answered: its parameters and the limit headers it earned."""
+
+    req: HttpRequest
+    params: dict[str, str]
+    headers: dict[str, str] = attrs.Factory(dict)
+
+
+@attrs.define(eq=False)
+class _Draft:
+    """An order placement's fields as the body gave them (strings kept as sent; fields
+    that are missing or of the wrong type are empty), for the order record."""
+
+    client_order_id: str = ""
+    symbol: str = ""
+    side: str = ""
+    qty: str = ""
+    price: str = ""
+    reduce_only: bool = False
+    recorded: bool = False
+
+    @classmethod
+    def of(cls, body: bytes) -> _Draft:
+        try:
+            obj = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            return cls()
+        if not isinstance(obj, dict):
+            return cls()
+
+        def text(name: str) -> str:
+            value = obj.get(name)
+            return value if isinstance(value, str) else ""
+
+        side = {"Buy": "buy", "Sell": "sell"}.get(text("side"), "")
+        return cls(client_order_id=text("orderLinkId"), symbol=text("symbol"), side=side,
+                   qty=text("qty"), price=text("price"),
+                   reduce_only=obj.get("reduceOnly") is True)  # fmt: skip
 
 
 class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
-    """The ASGI application; :meth:`serve` runs it on loopback."""
+    """The ASGI application; :meth:`serve` runs it on loopback.
+
+    Options: ``wall_clock`` (the venue's clock, seconds: timestamps, the signature window,
+    ``time``), ``timeout_hold_s`` (how long an ack-timeout fault holds the answer),
+    ``page_size`` (caps every page of instruments-info), ``ip_limit``/``ip_ban_s`` (the IP
+    pool per 5 s and the ban). ``requests`` counts REST requests received; ``faults`` is the
+    :class:`FaultSwitch`; ``orders`` maps orderLinkId to the orders it accepted.
+    """
 
     venue = VENUE
     public_path = PUBLIC_PATH
@@ -129,26 +210,43 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         wall_clock: Callable[[], float] = time.time,
         timeout_hold_s: float = 30.0,
         page_size: int = 500,
+        ip_limit: int = IP_LIMIT,
+        ip_ban_s: float = IP_BAN_S,
     ) -> None:
         super().__init__(market, driver, credentials)
         self.wall_clock = wall_clock
         self.timeout_hold_s = timeout_hold_s
         self.page_size = page_size
+        self.ip_limit = ip_limit
+        self.ip_ban_s = ip_ban_s
+        self.faults = FaultSwitch(market, VENUE)
         self.orders: dict[str, _Order] = {}  # orderLinkId → order
         self.by_order_id: dict[str, str] = {}
-        self._exec_seq = itertools.count(1)
+        self._push_ids = itertools.count(1)
+        self._first_u = itertools.count(100_001)
         self._cross_seq = itertools.count(7_961_638_724)
-        self._calls: dict[str, deque[float]] = {}
-        self.requests = 0  # REST requests served (tests read it)
+        self._restarts = 0
+        self._restart_type = "snapshot"
+        self._uid_calls: dict[str, deque[float]] = {}
+        self._ip_calls: deque[float] = deque()
+        self._ip_banned_until = float("-inf")
+        self.requests = 0  # REST requests received (tests read it)
 
-    # -- formatting -------------------------------------------------------------------------
-    def _levels(self, inst: Instrument, levels: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
+    def _now_ms(self) -> int:
+        return int(self.wall_clock() * 1000)
+
+    # -- formatting ---------------------------------------------------------------------------
+    def _levels(
+        self, inst: Instrument, levels: Sequence[tuple[Decimal, Decimal]]
+    ) -> list[list[str]]:
+        """``[[price, size], ...]`` as strings on the instrument's decimals; a removed level
+        (size 0) is ``"0"``, as the docs write a delete."""
         pd, sd = _decimals(inst.tick_size), _decimals(inst.lot_size)
-        return [[f"{p:.{pd}f}", f"{s:.{sd}f}"] for p, s in levels]
+        return [[f"{p:.{pd}f}", f"{s:.{sd}f}" if s else "0"] for p, s in levels]
 
     def _book_frame(self, topic: _Topic, kind: str, bids: Any, asks: Any) -> str:
         inst = self.instruments[topic.symbol]
-        now_ms = int(self.wall_clock() * 1000)
+        now_ms = self._now_ms()
         frame = {
             "topic": f"orderbook.{topic.depth}.{topic.symbol}",
             "type": kind,
@@ -168,13 +266,24 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
     def _public_state(self) -> dict[str, _Topic]:
         return {}
 
+    def restart_books(self, frame_type: str = "snapshot") -> None:
+        """Emulate a restart of the venue's book service (tests): on the next tick every
+        subscribed topic gets its whole book with ``u == 1`` (documented: ``u == 1`` is a
+        full snapshot after a service restart, to overwrite the local book) and counts on
+        from 1. ``frame_type`` labels that frame on topics deeper than level 1 ("snapshot"
+        or "delta"); level 1 is snapshot-only."""
+        if frame_type not in ("snapshot", "delta"):
+            raise ValueError(f"frame_type must be 'snapshot' or 'delta', got {frame_type!r}")
+        self._restarts += 1
+        self._restart_type = frame_type
+
     async def _public_reader(
         self, ws: AsgiWebSocket, conn_id: int, topics: dict[str, _Topic], lock: trio.Lock
     ) -> None:
         while (text := await ws.receive_text()) is not None:
             try:
-                op = c.decode_ws_op(text)
-            except MalformedMessage:
+                op = decode_ws_op(text)
+            except BadFrame:
                 await ws.send_text(_ack("", False, "error:invalid json", conn_id, ""))
                 continue
             if op.op == "ping":
@@ -185,47 +294,50 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
                     _ack(op.op, False, f"error:unknown op {op.op}", conn_id, op.req_id)
                 )
                 continue
-            names = [a for a in op.args if isinstance(a, str)]
-            bad = [n for n in names if self._parse_topic(n) is None]
             async with lock:
-                if bad or len(names) != len(op.args):
-                    msg = f"error:handler not found,topic:{','.join(map(str, bad or op.args))}"
-                    await ws.send_text(_ack(op.op, False, msg, conn_id, op.req_id))
-                    continue
-                if op.op == "unsubscribe":
-                    for name in names:
-                        topics.pop(name, None)
-                    await ws.send_text(_ack(op.op, True, "", conn_id, op.req_id))
-                    continue
-                dup = [n for n in names if n in topics]
-                if dup:
-                    msg = f"error:already subscribed,topic:{','.join(dup)}"
-                    await ws.send_text(_ack(op.op, False, msg, conn_id, op.req_id))
-                    continue
-                await ws.send_text(_ack(op.op, True, "", conn_id, op.req_id))
-                for name in names:
-                    parsed = self._parse_topic(name)
-                    assert parsed is not None
-                    symbol, depth = parsed
-                    bids, asks = self.market.book_levels(VENUE, symbol, depth)
-                    topic = _Topic(
-                        symbol=symbol,
-                        depth=depth,
-                        u=100_000 + next(self._exec_seq),
-                        version=self.market.book_version(VENUE, symbol),
-                        bids=bids,
-                        asks=asks,
-                        pushed_at=trio.current_time(),
-                    )
-                    topics[name] = topic
-                    await ws.send_text(self._book_frame(topic, "snapshot", bids, asks))
+                error = self._topics_op(op.op, op.args, topics)
+                await ws.send_text(_ack(op.op, not error, error, conn_id, op.req_id))
+                if op.op == "subscribe" and not error:
+                    for name in op.args:
+                        await ws.send_text(self._subscribe(name, topics))
+
+    def _topics_op(self, op: str, args: list[Any], topics: dict[str, _Topic]) -> str:
+        """Why ``op`` on ``args`` is refused ("" when it is not); unsubscribing is applied."""
+        names = [a for a in args if isinstance(a, str)]
+        bad = [n for n in names if self._parse_topic(n) is None]
+        if bad or len(names) != len(args):
+            return f"error:handler not found,topic:{','.join(map(str, bad or args))}"
+        if op == "unsubscribe":
+            for name in names:
+                topics.pop(name, None)
+            return ""
+        dup = [n for n in dict.fromkeys(names) if n in topics or names.count(n) > 1]
+        if dup:
+            return f"error:already subscribed,topic:{','.join(dup)}"
+        if sum(map(len, [*topics, *names])) > PUBLIC_ARGS_MAX_CHARS:
+            return f"error:args length exceeds {PUBLIC_ARGS_MAX_CHARS} characters"
+        return ""
+
+    def _subscribe(self, name: str, topics: dict[str, _Topic]) -> str:
+        """Register topic ``name`` and return its snapshot frame."""
+        parsed = self._parse_topic(name)
+        assert parsed is not None
+        symbol, depth = parsed
+        bids, asks = self.market.book_levels(VENUE, symbol, depth)
+        topic = _Topic(symbol=symbol, depth=depth, u=next(self._first_u),
+                       version=self.market.book_version(VENUE, symbol), bids=bids, asks=asks,
+                       pushed_at=trio.current_time(), restarts=self._restarts)  # fmt: skip
+        topics[name] = topic
+        return self._book_frame(topic, "snapshot", bids, asks)
 
     def _parse_topic(self, name: str) -> tuple[str, int] | None:
+        """``orderbook.{depth}.{symbol}`` → (symbol, depth), or None (other topics are not
+        served)."""
         parts = name.split(".")
-        if len(parts) != 3 or parts[0] != "orderbook" or not parts[1].isdigit():
+        if len(parts) != 3 or parts[0] != "orderbook" or not parts[1].isdecimal():
             return None
         depth = int(parts[1])
-        if depth not in PUBLIC_DEPTHS or parts[2] not in self.instruments:
+        if depth not in BOOK_DEPTHS or parts[2] not in self.instruments:
             return None
         return parts[2], depth
 
@@ -236,19 +348,18 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         lock: trio.Lock,
         cancel_scope: trio.CancelScope,
     ) -> None:
-        market = self.market
         while True:
             await self.driver.wait_tick()
             if not topics:
                 continue
-            if market.fault(VENUE, "feed_disconnect"):
+            if self.faults("feed_disconnect"):
                 log.info("bybit.emulator.fault", kind="feed_disconnect")
                 await ws.close(1001)
                 cancel_scope.cancel()
                 return
-            if market.fault(VENUE, "stale_feed"):
+            if self.faults("stale_feed"):
                 continue
-            lose = market.fault(VENUE, "sequence_gap")
+            lose = self.faults("sequence_gap")
             now = trio.current_time()
             async with lock:
                 for topic in list(topics.values()):
@@ -264,13 +375,23 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
     def _next_frame(self, topic: _Topic, now: float) -> str | None:
         """The frame this tick owes ``topic`` (state advanced), or None."""
         version = self.market.book_version(VENUE, topic.symbol)
+        if topic.restarts != self._restarts:
+            topic.restarts, topic.u = self._restarts, 1
+            topic.version, topic.pushed_at = version, now
+            topic.bids, topic.asks = self.market.book_levels(VENUE, topic.symbol, topic.depth)
+            kind = "snapshot" if topic.depth == 1 else self._restart_type
+            return self._book_frame(topic, kind, topic.bids, topic.asks)
         if topic.depth == 1:
             if version == topic.version and now - topic.pushed_at < LEVEL1_REPUSH_S:
                 return None
+            topic.version = version
             bids, asks = self.market.book_levels(VENUE, topic.symbol, 1)
-            if (bids, asks) != (topic.bids, topic.asks):
+            changed = (bids, asks) != (topic.bids, topic.asks)
+            if not changed and now - topic.pushed_at < LEVEL1_REPUSH_S:
+                return None
+            if changed:
                 topic.u += 1
-            topic.version, topic.bids, topic.asks, topic.pushed_at = version, bids, asks, now
+            topic.bids, topic.asks, topic.pushed_at = bids, asks, now
             return self._book_frame(topic, "snapshot", bids, asks)
         if version == topic.version:
             return None
@@ -297,8 +418,8 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
                 nursery.start_soon(drain, ws, outbox_recv)
                 while (text := await ws.receive_text()) is not None:
                     try:
-                        op = c.decode_ws_op(text)
-                    except MalformedMessage:
+                        op = decode_ws_op(text)
+                    except BadFrame:
                         outbox_send.send_nowait(_ack("", False, "error:invalid json", conn_id, ""))
                         continue
                     if op.op == "auth":
@@ -311,8 +432,7 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
                         authed = True
                         self._private[conn_id] = (outbox_send, subscribed)
                     elif op.op == "ping":
-                        now_ms = str(int(self.wall_clock() * 1000))
-                        pong = {"req_id": op.req_id, "op": "pong", "args": [now_ms],
+                        pong = {"req_id": op.req_id, "op": "pong", "args": [str(self._now_ms())],
                                 "conn_id": str(conn_id)}  # fmt: skip
                         outbox_send.send_nowait(msgspec.json.encode(pong).decode())
                     elif not authed:
@@ -320,12 +440,12 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
                             _ack(op.op, False, "Request not authorized", conn_id, op.req_id)
                         )
                     elif op.op == "subscribe":
-                        names = {a for a in op.args if isinstance(a, str)}
-                        ok = bool(names) and names <= PRIVATE_TOPICS
-                        if ok:
-                            subscribed |= names
-                        msg = "" if ok else f"error:handler not found,topic:{op.args}"
-                        outbox_send.send_nowait(_ack("subscribe", ok, msg, conn_id, op.req_id))
+                        error = _private_topics_error(op.args)
+                        if not error:
+                            subscribed.update(op.args)
+                        outbox_send.send_nowait(
+                            _ack("subscribe", not error, error, conn_id, op.req_id)
+                        )
                     else:
                         outbox_send.send_nowait(
                             _ack(op.op, False, f"error:unknown op {op.op}", conn_id, op.req_id)
@@ -336,140 +456,173 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         finally:
             self._private.pop(conn_id, None)
 
-    def _check_ws_auth(self, args: list[str | int]) -> str:
+    def _check_ws_auth(self, args: list[Any]) -> str:
+        """Why ``auth`` args ``[api_key, expires_ms (int, in the future), signature]`` are
+        refused, or "" when they pass."""
         if len(args) != 3:
             return "error:params error"
         key, expires, sign = args
-        if not isinstance(expires, int):
+        if not isinstance(key, str) or not isinstance(sign, str):
+            return "error:params error"
+        if not isinstance(expires, int) or isinstance(expires, bool):
             return "error:params error"
         if key != self.credentials.api_key:
             return "error:API key is invalid"
-        if expires <= int(self.wall_clock() * 1000):
+        if expires <= self._now_ms():
             return "error:params error: request expired"
-        good = ws_auth_signature(self.credentials.api_secret, expires)
-        if not hmac.compare_digest(str(sign), good):
+        if not signature_matches(self.credentials.api_secret, ws_auth_prehash(expires), sign):
             return "error:signature verification failed"
         return ""
 
     def _push(self, topic: str, data: list[Any]) -> None:
         frame = {
-            "id": f"{topic}-{next(self._exec_seq)}",
+            "id": f"{topic}-{next(self._push_ids)}",
             "topic": topic,
-            "creationTime": int(self.wall_clock() * 1000),
+            "creationTime": self._now_ms(),
             "data": data,
         }
-        text = c.encoder.encode(frame).decode()
+        text = msgspec.json.encode(frame).decode()
         self._broadcast(text, lambda names: topic in names or f"{topic}.linear" in names)
 
-    # -- REST ----------------------------------------------------------------------------------
+    # -- REST: the request path ---------------------------------------------------------------
     async def http(self, scope: Any, receive: Any, send: Any) -> None:
         req = await read_http_request(scope, receive)
         self.requests += 1
-        headers, over = self._limit_headers(req.path)
+        if not self._ip_admits():
+            await send_http_response(send, 403, b"access too frequent", content_type="text/plain")
+            return
         handler = _ROUTES.get((req.method, req.path))
         if handler is None:
-            await send_http_response(send, 404, b'{"retCode":10017,"retMsg":"route not found"}')
+            body = _envelope(ApiError(Code.ROUTE, "route not found"), self._now_ms())
+            await send_http_response(send, 404, body)
             return
+        if req.method == "GET" and req.body:
+            await send_http_response(
+                send, 403, b"GET requests carry no body", content_type="text/plain"
+            )
+            return
+        call = _Call(req, parse_query(req.query))
+        status = 200
         try:
-            if over:
-                raise ApiError(10006, "Too many visits!")
-            result = await handler(self, req)
-            body = {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}}
+            result: Any = await handler(self, call)
         except ApiError as exc:
-            body = {"retCode": exc.code, "retMsg": exc.message, "result": {}, "retExtInfo": {}}
-        body["time"] = int(self.wall_clock() * 1000)
-        await send_http_response(send, 200, c.encoder.encode(body), headers)
+            status, result = exc.http_status, exc
+        await send_http_response(send, status, _envelope(result, self._now_ms()), call.headers)
 
-    def _limit_headers(self, path: str) -> tuple[dict[str, str], bool]:
-        """Count the call in the endpoint's 1 s window: (limit headers, over the limit)."""
-        limit = ENDPOINT_LIMITS.get(path)
-        if limit is None:
-            return {}, False
+    def _ip_admits(self) -> bool:
+        """Count the request in the IP pool; False while banned or when it breaches the pool
+        (which starts a ban)."""
         now = trio.current_time()
-        calls = self._calls.setdefault(path, deque())
-        while calls and calls[0] <= now - 1.0:
+        if now < self._ip_banned_until:
+            return False
+        calls = self._ip_calls
+        while calls and calls[0] <= now - IP_WINDOW_S:
+            calls.popleft()
+        if len(calls) >= self.ip_limit:
+            self._ip_banned_until = now + self.ip_ban_s
+            log.info("bybit.emulator.ip_ban", seconds=self.ip_ban_s)
+            return False
+        calls.append(now)
+        return True
+
+    def _authenticate(self, req: HttpRequest) -> None:
+        """Check the signed request's key, timestamp window and signature (raises
+        :class:`ApiError`): missing auth headers or an unknown key → HTTP 401 with 10003;
+        a timestamp outside the window → 10002; a wrong signature → 10004."""
+        h = req.headers
+        key = h.get("x-bapi-api-key", "")
+        timestamp = h.get("x-bapi-timestamp", "")
+        sign = h.get("x-bapi-sign", "")
+        required = (("X-BAPI-API-KEY", key), ("X-BAPI-TIMESTAMP", timestamp),
+                    ("X-BAPI-SIGN", sign))  # fmt: skip
+        missing = [name for name, value in required if not value]
+        if missing:
+            raise ApiError(Code.API_KEY, f"missing auth headers: {', '.join(missing)}",
+                           http_status=401)  # fmt: skip
+        if key != self.credentials.api_key:
+            raise ApiError(Code.API_KEY, "API key is invalid.", http_status=401)
+        recv_window = h.get("x-bapi-recv-window", DEFAULT_RECV_WINDOW)
+        if not all(v.isascii() and v.isdigit() for v in (timestamp, recv_window)):
+            raise params_error("X-BAPI-TIMESTAMP and X-BAPI-RECV-WINDOW must be integers")
+        check_timestamp(int(timestamp), int(recv_window), self._now_ms())
+        raw = req.query.encode("latin-1") if req.method == "GET" else req.body
+        text = rest_prehash(timestamp, key, recv_window, wire_text(raw))
+        if not signature_matches(self.credentials.api_secret, text, sign):
+            raise ApiError(Code.SIGN, "error sign! please check your signature")
+
+    def _spend(self, call: _Call) -> None:
+        """Count the call in its endpoint's per-UID 1 s window and set the limit headers
+        (reset time when the window is used up, else now); 10006 when over."""
+        limit = UID_LIMITS.get(call.req.path)
+        if limit is None:
+            return
+        now = trio.current_time()
+        calls = self._uid_calls.setdefault(call.req.path, deque())
+        while calls and calls[0] <= now - UID_WINDOW_S:
             calls.popleft()
         over = len(calls) >= limit
         if not over:
             calls.append(now)
-        reset_ms = int((self.wall_clock() + (calls[0] + 1.0 - now if calls else 0.0)) * 1000)
-        headers = {
-            "X-Bapi-Limit": str(int(limit)),
-            "X-Bapi-Limit-Status": str(int(limit) - len(calls)),
-            "X-Bapi-Limit-Reset-Timestamp": str(reset_ms),
+        remaining = limit - len(calls)
+        reset = now if remaining > 0 else calls[0] + UID_WINDOW_S
+        call.headers = {
+            "X-Bapi-Limit": str(limit),
+            "X-Bapi-Limit-Status": str(remaining),
+            "X-Bapi-Limit-Reset-Timestamp": str(int((self.wall_clock() + reset - now) * 1000)),
         }
-        return headers, over
+        if over:
+            raise ApiError(Code.TOO_MANY_VISITS, "Too many visits!")
 
-    def _authenticate(self, req: HttpRequest) -> None:
-        h = req.headers
-        key = h.get("x-bapi-api-key", "")
-        ts_text = h.get("x-bapi-timestamp", "")
-        sign = h.get("x-bapi-sign", "")
-        recv_text = h.get("x-bapi-recv-window", "5000")
-        if not key or key != self.credentials.api_key:
-            raise ApiError(10003, "API key is invalid.")
-        if not ts_text.isdigit() or not recv_text.isdigit():
-            raise ApiError(10001, "params error: X-BAPI-TIMESTAMP or X-BAPI-RECV-WINDOW invalid")
-        ts, recv = int(ts_text), int(recv_text)
-        server = int(self.wall_clock() * 1000)
-        if not server - recv <= ts < server + 1000:
-            raise ApiError(
-                10002,
-                "invalid request, please check your server timestamp or recv_window param. "
-                f"req_timestamp[{ts}],server_timestamp[{server}],recv_window[{recv}]",
-            )
-        payload = req.query if req.method == "GET" else req.body.decode("utf-8", "replace")
-        good = rest_signature(self.credentials.api_secret, ts, key, recv, payload)
-        if not hmac.compare_digest(sign, good):
-            raise ApiError(10004, "error sign! please check your signature")
+    def _signed(self, call: _Call) -> None:
+        """A private endpoint's checks: authentication, then the UID budget."""
+        self._authenticate(call.req)
+        self._spend(call)
 
-    def _params(self, req: HttpRequest) -> dict[str, str]:
-        params = dict(parse_qsl(req.query, keep_blank_values=True))
-        if params.get("category", "linear") != "linear":
-            raise ApiError(10001, f"params error: category {params['category']!r} not supported")
-        return params
+    @staticmethod
+    def _linear(params: dict[str, str]) -> None:
+        category = params.get("category", "")
+        if category != "linear":
+            raise params_error(f"category {category!r} is not supported (linear only)")
 
     def _inst(self, symbol: str) -> Instrument:
         inst = self.instruments.get(symbol)
         if inst is None:
-            raise ApiError(10001, f"params error: symbol invalid: {symbol!r}")
+            raise params_error(f"symbol invalid: {symbol!r}")
         return inst
 
-    async def _time(self, req: HttpRequest) -> Any:
+    # -- REST: market data --------------------------------------------------------------------
+    async def _time(self, call: _Call) -> Any:
         now = self.wall_clock()
         return {"timeSecond": str(int(now)), "timeNano": str(int(now * 1e9))}
 
-    async def _instruments_info(self, req: HttpRequest) -> Any:
-        params = self._params(req)
-        items = (
-            [self.instruments[params["symbol"]]]
-            if "symbol" in params
-            else list(self.instruments.values())
-        )
-        try:
-            limit = min(int(params.get("limit", "500")), 1000, self.page_size)
-            start = int(params.get("cursor") or 0)
-        except ValueError:
-            raise ApiError(10001, "params error: limit/cursor") from None
-        page = items[start : start + limit]
-        nxt = str(start + limit) if start + limit < len(items) else ""
+    async def _instruments_info(self, call: _Call) -> Any:
+        params = call.params
+        self._linear(params)
+        insts = list(self.instruments.values())
+        if "symbol" in params:
+            insts = [self._inst(params["symbol"])]
+        if params.get("status", "Trading") != "Trading":
+            insts = []
+        page, nxt = _page(insts, params, default=500, maximum=1000, cap=self.page_size)
         return {"category": "linear", "list": [_instrument_info(i) for i in page],
                 "nextPageCursor": nxt}  # fmt: skip
 
-    async def _orderbook(self, req: HttpRequest) -> Any:
-        params = self._params(req)
+    async def _orderbook(self, call: _Call) -> Any:
+        params = call.params
+        self._linear(params)
         inst = self._inst(params.get("symbol", ""))
-        depth = int(params.get("limit", "25")) if params.get("limit", "25").isdigit() else 25
-        bids, asks = self.market.book_levels(VENUE, inst.symbol, min(depth, 1000))
+        depth = _bounded_int(params, "limit", default=25, low=1, high=1000)
+        bids, asks = self.market.book_levels(VENUE, inst.symbol, depth)
+        now_ms = self._now_ms()
         return {"s": inst.symbol, "b": self._levels(inst, bids), "a": self._levels(inst, asks),
-                "ts": int(self.wall_clock() * 1000), "seq": next(self._cross_seq),
-                "u": self.market.book_version(VENUE, inst.symbol)}  # fmt: skip
+                "ts": now_ms, "u": self.market.book_version(VENUE, inst.symbol),
+                "seq": next(self._cross_seq), "cts": now_ms - 2}  # fmt: skip
 
-    async def _tickers(self, req: HttpRequest) -> Any:
-        params = self._params(req)
-        symbols = (
-            [self._inst(params["symbol"]).symbol] if "symbol" in params else list(self.instruments)
-        )
+    async def _tickers(self, call: _Call) -> Any:
+        params = call.params
+        self._linear(params)
+        symbols = [self._inst(params["symbol"]).symbol] if "symbol" in params else list(
+            self.instruments)  # fmt: skip
         out = []
         for symbol in symbols:
             inst = self.instruments[symbol]
@@ -477,228 +630,366 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
             bids, asks = self.market.book_levels(VENUE, symbol, 1)
             nxt = fr.next_funding_ts
             next_ms = int((self.wall_clock() + (nxt - trio.current_time())) * 1000) if nxt else 0
-            pd = _decimals(inst.tick_size)
-            bid = f"{bids[0][0]:.{pd}f}" if bids else ""
-            ask = f"{asks[0][0]:.{pd}f}" if asks else ""
+            bid, bid_size = self._levels(inst, bids)[0] if bids else ["", ""]
+            ask, ask_size = self._levels(inst, asks)[0] if asks else ["", ""]
             out.append({"symbol": symbol, "lastPrice": bid, "markPrice": bid,
-                        "bid1Price": bid, "ask1Price": ask, "fundingRate": str(fr.rate),
+                        "bid1Price": bid, "bid1Size": bid_size, "ask1Price": ask,
+                        "ask1Size": ask_size, "fundingRate": plain(fr.rate),
                         "nextFundingTime": str(next_ms),
                         "fundingIntervalHour": str(fr.interval_hours)})  # fmt: skip
         return {"category": "linear", "list": out}
 
-    async def _fee_rate(self, req: HttpRequest) -> Any:
-        self._authenticate(req)
-        params = self._params(req)
+    # -- REST: account ------------------------------------------------------------------------
+    async def _fee_rate(self, call: _Call) -> Any:
+        self._signed(call)
+        params = call.params
+        self._linear(params)
         insts = [self._inst(params["symbol"])] if "symbol" in params else self.instruments.values()
-        return {"list": [{"symbol": i.symbol, "takerFeeRate": str(i.taker_fee),
-                          "makerFeeRate": str(i.maker_fee)} for i in insts]}  # fmt: skip
+        return {"list": [{"symbol": i.symbol, "takerFeeRate": plain(i.taker_fee),
+                          "makerFeeRate": plain(i.maker_fee)} for i in insts]}  # fmt: skip
 
-    async def _wallet(self, req: HttpRequest) -> Any:
-        self._authenticate(req)
-        return {"list": [self._wallet_account()]}
+    async def _wallet(self, call: _Call) -> Any:
+        self._signed(call)
+        params = call.params
+        if params.get("accountType") != "UNIFIED":
+            raise params_error("accountType must be UNIFIED")
+        coins = {c for c in params.get("coin", "").split(",") if c}
+        return {"list": [self._wallet_account(coins)]}
 
-    def _wallet_account(self) -> dict[str, Any]:
-        coins, equity, available = [], ZERO, ZERO
+    def _wallet_account(self, coins: set[str] | None = None) -> dict[str, Any]:
+        """The UNIFIED account: totals and ``coin[]`` (zero balances omitted; only ``coins``
+        when given)."""
+        rows, equity, available = [], ZERO, ZERO
         for b in self.market.balances(VENUE):
-            coins.append({"coin": b.currency, "equity": str(b.total),
-                          "walletBalance": str(b.total), "locked": "0",
-                          "unrealisedPnl": "0"})  # fmt: skip
             equity += b.total
             available += b.available
-        return {"accountType": "UNIFIED", "totalEquity": str(equity),
-                "totalWalletBalance": str(equity), "totalAvailableBalance": str(available),
-                "coin": coins}  # fmt: skip
+            if b.total == 0 or (coins and b.currency not in coins):
+                continue
+            rows.append({"coin": b.currency, "equity": plain(b.total),
+                         "walletBalance": plain(b.total), "locked": "0",
+                         "unrealisedPnl": "0"})  # fmt: skip
+        return {"accountType": "UNIFIED", "totalEquity": plain(equity),
+                "totalWalletBalance": plain(equity), "totalAvailableBalance": plain(available),
+                "coin": rows}  # fmt: skip
 
-    async def _position_list(self, req: HttpRequest) -> Any:
-        self._authenticate(req)
-        params = self._params(req)
+    async def _position_list(self, call: _Call) -> Any:
+        """With ``symbol``: its row even when flat; with ``settleCoin``: rows of size > 0."""
+        self._signed(call)
+        params = call.params
+        self._linear(params)
         if "symbol" in params:
-            inst = self._inst(params["symbol"])
-            return {"category": "linear", "list": [self._position_row(inst.symbol)]}
-        if params.get("settleCoin") != "USDT":
-            raise ApiError(10001, "params error: symbol or settleCoin is required")
-        rows = [self._position_row(p.symbol) for p in self.market.positions(VENUE)]
-        return {"category": "linear", "list": rows, "nextPageCursor": ""}
+            rows = [self._position_row(self._inst(params["symbol"]).symbol)]
+        elif params.get("settleCoin"):
+            rows = [self._position_row(p.symbol) for p in self.market.positions(VENUE)
+                    if p.qty != 0
+                    and self.instruments[p.symbol].quote == params["settleCoin"]]  # fmt: skip
+        else:
+            raise params_error("symbol or settleCoin is required")
+        page, nxt = _page(rows, params, default=20, maximum=200)
+        return {"category": "linear", "list": page, "nextPageCursor": nxt}
 
-    def _position_row(self, symbol: str) -> dict[str, Any]:
+    def _position_row(self, symbol: str, *, push: bool = False) -> dict[str, Any]:
         qty = self.market.position(VENUE, symbol)
         entry = next(
             (p.entry_price for p in self.market.positions(VENUE) if p.symbol == symbol), None
         )
         side = "Buy" if qty > 0 else "Sell" if qty < 0 else ""
-        return {"symbol": symbol, "side": side, "size": str(abs(qty)), "positionIdx": 0,
-                "avgPrice": str(entry) if entry is not None else "0",
-                "category": "linear"}  # fmt: skip
+        price = plain(entry) if entry is not None else "0"
+        row = {"category": "linear", "symbol": symbol, "side": side, "size": plain(abs(qty)),
+               "positionIdx": 0, "avgPrice": price}  # fmt: skip
+        if push:
+            row["entryPrice"] = price  # the WS example's name for it
+        return row
 
-    # -- orders ------------------------------------------------------------------------------
-    async def _create(self, req: HttpRequest) -> Any:
-        self._authenticate(req)
-        market = self.market
+    # -- REST: orders -------------------------------------------------------------------------
+    async def _create(self, call: _Call) -> Any:
+        """Place one order: limit IOC only, one-way mode (``positionIdx`` 0), a required
+        ``orderLinkId``.
+
+        Every placement that passes authentication (key, timestamp, signature) is written to
+        the order record, its fields as the body gave them (see :class:`_Draft`), with:
+
+        * ``"executed"``: matched by the market (``filled`` may be 0 or partial: IOC), also
+          when an ``ack_timeout_executed`` fault then withholds the answer, since the venue
+          did execute it;
+        * ``"rejected"``: answered with a retCode (``reason`` = ``"<code> <message>"``): the
+          UID budget or the ``rate_limit`` fault (10006), a malformed or invalid body,
+          a duplicate orderLinkId (110072), the ``reject`` fault (110007) or a matching
+          refusal such as reduce-only with nothing to reduce (110017);
+        * ``"unknown"``: the ``ack_timeout_not_executed`` fault: nothing is executed and the
+          answer (10016) is held past any client timeout, so the client cannot know the
+          outcome; recorded when the hold starts.
+
+        A request refused by authentication is not a placement and is not recorded.
+        """
+        self._authenticate(call.req)
+        draft = _Draft.of(call.req.body)
         try:
-            body = c.decode_create(req.body)
-        except MalformedMessage as exc:
-            raise ApiError(10001, f"params error: {exc.message}") from None
+            return await self._place(call, draft)
+        except ApiError as exc:
+            if not draft.recorded:
+                self._record(draft, "rejected", reason=exc.reason)
+            raise
+
+    def _record(self, draft: _Draft, outcome: str, *, filled: str = "0", reason: str = "") -> None:
+        draft.recorded = True
+        self.record_order(client_order_id=draft.client_order_id, symbol=draft.symbol,
+                          side=draft.side, qty=draft.qty, price=draft.price,
+                          reduce_only=draft.reduce_only, outcome=outcome, filled=filled,
+                          reason=reason)  # fmt: skip
+
+    async def _place(self, call: _Call, draft: _Draft) -> Any:
+        market = self.market
+        self._spend(call)
+        body = decode_create(json_object(call.req.body))
         inst, side, qty, price = self._validate_create(body)
-        if market.fault(VENUE, "rate_limit"):
-            raise ApiError(10006, "Too many visits!")
+        if self.faults("rate_limit"):
+            raise ApiError(Code.TOO_MANY_VISITS, "Too many visits!")
         cid = body.orderLinkId
         if cid in self.orders or market.order(VENUE, cid) is not None:
-            raise ApiError(110072, "OrderLinkedID is duplicate")
+            raise ApiError(Code.LINK_ID_DUPLICATE, "OrderLinkedID is duplicate")
         await trio.sleep(market.latency(VENUE, "ack"))
         now = trio.current_time()
-        if market.fault(VENUE, "reject"):
+        if self.faults("reject"):
             market.reject(VENUE, inst.symbol, side=side, qty=qty, price=price,
                           reduce_only=body.reduceOnly, client_order_id=cid,
                           reason="available balance insufficient (injected)", now=now)  # fmt: skip
-            raise ApiError(110007, "ab not enough for new order")
-        if market.fault(VENUE, "ack_timeout_not_executed"):
+            raise ApiError(Code.AB_NOT_ENOUGH, "ab not enough for new order")
+        if self.faults("ack_timeout_not_executed"):
+            self._record(draft, "unknown", reason="not executed; answer withheld (ack timeout)")
             await trio.sleep(self.timeout_hold_s)
-            raise ApiError(10016, "Server Timeout")
-        executed_late = market.fault(VENUE, "ack_timeout_executed")
+            raise ApiError(Code.SERVER, "Server Timeout")
+        executed_late = self.faults("ack_timeout_executed")
         ex = market.execute(VENUE, inst.symbol, side=side, qty=qty, price=price,
                             reduce_only=body.reduceOnly, client_order_id=cid, now=now)  # fmt: skip
         if ex.status is OrderStatus.REJECTED:
             raise ApiError(*_reject_code(ex.reason))
         order = _Order(order_id=ex.venue_order_id, link_id=cid, symbol=inst.symbol, side=side,
                        qty=qty, price=price, reduce_only=body.reduceOnly,
-                       created_ms=int(self.wall_clock() * 1000))  # fmt: skip
+                       created_ms=self._now_ms())  # fmt: skip
         self.orders[cid] = order
         self.by_order_id[order.order_id] = cid
+        notes = [ex.reason, "answer withheld (ack timeout)" if executed_late else ""]
+        reason = "; ".join(n for n in notes if n)
+        self._record(draft, "executed", filled=plain(ex.filled_qty), reason=reason)
         self._push_order_events(order)
         if executed_late:
             await trio.sleep(self.timeout_hold_s)
         return {"orderId": order.order_id, "orderLinkId": cid}
 
-    def _validate_create(self, body: c.CreateOrder) -> tuple[Instrument, Side, Decimal, Decimal]:
+    def _validate_create(self, body: CreateOrder) -> tuple[Instrument, Side, Decimal, Decimal]:
+        """The documented create rules the emulator applies, in the order it applies them."""
         if body.category != "linear":
-            raise ApiError(10001, f"params error: category {body.category!r}")
+            raise params_error(f"category {body.category!r} is not supported (linear only)")
         inst = self._inst(body.symbol)
-        side = {"Buy": Side.BUY, "Sell": Side.SELL}.get(body.side)
+        side = _SIDES.get(body.side)
         if side is None:
-            raise ApiError(10001, f"params error: side invalid: {body.side!r}")
+            raise params_error(f"side invalid: {body.side!r}")
+        if body.orderType not in ("Limit", "Market"):
+            raise params_error(f"orderType invalid: {body.orderType!r}")
         if body.orderType != "Limit":
-            raise ApiError(10001, "params error: the emulator takes Limit orders only")
+            raise params_error("the emulator takes Limit orders only")
+        if body.timeInForce not in TIME_IN_FORCE:
+            raise params_error(f"timeInForce invalid: {body.timeInForce!r}")
         if body.timeInForce != "IOC":
-            raise ApiError(10001, "params error: the emulator takes timeInForce IOC only")
+            raise params_error("the emulator takes timeInForce IOC only")
         if body.positionIdx != 0:
-            raise ApiError(10001, "position idx not match position mode")
-        cid = body.orderLinkId
-        if not cid or len(cid) > 36 or not set(cid) <= _LINK_ID_CHARS:
-            raise ApiError(10001, "params error: orderLinkId invalid")
-        try:
-            qty, price = Decimal(body.qty), Decimal(body.price)
-        except InvalidOperation:
-            raise ApiError(10001, "params error: qty or price is not a number") from None
-        if not (qty.is_finite() and price.is_finite() and price > 0):
-            raise ApiError(10001, "params error: price invalid")
+            raise ApiError(Code.PARAMS, "position idx not match position mode")
+        if not valid_link_id(body.orderLinkId):
+            raise params_error("orderLinkId must be 1 to 36 characters of [0-9A-Za-z_-]")
+        if body.price is None:
+            raise params_error("price is required for Limit orders")
+        qty, price = decimal_string(body.qty), decimal_string(body.price)
+        if qty is None or price is None:
+            raise params_error("qty and price must be decimal strings")
         if not is_valid_price(inst, price):
-            raise ApiError(10001, f"params error: price {body.price} not a multiple of tickSize")
+            raise params_error(f"price {body.price} is not a multiple of tickSize")
+        if not inst.tick_size <= price <= MAX_PRICE:
+            raise ApiError(Code.PRICE_RANGE, "The order price is outside the allowed range")
         steps = qty / inst.lot_size
         if qty <= 0 or steps != steps.to_integral_value():
             raise ApiError(
-                110017, "orderQty will be truncated to zero or is not a qtyStep multiple"
+                Code.QTY_TRUNCATED,
+                "orderQty will be truncated to zero or is not a qtyStep multiple",
             )
-        if not body.reduceOnly:
+        if not body.reduceOnly:  # reduce-only orders may close any remainder
+            if qty > MAX_ORDER_QTY:
+                raise ApiError(Code.PARAMS, "The number of contracts exceeds maximum limit allowed")
             if qty < inst.min_size:
-                raise ApiError(10001, "The number of contracts exceeds minimum limit allowed")
+                raise ApiError(Code.PARAMS, "The number of contracts exceeds minimum limit allowed")
             if qty * price < inst.min_notional:
-                raise ApiError(110094, "Order does not meet minimum order value")
+                raise ApiError(Code.MIN_NOTIONAL, "Order does not meet minimum order value")
         return inst, side, qty, price
 
     def _push_order_events(self, order: _Order) -> None:
+        """Private pushes for an executed order: one ``execution`` per fill, then ``order``,
+        ``position`` (pushed on every create) and ``wallet``."""
         report = self.market.order(VENUE, order.link_id)
         assert report is not None
-        inst = self.instruments[order.symbol]
+        leaves = order.qty
         for fill in report.fills:
-            execution = {
-                "category": "linear", "symbol": order.symbol, "orderId": order.order_id,
-                "orderLinkId": order.link_id, "side": _side(order.side),
-                "orderPrice": str(order.price), "orderQty": str(order.qty),
-                "leavesQty": "0", "orderType": "Limit", "execId": fill.trade_id,
-                "execPrice": str(fill.price), "execQty": str(fill.qty),
-                "execValue": str(fill.price * fill.qty), "execFee": str(fill.fee),
-                "feeRate": str(inst.taker_fee), "feeCurrency": "USDT", "execType": "Trade",
-                "execTime": str(order.created_ms), "isMaker": False,
-                "seq": next(self._cross_seq),
-            }  # fmt: skip
-            self._push("execution", [execution])
-            if self.market.fault(VENUE, "duplicate_fill"):
-                self._push("execution", [execution])
+            leaves -= fill.qty
+            row = self._execution_row(order, fill, leaves)
+            order.executions.append(row)
+            self._push("execution", [row])
+            if self.faults("duplicate_fill"):
+                self._push("execution", [row])
         self._push("order", [self._order_row(order, report)])
-        self._push("position", [self._position_row(order.symbol)])
+        self._push("position", [self._position_row(order.symbol, push=True)])
         self._push("wallet", [self._wallet_account()])
+
+    def _execution_row(self, order: _Order, fill: Fill, leaves: Decimal) -> dict[str, Any]:
+        inst = self.instruments[order.symbol]
+        return {
+            "category": "linear", "symbol": order.symbol, "orderId": order.order_id,
+            "orderLinkId": order.link_id, "side": _side(order.side),
+            "orderPrice": plain(order.price), "orderQty": plain(order.qty),
+            "leavesQty": plain(leaves), "orderType": "Limit", "execId": fill.trade_id,
+            "execPrice": plain(fill.price), "execQty": plain(fill.qty),
+            "execValue": plain(fill.price * fill.qty), "execFee": plain(fill.fee),
+            "feeRate": plain(inst.taker_fee), "feeCurrency": inst.quote, "execType": "Trade",
+            "execTime": str(order.created_ms), "isMaker": False,
+            "seq": next(self._cross_seq),
+        }  # fmt: skip
 
     def _order_row(self, order: _Order, report: OrderReport) -> dict[str, Any]:
         value = sum((f.qty * f.price for f in report.fills), ZERO)
         fee = sum((f.fee for f in report.fills), ZERO)
         rejected = report.status is OrderStatus.REJECTED
+        leaves = ZERO if report.status.is_terminal else order.qty - report.filled_qty
         return {
             "category": "linear", "orderId": order.order_id, "orderLinkId": order.link_id,
             "symbol": order.symbol, "side": _side(order.side), "orderType": "Limit",
-            "price": str(order.price), "qty": str(order.qty), "timeInForce": "IOC",
+            "price": plain(order.price), "qty": plain(order.qty), "timeInForce": "IOC",
             "orderStatus": _STATUS[report.status],
-            "avgPrice": str(report.avg_price) if report.avg_price is not None else "",
-            "leavesQty": "0" if report.status.is_terminal else str(order.qty - report.filled_qty),
-            "cumExecQty": str(report.filled_qty), "cumExecValue": str(value),
-            "cumExecFee": str(fee), "reduceOnly": order.reduce_only,
+            "avgPrice": plain(report.avg_price) if report.avg_price is not None else "",
+            "leavesQty": plain(leaves), "leavesValue": plain(leaves * order.price),
+            "cumExecQty": plain(report.filled_qty), "cumExecValue": plain(value),
+            "cumExecFee": plain(fee), "reduceOnly": order.reduce_only, "closeOnTrigger": False,
             "rejectReason": report.reason if rejected else "EC_NoError",
             "cancelType": "CancelByIOC" if report.status is OrderStatus.CANCELLED else "UNKNOWN",
             "positionIdx": 0, "createdTime": str(order.created_ms),
-            "updatedTime": str(int(self.wall_clock() * 1000)),
+            "updatedTime": str(self._now_ms()),
         }  # fmt: skip
 
-    def _find(self, params: dict[str, str]) -> _Order | None:
-        cid = params.get("orderLinkId") or self.by_order_id.get(params.get("orderId", ""), "")
-        return self.orders.get(cid) if cid else None
+    def _lookup(self, params: dict[str, str]) -> list[_Order]:
+        """Orders matching a query, by the documented priority: orderId, then orderLinkId,
+        then symbol, baseCoin, settleCoin (all orders when none is given)."""
+        if params.get("orderId"):
+            cid = self.by_order_id.get(params["orderId"], "")
+            return [self.orders[cid]] if cid else []
+        if params.get("orderLinkId"):
+            order = self.orders.get(params["orderLinkId"])
+            return [order] if order else []
+        orders = list(self.orders.values())
+        for key, attr in (("symbol", "symbol"), ("baseCoin", "asset"), ("settleCoin", "quote")):
+            if params.get(key):
+                return [o for o in orders
+                        if getattr(self.instruments[o.symbol], attr) == params[key]]  # fmt: skip
+        return orders
 
-    async def _cancel(self, req: HttpRequest) -> Any:
-        self._authenticate(req)
-        try:
-            body = c.decode_cancel(req.body)
-        except MalformedMessage as exc:
-            raise ApiError(10001, f"params error: {exc.message}") from None
+    async def _cancel(self, call: _Call) -> Any:
+        self._signed(call)
+        body = decode_cancel(json_object(call.req.body))
+        if body.category != "linear":
+            raise params_error(f"category {body.category!r} is not supported (linear only)")
         self._inst(body.symbol)
         if not body.orderId and not body.orderLinkId:
-            raise ApiError(10001, "params error: orderId or orderLinkId is required")
-        # Every emulated order is IOC, terminal by the time its create call answers.
-        raise ApiError(110001, "order not exists or too late to cancel")
+            raise params_error("orderId or orderLinkId is required")
+        # Every emulated order is IOC, terminal by the time its create call answers: only
+        # unfilled or partially filled orders can be cancelled.
+        raise ApiError(Code.ORDER_NOT_EXISTS, "order not exists or too late to cancel")
 
-    async def _order_list(self, req: HttpRequest) -> Any:
-        self._authenticate(req)
-        params = self._params(req)
+    async def _realtime(self, call: _Call) -> Any:
+        """``openOnly=0`` (default): open orders; ``openOnly=1``: up to 500 recent closed
+        orders. One of symbol, baseCoin, settleCoin is required."""
+        self._signed(call)
+        params = call.params
+        self._linear(params)
         if not any(params.get(k) for k in ("symbol", "baseCoin", "settleCoin")):
-            raise ApiError(10001, "params error: symbol, baseCoin or settleCoin is required")
-        rows = []
-        if params.get("orderLinkId") or params.get("orderId"):
-            order = self._find(params)
-            report = self.market.order(VENUE, order.link_id) if order else None
-            if order is not None and report is not None:
-                rows.append(self._order_row(order, report))
-        return {"category": "linear", "list": rows, "nextPageCursor": ""}
+            raise params_error("symbol, baseCoin or settleCoin is required")
+        open_only = params.get("openOnly", "0")
+        if open_only not in ("0", "1"):
+            raise params_error(f"openOnly invalid: {open_only!r}")
+        rows = self._order_rows(params, closed=open_only == "1")
+        if open_only == "1":
+            rows = rows[-RECENT_CLOSED:]
+        page, nxt = _page(rows, params, default=20, maximum=50)
+        return {"category": "linear", "list": page, "nextPageCursor": nxt}
 
-    async def _execution_list(self, req: HttpRequest) -> Any:
-        self._authenticate(req)
-        params = self._params(req)
-        orders = (
-            [self._find(params)]
-            if params.get("orderLinkId") or params.get("orderId")
-            else list(self.orders.values())
-        )
-        rows: list[dict[str, Any]] = []
-        for order in orders:
-            report = self.market.order(VENUE, order.link_id) if order else None
-            if order is None or report is None:
-                continue
-            inst = self.instruments[order.symbol]
-            rows.extend({
-                "category": "linear", "symbol": order.symbol, "orderId": order.order_id,
-                "orderLinkId": order.link_id, "side": _side(order.side),
-                "execId": f.trade_id, "execPrice": str(f.price), "execQty": str(f.qty),
-                "execFee": str(f.fee), "execValue": str(f.price * f.qty),
-                "feeRate": str(inst.taker_fee), "execType": "Trade",
-                "execTime": str(order.created_ms), "isMaker": False,
-            } for f in report.fills)  # fmt: skip
-        return {"category": "linear", "list": rows, "nextPageCursor": ""}
+    async def _history(self, call: _Call) -> Any:
+        """Closed orders (every emulated order, once its create call has answered)."""
+        self._signed(call)
+        params = call.params
+        self._linear(params)
+        page, nxt = _page(self._order_rows(params, closed=True), params, default=20, maximum=50)
+        return {"category": "linear", "list": page, "nextPageCursor": nxt}
+
+    def _order_rows(self, params: dict[str, str], *, closed: bool) -> list[dict[str, Any]]:
+        rows = []
+        for order in self._lookup(params):
+            report = self.market.order(VENUE, order.link_id)
+            if report is not None and report.status.is_terminal == closed:
+                rows.append(self._order_row(order, report))
+        return rows
+
+    async def _execution_list(self, call: _Call) -> Any:
+        self._signed(call)
+        params = call.params
+        self._linear(params)
+        rows = [row for order in self._lookup(params) for row in order.executions]
+        page, nxt = _page(rows, params, default=50, maximum=100)
+        return {"category": "linear", "list": page, "nextPageCursor": nxt}
+
+
+def _envelope(result: Any, now_ms: int) -> bytes:
+    """``{retCode, retMsg, result, retExtInfo, time}``: 0/"OK" with ``result``, or the
+    error's code and message with an empty result."""
+    if isinstance(result, ApiError):
+        body = {"retCode": result.code, "retMsg": result.message, "result": {},
+                "retExtInfo": {}, "time": now_ms}  # fmt: skip
+    else:
+        body = {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": now_ms}
+    return msgspec.json.encode(body)
+
+
+def _bounded_int(params: dict[str, str], name: str, *, default: int, low: int, high: int) -> int:
+    """Integer parameter ``name`` in ``[low, high]`` (``default`` when absent); 10001 else."""
+    text = params.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise params_error(f"{name} must be an integer in [{low}, {high}]")
+    return int(text)
+
+
+def _page(
+    items: list[T], params: dict[str, str], *, default: int, maximum: int, cap: int = 0
+) -> tuple[list[T], str]:
+    """One page by ``limit`` (1 to ``maximum``, ``default`` when absent; pages are cut to
+    ``cap`` when set) and ``cursor`` (opaque to clients: the page's offset), with the next
+    page's cursor ("" on the last)."""
+    limit = _bounded_int(params, "limit", default=default, low=1, high=maximum)
+    if cap:
+        limit = min(limit, cap)
+    cursor = params.get("cursor") or "0"
+    if not (cursor.isascii() and cursor.isdigit()):
+        raise params_error("cursor invalid")
+    start = int(cursor)
+    end = start + limit
+    return items[start:end], str(end) if end < len(items) else ""
+
+
+def _private_topics_error(args: list[Any]) -> str:
+    """Why a private ``subscribe`` is refused ("" when it is not): only the served topics,
+    and the all-in-one and categorised forms not mixed in one request."""
+    names = [a for a in args if isinstance(a, str)]
+    served = PRIVATE_TOPICS_ALL_IN_ONE | PRIVATE_TOPICS_LINEAR | {PRIVATE_TOPIC_WALLET}
+    if not names or len(names) != len(args) or not set(names) <= served:
+        return f"error:handler not found,topic:{args}"
+    if set(names) & PRIVATE_TOPICS_ALL_IN_ONE and set(names) & PRIVATE_TOPICS_LINEAR:
+        return "error:all-in-one and categorised topics cannot be mixed in one request"
+    return ""
 
 
 def _ack(op: str, ok: bool, msg: str, conn_id: int, req_id: str) -> str:
@@ -711,14 +1002,16 @@ def _side(side: Side) -> str:
 
 
 def _reject_code(reason: str) -> tuple[int, str]:
+    """The retCode of a refusal by the simulated matching engine."""
     text = reason.lower()
     if "duplicate" in text:
-        return 110072, "OrderLinkedID is duplicate"
+        return Code.LINK_ID_DUPLICATE, "OrderLinkedID is duplicate"
     if "reduce-only" in text:
-        return 110017, f"current position is zero, cannot fix reduce-only order qty ({reason})"
+        message = f"current position is zero, cannot fix reduce-only order qty ({reason})"
+        return Code.QTY_TRUNCATED, message
     if "notional" in text:
-        return 110094, f"Order does not meet minimum order value ({reason})"
-    return 10001, f"params error: {reason}"
+        return Code.MIN_NOTIONAL, f"Order does not meet minimum order value ({reason})"
+    return Code.PARAMS, f"params error: {reason}"
 
 
 def _instrument_info(inst: Instrument) -> dict[str, Any]:
@@ -728,17 +1021,19 @@ def _instrument_info(inst: Instrument) -> dict[str, Any]:
         "priceScale": str(_decimals(inst.tick_size)),
         "leverageFilter": {"minLeverage": "1", "maxLeverage": f"{inst.max_leverage or 100}.00",
                            "leverageStep": "0.01"},
-        "priceFilter": {"minPrice": str(inst.tick_size), "maxPrice": "1999999.80",
-                        "tickSize": str(inst.tick_size)},
-        "lotSizeFilter": {"maxOrderQty": "1190.000", "minOrderQty": str(inst.min_size),
-                          "qtyStep": str(inst.lot_size), "maxMktOrderQty": "500.000",
-                          "minNotionalValue": str(inst.min_notional)},
+        "priceFilter": {"minPrice": plain(inst.tick_size), "maxPrice": plain(MAX_PRICE),
+                        "tickSize": plain(inst.tick_size)},
+        "lotSizeFilter": {"maxOrderQty": f"{MAX_ORDER_QTY:.3f}",
+                          "minOrderQty": plain(inst.min_size), "qtyStep": plain(inst.lot_size),
+                          "maxMktOrderQty": f"{MAX_MKT_ORDER_QTY:.3f}",
+                          "minNotionalValue": plain(inst.min_notional)},
         "fundingInterval": inst.funding_interval_hours * 60,
         "upperFundingRate": "0.005", "lowerFundingRate": "-0.005",
     }  # fmt: skip
 
 
-_ROUTES: dict[tuple[str, str], Callable[[BybitEmulator, HttpRequest], Any]] = {
+_Handler = Callable[[BybitEmulator, _Call], Awaitable[Any]]
+_ROUTES: dict[tuple[str, str], _Handler] = {
     ("GET", "/v5/market/time"): BybitEmulator._time,
     ("GET", "/v5/market/instruments-info"): BybitEmulator._instruments_info,
     ("GET", "/v5/market/orderbook"): BybitEmulator._orderbook,
@@ -746,10 +1041,9 @@ _ROUTES: dict[tuple[str, str], Callable[[BybitEmulator, HttpRequest], Any]] = {
     ("GET", "/v5/account/fee-rate"): BybitEmulator._fee_rate,
     ("GET", "/v5/account/wallet-balance"): BybitEmulator._wallet,
     ("GET", "/v5/position/list"): BybitEmulator._position_list,
-    ("GET", "/v5/order/realtime"): BybitEmulator._order_list,
-    ("GET", "/v5/order/history"): BybitEmulator._order_list,
+    ("GET", "/v5/order/realtime"): BybitEmulator._realtime,
+    ("GET", "/v5/order/history"): BybitEmulator._history,
     ("GET", "/v5/execution/list"): BybitEmulator._execution_list,
     ("POST", "/v5/order/create"): BybitEmulator._create,
     ("POST", "/v5/order/cancel"): BybitEmulator._cancel,
 }
-

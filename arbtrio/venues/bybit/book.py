@@ -4,7 +4,10 @@ Rules (venue doc A.1): a ``snapshot`` replaces the book, and so does a delta wit
 ``u == 1`` (the service restarted); a delta's levels are absolute sizes, ``"0"`` deletes;
 consecutive deltas carry ``u == prev_u + 1``, anything else is a gap. ``orderbook.1`` is
 snapshot-only and re-sends the same ``u`` when nothing changed, which is not a gap; an
-older ``u`` there is a late frame and is skipped. A crossed book after an update is treated
+older ``u`` there is a late frame and is skipped, except ``u == 1``: the service restarted
+and its ``u`` counts from 1 again, so that snapshot replaces the book like any other (were
+it skipped, every later level-1 frame would look older and the book would freeze). A
+crossed book after an update is treated
 as corrupt. On a gap or a corrupt book the tracker invalidates the book and answers
 ``RESYNC``; it ignores deltas until the next snapshot.
 """
@@ -43,8 +46,8 @@ class BybitBook:
         if data.s != book.symbol:
             return self._fail(f"data for {data.s!r} on topic {self.topic}")
         if frame.type == "snapshot" or (frame.type == "delta" and data.u == 1):
-            if self.depth == 1 and self.synced and data.u < book.seq:
-                return Verdict.IGNORED
+            if self.depth == 1 and self.synced and 1 < data.u < book.seq:
+                return Verdict.IGNORED  # late; u == 1 is a restart and replaces
             book.apply_snapshot(data.b, data.a, now, data.u)
             self.synced = True
         elif frame.type == "delta":

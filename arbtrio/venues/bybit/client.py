@@ -83,7 +83,11 @@ DEFAULT_BACKOFF = Backoff()
 DEFAULT_TAKER_FEE = Decimal("0.00055")  # VIP0 linear, used only without credentials
 DEFAULT_MAKER_FEE = Decimal("0.0002")
 
-# Per-endpoint UID limits (requests per second), venue doc A.5; the IP pool is 600 / 5 s.
+# The IP pool (capacity, refill per second). The venue allows 600 requests per 5 s and
+# answers a breach with an IP ban of at least 10 minutes, with no header to steer by; a
+# bucket admits up to capacity + 5 s x rate in 5 s, so 300 + 5 x 60 = 600 at most.
+IP_POOL = (300, 60)
+# Per-endpoint UID limits (requests per second), venue doc A.5.
 ENDPOINT_LIMITS: Mapping[str, float] = {
     "/v5/order/create": 10,
     "/v5/order/cancel": 10,
@@ -109,7 +113,7 @@ class BybitRules:
 
     def __init__(self, wall_clock: Callable[[], float]) -> None:
         self.wall_clock = wall_clock
-        self.ip = TokenBucket(f"{VENUE}:ip", capacity=600, rate=120)  # 600 / 5 s
+        self.ip = TokenBucket(f"{VENUE}:ip", capacity=IP_POOL[0], rate=IP_POOL[1])
         self.endpoints = {
             path: TokenBucket(f"{VENUE}:{path}", capacity=limit, rate=limit)
             for path, limit in ENDPOINT_LIMITS.items()

@@ -25,7 +25,7 @@ from arbtrio.venues.base import (
 )
 from arbtrio.venues.bybit import codecs as c
 from arbtrio.venues.bybit.book import BybitBook, Verdict
-from arbtrio.venues.bybit.client import BybitClient, private_url_for
+from arbtrio.venues.bybit.client import IP_POOL, BybitClient, private_url_for
 from arbtrio.venues.bybit.errors import error_for, http_error_for
 from arbtrio.venues.bybit.feed import fill_of as _fill
 from arbtrio.venues.bybit.feed import order_update_of as _order_update
@@ -37,6 +37,7 @@ from arbtrio.venues.bybit.signing import (
     rest_signature,
     ws_auth_signature,
 )
+from arbtrio.venues.ratelimit import TokenBucket
 
 # -- signing: every vector of bybit_bitget.md A.4 (self-computed, secret "test_secret") ---
 GET_PREHASH = "1658384314791XXXXXXXXXX5000category=option&symbol=BTC-29JUL22-25000-C"
@@ -310,6 +311,15 @@ def test_level1_repeats_same_u_and_skips_older() -> None:
     assert t.apply(frame("delta", 8, [["99", "1"]], [], 1), 5) is Verdict.RESYNC
 
 
+def test_level1_snapshot_with_u_1_after_a_restart_replaces() -> None:
+    t = BybitBook(L2Book("bybit", "BTCUSDT"), 1)
+    t.apply(frame("snapshot", 500, [["100", "1"]], [["101", "1"]], 1), 0)
+    assert t.apply(frame("snapshot", 1, [["98", "1"]], [["99", "1"]], 1), 1) is Verdict.APPLIED
+    assert t.book.best_bid() == (98.0, 1.0) and t.book.seq == 1
+    assert t.apply(frame("snapshot", 2, [["97", "1"]], [["99", "1"]], 1), 2) is Verdict.APPLIED
+    assert t.book.best_bid() == (97.0, 1.0)
+
+
 def test_crossed_book_and_wrong_symbol_resync() -> None:
     t = BybitBook(L2Book("bybit", "BTCUSDT"), 50)
     t.apply(frame("snapshot", 1, [["100", "1"]], [["101", "1"]]), 0)
@@ -345,3 +355,22 @@ def test_rate_limit_retry_after_and_http_errors() -> None:
     assert isinstance(http_error_for(401, "", mutating=False), AuthenticationFailed)
     assert isinstance(http_error_for(502, "", mutating=True), OutcomeUnknown)
     assert isinstance(http_error_for(502, "", mutating=False), Disconnected)
+
+
+def test_ip_pool_admits_at_most_600_requests_in_any_5_s() -> None:
+    """The venue's IP limit is 600 requests per 5 s (then a ban of at least 10 minutes),
+    with no header to correct a client that overshoots: the pool itself must hold it."""
+    capacity, rate = IP_POOL
+    bucket = TokenBucket("bybit:ip", capacity=capacity, rate=rate)
+    now, admitted = 0.0, []
+    while now < 20.0:  # a client sending as fast as the pool lets it
+        wait = bucket.try_acquire(1.0, now)
+        if wait > 0:
+            now += wait + 1e-9  # (past float rounding: no spin on a vanishing wait)
+        else:
+            admitted.append(now)
+    first = 0
+    for last, t in enumerate(admitted):
+        while admitted[first] <= t - 5.0:
+            first += 1
+        assert last - first + 1 <= 600, f"{last - first + 1} requests in 5 s ending at {t:.3f}"

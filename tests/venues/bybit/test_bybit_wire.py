@@ -95,6 +95,24 @@ async def test_level1_topic_top_of_book() -> None:
         n.cancel_scope.cancel()
 
 
+@pytest.mark.parametrize(
+    ("depth", "frame_type"),
+    [(1, "snapshot"), (50, "snapshot"), (50, "delta")],
+)
+async def test_service_restart_u1_overwrites_the_book(depth: int, frame_type: str) -> None:
+    """After a venue-side restart the topic's ``u`` starts again at 1 (a full snapshot,
+    documented: overwrite the local book): the book follows the market from there."""
+    async with rig(depth=depth) as r, trio.open_nursery() as n:
+        await stream_books(r, n)
+        book = r.client.books[SYMBOL]
+        await wait_until(lambda: matches_market(r, book, depth) and book.seq > 100_000)
+        r.emulator.restart_books(frame_type)
+        await wait_until(lambda: book.seq < 100_000)
+        await wait_until(lambda: matches_market(r, book, depth))
+        assert r.client.health.reconnects == 0
+        n.cancel_scope.cancel()
+
+
 async def test_sequence_gap_resubscribes_and_recovers() -> None:
     async with rig(FaultRates(sequence_gap=0.3)) as r, trio.open_nursery() as n:
         await stream_books(r, n)
