@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/arbtrio sim
 
-## The test suite (property tests use the "ci" Hypothesis profile).
+## The test suite (property tests use the "ci" Hypothesis profile), on every core.
 test: $(STAMP)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -m "not slow"
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -m "not slow" -n auto
 
 ## Long runs: soak tests with many more Hypothesis examples.
 soak: $(STAMP)

@@ -58,7 +58,9 @@ max_bps = 40.0
 
 def free_port_base(count: int) -> int:
     """A port such that ``count`` consecutive loopback ports from it are free now."""
-    for base in range(21_000, 40_000, 37):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # parallel workers probe apart
+    start = 21_000 + 2_000 * int(worker.removeprefix("gw") or 0)
+    for base in range(start, start + 1_900, 37):
         sockets = []
         try:
             for i in range(count):

@@ -249,6 +249,8 @@ async def test_admin_socket_answers_and_steers_the_running_service(
         assert await client.call("pause") == {"paused": True}
         opened = rt.positions.opened
         await trio.sleep(300)
+        await client.aclose()  # idle for 300 s: the server closed it (admin idle_timeout_s)
+        client = await AdminClient.connect(sock)
         assert rt.positions.opened == opened and (await client.call("status"))["paused"]
         assert (await client.call("resume"))["paused"] is False
 
