@@ -223,7 +223,7 @@ REJECTED_ORDER_FILLED: Final = _I(
     "rejected order filled", "{source}: a rejected order filled {venue_filled}"
 )
 FOUND_NOTHING: Final = _I(
-    "no such order, yet it exists", "query found no order, but it is {order.status.value}"
+    "not found, yet it exists", "query found no order, but it is {order.status.value}"
 )
 REJECTED_YET_FILLED: Final = _I(
     "rejected, yet it filled", "report says rejected, but the order {order.status.value}"
