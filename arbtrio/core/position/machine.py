@@ -35,7 +35,7 @@ from arbtrio.core.position.errors import (
     UnknownOrder,
     VenueProtocolError,
 )
-from arbtrio.core.position.fields import finite, validate_fill, validate_quotes, validate_ts
+from arbtrio.core.position.fields import finite, validate_quotes, validate_ts
 from arbtrio.core.position.ledger import Ledger
 from arbtrio.core.position.orders import Order, OrderEventKind
 from arbtrio.core.position.policy import PositionSpec
@@ -143,8 +143,8 @@ class Position(Ledger):
             return []  # a repeated fill message (the *duplicates* check): nothing changes
         target = self._row(event)
         validate_ts(event.ts)
-        validate_fill(fill, order, "LegFilled")
-        return self._apply(event, order, target, step_fill(order, fill, kind, self.spec.policy))
+        step = step_fill(order, fill, kind, self.spec.policy)  # checks the fill's fields first
+        return self._apply_step(event, order, target, step)
 
     def _on_order_event(
         self, event: LegAcked | LegRejected | LegExpired | LegOutcomeUnknown | OutcomeResolved
@@ -153,9 +153,9 @@ class Position(Ledger):
         target = self._row(event)
         validate_ts(event.ts)
         step = step_order(order, event, self._fill_index, self.spec.policy)  # checks fields
-        return self._apply(event, order, target, step)
+        return self._apply_step(event, order, target, step)
 
-    def _apply(
+    def _apply_step(
         self, event: OrderEvent, order: Order, target: PositionState, step: Step
     ) -> list[Command]:
         """Record an order's step, or the impossible report it carries (VENUE_IMPOSSIBLE)."""

@@ -24,7 +24,7 @@ from arbtrio.core.events import (
     OutcomeResolved,
 )
 from arbtrio.core.position.errors import InvalidEvent
-from arbtrio.core.position.fields import validate_report
+from arbtrio.core.position.fields import validate_fill, validate_report
 from arbtrio.core.position.orders import (
     Impossible,
     Order,
@@ -101,12 +101,14 @@ def report_kind(order: Order, report: OrderReport) -> OrderEventKind:
 
 
 def step_fill(order: Order, fill: Fill, kind: OrderEventKind, policy: ExecutionPolicy) -> Step:
-    """A ``LegFilled``: ``fill`` of :func:`fill_kind` ``kind`` applied to ``order``.
+    """A ``LegFilled``: its fill (:func:`fill_of`) of :func:`fill_kind` ``kind`` applied to
+    ``order``; news postpones the next query. The caller classifies the fill, as it must drop
+    a repeat before anything else.
 
-    The caller classifies the fill (it must drop a repeat before anything else) and checks
-    its fields (:func:`~arbtrio.core.position.fields.validate_fill`). News postpones the next
-    query.
+    Raises:
+        InvalidEvent: a malformed field of the fill; checked before anything is decided.
     """
+    validate_fill(fill, order, "LegFilled")
     outcome = decide(order, kind, fill.qty)
     if isinstance(outcome, OrderState):
         due = fill.ts + policy.query_after_s
@@ -197,7 +199,8 @@ def _resolved(
         if outcome is OrderState.REJECTED:
             return Step(_reject(order, outcome, "not found"))
         if isinstance(outcome, OrderState):  # still pending: ask again later
-            return Step(attrs.evolve(order, query_due_ts=event.ts + policy.query_after_s))
+            due = event.ts + policy.query_after_s
+            return Step(attrs.evolve(order, status=outcome, query_due_ts=due))
         return _unchanged(order, outcome)
     validate_report(report, order)
     return _report(order, report, applied, event.ts, policy)
