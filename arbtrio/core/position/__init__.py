@@ -42,6 +42,7 @@ Modules: :mod:`~.tables` (position states, :data:`TRANSITIONS`, :data:`DERIVED`)
 :mod:`~.orders` (order states and record, :data:`ORDER_TRANSITIONS` and its guards),
 :mod:`~.steps` (an order event read as news and applied, purely), :mod:`~.machine`
 (:class:`Position`: dispatch, the fixed point, acting in UNWINDING and CLOSING),
+:mod:`~.ledger` (orders, fills and funding held, the queries over them, sending orders),
 :mod:`~.pricing` (reference prices, capped limits, tradable quantities), :mod:`~.policy`
 (:class:`ExecutionPolicy`, :class:`PositionSpec`), :mod:`~.fields` (field checks),
 :mod:`~.errors`, :mod:`~.views` (the snapshot) and :mod:`~.replay`.

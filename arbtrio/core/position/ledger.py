@@ -1,8 +1,9 @@
-"""What one position holds: its orders and fills, and what follows from them.
+"""What one position holds and has sent: its orders and fills, and what follows from them.
 
 :class:`Ledger` is the part of a :class:`~arbtrio.core.position.machine.Position` that records
-(orders by client order id, fills in arrival order, funding per leg) and answers queries
-(holdings, exposure, fees, PnL); the machine decides what is recorded.
+(orders by client order id, fills in arrival order, funding and counters per leg), answers
+queries (holdings, exposure, fees, PnL) and turns an order the machine decided on into its
+command (the leg's next attempt number gives the client order id). The machine decides.
 """
 
 from __future__ import annotations

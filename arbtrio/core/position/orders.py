@@ -110,9 +110,10 @@ class Order:
 class OrderEventKind(enum.Enum):
     """A row of the order table: what one piece of news says about an order.
 
-    Read from the event and the order's record alone, never from its state. An
-    ``OutcomeResolved`` report is one FILL-family piece of news per fill it carries, then one
-    REPORT-family piece for its status, read once those fills are applied.
+    Read from the event, the order's record (venue order id, fills) and the position's fills,
+    never from the order's state. An ``OutcomeResolved`` report is one FILL-family piece of
+    news per fill it carries, then one REPORT-family piece for its status, read once those
+    fills are applied (:mod:`~arbtrio.core.position.steps`).
     """
 
     ACK = "ack"  # LegAcked
