@@ -1,17 +1,25 @@
-"""specs/001-position-fsm.md and arbtrio/core/position.py hold the same two tables."""
+"""specs/001-position-fsm.md and arbtrio/core/position/ hold the same three tables."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from arbtrio.core import events
 from arbtrio.core.position import (
     DERIVED,
+    ORDER_TRANSITIONS,
+    REPEAT,
     TERMINAL_STATES,
     TRANSITIONS,
     Condition,
+    Impossible,
+    OrderEventKind,
+    OrderState,
     PositionState,
+    When,
 )
+from arbtrio.core.position.orders import Entry
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "001-position-fsm.md"
 
@@ -74,3 +82,48 @@ def test_the_derived_graph_is_acyclic() -> None:
         assert sources, f"cycle among {remaining}"
         order.extend(sorted(sources, key=lambda s: s.value))
         remaining -= sources
+
+
+# -- the order table -------------------------------------------------------------------------
+def _cell(entry: Entry) -> str:
+    """How the spec writes an order-table cell: a state's name, ``=`` (repeat), ``✗ name``
+    (impossible), a guard's name in backticks, or ``X if `check` else Y``."""
+    if isinstance(entry, OrderState):
+        return entry.name
+    if entry is REPEAT:
+        return "="
+    if isinstance(entry, Impossible):
+        return f"✗ {entry.name}"
+    if isinstance(entry, When):
+        check = entry.check.__name__
+        return f"{_cell(entry.then)} if `{check}` else {_cell(entry.otherwise)}"
+    return f"`{entry.__name__}`"
+
+
+def test_the_spec_order_table_is_order_transitions() -> None:
+    parsed = {
+        (OrderState[state], OrderEventKind[kind]): cell
+        for (kind, state), cell in _matrix("orders").items()
+    }
+    assert parsed == {key: _cell(entry) for key, entry in ORDER_TRANSITIONS.items()}
+
+
+def test_the_spec_order_table_lists_every_order_state_and_kind_in_order() -> None:
+    text = SPEC.read_text(encoding="utf-8")
+    block = text[text.index("<!-- orders:begin -->") : text.index("<!-- orders:end -->")]
+    rows = [line.strip("|").split("|") for line in block.splitlines()[1:] if line.strip()]
+    assert [c.strip() for c in rows[0][1:]] == [s.name for s in OrderState]
+    assert [r[0].strip() for r in rows[2:]] == [k.name for k in OrderEventKind]
+
+
+def test_the_spec_explains_every_guard_and_lists_every_kind() -> None:
+    text = SPEC.read_text(encoding="utf-8")
+    names = {_cell(e).strip("`") for e in ORDER_TRANSITIONS.values() if not isinstance(e, When)} | {
+        e.check.__name__ for e in ORDER_TRANSITIONS.values() if isinstance(e, When)
+    }
+    guards = {n for n in names if re.fullmatch(r"[a-z_]+", n)}
+    assert guards, names
+    for guard in guards:
+        assert f"- `{guard}`:" in text, f"the spec does not explain guard {guard}"
+    for kind in OrderEventKind:
+        assert f"| {kind.name} | " in text.split("<!-- orders:begin -->")[0], kind

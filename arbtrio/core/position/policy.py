@@ -1,0 +1,163 @@
+"""What to open and how to execute it: :class:`ExecutionPolicy` and :class:`PositionSpec`.
+
+Both are frozen and validated when built, so the machine never meets a policy or a spec it
+cannot act on (every client order id it will derive is encodable, the entry quantity is
+tradable on both venues, no slippage reaches half the price).
+"""
+
+from __future__ import annotations
+
+import functools
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from arbtrio.core.events import LegRole
+from arbtrio.core.ids import encode_client_order_id
+from arbtrio.core.instruments import Instrument, floor_qty
+
+_BPS = Decimal(10_000)
+
+
+def _dec_ge0(inst: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+        raise ValueError(f"ExecutionPolicy.{attribute.name} must be a Decimal >= 0, got {value!r}")
+
+
+def _float_gt0(inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:  # also refuses NaN
+        raise ValueError(f"ExecutionPolicy.{attribute.name} must be > 0, got {value!r}")
+
+
+def _int_ge(minimum: int) -> Any:
+    def check(inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(
+                f"ExecutionPolicy.{attribute.name} must be an int >= {minimum}, got {value!r}"
+            )
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionPolicy:
+    """Single-leg and closing policy. Slippages are bps of the reference price.
+
+    * entry: limit = reference ± ``entry_slippage_bps``.
+    * chase (lagging leg, more of the entry side): ± ``entry_slippage_bps +
+      chase_extra_slippage_bps`` around the latest quote; at most ``chase_attempts`` orders,
+      none sent later than ``chase_ttl_s`` after the first chase.
+    * reverse (leading leg, reduce-only): attempt k (0-based) at ``reverse_slippage_bps +
+      k·close_slippage_step_bps``; at most ``reverse_attempts`` orders.
+    * close (each leg, reduce-only): attempt k at ``close_slippage_bps +
+      k·close_slippage_step_bps``; at most ``close_attempts`` orders per leg.
+    * ``query_after_s``: a live order with no news for this long is queried by client id
+      (and again every ``query_after_s``); an unknown outcome is queried at once.
+    """
+
+    entry_slippage_bps: Decimal = attrs.field(default=Decimal(10), validator=_dec_ge0)
+    chase_attempts: int = attrs.field(default=2, validator=_int_ge(0))
+    chase_ttl_s: float = attrs.field(default=5.0, validator=_float_gt0)
+    chase_extra_slippage_bps: Decimal = attrs.field(default=Decimal(20), validator=_dec_ge0)
+    reverse_attempts: int = attrs.field(default=3, validator=_int_ge(1))
+    reverse_slippage_bps: Decimal = attrs.field(default=Decimal(20), validator=_dec_ge0)
+    close_slippage_bps: Decimal = attrs.field(default=Decimal(10), validator=_dec_ge0)
+    close_slippage_step_bps: Decimal = attrs.field(default=Decimal(20), validator=_dec_ge0)
+    close_attempts: int = attrs.field(default=5, validator=_int_ge(1))
+    query_after_s: float = attrs.field(default=2.0, validator=_float_gt0)
+
+    def __attrs_post_init__(self) -> None:
+        widest = {
+            "entry_slippage_bps + chase_extra_slippage_bps": self.entry_slippage_bps
+            + self.chase_extra_slippage_bps,
+            "reverse_slippage_bps + (reverse_attempts - 1)·close_slippage_step_bps": (
+                self.reverse_slippage_bps
+                + (self.reverse_attempts - 1) * self.close_slippage_step_bps
+            ),
+            "close_slippage_bps + (close_attempts - 1)·close_slippage_step_bps": (
+                self.close_slippage_bps + (self.close_attempts - 1) * self.close_slippage_step_bps
+            ),
+        }
+        for name, bps in widest.items():
+            if bps >= _BPS / 2:
+                raise ValueError(f"ExecutionPolicy: {name} = {bps} bps must stay below 5000")
+
+
+@attrs.frozen(kw_only=True)
+class PositionSpec:
+    """What to open: buy ``qty`` on ``long.venue`` and sell ``qty`` on ``short.venue``.
+
+    ``long_price``/``short_price`` are the reference prices at detection (VWAP ask on the long
+    venue, VWAP bid on the short venue); entry limits are derived from them, and they stand in
+    for quotes until the first :class:`Tick` carries some.
+    """
+
+    position_id: str
+    asset: str
+    long: Instrument
+    short: Instrument
+    qty: Decimal
+    long_price: Decimal
+    short_price: Decimal
+    policy: ExecutionPolicy = attrs.field(factory=ExecutionPolicy)
+    created_ts: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        # Every order id must be encodable before the first order is placed: the position id
+        # and each venue are checked here, so ids.client_order_id cannot fail later.
+        if not _valid_position_id(self.position_id):
+            raise ValueError(f"PositionSpec.position_id is invalid: {self.position_id!r}")
+        if self.long.venue == self.short.venue:
+            raise ValueError(f"PositionSpec.short: same venue as long ({self.long.venue})")
+        for name, inst in (("long", self.long), ("short", self.short)):
+            problem = _venue_id_problem(inst.venue)
+            if problem is not None:
+                raise ValueError(f"PositionSpec.{name}.venue: {problem}")
+        for name, inst in (("long", self.long), ("short", self.short)):
+            if inst.asset != self.asset:
+                raise ValueError(f"PositionSpec.{name}.asset {inst.asset!r} != {self.asset!r}")
+        for name in ("long_price", "short_price"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+                raise ValueError(f"PositionSpec.{name} must be a Decimal > 0, got {value!r}")
+        if not isinstance(self.qty, Decimal) or not self.qty.is_finite() or self.qty <= 0:
+            raise ValueError(f"PositionSpec.qty must be a Decimal > 0, got {self.qty!r}")
+        for name, inst, price in (
+            ("long", self.long, self.long_price),
+            ("short", self.short, self.short_price),
+        ):
+            if floor_qty(inst, self.qty) != self.qty or not _clears_minimums(inst, self.qty, price):
+                raise ValueError(
+                    f"PositionSpec.qty {self.qty} is not tradable on {name} venue "
+                    f"{inst.venue}:{inst.symbol} (lot {inst.lot_size}, min {inst.min_size}, "
+                    f"min notional {inst.min_notional})"
+                )
+
+    def instrument(self, leg: LegRole) -> Instrument:
+        return self.long if leg == "long" else self.short
+
+
+def _valid_position_id(position_id: str) -> bool:
+    """Non-empty, without the id separator, and encodable (the client order id hashes it)."""
+    if not position_id or "\x1f" in position_id:
+        return False
+    try:
+        position_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _venue_id_problem(venue: str) -> str | None:
+    """Why ``venue`` has no client order id encoding (ids.encode_client_order_id), or None."""
+    try:
+        encode_client_order_id(venue, 0)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _clears_minimums(inst: Instrument, qty: Decimal, price: Decimal) -> bool:
+    return qty > 0 and qty >= inst.min_size and qty * price >= inst.min_notional
