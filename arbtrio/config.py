@@ -137,6 +137,7 @@ class ServiceConfig:
     tick_interval_s: float = attrs.field(default=0.25, validator=_positive)
     ack_timeout_s: float = attrs.field(default=5.0, validator=_positive)
     query_timeout_s: float = attrs.field(default=5.0, validator=_positive)
+    ready_timeout_s: float = attrs.field(default=30.0, validator=_positive)
     account_poll_s: float = attrs.field(default=30.0, validator=_positive)
     watchdog_interval_s: float = attrs.field(default=1.0, validator=_positive)
     watchdog_grace_s: float = attrs.field(default=10.0, validator=_non_negative)

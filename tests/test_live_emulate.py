@@ -181,25 +181,32 @@ def test_live_run_killed_mid_trade_recovers_every_venue_order(tmp_path: Path) ->
                 "SELECT client_order_id FROM records WHERE kind = 'command' AND type = 'PlaceOrder'"
             )
         }
-        reconciled_ts = db.execute(
-            "SELECT ts FROM records WHERE kind = 'service' AND type = 'reconciled'"
-            " ORDER BY seq DESC LIMIT 1"
-        ).fetchone()[0]
         starts = [
             ts
             for (ts,) in db.execute(
                 "SELECT ts FROM records WHERE kind = 'service' AND type = 'start' ORDER BY seq"
             )
         ]
+        venue_reconciled = {
+            json.loads(body)["venue"]: ts
+            for ts, body in db.execute(
+                "SELECT ts, body FROM records WHERE kind = 'service'"
+                " AND type = 'venue_reconciled' AND ts >= ? ORDER BY seq",
+                (starts[-1],),
+            )
+        }
         opened_after_restart = [
-            ts
-            for (ts,) in db.execute(
-                "SELECT ts FROM records WHERE kind = 'position' AND ts >= ?", (starts[-1],)
+            (ts, json.loads(body))
+            for ts, body in db.execute(
+                "SELECT ts, body FROM records WHERE kind = 'position' AND ts >= ?", (starts[-1],)
             )
         ]
         db.close()
-        assert len(starts) == 2
-        assert opened_after_restart and min(opened_after_restart) >= reconciled_ts
+        assert len(starts) == 2 and set(venue_reconciled) == set(VENUES)
+        assert opened_after_restart
+        for ts, spec in opened_after_restart:  # both venues reconciled before it opened
+            for leg in ("long", "short"):
+                assert ts >= venue_reconciled[spec[leg]["venue"]], (spec["position_id"], leg)
         for venue, url in urls.items():
             state = emulator_state(url)
             ids = [o["client_order_id"] for o in state["orders"]]

@@ -5,10 +5,11 @@ the threshold, best first); the risk gate checks limits. Between them sit the ru
 depend on what is already open, and they live here, as functions of plain values:
 
 * **Asset blocks** (:func:`asset_block`) stop every opening on an asset: ``stopping`` (the
-  service is shutting down), ``reconciling`` (a restart has not reconciled with the venues
-  yet, and no operator override), ``asset_busy`` (a position of the asset is still IDLE,
-  OPENING or UNWINDING: its fills are not in the books yet, so the books overstate the edge).
-* **Pair blocks** (:func:`pair_block`) stop one pair: ``opposite_leg_open`` (a venue nets an
+  service is shutting down), ``reconciling`` (a venue position mismatch stands on the asset,
+  and no operator override), ``asset_busy`` (a position of the asset is still IDLE, OPENING
+  or UNWINDING: its fills are not in the books yet, so the books overstate the edge).
+* **Pair blocks** (:func:`pair_block`) stop one pair: ``reconciling`` (one of its venues
+  has not been reconciled since the start); ``opposite_leg_open`` (a venue nets an
   account per symbol, so a long leg where another position is short, or the reverse, would
   cancel out at the venue and make both positions' reduce-only closes fail);
   ``book_not_refreshed`` (our own last fills on one of its venues are not in that venue's
@@ -92,9 +93,11 @@ class Choice(Generic[P]):
 
 
 def asset_block(
-    asset: str, open_pairs: Iterable[OpenPair], *, stopping: bool, reconciling: bool
+    asset: str, open_pairs: Iterable[OpenPair], *, stopping: bool, reconciling: bool = False
 ) -> str | None:
-    """Why nothing may open on ``asset`` now (before the risk gate), or None."""
+    """Why nothing may open on ``asset`` now (before the risk gate), or None.
+
+    ``reconciling``: a venue position mismatch stands on the asset."""
     if stopping:
         return "stopping"
     if reconciling:
@@ -106,13 +109,20 @@ def asset_block(
 
 
 def pair_block(
-    pair: Pair, open_pairs: Iterable[OpenPair], unrefreshed: Iterable[str]
+    pair: Pair,
+    open_pairs: Iterable[OpenPair],
+    unrefreshed: Iterable[str],
+    unreconciled: Iterable[str] = (),
 ) -> str | None:
     """Why ``pair`` may not be traded now, or None.
 
-    ``unrefreshed``: the venues whose book of the asset does not show our last fills yet.
+    ``unrefreshed``: the venues whose book of the asset does not show our last fills yet;
+    ``unreconciled``: the venues not reconciled since the start.
     """
     long_venue, short_venue = pair.long.venue, pair.short.venue
+    pending = set(unreconciled)
+    if long_venue in pending or short_venue in pending:
+        return "reconciling"
     for pos in open_pairs:
         if pos.asset != pair.asset or pos.state is PositionState.SETTLED:
             continue
@@ -130,22 +140,24 @@ def choose(
     open_pairs: Sequence[OpenPair],
     *,
     stopping: bool,
-    reconciling: bool,
+    reconciling: bool = False,
     unrefreshed: Iterable[str] = (),
+    unreconciled: Iterable[str] = (),
 ) -> Choice[P]:
     """The first candidate (best first) that no asset or pair block applies to.
 
-    ``candidates`` must not be empty."""
+    ``reconciling``: a venue position mismatch stands on ``asset``; ``unreconciled``: venues
+    not reconciled since the start. ``candidates`` must not be empty."""
     best = candidates[0]
     reason = asset_block(asset, open_pairs, stopping=stopping, reconciling=reconciling)
     if reason is not None:
         return Choice(None, reason, best)
-    stale = tuple(unrefreshed)
+    stale, pending = tuple(unrefreshed), tuple(unreconciled)
     for candidate in candidates:
-        block = pair_block(candidate, open_pairs, stale)
+        block = pair_block(candidate, open_pairs, stale, pending)
         if block is None:
             return Choice(candidate, None, candidate)
-    return Choice(None, pair_block(best, open_pairs, stale), best)
+    return Choice(None, pair_block(best, open_pairs, stale, pending), best)
 
 
 class Episodes:

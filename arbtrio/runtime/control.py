@@ -97,7 +97,7 @@ class Control:
             overridden = rt.reconciler.override()
             await rt.journal.service("override", now, mismatches=overridden)
             log.warning("operator.override", mismatches=len(overridden))
-            return {"reconciling": False, "overridden": overridden}
+            return {"reconciling": rt.reconciler.reconciling, "overridden": overridden}
         if method == "flatten":
             done = []
             for actor in self._flatten_targets(params):

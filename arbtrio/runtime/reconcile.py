@@ -1,12 +1,22 @@
 """Reconciliation after a restart: resolve in-flight orders, then compare venue positions.
 
-:meth:`Reconciler.run` first asks each venue (once its instruments are loaded) about every
-order a rebuilt position still has in flight, by client order id, and feeds the answer to
-the position (an order whose send was cut short by the restart is marked unknown, which
-makes the machine query it: never re-sent). Then it compares each venue's positions with
-what the positions hold (:mod:`arbtrio.core.reconcile`), every 10 s, until nothing
-differs. Opening stays blocked (:attr:`Reconciler.blocking`) until every mismatch is
-resolved or an operator overrides (:meth:`override`).
+Each venue is reconciled on its own (:meth:`Reconciler.run`, one task per venue), so one that
+cannot be reached never holds the others hostage:
+
+1. wait until the venue's instruments are loaded; if that takes longer than
+   ``service.ready_timeout_s`` the venue is reported *unavailable* (a ``venue_unavailable``
+   mismatch naming the venue's last error, a critical log line, a journal record) and waited
+   for — it is not up, so nothing trades on it — while the other venues go on;
+2. ask the venue about every order a rebuilt position still has in flight, by client order
+   id, and feed the answer to the position (an order whose send was cut short by the
+   restart is marked unknown, which makes the machine query it: never re-sent);
+3. compare the venue's positions with what the positions hold (:mod:`arbtrio.core.reconcile`),
+   every 10 s, until nothing differs.
+
+Until a venue is reconciled no pair touching it may open (:attr:`Reconciler.pending`), and
+while a position mismatch stands on an asset nothing opens on that asset
+(:meth:`Reconciler.blocked_assets`); an operator :meth:`override` lifts both.
+``reconciling`` is true while any venue is pending or any mismatch stands.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ ORDER_QUERY_ATTEMPTS = 5
 
 
 class Reconciler:
-    """Owns ``reconciling``, ``mismatches`` (key → JSON description) and ``override``."""
+    """Owns ``pending`` (venues not reconciled yet), ``mismatches`` (key → JSON description)
+    and ``overridden``."""
 
     def __init__(
         self,
@@ -50,41 +61,78 @@ class Reconciler:
         self.venues = venues
         self.positions = positions
         self.journal = journal
-        self.reconciling = True
         self.overridden = False
+        self.pending: set[str] = set(clients)
         self.mismatches: dict[str, dict[str, Any]] = {}
 
     @property
-    def blocking(self) -> bool:
-        """Opening is blocked: reconciling and not overridden."""
-        return self.reconciling and not self.overridden
+    def reconciling(self) -> bool:
+        """Some venue is not reconciled yet, or a mismatch stands (and no override)."""
+        return bool(self.pending or self.mismatches) and not self.overridden
+
+    def blocked_venues(self) -> set[str]:
+        """Venues no new pair may touch: not reconciled yet (empty after an override)."""
+        return set() if self.overridden else self.pending
+
+    def blocked_assets(self) -> set[str]:
+        """Assets nothing may open on: a position mismatch stands (empty after an override)."""
+        if self.overridden:
+            return set()
+        symbol_asset = self.venues.symbol_asset
+        return {
+            symbol_asset.get((m["venue"], m["symbol"]), m["symbol"])
+            for m in self.mismatches.values()
+            if m["kind"] == "position_mismatch"
+        }
 
     def override(self) -> list[dict[str, Any]]:
         """The operator allows opening despite the mismatches; returns them."""
         self.overridden = True
-        self.reconciling = False
         return list(self.mismatches.values())
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
             for venue in self.clients:
-                nursery.start_soon(self._reconcile_orders, venue)
+                nursery.start_soon(self._reconcile_venue, venue)
+        rebuilt = self.positions.rebuilt
+        log.info("reconcile.done", rebuilt=len(rebuilt), overridden=self.overridden)
+        await self.journal.service("reconciled", trio.current_time(), rebuilt=rebuilt)
+
+    async def _reconcile_venue(self, venue: str) -> None:
+        await self._wait_ready(venue)
+        await self._reconcile_orders(venue)
         while True:
-            await self._compare_positions()
-            if not self.mismatches:
-                if self.reconciling:
-                    rebuilt = self.positions.rebuilt
-                    log.info("reconcile.done", rebuilt=len(rebuilt))
-                    await self.journal.service("reconciled", trio.current_time(), rebuilt=rebuilt)
-                self.reconciling = False
+            await self._compare_positions(venue)
+            if not any(m["venue"] == venue for m in self.mismatches.values()):
+                self.pending.discard(venue)
+                log.info("reconcile.venue_done", venue=venue)
+                await self.journal.service("venue_reconciled", trio.current_time(), venue=venue)
                 return
             if self.overridden:
-                self.reconciling = False
+                self.pending.discard(venue)
                 return
             await trio.sleep(RECHECK_S)
 
+    async def _wait_ready(self, venue: str) -> None:
+        """Wait for the venue's instruments; past ``ready_timeout_s`` report it unavailable
+        (with its last error) and keep waiting."""
+        state = self.venues.venues[venue]
+        with trio.move_on_after(self.config.service.ready_timeout_s):
+            await state.ready.wait()
+        if state.ready.is_set():
+            return
+        key = f"venue:{venue}"
+        error = state.last_error or "instruments not loaded"
+        self.mismatches[key] = {"kind": "venue_unavailable", "venue": venue, "error": error}
+        log.critical("reconcile.venue_unavailable", venue=venue, error=error,
+                     note="the other venues trade on")  # fmt: skip
+        await self.journal.service("venue_unavailable", trio.current_time(), venue=venue,
+                                   error=error)  # fmt: skip
+        await state.ready.wait()
+        self.mismatches.pop(key, None)
+        log.info("reconcile.venue_available", venue=venue)
+
     async def _reconcile_orders(self, venue: str) -> None:
-        await self.venues.venues[venue].ready.wait()
         for pid in list(self.positions.rebuilt):
             actor = self.positions.actors.get(pid)
             if actor is None:  # settled and evicted meanwhile
@@ -146,48 +194,41 @@ class Reconciler:
                      status=None if report is None else report.status.value)  # fmt: skip
             return
 
-    async def _compare_positions(self) -> None:
-        """Venue positions vs Σ of what positions hold (waits for in-flight orders)."""
+    async def _compare_positions(self, venue: str) -> None:
+        """The venue's positions vs Σ of what the positions hold there (after their orders
+        on the venue are resolved, waiting up to 10 s)."""
         live = self.positions.live
         for _ in range(50):
-            if not any(a.position.live_orders() for a in live.values()):
+            if not any(
+                o.venue == venue for a in live.values() for o in a.position.live_orders()
+            ):
                 break
             await trio.sleep(0.2)
         expected = expected_holdings(a.position for a in live.values())
-        for venue, client in self.clients.items():
-            state = self.venues.venues[venue]
-            with trio.move_on_after(self.config.service.query_timeout_s):
-                await state.ready.wait()
-            if not state.ready.is_set():
-                self.mismatches[f"positions:{venue}"] = {
-                    "kind": "positions_unavailable",
-                    "venue": venue,
-                    "error": f"venue not ready: {state.last_error or 'instruments not loaded'}",
-                }
-                continue
-            try:
-                with trio.fail_after(self.config.service.query_timeout_s):
-                    reported = await client.fetch_positions()
-            except (VenueError, trio.TooSlowError) as exc:
-                self.mismatches[f"positions:{venue}"] = {
-                    "kind": "positions_unavailable",
-                    "venue": venue,
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
-                continue
-            self.mismatches.pop(f"positions:{venue}", None)
-            state.positions = reported
-            found = {m.key: m for m in position_mismatches(venue, expected, reported)}
-            for key in [k for k in self.mismatches if k.startswith(f"position:{venue}:")]:
-                if key not in found:
-                    del self.mismatches[key]
-            for key, mismatch in found.items():
-                if key not in self.mismatches:
-                    log.error(
-                        "reconcile.position_mismatch",
-                        venue=venue,
-                        symbol=mismatch.symbol,
-                        journal=str(mismatch.journal),
-                        venue_qty=str(mismatch.venue_qty),
-                    )
-                self.mismatches[key] = mismatch.to_json()
+        key = f"positions:{venue}"
+        try:
+            with trio.fail_after(self.config.service.query_timeout_s):
+                reported = await self.clients[venue].fetch_positions()
+        except (VenueError, trio.TooSlowError) as exc:
+            self.mismatches[key] = {
+                "kind": "positions_unavailable",
+                "venue": venue,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+            return
+        self.mismatches.pop(key, None)
+        self.venues.venues[venue].positions = reported
+        found = {m.key: m for m in position_mismatches(venue, expected, reported)}
+        for stale in [k for k in self.mismatches if k.startswith(f"position:{venue}:")]:
+            if stale not in found:
+                del self.mismatches[stale]
+        for mkey, mismatch in found.items():
+            if mkey not in self.mismatches:
+                log.error(
+                    "reconcile.position_mismatch",
+                    venue=venue,
+                    symbol=mismatch.symbol,
+                    journal=str(mismatch.journal),
+                    venue_qty=str(mismatch.venue_qty),
+                )
+            self.mismatches[mkey] = mismatch.to_json()

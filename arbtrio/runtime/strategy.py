@@ -99,8 +99,9 @@ class Strategy:
             candidates,
             list(positions.open_pairs.values()),
             stopping=self.lifecycle.stopping,
-            reconciling=self.reconciler.blocking,
+            reconciling=asset in self.reconciler.blocked_assets(),
             unrefreshed=self.market.unrefreshed(asset, positions.traded),
+            unreconciled=self.reconciler.blocked_venues(),
         )
         reason = choice.reason
         if choice.pair is not None:

@@ -94,3 +94,13 @@ def test_position_mismatches_name_every_differing_symbol() -> None:
     ]
     (gate,) = position_mismatches("gateio", expected, [])
     assert gate.key == "position:gateio:BTC_USDT" and gate.to_json()["journal"] == "-0.01"
+
+
+def test_an_unreconciled_venue_blocks_its_pairs_and_a_mismatch_its_asset() -> None:
+    pair, other = cand("bitget", "bybit"), cand("gateio", "bybit")
+    assert pair_block(pair, [], (), ["bitget"]) == "reconciling"
+    assert pair_block(other, [], (), ["bitget"]) is None
+    choice = choose("BTC", [pair, other], [], stopping=False, unreconciled=["bitget"])
+    assert choice.pair is other  # the others trade on
+    blocked = choose("BTC", [pair, other], [], stopping=False, reconciling=True)
+    assert blocked.pair is None and blocked.reason == "reconciling"

@@ -409,3 +409,51 @@ async def test_net_delta_watchdog_flattens_a_stuck_position(
         position = rt.positions.actors[pid].position
         assert "OperatorFlatten" in [t.event for t in position.history]
         assert position.net_exposure() == 0  # the filled leg was closed
+
+
+class UnreachableClient:
+    """A venue client that can never load its instruments (DNS, refused, TLS: pick one)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def load_instruments(self) -> list[Any]:
+        await trio.sleep(0.05)
+        raise OSError("[Errno 111] Connection refused")
+
+
+async def test_a_venue_that_never_becomes_ready_is_reported_and_the_others_trade_on(
+    make_config: Any, autojump_clock: Any
+) -> None:
+    config = make_config(ready_timeout_s=20.0)
+
+    def clients(world: SimWorld, venues: list[str]) -> dict[str, Any]:
+        made = in_process_clients(world, venues)
+        made["bitget"] = UnreachableClient(made["bitget"])
+        return made
+
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            rt: Runtime = await nursery.start(
+                lambda task_status: run_simulation(
+                    config, make_clients=clients, task_status=task_status
+                )
+            )
+            await trio.sleep(300)
+            (unavailable,) = rt.reconciler.mismatches.values()
+            assert unavailable["kind"] == "venue_unavailable" and unavailable["venue"] == "bitget"
+            assert "Connection refused" in unavailable["error"]
+            assert rt.reconciler.reconciling and rt.reconciler.pending == {"bitget"}
+            assert rt.positions.opened > 0  # the healthy venues trade on
+            assert all(
+                "bitget" not in (a.position.spec.long.venue, a.position.spec.short.venue)
+                for a in rt.positions.actors.values()
+            )
+            rt.request_stop("test")
+    assert any(
+        e["event"] == "reconcile.venue_unavailable" and e["log_level"] == "critical"
+        for e in logs
+    )
