@@ -2,7 +2,9 @@
 
 Admin requests reach :meth:`Control.request` (from any admin connection); the control task
 (:meth:`Control.run`) performs them in order and answers each. A bug in one command is
-logged and answered with an internal error: operator control never dies of it.
+logged and answered with an internal error, a requester that went away is not answered,
+and should the task itself crash the runtime restarts it on the same queue: operator
+control (pause, flatten, kill) never dies.
 
 ``kill`` arms every venue's dead-man switch where the client has one
 (:func:`arm_dead_man_switches`, e.g. Hyperliquid's ``scheduleCancel``), so the venue
@@ -16,6 +18,7 @@ from the views, the control methods go through the control task.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -76,7 +79,8 @@ class Control:
                 result = AdminError(
                     admin_mod.INTERNAL_ERROR, f"internal error: {type(exc).__name__}"
                 )
-            with trio.move_on_after(1):
+            gone = (trio.BrokenResourceError, trio.ClosedResourceError)
+            with trio.move_on_after(1), suppress(*gone):  # the requester may be gone
                 await request.reply.send(result)
 
     async def apply(self, method: str, params: dict[str, Any]) -> Any:

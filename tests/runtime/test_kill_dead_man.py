@@ -65,3 +65,39 @@ async def test_kill_arms_dead_man_switches_and_a_refusal_does_not_stop_the_flatt
     assert at_ms <= rt.wall_clock() * 1000 + DEAD_MAN_DELAY_S * 1000
     assert any(e["event"] == "kill.dead_man_refused" and e["venue"] == "bybit" for e in logs)
     assert all(a.state in (S.SETTLED, S.FAULTED) for a in rt.positions.actors.values())
+
+
+async def test_operator_control_survives_a_crash_of_its_own_task_and_kill_still_works(
+    make_config: Any, autojump_clock: Any
+) -> None:
+    config = make_config()
+    crashes: list[str] = []
+
+    def hook(rt: Runtime) -> None:
+        real_run = rt.control.run
+
+        async def crash_once() -> None:
+            if not crashes:
+                crashes.append("control")
+                raise RuntimeError("a bug in the control task")
+            await real_run()
+
+        rt.control.run = crash_once  # type: ignore[method-assign]
+
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            rt: Runtime = await nursery.start(
+                lambda task_status: run_simulation(
+                    config, runtime_hook=hook, task_status=task_status
+                )
+            )
+            await trio.sleep(5)
+            # a requester that goes away before its answer does not hurt the task either
+            with trio.move_on_after(0):
+                await rt.control.request("pause", {})
+            assert await rt.control.request("resume", {}) == {"paused": False, "breaker": False}
+            await rt.control.request("kill", {})
+            await rt.wait_stopped()
+    assert crashes == ["control"] and rt.lifecycle.killed
+    assert any(e["event"] == "service.task_crashed" and e["task"] == "control" for e in logs)
+    assert all(a.state in (S.SETTLED, S.FAULTED) for a in rt.positions.actors.values())
