@@ -85,6 +85,7 @@ class DetectorConfig:
     stop_widen_bps: float = attrs.field(validator=_positive)
     include_funding: bool = False
     expected_holding_hours: float = attrs.field(default=1.0, validator=_non_negative)
+    sanity_band_bps: float = attrs.field(default=300.0, validator=_positive)
 
 
 @attrs.frozen(kw_only=True, slots=False)  # a dict class: ~40 % cheaper to build, per pair
@@ -265,6 +266,30 @@ def book_problem(book: L2Book, now: float, max_quote_age_ms: float) -> str | Non
         now - book.last_update_ts,
         max_quote_age_ms,
     )
+
+
+def band_outliers(mids: Mapping[str, float], band_bps: float) -> set[str]:
+    """The venues whose mid is more than ``band_bps`` away from the other venues' mids.
+
+    A book can be corrupt and still ordered (Hyperliquid sends no checksum), so a book far
+    from every other venue's for the same asset is not traded on. With three venues or more
+    a venue is an outlier when its mid leaves the band around the median of the others'; with
+    two, neither can be trusted over the other, so both are when they differ by more than
+    the band. With one there is nothing to compare."""
+    if len(mids) < 2:
+        return set()
+    band = band_bps / 10_000
+    if len(mids) == 2:
+        (va, a), (vb, b) = mids.items()
+        return {va, vb} if abs(a / b - 1) > band else set()
+    out = set()
+    for venue, mid in mids.items():
+        others = sorted(m for v, m in mids.items() if v != venue)
+        n = len(others)
+        median = others[n // 2] if n % 2 else (others[n // 2 - 1] + others[n // 2]) / 2
+        if abs(mid / median - 1) > band:
+            out.add(venue)
+    return out
 
 
 def _problem(

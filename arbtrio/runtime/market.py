@@ -5,18 +5,26 @@ the instruments the venue supervisor loaded. It also carries the strategy's conf
 wake-up: :meth:`MarketView.on_book` (the feed callback, after every applied message) marks
 the book's asset dirty and wakes :meth:`wait_dirty`, so the strategy evaluates each changed
 asset once on current books and never works through a backlog.
+
+A book whose mid leaves ``detector.sanity_band_bps`` around the other venues' mids for the
+same asset (:func:`~arbtrio.core.detector.band_outliers`) is treated as corrupt: it is
+neither offered to the detector nor quoted to positions, and entering and leaving the band
+are logged (``market.outside_band`` / ``market.inside_band``) and counted per venue.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+import structlog
 import trio
 
 from arbtrio.config import Config
 from arbtrio.core import events as ev
 from arbtrio.core.book import L2Book
+from arbtrio.core.detector import band_outliers
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.position import PositionSpec
 from arbtrio.core.types import FundingRate
@@ -24,6 +32,8 @@ from arbtrio.runtime.venues import VenueSupervisor
 from arbtrio.venues.base import VenueClient
 
 __all__ = ["MarketView", "decimal_of"]
+
+log = structlog.get_logger("arbtrio.runtime")
 
 
 def decimal_of(value: float) -> Decimal:
@@ -42,6 +52,8 @@ class MarketView:
         self.venues = venues
         self._dirty: set[str] = set()
         self._wake = trio.Event()
+        self.outside_band: dict[str, set[str]] = {}  # asset -> venues outside the band now
+        self.band_exclusions: Counter[str] = Counter()  # venue -> times entered the state
 
     # -- the strategy's wake-up ---------------------------------------------------------------
     def on_book(self, book: L2Book) -> None:
@@ -71,7 +83,7 @@ class MarketView:
         return None if book is None else (inst, book)
 
     def tradable_quotes(self, asset: str) -> dict[str, tuple[Instrument, L2Book]]:
-        """The asset's instrument and book on every venue that is up."""
+        """The asset's instrument and book on every venue that is up and inside the band."""
         out = {}
         for venue in self.clients:
             if not self.venue_up(venue):
@@ -79,7 +91,43 @@ class MarketView:
             pair = self.book_for(venue, asset)
             if pair is not None:
                 out[venue] = pair
+        for venue in self.band_check(asset):
+            out.pop(venue, None)
         return out
+
+    def band_check(self, asset: str) -> set[str]:
+        """The venues whose book of ``asset`` is outside the sanity band now (logged and
+        counted when that changes)."""
+        mids = {}
+        for venue in self.clients:
+            mid = self._mid(venue, asset)
+            if mid is not None:
+                mids[venue] = mid
+        now = band_outliers(mids, self.config.detector.sanity_band_bps)
+        before = self.outside_band.get(asset, set())
+        if now != before:
+            for venue in sorted(now - before):
+                self.band_exclusions[venue] += 1
+                log.error("market.outside_band", venue=venue, asset=asset,
+                          mids={v: round(m, 8) for v, m in sorted(mids.items())},
+                          band_bps=self.config.detector.sanity_band_bps)  # fmt: skip
+            for venue in sorted(before - now):
+                log.info("market.inside_band", venue=venue, asset=asset)
+            self.outside_band[asset] = now
+        return now
+
+    def _mid(self, venue: str, asset: str) -> float | None:
+        """The mid of a tradable, uncrossed book with positive prices, else None."""
+        pair = self.book_for(venue, asset)
+        if pair is None:
+            return None
+        book = pair[1]
+        if not book.tradable:
+            return None
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is None or ask is None or not 0 < bid[0] < ask[0]:
+            return None
+        return (bid[0] + ask[0]) / 2
 
     def funding_for(self, asset: str) -> dict[str, FundingRate]:
         return {
@@ -112,6 +160,9 @@ class MarketView:
         bid, ask = book.best_bid(), book.best_ask()
         if bid is None or ask is None or bid[0] <= 0 or ask[0] <= 0:
             return None
+        asset = self.venues.symbol_asset.get((venue, symbol))
+        if asset is not None and venue in self.band_check(asset):
+            return None  # a corrupt book does not price a close
         return ev.Quote(bid=decimal_of(bid[0]), ask=decimal_of(ask[0]))
 
     def quotes_for(self, spec: PositionSpec) -> dict[str, ev.Quote]:
@@ -123,19 +174,6 @@ class MarketView:
             if q is not None:
                 out[inst.venue] = q
         return out
-
-    def mid(self, venue: str, asset: str) -> tuple[Instrument, float] | None:
-        """A tradable, uncrossed book's mid (float), with its instrument."""
-        pair = self.book_for(venue, asset)
-        if pair is None:
-            return None
-        inst, book = pair
-        if not book.tradable or book.is_crossed():
-            return None
-        bid, ask = book.best_bid(), book.best_ask()
-        if bid is None or ask is None or bid[0] <= 0 or ask[0] <= 0:
-            return None
-        return inst, (bid[0] + ask[0]) / 2
 
     def symbols(self) -> Iterable[tuple[str, str, L2Book]]:
         """(venue, symbol, book) of every book, venues and symbols sorted."""
