@@ -1,12 +1,13 @@
 """Totality of the order table: every (OrderState, OrderEventKind) cell has an outcome, and the
 order machine's step does what its cell says.
 
-For each of the 6 × 15 cells, Hypothesis draws an order in that state (with fills, final fill
+For each of the 7 × 15 cells, Hypothesis draws an order in that state (with fills, final fill
 and venue order id as the table allows them) and news of that kind, steps it through the pure
 order machine (``steps.step_fill`` or ``steps.step_order``) and checks the step against the
 cell: the next status, a repeat that leaves the order as it was, or an impossible report that
 leaves it as it was and says why; a guard resolves to one of those. Closed orders never reopen
-and every order the machine produces keeps the invariants of ``OrderState``. The few cells no
+(but a LOST one, which any news of a late execution revives) and every order the machine
+produces keeps the invariants of ``OrderState``. The few cells no
 order can reach are listed, and hold a harmless outcome.
 """
 
@@ -64,9 +65,11 @@ UNREACHABLE = {
     (S.SENT, K.FILL_REPEATED),
     (S.UNKNOWN, K.FILL_REPEATED),
     (S.REJECTED, K.FILL_REPEATED),
+    (S.LOST, K.FILL_REPEATED),
     (S.SENT, K.REPORT_BELOW_FILLS),
     (S.UNKNOWN, K.REPORT_BELOW_FILLS),
     (S.REJECTED, K.REPORT_BELOW_FILLS),
+    (S.LOST, K.REPORT_BELOW_FILLS),
 }
 
 
@@ -255,14 +258,14 @@ def _check_invariants(order: Order) -> None:
         assert order.filled <= order.venue_filled <= order.qty
     if order.status is S.FILLED:
         assert order.venue_filled == order.qty
-    if order.status is S.REJECTED:
+    if order.status in (S.REJECTED, S.LOST):
         assert order.venue_filled == 0 and order.filled == 0
 
 
 # -- the table as data -------------------------------------------------------------------------
 def test_every_order_state_and_kind_has_a_cell() -> None:
     assert set(ORDER_TRANSITIONS) == set(CELLS)
-    assert len(ORDER_TRANSITIONS) == len(OrderState) * len(OrderEventKind) == 90
+    assert len(ORDER_TRANSITIONS) == len(OrderState) * len(OrderEventKind) == 105
     for entry in ORDER_TRANSITIONS.values():
         if isinstance(entry, When):
             for outcome in (entry.then, entry.otherwise):
@@ -275,8 +278,19 @@ def test_a_closed_order_never_reopens_in_a_plain_cell() -> None:
     for (state, _), entry in ORDER_TRANSITIONS.items():
         outcomes = [entry.then, entry.otherwise] if isinstance(entry, When) else [entry]
         for outcome in outcomes:
-            if state.is_closed and isinstance(outcome, OrderState):
+            if state.is_closed and state is not S.LOST and isinstance(outcome, OrderState):
                 assert outcome.is_closed, (state, entry)
+
+
+def test_a_lost_order_is_revived_by_any_news_of_it() -> None:
+    revivals = {K.ACK: S.ACKED, K.REPORT_WORKING: S.ACKED, K.REJECT: S.REJECTED,
+                K.REPORT_REJECTED: S.REJECTED}  # fmt: skip
+    for kind, to in revivals.items():
+        assert ORDER_TRANSITIONS[(S.LOST, kind)] is to
+    for kind in (K.FILL, K.EXPIRE, K.REPORT_CLOSED):  # by quantity: ACKED, FILLED or EXPIRED
+        assert callable(ORDER_TRANSITIONS[(S.LOST, kind)])
+    assert ORDER_TRANSITIONS[(S.UNKNOWN, K.NOT_FOUND)] is S.LOST
+    assert ORDER_TRANSITIONS[(S.LOST, K.NOT_FOUND)] is REPEAT
 
 
 def test_each_impossible_name_has_one_text() -> None:
@@ -325,6 +339,6 @@ def test_every_reachable_cell_steps_as_the_table_says(
         assert step.impossible is None
         assert step.order.status is outcome
         assert step.query is (kind is K.OUTCOME_UNKNOWN)
-        if state.is_closed:
+        if state.is_closed and state is not S.LOST:
             assert outcome.is_closed
         _check_invariants(step.order)

@@ -590,3 +590,65 @@ def test_replaying_the_journal_reproduces_the_snapshot() -> None:
     again = replay(d.spec, d.journal)
     assert again.snapshot() == d.position.snapshot()
     assert again.history == d.position.history
+
+
+# -- late executions: an order the venue reported "not found" ---------------------------------
+def _lost_short_then_chased() -> tuple[Driver, str]:
+    """Long filled; the short's send timed out, a query found nothing (LOST), the chase
+    filled: hedged on the chase."""
+    d = Driver()
+    long, short = d.open()
+    d.fill_all(long)
+    lost = short.request.client_order_id
+    d.feed(LegOutcomeUnknown(client_order_id=lost, reason="ack timeout", ts=d.now()))
+    cmds = d.feed(OutcomeResolved(client_order_id=lost, report=None, ts=d.now()))
+    assert [o.status for o in d.position.orders() if o.client_order_id == lost] == [
+        OrderState.LOST
+    ]
+    (chase,) = places(cmds)
+    d.fill_all(chase)
+    assert d.state is S.HEDGED and d.position.net_exposure() == 0
+    return d, lost
+
+
+def test_a_late_execution_of_an_order_reported_not_found_is_applied_and_rebalanced() -> None:
+    d, lost = _lost_short_then_chased()
+    # The "not found" order did execute after all: its fill arrives late.
+    cmds = d.feed(LegFilled(client_order_id=lost, trade_id="late-1", qty=D(1), price=D("2012"),
+                            fee=D("1.0"), ts=d.now()))  # fmt: skip
+    assert d.position.held("short") == D(2) and d.position.net_exposure() == D(-1)  # real
+    assert d.state is S.UNWINDING  # rebalanced, not left naked in HEDGED
+    (rebalance,) = places(cmds)
+    assert rebalance.leg in ("long", "short") and rebalance.request.qty == D(1)
+    d.fill_all(rebalance)
+    assert d.state is S.HEDGED and d.position.net_exposure() == 0
+    assert [o.status for o in d.position.orders() if o.client_order_id == lost] == [
+        OrderState.FILLED
+    ]
+
+
+def test_a_late_report_revives_a_lost_order_and_its_fills_count() -> None:
+    d, lost = _lost_short_then_chased()
+    report = OrderReport(venue="bybit", client_order_id=lost, status=OrderStatus.CANCELLED,
+                         filled_qty=D("0.4"), avg_price=D("2012"), fills=())  # fmt: skip
+    d.feed(OutcomeResolved(client_order_id=lost, report=report, ts=d.now()))
+    (order,) = [o for o in d.position.orders() if o.client_order_id == lost]
+    assert order.status is OrderState.EXPIRED and order.is_live  # 0.4 owed: it is queried
+    assert d.state is S.HEDGED  # nothing decided while fills are owed
+    d.feed(LegFilled(client_order_id=lost, trade_id="late-2", qty=D("0.4"), price=D("2012"),
+                     fee=D("0.4"), ts=d.now()))  # fmt: skip
+    assert d.position.net_exposure() == D("-0.4") and d.state is S.UNWINDING
+
+
+def test_a_late_execution_after_settling_raises_and_changes_nothing() -> None:
+    d, lost = _lost_short_then_chased()
+    cmds = d.feed(ExitSignal(reason="converged", ts=d.now(), quotes={}))
+    for close in places(cmds):
+        d.fill_all(close)
+    assert d.state is S.SETTLED
+    before = d.position.snapshot()
+    late = LegFilled(client_order_id=lost, trade_id="late-3", qty=D(1), price=D("2012"),
+                     fee=D("1.0"), ts=d.now())  # fmt: skip
+    with pytest.raises(VenueProtocolError, match="late execution after settling"):
+        d.position.handle(late)
+    assert d.position.snapshot() == before

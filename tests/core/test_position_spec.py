@@ -73,8 +73,18 @@ def test_terminal_states_absorb_in_both_tables() -> None:
     assert not any(state in TERMINAL_STATES for state, _ in DERIVED)
 
 
-def test_the_derived_graph_is_acyclic() -> None:
-    edges = {(s, t) for (s, _), t in DERIVED.items() if s is not t}
+REBALANCE = (PositionState.HEDGED, Condition.IMBALANCED)
+
+
+def test_the_derived_graph_is_acyclic_but_for_the_rebalance_edge() -> None:
+    """The fixed point ends: the derived graph has no cycle once the rebalance edge (HEDGED,
+    IMBALANCED) → UNWINDING is set aside, and that edge cannot close a loop within one pass:
+    the way back, (UNWINDING, BALANCED) → HEDGED, needs the opposite condition, and between
+    the two the act step either sends an order (live: the fixed point stops) or cannot, which
+    leaves the imbalance as it was (→ FAULTED)."""
+    assert DERIVED[REBALANCE] is PositionState.UNWINDING
+    assert DERIVED[(PositionState.UNWINDING, Condition.IMBALANCED)] is PositionState.FAULTED
+    edges = {(s, t) for (s, c), t in DERIVED.items() if s is not t and (s, c) != REBALANCE}
     order: list[PositionState] = []
     remaining = set(PositionState)
     while remaining:

@@ -28,7 +28,8 @@ which absorbs, it is raised as :class:`VenueProtocolError`). Then the event-trig
 machine places the next corrective order (chase, reverse, close) on each idle leg, assesses
 the legs as a :class:`Condition`, and follows :data:`DERIVED` ``[(state, condition)]`` until
 no row applies. The derived graph is acyclic (OPENING → UNWINDING → CLOSING →
-SETTLED/FAULTED), so the fixed point ends in a few steps.
+SETTLED/FAULTED) but for the rebalance edge HEDGED → UNWINDING (a late execution), which
+cannot loop within one pass, so the fixed point ends in a few steps.
 
 Orders: every order is limit IOC with a deterministic client order id from
 ``ids.client_order_id(venue, position_id, leg, attempt)``; ``attempt`` counts the leg's orders

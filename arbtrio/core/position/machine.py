@@ -37,7 +37,7 @@ from arbtrio.core.position.errors import (
 )
 from arbtrio.core.position.fields import finite, validate_quotes, validate_ts
 from arbtrio.core.position.ledger import Ledger
-from arbtrio.core.position.orders import Order, OrderEventKind
+from arbtrio.core.position.orders import Order, OrderEventKind, OrderState
 from arbtrio.core.position.policy import PositionSpec
 from arbtrio.core.position.steps import Step, fill_key, fill_kind, fill_of, step_fill, step_order
 from arbtrio.core.position.tables import (
@@ -165,6 +165,15 @@ class Position(Ledger):
                 f"position {self.spec.position_id} is {self.state.name}: "
                 f"{name} for {order.client_order_id}: {step.impossible}"
             )
+        revived = order.status is OrderState.LOST and step.order.status is not OrderState.LOST
+        if revived and step.order.status is not OrderState.REJECTED and self.state in (
+            TERMINAL_STATES
+        ):
+            raise VenueProtocolError(
+                f"position {self.spec.position_id} is {self.state.name}: {name} for "
+                f"{order.client_order_id}, an order the venue had reported not found: a late "
+                f"execution after settling; the venue holds what the position does not"
+            )
         self._last_ts = event.ts
         cmds: list[Command] = []
         if step.impossible:
@@ -274,7 +283,7 @@ class Position(Ledger):
 
     def _advance(self, ts: float, name: str, cmds: list[Command]) -> None:
         """The fixed point: act in UNWINDING/CLOSING, assess, follow DERIVED; repeat."""
-        for _ in range(len(PositionState)):  # the derived graph is acyclic
+        for _ in range(len(PositionState)):  # bounded: see DERIVED (acyclic but for rebalance)
             if self.state is PositionState.UNWINDING:
                 cmds.extend(self._act_unwinding(ts))
             elif self.state is PositionState.CLOSING:

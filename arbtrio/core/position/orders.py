@@ -30,12 +30,17 @@ class OrderState(enum.Enum):
 
     SENT: PlaceOrder emitted, nothing heard. ACKED: the venue has it (acknowledged or partly
     filled). UNKNOWN: sending failed ambiguously; it may exist. FILLED, EXPIRED (closed with
-    ``venue_filled`` < qty, the IOC remainder cancelled) and REJECTED are closed. A closed
-    order whose ``venue_filled`` exceeds the fills seen is still *live*: fills are owed.
+    ``venue_filled`` < qty, the IOC remainder cancelled), REJECTED and LOST are closed. A
+    closed order whose ``venue_filled`` exceeds the fills seen is still *live*: fills are owed.
+
+    LOST: after an unknown outcome, a query found no such order, so it is presumed never to
+    have arrived (closed, nothing filled: the position goes on without it) — but it stays
+    watched: any later news of it (an ack, a fill, a report) revives it, so a late execution
+    is applied to the position, never ignored.
 
     The table keeps these true of every order: SENT and UNKNOWN orders have no fills; an
     order that is not closed has no ``venue_filled``; a FILLED order's ``venue_filled`` is its
-    quantity, a REJECTED order's is 0 (and it has no fills); fills never exceed
+    quantity, a REJECTED or LOST order's is 0 (and it has no fills); fills never exceed
     ``venue_filled``.
     """
 
@@ -45,11 +50,16 @@ class OrderState(enum.Enum):
     FILLED = "filled"
     EXPIRED = "expired"
     REJECTED = "rejected"
+    LOST = "lost"
 
     @property
     def is_closed(self) -> bool:
-        return self in (OrderState.FILLED, OrderState.EXPIRED, OrderState.REJECTED)
+        return self in _CLOSED
 
+
+_CLOSED: Final = frozenset(
+    {OrderState.FILLED, OrderState.EXPIRED, OrderState.REJECTED, OrderState.LOST}
+)
 
 Purpose = Literal["entry", "chase", "reverse", "close"]
 
@@ -321,6 +331,7 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             FILLED=_O.FILLED,
             EXPIRED=_O.EXPIRED,
             REJECTED=ACK_OF_REJECTED,
+            LOST=_O.ACKED,  # real-world: a late execution of an order reported not found
         ),
         **_same(_K.ACK_OF_ANOTHER_ORDER, TWO_VENUE_ORDER_IDS),
         **_row(
@@ -331,6 +342,7 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             FILLED=fill_within_final_fill,
             EXPIRED=fill_within_final_fill,
             REJECTED=FILL_ON_REJECTED,
+            LOST=fill_completes_order,  # real-world: a late execution, applied
         ),
         # real-world: the stream repeats fills, and a report repeats fills already streamed.
         **_same(_K.FILL_REPEATED, REPEAT),
@@ -345,6 +357,7 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             # real-world: an IOC that found nothing, reported expired and then rejected.
             EXPIRED=When(nothing_filled, REPEAT, REJECT_AFTER_FILL),
             REJECTED=REPEAT,
+            LOST=_O.REJECTED,  # the venue had it after all, and refused it
         ),
         **_row(
             _K.EXPIRE,
@@ -354,6 +367,7 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             FILLED=close_repeats_final_fill,
             EXPIRED=close_repeats_final_fill,
             REJECTED=close_fills_nothing,
+            LOST=close_completes_order,  # real-world: a late execution, closed
         ),
         **_row(
             _K.OUTCOME_UNKNOWN,
@@ -364,16 +378,18 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             FILLED=REPEAT,
             EXPIRED=REPEAT,
             REJECTED=REPEAT,
+            LOST=REPEAT,
         ),
         **_row(
             _K.NOT_FOUND,
             # real-world: the send has not returned, the request may still be in transit.
             SENT=_O.SENT,
             ACKED=FOUND_NOTHING,
-            UNKNOWN=_O.REJECTED,  # the send is over and the order never arrived
+            UNKNOWN=_O.LOST,  # the send is over: presumed never arrived, still watched
             FILLED=FOUND_NOTHING,
             EXPIRED=When(nothing_filled, REPEAT, FOUND_NOTHING),
             REJECTED=REPEAT,
+            LOST=REPEAT,
         ),
         **_row(
             _K.REPORT_WORKING,
@@ -384,6 +400,7 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             FILLED=_O.FILLED,
             EXPIRED=_O.EXPIRED,
             REJECTED=_O.REJECTED,
+            LOST=_O.ACKED,  # real-world: a late execution, still working
         ),
         **_row(
             _K.REPORT_CLOSED,
@@ -393,6 +410,7 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             FILLED=close_repeats_final_fill,
             EXPIRED=close_repeats_final_fill,
             REJECTED=close_fills_nothing,
+            LOST=close_completes_order,  # real-world: a late execution, closed
         ),
         **_row(
             _K.REPORT_REJECTED,
@@ -402,6 +420,7 @@ ORDER_TRANSITIONS: Final[Mapping[tuple[OrderState, OrderEventKind], Entry]] = Ma
             FILLED=REJECTED_YET_FILLED,
             EXPIRED=When(nothing_filled, _O.REJECTED, REJECTED_YET_FILLED),
             REJECTED=_O.REJECTED,
+            LOST=_O.REJECTED,
         ),
         **_same(_K.REPORT_REJECTED_FILLED, REJECTED_WITH_FILL),
         **_same(_K.REPORT_BELOW_FILLS, REPORT_BELOW_FILLS),

@@ -144,7 +144,10 @@ def _acked(
         due = order.query_due_ts if outcome.is_closed else event.ts + policy.query_after_s
         return Step(
             attrs.evolve(
-                order, status=outcome, venue_order_id=event.venue_order_id, query_due_ts=due
+                _revived(order, outcome),
+                status=outcome,
+                venue_order_id=event.venue_order_id,
+                query_due_ts=due,
             )
         )
     return _unchanged(order, outcome, event=event)
@@ -196,7 +199,7 @@ def _resolved(
     report = event.report
     if report is None:
         outcome = decide(order, _K.NOT_FOUND)
-        if outcome is OrderState.REJECTED:
+        if outcome is OrderState.LOST:
             return Step(_reject(order, outcome, "not found"))
         if isinstance(outcome, OrderState):  # still pending: ask again later
             due = event.ts + policy.query_after_s
@@ -239,7 +242,7 @@ def _report(
         return Step(_reject(current, outcome, report.reason or "rejected"), fills)
     # REPORT_WORKING: still working (or a stale report about a closed order).
     due = ts + policy.query_after_s
-    return Step(attrs.evolve(current, status=outcome, query_due_ts=due), fills)
+    return Step(attrs.evolve(_revived(current, outcome), status=outcome, query_due_ts=due), fills)
 
 
 # -- applying an outcome ---------------------------------------------------------------------
@@ -250,8 +253,19 @@ def _unchanged(order: Order, outcome: Outcome, **fields: object) -> Step:
     return Step(order)
 
 
+def _revived(order: Order, to: OrderState) -> Order:
+    """``order`` as it is when it leaves LOST for ``to`` (an order not closed has no final
+    fill): unchanged otherwise."""
+    if order.status is OrderState.LOST and not to.is_closed:
+        return attrs.evolve(order, venue_filled=None)
+    return order
+
+
 def _with_fill(order: Order, to: OrderState, fill: Fill, query_due_ts: float) -> Order:
+    order = _revived(order, to)
     venue_filled = order.venue_filled
+    if order.status is OrderState.LOST:  # a late execution that completes the order
+        venue_filled = None
     if to is OrderState.FILLED and venue_filled is None:
         venue_filled = order.qty
     return attrs.evolve(

@@ -138,6 +138,9 @@ DERIVED: Final[Mapping[tuple[PositionState, Condition], PositionState]] = Mappin
         (_S.OPENING, _C.BALANCED): _S.HEDGED,
         (_S.OPENING, _C.UNDERSIZED): _S.CLOSING,
         (_S.OPENING, _C.IMBALANCED): _S.UNWINDING,
+        # real-world: a hedge knocked out of balance, by a late execution of an order the
+        # venue had reported not found (or a residual that became tradable): rebalance it.
+        (_S.HEDGED, _C.IMBALANCED): _S.UNWINDING,
         (_S.UNWINDING, _C.FLAT): _S.SETTLED,
         (_S.UNWINDING, _C.BALANCED): _S.HEDGED,
         (_S.UNWINDING, _C.UNDERSIZED): _S.CLOSING,  # matched below a minimum: flatten
