@@ -15,13 +15,24 @@ cannot be reached never holds the others hostage:
 
 Until a venue is reconciled no pair touching it may open (:attr:`Reconciler.pending`), and
 while a position mismatch stands on an asset nothing opens on that asset
-(:meth:`Reconciler.blocked_assets`); an operator :meth:`override` lifts both.
+(:meth:`Reconciler.blocked_assets`); an operator :meth:`override` lifts the start-up blocks.
 ``reconciling`` is true while any venue is pending or any mismatch stands.
+
+After the start, reconciliation goes on (:meth:`Reconciler.watch`): every time the account
+poller brings a venue's positions, they are compared with what the positions hold, except
+on symbols with an order in flight or a fill in the last few seconds. A difference seen on
+two polls in a row is a ``position_drift`` (a late execution after a position settled, a
+fill the stream lost, a manual trade): a critical log line, a journal record, and nothing
+opens on that asset until the venue and the positions agree again (then it clears itself,
+logged). An operator's override adopts the differences standing at that moment as accepted
+offsets (the venue holds that much that no position explains); a drift is a change beyond
+them, and an override does not lift one: it is news, not history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -42,6 +53,7 @@ log = structlog.get_logger("arbtrio.runtime")
 
 RECHECK_S = 10.0
 ORDER_QUERY_ATTEMPTS = 5
+QUIET_S = 5.0  # a symbol with an order event this recent is not compared (fills in flight)
 
 
 class Reconciler:
@@ -64,10 +76,13 @@ class Reconciler:
         self.overridden = False
         self.pending: set[str] = set(clients)
         self.mismatches: dict[str, dict[str, Any]] = {}
+        self.drifts: dict[str, dict[str, Any]] = {}  # key -> description (after the start)
+        self.accepted: dict[tuple[str, str], Decimal] = {}  # overridden: venue − journal
+        self._suspect: dict[str, int] = {}  # key -> consecutive polls differing
 
     @property
     def reconciling(self) -> bool:
-        """Some venue is not reconciled yet, or a mismatch stands (and no override)."""
+        """Some venue is not reconciled yet, or a start-up mismatch stands (no override)."""
         return bool(self.pending or self.mismatches) and not self.overridden
 
     def blocked_venues(self) -> set[str]:
@@ -75,28 +90,73 @@ class Reconciler:
         return set() if self.overridden else self.pending
 
     def blocked_assets(self) -> set[str]:
-        """Assets nothing may open on: a position mismatch stands (empty after an override)."""
-        if self.overridden:
-            return set()
+        """Assets nothing may open on: a start-up position mismatch stands (unless
+        overridden), or a drift found since."""
+        standing = list(self.drifts.values())
+        if not self.overridden:
+            standing += [m for m in self.mismatches.values() if m["kind"] == "position_mismatch"]
         symbol_asset = self.venues.symbol_asset
-        return {
-            symbol_asset.get((m["venue"], m["symbol"]), m["symbol"])
-            for m in self.mismatches.values()
-            if m["kind"] == "position_mismatch"
-        }
+        return {symbol_asset.get((m["venue"], m["symbol"]), m["symbol"]) for m in standing}
 
     def override(self) -> list[dict[str, Any]]:
-        """The operator allows opening despite the mismatches; returns them."""
+        """The operator allows opening despite the mismatches (their differences become
+        accepted offsets for the drift watch); returns them."""
         self.overridden = True
+        for m in self.mismatches.values():
+            if m["kind"] == "position_mismatch":
+                key = (m["venue"], m["symbol"])
+                self.accepted[key] = Decimal(m["venue_qty"]) - Decimal(m["journal"])
         return list(self.mismatches.values())
 
     async def run(self) -> None:
+        """Reconcile every venue, then :meth:`watch` until cancelled."""
         async with trio.open_nursery() as nursery:
             for venue in self.clients:
                 nursery.start_soon(self._reconcile_venue, venue)
         rebuilt = self.positions.rebuilt
         log.info("reconcile.done", rebuilt=len(rebuilt), overridden=self.overridden)
         await self.journal.service("reconciled", trio.current_time(), rebuilt=rebuilt)
+        await self.watch()
+
+    async def watch(self) -> None:
+        """Compare each venue's polled positions with the positions', for good."""
+        seen: dict[str, float] = {}
+        while True:
+            await trio.sleep(1.0)
+            for venue, state in self.venues.venues.items():
+                ts = state.positions_ts
+                if ts is None or seen.get(venue) == ts:
+                    continue
+                seen[venue] = ts
+                await self._check_drift(venue, state.positions, ts)
+
+    async def _check_drift(self, venue: str, reported: list[Any], ts: float) -> None:
+        now = trio.current_time()
+        live = self.positions.live.values()
+        busy = {o.symbol for a in live for o in a.position.live_orders() if o.venue == venue}
+        for (v, asset), when in self.positions.traded.items():
+            inst = self.venues.instrument(v, asset) if v == venue else None
+            if inst is not None and when >= ts - QUIET_S:
+                busy.add(inst.symbol)
+        expected = expected_holdings(a.position for a in live)
+        for at, offset in self.accepted.items():
+            expected[at] = expected.get(at, Decimal(0)) + offset
+        found = {m.key: m for m in position_mismatches(venue, expected, reported)
+                 if m.symbol not in busy}  # fmt: skip
+        for key in [k for k in self._suspect if k.startswith(f"position:{venue}:")]:
+            if key not in found:
+                del self._suspect[key]
+                if self.drifts.pop(key, None) is not None:
+                    log.warning("reconcile.drift_resolved", venue=venue, key=key)
+                    await self.journal.service("drift_resolved", now, venue=venue, key=key)
+        for key, mismatch in found.items():
+            self._suspect[key] = self._suspect.get(key, 0) + 1
+            if self._suspect[key] >= 2 and key not in self.drifts:
+                self.drifts[key] = {**mismatch.to_json(), "kind": "position_drift"}
+                log.critical("reconcile.position_drift", venue=venue, symbol=mismatch.symbol,
+                             journal=str(mismatch.journal), venue_qty=str(mismatch.venue_qty),
+                             note="opening blocked on the asset until they agree")  # fmt: skip
+                await self.journal.service("position_drift", now, **self.drifts[key])
 
     async def _reconcile_venue(self, venue: str) -> None:
         await self._wait_ready(venue)

@@ -53,6 +53,7 @@ class VenueState:
     last_error: str = ""
     ready: trio.Event = attrs.Factory(trio.Event)  # instruments loaded
     positions: list[VenuePosition] = attrs.Factory(list)
+    positions_ts: float | None = None  # when ``positions`` was fetched (runtime clock)
     funding: dict[str, FundingRate] = attrs.Factory(dict)  # asset -> rate
 
 
@@ -203,6 +204,7 @@ class VenueSupervisor:
                     if asset is not None:
                         state.funding[asset] = rate
                 state.positions = await client.fetch_positions()
+                state.positions_ts = trio.current_time()
             except VenueError as exc:
                 log.warning("venue.account_poll_failed", error=f"{type(exc).__name__}: {exc}")
             await trio.sleep(self.config.service.account_poll_s)

@@ -100,6 +100,7 @@ def status(rt: Runtime) -> dict[str, Any]:
         "stopping": rt.lifecycle.stopping,
         "reconciling": rt.reconciler.reconciling,
         "mismatches": list(rt.reconciler.mismatches.values()),
+        "drifts": list(rt.reconciler.drifts.values()),
         "venues": {v: venue_view(rt, v, now) for v in sorted(rt.clients)},
         "positions": dict(positions.positions_by_state()),
         "positions_in_memory": len(positions.actors),

@@ -457,3 +457,41 @@ async def test_a_venue_that_never_becomes_ready_is_reported_and_the_others_trade
         e["event"] == "reconcile.venue_unavailable" and e["log_level"] == "critical"
         for e in logs
     )
+
+
+async def test_a_position_drift_after_the_start_blocks_its_asset_until_it_clears(
+    make_config: Any, autojump_clock: Any
+) -> None:
+    config = make_config(account_poll_s=5.0)
+    world = new_world(config)
+
+    def trade(side: Side, ts: float) -> None:
+        inst = world.market.instrument("bybit", world.market.symbol_for("bybit", "BTC"))
+        bids, asks = world.market.book_levels("bybit", inst.symbol)
+        price = asks[0][0] if side is Side.BUY else bids[0][0]
+        world.market.execute(  # a trade the service knows nothing about (manual, lost fill)
+            "bybit", inst.symbol, side=side, qty=inst.lot_size * 10, price=price,
+            reduce_only=False, client_order_id=f"manual-{side.value}", now=ts,
+        )  # fmt: skip
+
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            rt: Runtime = await nursery.start(
+                lambda task_status: run_simulation(config, world=world, task_status=task_status)
+            )
+            await trio.sleep(30)
+            assert not rt.reconciler.reconciling and not rt.reconciler.drifts
+            trade(Side.BUY, trio.current_time())
+            await trio.sleep(30)  # several polls
+            (drift,) = rt.reconciler.drifts.values()
+            assert drift["kind"] == "position_drift" and drift["venue"] == "bybit"
+            assert rt.reconciler.blocked_assets() == {"BTC"}
+            opened = rt.positions.opened
+            await trio.sleep(60)
+            assert rt.positions.opened == opened  # nothing opens on BTC meanwhile
+            trade(Side.SELL, trio.current_time())  # the venue agrees with the positions again
+            await trio.sleep(30)
+            assert not rt.reconciler.drifts and rt.reconciler.blocked_assets() == set()
+            rt.request_stop("test")
+    events = [e["event"] for e in logs]
+    assert "reconcile.position_drift" in events and "reconcile.drift_resolved" in events
