@@ -305,6 +305,9 @@ def _check_finite(value: Any, what: str) -> None:
                 _check_finite(v, what)
 
 
+public_decoder = _public  # the stream protocol's hot path calls it directly
+
+
 def decode_public(raw: bytes | str) -> PublicFrame:
     return _decode(_public, raw, "public frame")
 
