@@ -15,12 +15,15 @@ venue's rules and the choices made are in ``specs/012-bitget.md``.
   :class:`~arbtrio.venues.bitget.feed.BitgetBookFeed` (books, checksums, resyncs) and
   :class:`~arbtrio.venues.bitget.feed.BitgetOrderFeed` (login, pushes, fill
   de-duplication), each keeping the venue's 10-messages-a-second send limit.
+* ``symbols_hint`` may name assets (``"BTC"``: what ``arbtrio run`` passes) or venue
+  symbols (``"BTCUSDT"``: what the simulator passes); hints are mapped through the loaded
+  instruments and an unknown hint is skipped.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -74,7 +77,7 @@ from arbtrio.venues.rest import Budget, RestClient
 from arbtrio.venues.stream import Stream, websocket
 from arbtrio.venues.wire import private_url_for as _private_url_for
 
-__all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "BitgetClient", "BitgetRules"]
+__all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "BitgetClient", "BitgetRules", "hinted"]
 
 log = structlog.get_logger("arbtrio.venues.bitget")
 
@@ -109,6 +112,24 @@ T = TypeVar("T")
 def private_url_for(ws_url: str) -> str:
     """The private stream URL on the same host as the public ``…/v2/ws/public`` URL."""
     return _private_url_for(ws_url, PUBLIC_PATH, PRIVATE_PATH)
+
+
+def hinted(instruments: Iterable[Instrument], hints: Iterable[str]) -> list[Instrument]:
+    """The instruments ``hints`` name, in hint order, each once: an instrument matches a
+    hint when its ``asset`` (``"BTC"``) or its venue ``symbol`` (``"BTCUSDT"``) equals it.
+    A hint matching nothing is skipped (and logged)."""
+    by_name: dict[str, Instrument] = {}
+    for inst in instruments:
+        by_name.setdefault(inst.symbol, inst)
+        by_name.setdefault(inst.asset, inst)
+    out: list[Instrument] = []
+    for hint in hints:
+        match = by_name.get(hint)
+        if match is None:
+            log.info("bitget.hint.unknown", hint=hint)
+        elif match not in out:
+            out.append(match)
+    return out
 
 
 class BitgetRules:
@@ -265,7 +286,8 @@ class BitgetClient:
     # -- instruments, account ------------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
         """Every ``normal`` USDT perpetual; tick = priceEndStep × 10^−pricePlace. With
-        credentials, the account's fees from ``trade-rate`` (asked for the first hint)."""
+        credentials, the account's fees from ``trade-rate``, asked for the first instrument
+        ``symbols_hint`` names (assets or symbols; the first instrument when none does)."""
         contracts: list[c.Contract] = await self._request(
             "GET", "/api/v2/mix/market/contracts", list[c.Contract],
             params={"productType": PRODUCT},
@@ -295,7 +317,7 @@ class BitgetClient:
                 continue
             result.append(inst)
         if self.credentials is not None and result:
-            symbol = next(iter(self.symbols_hint), contracts[0].symbol)
+            symbol = next(iter(hinted(result, self.symbols_hint)), result[0]).symbol
             rate: c.TradeRate = await self._request(
                 "GET", "/api/v2/common/trade-rate", c.TradeRate,
                 params={"symbol": symbol, "businessType": "mix"}, signed=True,

@@ -181,6 +181,39 @@ async def test_instruments_fees_and_funding(autojump_clock: MockClock) -> None:
         assert fr.rate == r.market.funding_rate("bitget", SYMBOL).rate and fr.interval_hours == 8
 
 
+@pytest.mark.parametrize(
+    ("hints", "asked"),
+    [
+        (("DOGE", "ETH", "BTC"), "ETHUSDT"),
+        (("BTC", "ETH"), "BTCUSDT"),
+        (("ETHUSDT",), "ETHUSDT"),
+        (("DOGE",), "BTCUSDT"),  # nothing known: the first instrument, as without hints
+    ],
+)
+async def test_asset_hints_are_mapped_to_symbols(
+    hints: tuple[str, ...], asked: str, autojump_clock: MockClock
+) -> None:
+    """``arbtrio run`` hints assets ("BTC"), the simulator venue symbols ("BTCUSDT"): the
+    fee lookup asks trade-rate for the symbol of the first known hint (the venue refuses an
+    unknown symbol with 40034), and a hint the venue does not list is skipped."""
+    async with rig(symbols_hint=hints) as r:
+        sent: list[str] = []
+        real_send = r.client.rest.send
+
+        async def spy(prepared: Any, *args: Any, **kw: Any) -> Any:
+            sent.append(prepared.path)
+            return await real_send(prepared, *args, **kw)
+
+        r.client.rest.send = spy
+        insts = {i.symbol: i for i in await r.client.load_instruments()}
+        assert set(insts) == {i.symbol for i in r.market.instruments("bitget")}
+        (rate_path,) = [p for p in sent if p.startswith("/api/v2/common/trade-rate")]
+        assert f"symbol={asked}" in rate_path
+        w = r.market.instruments("bitget")[0]
+        assert all((i.taker_fee, i.maker_fee) == (w.taker_fee, w.maker_fee)
+                   for i in insts.values())  # fmt: skip
+
+
 async def test_public_client_refuses_orders(autojump_clock: MockClock) -> None:
     async with rig(credentials=None) as r:
         assert len(await r.client.load_instruments()) == 2
