@@ -1,12 +1,13 @@
 """Bitget ``books`` channel rules applied to an L2Book, with the CRC32 checksum (sans-IO).
 
-Rules (venue doc B.1): ``snapshot`` replaces the book; ``update`` levels are absolute sizes
-(``"0"`` deletes); after each update the CRC32 of the top 25 bids and asks — interleaved
-``bid1:ask1:bid2:…`` as ``price:size`` from the *raw strings received*, joined with ``:``
-— as a signed 32-bit integer must equal the message's ``checksum``. A checksum of 0 (or
-none) cannot be checked and is not a mismatch. ``seq`` must grow (it is not promised to be
-consecutive). ``books1``/``books5``/``books15`` send a snapshot every push. A mismatch, a
-``seq`` going backwards or a crossed book invalidates the book: the caller resubscribes.
+Rules (Bitget's V2 order-book channel documentation; ``specs/012-bitget.md``): ``snapshot``
+replaces the book; ``update`` levels are absolute sizes (``"0"`` deletes); after each
+update the CRC32 of the top 25 bids and asks — interleaved ``bid1:ask1:bid2:…`` as
+``price:size`` from the *raw strings received*, joined with ``:`` — as a signed 32-bit
+integer must equal the message's ``checksum``. A checksum of 0 (or none) cannot be checked
+and is not a mismatch. ``seq`` must grow (it is not promised to be consecutive).
+``books1``/``books5``/``books15`` send a snapshot every push. A mismatch, a ``seq`` going
+backwards or a crossed book invalidates the book: the caller resubscribes.
 """
 
 from __future__ import annotations

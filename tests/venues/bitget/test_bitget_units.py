@@ -37,7 +37,7 @@ from arbtrio.venues.bitget.signing import (
     rest_signature,
 )
 
-# -- signing: every vector of bybit_bitget.md B.4 (self-computed, secret "test_secret") ----
+# -- signing: the documented pre-hash strings, signatures self-computed (secret "test_secret") --
 POST_BODY = ('{"productType":"usdt-futures","symbol":"BTCUSDT","size":"8","marginMode":"crossed",'
              '"side":"buy","orderType":"limit","clientOid":"channel#123456"}')  # fmt: skip
 
