@@ -1,8 +1,9 @@
-"""Bitget V2 mix USDT-M perpetuals: client, wire codecs and signing.
+"""Bitget V2 mix USDT-M perpetuals: client, stream protocols, wire codecs and signing.
 
-The package contract (briefs/venue_api.md): :data:`DEFAULT_REST_URL`, :data:`DEFAULT_WS_URL`,
-:func:`create_client`, and :func:`bench_rows` for ``make bench``
-(built by :mod:`arbtrio.venues.package`; the benchmark is imported lazily).
+The package contract (``specs/012-bitget.md``, the same for every venue package):
+:data:`DEFAULT_REST_URL`, :data:`DEFAULT_WS_URL`, :func:`create_client`, and
+:func:`bench_rows` for ``make bench`` (built by :mod:`arbtrio.venues.package`; the benchmark
+is imported lazily).
 """
 
 from __future__ import annotations

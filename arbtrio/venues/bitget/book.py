@@ -1,12 +1,13 @@
 """Bitget ``books`` channel rules applied to an L2Book, with the CRC32 checksum (sans-IO).
 
-Rules (venue doc B.1): ``snapshot`` replaces the book; ``update`` levels are absolute sizes
-(``"0"`` deletes); after each update the CRC32 of the top 25 bids and asks — interleaved
-``bid1:ask1:bid2:…`` as ``price:size`` from the *raw strings received*, joined with ``:``
-— as a signed 32-bit integer must equal the message's ``checksum``. A checksum of 0 (or
-none) cannot be checked and is not a mismatch. ``seq`` must grow (it is not promised to be
-consecutive). ``books1``/``books5``/``books15`` send a snapshot every push. A mismatch, a
-``seq`` going backwards or a crossed book invalidates the book: the caller resubscribes.
+Rules (Bitget's V2 order-book channel documentation; ``specs/012-bitget.md``): ``snapshot``
+replaces the book; ``update`` levels are absolute sizes (``"0"`` deletes); after each
+update the CRC32 of the top 25 bids and asks — interleaved ``bid1:ask1:bid2:…`` as
+``price:size`` from the *raw strings received*, joined with ``:`` — as a signed 32-bit
+integer must equal the message's ``checksum``. A checksum of 0 (or none) cannot be checked
+and is not a mismatch. ``seq`` must grow (it is not promised to be consecutive).
+``books1``/``books5``/``books15`` send a snapshot every push. A mismatch, a ``seq`` going
+backwards or a crossed book invalidates the book: the caller resubscribes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class Verdict(enum.IntEnum):
     APPLIED = 0
     IGNORED = 1
     RESYNC = 2
+
+
+_APPLIED = Verdict.APPLIED
 
 
 def crc32_signed(text: str) -> int:
@@ -63,8 +67,8 @@ _NO_LEVELS: Parsed = ((), ())
 
 
 def _parse(levels: list[RawLevel]) -> Parsed:
-    if not levels:
-        return _NO_LEVELS  # one side of most updates
+    """``levels`` as (price, size) floats and ``"price:size"`` raw strings; MalformedMessage
+    for a level that is not a number or out of range (NaN fails every comparison)."""
     pairs: list[tuple[float, float]] = []
     texts: list[str] = []
     for p, s in levels:
@@ -80,7 +84,8 @@ def _parse(levels: list[RawLevel]) -> Parsed:
 
 
 class BitgetBook:
-    """The sync state of one ``books*`` subscription; owned by its connection's feed task.
+    """The sync state of one ``books*`` subscription; owned by the public stream's protocol
+    (:class:`~arbtrio.venues.bitget.feed.BitgetBookFeed`), which only the stream's reader calls.
 
     Beside the float :class:`L2Book` it keeps each side's levels as two parallel lists,
     ascending by price: the prices and the raw ``price:size`` strings received. The
@@ -98,6 +103,7 @@ class BitgetBook:
         "book",
         "channel",
         "crc",
+        "incremental",
         "reason",
         "synced",
     )
@@ -105,6 +111,7 @@ class BitgetBook:
     def __init__(self, book: L2Book, channel: str = "books") -> None:
         self.book = book
         self.channel = channel
+        self.incremental = channel == "books"  # the others send a snapshot every push
         self._bid_px: list[float] = []  # ascending: the best bid is last
         self._bid_raw: list[str] = []
         self._ask_px: list[float] = []  # ascending: the best ask is first
@@ -116,35 +123,42 @@ class BitgetBook:
 
     def apply(self, action: str, data: BookData, now: float) -> Verdict:
         """Apply one push. Raises MalformedMessage on a level that is not a number."""
-        bids, asks = _parse(data.bids), _parse(data.asks)
+        bids = _parse(data.bids) if data.bids else _NO_LEVELS  # one side of most updates
+        asks = _parse(data.asks) if data.asks else _NO_LEVELS
         book = self.book
-        if action == "snapshot":
+        if action == "update":  # the hot path
+            if not self.incremental:
+                return self._fail(f"update on the snapshot-only channel {self.channel}")
+            if not self.synced:
+                return Verdict.IGNORED
+            seq = data.seq
+            if seq and book.seq and seq <= book.seq:
+                return self._fail(f"seq went from {book.seq} to {seq}")
+            top = False
+            if bids is not _NO_LEVELS:
+                top = _merge_bids(self._bid_px, self._bid_raw, bids)
+            if asks is not _NO_LEVELS and _merge_asks(self._ask_px, self._ask_raw, asks):
+                top = True
+            if top:
+                self.crc = None  # a change reached the top 25: recompute
+            book.apply_delta(bids[0], asks[0], now, seq or book.seq)
+            if data.checksum:
+                crc = self.crc if self.crc is not None else self.local_checksum()
+                if data.checksum != crc:
+                    return self._fail(f"checksum mismatch (venue {data.checksum})")
+        elif action == "snapshot":
             self._bid_px, self._bid_raw = _ladder(bids)
             self._ask_px, self._ask_raw = _ladder(asks)
             book.apply_snapshot(bids[0], asks[0], now, data.seq)
             self.synced = True
             self.crc = None
-        elif action == "update":
-            if self.channel != "books":
-                return self._fail(f"update on the snapshot-only channel {self.channel}")
-            if not self.synced:
-                return Verdict.IGNORED
-            if data.seq and book.seq and data.seq <= book.seq:
-                return self._fail(f"seq went from {book.seq} to {data.seq}")
-            if _merge_bids(self._bid_px, self._bid_raw, bids) | _merge_asks(
-                self._ask_px, self._ask_raw, asks
-            ):
-                self.crc = None  # a change reached the top 25: recompute
-            book.apply_delta(bids[0], asks[0], now, data.seq or book.seq)
-            if data.checksum:
-                crc = self.crc if self.crc is not None else self.local_checksum()
-                if data.checksum != crc:
-                    return self._fail(f"checksum mismatch (venue {data.checksum})")
         else:
             return self._fail(f"unknown action {action!r}")
-        if book.is_crossed():
+        # crossed? (these ladders hold the book's prices: L2Book.is_crossed, one call less)
+        bid_px, ask_px = self._bid_px, self._ask_px
+        if bid_px and ask_px and bid_px[-1] >= ask_px[0]:
             return self._fail("crossed book")
-        return Verdict.APPLIED
+        return _APPLIED
 
     def local_checksum(self) -> int:
         """The checksum of the local book's top 25 levels (raw strings), computed now."""

@@ -1,34 +1,36 @@
 """The Bitget V2 mix (``USDT-FUTURES``) venue client: REST over httpx, streams over WebSocket.
 
-Implements :class:`arbtrio.venues.base.VenueClient`. Facts: ``bybit_bitget.md`` part B;
-choices: ``specs/012-bitget.md``.
+Implements :class:`arbtrio.venues.base.VenueClient` in the shape of ``specs/006``; the
+venue's rules and the choices made are in ``specs/012-bitget.md``.
 
-* Books: channel ``books`` (snapshot then updates with the CRC32 checksum, kept by
-  :class:`~arbtrio.venues.bitget.book.BitgetBook`); a mismatch, a backwards ``seq`` or a
-  malformed frame invalidates the book and resubscribes it; text ``ping`` every 30 s;
-  at most 10 messages a second per connection (the venue's limit) through a local bucket.
+* REST: every request through :class:`~arbtrio.venues.rest.RestClient` with
+  :class:`BitgetRules` — the 6000/min IP pool plus a bucket per endpoint, the
+  ``{code, msg, data}`` envelope (``"00000"`` is success) mapped by
+  :mod:`arbtrio.venues.bitget.errors`, ``x-mbx-used-remain-limit: 0`` blocking the
+  endpoint for a second. Requests are built and signed by :mod:`.prepare`.
 * Orders: ``place-order`` limit IOC (``force: "ioc"``) with ``clientOid`` = the request's
-  client order id, ``reduceOnly "YES"/"NO"`` in one-way mode, ``tradeSide`` in hedge mode.
-* Private stream: ``login`` (seconds timestamp), ``orders``/``fill``/``positions``/
-  ``account``; fills de-duplicated by ``tradeId``; fee sign flipped (Bitget reports paid
-  fees as negative numbers).
-* Rate limits: a bucket per endpoint (doc B.5) plus the 6000/min IP pool; the
-  ``x-mbx-used-remain-limit`` header at 0 blocks the endpoint for a second.
+  client order id, ``reduceOnly "YES"/"NO"`` in one-way mode, ``tradeSide`` in hedge mode;
+  the order id of each placement is posted to the private stream's protocol.
+* Streams: both through :class:`~arbtrio.venues.stream.Stream` —
+  :class:`~arbtrio.venues.bitget.feed.BitgetBookFeed` (books, checksums, resyncs) and
+  :class:`~arbtrio.venues.bitget.feed.BitgetOrderFeed` (login, pushes, fill
+  de-duplication), each keeping the venue's 10-messages-a-second send limit.
+* ``symbols_hint`` may name assets (``"BTC"``: what ``arbtrio run`` passes) or venue
+  symbols (``"BTCUSDT"``: what the simulator passes); hints are mapped through the loaded
+  instruments and an unknown hint is skipped.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import attrs
 import httpx
 import msgspec
 import structlog
 import trio
-from trio_websocket import WebSocketConnection
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
@@ -40,27 +42,27 @@ from arbtrio.core.types import (
     OrderEvent,
     OrderReport,
     OrderRequest,
-    OrderStatus,
-    OrderUpdate,
-    Side,
     VenuePosition,
 )
 from arbtrio.venues.base import (
     AuthenticationFailed,
-    BadRequest,
     BookCallback,
     Credentials,
-    Disconnected,
     MalformedMessage,
     OrderNotFound,
     OutcomeUnknown,
     PreparedRequest,
-    RateLimited,
     VenueHealth,
 )
 from arbtrio.venues.bitget import codecs as c
-from arbtrio.venues.bitget.book import BitgetBook, Verdict
 from arbtrio.venues.bitget.errors import error_for, http_error_for
+from arbtrio.venues.bitget.feed import (
+    ORDER_STATUS,
+    BitgetBookFeed,
+    BitgetOrderFeed,
+    OrderPlaced,
+    fill_of,
+)
 from arbtrio.venues.bitget.prepare import (
     ORDER_PATH,
     BitgetAccount,
@@ -68,12 +70,14 @@ from arbtrio.venues.bitget.prepare import (
     prepare_order,
     prepare_request,
 )
-from arbtrio.venues.bitget.signing import login_args, query_string
-from arbtrio.venues.envelope import EnvelopeClient
-from arbtrio.venues.envelope import private_url_for as _private_url_for
+from arbtrio.venues.bitget.signing import query_string
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, Readiness
-from arbtrio.venues.wire import RecentIds, open_websocket, read_private_pushes
+from arbtrio.venues.reconnect import Backoff
+from arbtrio.venues.rest import Budget, RestClient
+from arbtrio.venues.stream import Stream, websocket
+from arbtrio.venues.wire import private_url_for as _private_url_for
+
+__all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "BitgetClient", "BitgetRules", "hinted"]
 
 log = structlog.get_logger("arbtrio.venues.bitget")
 
@@ -85,7 +89,10 @@ PUBLIC_PATH = "/v2/ws/public"
 PRIVATE_PATH = "/v2/ws/private"
 BOOK_CHANNELS = ("books", "books1", "books5", "books15")
 DEFAULT_BACKOFF = Backoff()
+IP_LIMIT = (100.0, 100.0)  # capacity, refill per second: the 6000 / min IP pool
 
+# Requests per second by endpoint (capacity = one second's worth), Bitget's per-endpoint
+# limits (spec 012, rate limits).
 ENDPOINT_LIMITS: Mapping[str, float] = {
     "/api/v2/mix/market/contracts": 20,
     "/api/v2/mix/market/current-fund-rate": 20,
@@ -98,25 +105,76 @@ ENDPOINT_LIMITS: Mapping[str, float] = {
     "/api/v2/mix/account/accounts": 10,
     "/api/v2/mix/position/all-position": 5,
 }
-ORDER_STATUS: Mapping[str, OrderStatus] = {
-    "live": OrderStatus.OPEN,
-    "new": OrderStatus.OPEN,
-    "init": OrderStatus.OPEN,
-    "partially_filled": OrderStatus.OPEN,
-    "filled": OrderStatus.FILLED,
-    "canceled": OrderStatus.CANCELLED,
-    "cancelled": OrderStatus.CANCELLED,
-}
-SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 
 T = TypeVar("T")
 
 
 def private_url_for(ws_url: str) -> str:
+    """The private stream URL on the same host as the public ``…/v2/ws/public`` URL."""
     return _private_url_for(ws_url, PUBLIC_PATH, PRIVATE_PATH)
 
 
-class BitgetClient(EnvelopeClient[BitgetBook]):
+def hinted(instruments: Iterable[Instrument], hints: Iterable[str]) -> list[Instrument]:
+    """The instruments ``hints`` name, in hint order, each once: an instrument matches a
+    hint when its ``asset`` (``"BTC"``) or its venue ``symbol`` (``"BTCUSDT"``) equals it.
+    A hint matching nothing is skipped (and logged)."""
+    by_name: dict[str, Instrument] = {}
+    for inst in instruments:
+        by_name.setdefault(inst.symbol, inst)
+        by_name.setdefault(inst.asset, inst)
+    out: list[Instrument] = []
+    for hint in hints:
+        match = by_name.get(hint)
+        if match is None:
+            log.info("bitget.hint.unknown", hint=hint)
+        elif match not in out:
+            out.append(match)
+    return out
+
+
+class BitgetRules:
+    """Bitget's REST rules (:class:`~arbtrio.venues.rest.RestRules`): the IP pool plus a
+    per-endpoint bucket; the ``code``/``data`` envelope; ``x-mbx-used-remain-limit``.
+
+    A ``RateLimited`` answer (HTTP 429 or a rate code) empties every budget the request
+    spent, the IP pool's and the endpoint's, for its ``retry_after`` (1 s): Bitget's 429
+    does not say which of the two limits it was."""
+
+    def __init__(self) -> None:
+        capacity, rate = IP_LIMIT
+        self.ip = TokenBucket(f"{VENUE}:ip", capacity=capacity, rate=rate)
+        self.endpoints = {
+            path: TokenBucket(f"{VENUE}:{path}", capacity=limit, rate=limit)
+            for path, limit in ENDPOINT_LIMITS.items()
+        }
+
+    def budget(self, method: str, path: str) -> Budget:
+        bucket = self.endpoints.get(path)
+        return ((self.ip, 1.0),) if bucket is None else ((self.ip, 1.0), (bucket, 1.0))
+
+    def observe(self, resp: httpx.Response, path: str, budget: Budget) -> None:
+        """``x-mbx-used-remain-limit: 0`` (none left this second) blocks the endpoint 1 s."""
+        bucket = self.endpoints.get(path)
+        remain = resp.headers.get("x-mbx-used-remain-limit")
+        if bucket is not None and remain is not None and remain.strip() == "0":
+            bucket.penalize(1.0, trio.current_time())
+
+    def unwrap(self, resp: httpx.Response, path: str, mutating: bool) -> msgspec.Raw:
+        """``data`` of a ``code: "00000"`` envelope, or the mapped error."""
+        try:
+            env = c.decode_envelope(resp.content)
+        except MalformedMessage:
+            if resp.status_code != 200:
+                raise http_error_for(resp.status_code, resp.text, mutating=mutating) from None
+            if mutating:
+                raise OutcomeUnknown(VENUE, f"{path}: undecodable answer") from None
+            raise
+        if env.code != "00000":
+            raise error_for(env.code, env.msg, mutating=mutating)
+        return env.data
+
+
+class BitgetClient:
     """A :class:`~arbtrio.venues.base.VenueClient` for Bitget USDT-M perpetuals."""
 
     name = VENUE
@@ -143,13 +201,10 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
             raise ValueError(f"channel must be one of {BOOK_CHANNELS}, got {channel!r}")
         if margin_mode not in ("crossed", "isolated"):
             raise ValueError(f"margin_mode must be crossed or isolated, got {margin_mode!r}")
-        super().__init__(
-            rest_url=rest_url,
-            credentials=credentials,
-            request_timeout=request_timeout,
-            ip_limit=(100, 100),  # 6000 / min
-            endpoint_limits=ENDPOINT_LIMITS,
-        )
+        self.rest_url = rest_url.rstrip("/")
+        self.credentials = credentials if credentials and credentials.api_key else None
+        self.rules = BitgetRules()
+        self.rest = RestClient(VENUE, self.rest_url, self.rules, timeout=request_timeout)
         self.ws_url = ws_url
         self.private_ws_url = private_ws_url or private_url_for(ws_url)
         self.symbols_hint = tuple(symbols_hint)
@@ -166,23 +221,34 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
         self.private_health = VenueHealth(venue=VENUE)
         self.books: dict[str, L2Book] = {}
         self.instruments: dict[str, Instrument] = {}
-        self.positions: dict[tuple[str, str], c.PositionPush] = {}
-        self.accounts: dict[str, c.AccountPush] = {}
-        self._seen_fills = RecentIds(50_000)
-        self._cid_by_order_id: OrderedDict[str, str] = OrderedDict()
+        self.orders = BitgetOrderFeed(
+            self.credentials or Credentials(),
+            self.private_health,
+            wall_clock,
+            ping_interval=ping_interval,
+            idle_timeout=idle_timeout,
+            auth_timeout=request_timeout,
+        )
+        # Built now so that placements can post to it before (and while) it runs.
+        self.order_stream = Stream(
+            VENUE, "orders", self.orders, websocket(self.private_ws_url), self.private_health,
+            backoff=backoff,
+        )  # fmt: skip
 
-    # -- REST: the venue's rules for EnvelopeRest._request ----------------------------------
-    encoder = c.encoder
-    payload_field = "data"
+    @property
+    def positions(self) -> dict[tuple[str, str], c.PositionPush]:
+        """The latest private-stream ``positions`` push per (symbol, holdSide)."""
+        return self.orders.positions
 
-    def _query_string(self, params: Mapping[str, str]) -> str:
-        return query_string(params)
+    @property
+    def accounts(self) -> dict[str, c.AccountPush]:
+        """The latest private-stream ``account`` push per margin coin."""
+        return self.orders.accounts
 
-    def _prepare(
-        self, signed: bool, method: str, path: str, query: str, body: bytes | None
-    ) -> PreparedRequest:
-        account = self._account() if signed else None
-        return prepare_request(account, method, path, query, body, self._ts_ms())
+    def _require_credentials(self) -> Credentials:
+        if self.credentials is None:
+            raise AuthenticationFailed(VENUE, "no API credentials: this client is public-data only")
+        return self.credentials
 
     def _account(self) -> BitgetAccount:
         return BitgetAccount.from_credentials(
@@ -190,54 +256,42 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
         )
 
     def _ts_ms(self) -> int:
-        """The signature timestamp, taken right before sending."""
+        """The signature timestamp, taken right before sending (after any budget wait)."""
         return int(self.wall_clock() * 1000)
 
-    def _unwrap(
-        self, resp: httpx.Response, bucket: TokenBucket | None, path: str, mutating: bool
-    ) -> msgspec.Raw:
-        """``data`` of a ``code: "00000"`` envelope; ``x-mbx-used-remain-limit: 0`` blocks
-        the endpoint for a second."""
-        remain = resp.headers.get("x-mbx-used-remain-limit")
-        if bucket is not None and remain is not None and remain.strip() == "0":
-            bucket.penalize(1.0, trio.current_time())
-        try:
-            env = c.decode_envelope(resp.content)
-        except MalformedMessage:
-            err = http_error_for(resp.status_code, resp.text, mutating=mutating)
-            if resp.status_code == 200:
-                if mutating:
-                    raise OutcomeUnknown(VENUE, f"{path}: undecodable answer") from None
-                raise
-            self._penalize(bucket, err)
-            raise err from None
-        if env.code != "00000":
-            err = error_for(env.code, env.msg, mutating=mutating)
-            self._penalize(bucket, err)
-            raise err
-        return env.data
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        result_type: Any,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        signed: bool = False,
+        mutating: bool = False,
+    ) -> Any:
+        """One REST call: its decoded ``data`` as ``result_type``, or the mapped error."""
+        account = self._account() if signed else None
+        qs = query_string(params or {})
+        content = c.encoder.encode(body) if body is not None else None
 
-    def _decode(self, result_type: Any, raw: Any, path: str) -> Any:
-        return c.decode_data(result_type, raw, path)
+        def build() -> PreparedRequest:
+            return prepare_request(account, method, path, qs, content, self._ts_ms())
 
-    def _penalize(self, bucket: TokenBucket | None, err: Exception) -> None:
-        if isinstance(err, RateLimited):
-            (bucket or self._ip_bucket).penalize(err.retry_after or 1.0, trio.current_time())
+        def decode(raw: Any) -> Any:
+            return c.decode_data(result_type, raw, path)
+
+        return await self.rest.call(method, path, build, decode, mutating=mutating)
 
     # -- instruments, account ------------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
-        """Every ``normal`` USDT perpetual; tick = priceEndStep × 10^−pricePlace."""
+        """Every ``normal`` USDT perpetual; tick = priceEndStep × 10^−pricePlace. With
+        credentials, the account's fees from ``trade-rate``, asked for the first instrument
+        ``symbols_hint`` names (assets or symbols; the first instrument when none does)."""
         contracts: list[c.Contract] = await self._request(
             "GET", "/api/v2/mix/market/contracts", list[c.Contract],
             params={"productType": PRODUCT},
         )  # fmt: skip
-        rate: c.TradeRate | None = None
-        if self.credentials is not None and contracts:
-            symbol = next((s for s in self.symbols_hint), contracts[0].symbol)
-            rate = await self._request(
-                "GET", "/api/v2/common/trade-rate", c.TradeRate,
-                params={"symbol": symbol, "businessType": "mix"}, signed=True,
-            )  # fmt: skip
         result = []
         for k in contracts:
             if k.symbolStatus != "normal" or k.symbolType != "perpetual" or k.quoteCoin != "USDT":
@@ -253,8 +307,8 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
                     lot_size=k.sizeMultiplier,
                     min_size=k.minTradeNum,
                     min_notional=k.minTradeUSDT,
-                    taker_fee=rate.takerFeeRate if rate else k.takerFeeRate,
-                    maker_fee=rate.makerFeeRate if rate else k.makerFeeRate,
+                    taker_fee=k.takerFeeRate,
+                    maker_fee=k.makerFeeRate,
                     funding_interval_hours=int(k.fundInterval or 8),
                     max_leverage=int(k.maxLever) if k.maxLever.isdigit() else None,
                 )
@@ -262,6 +316,17 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
                 log.warning("bitget.instrument.skipped", symbol=k.symbol, error=str(exc))
                 continue
             result.append(inst)
+        if self.credentials is not None and result:
+            symbol = next(iter(hinted(result, self.symbols_hint)), result[0]).symbol
+            rate: c.TradeRate = await self._request(
+                "GET", "/api/v2/common/trade-rate", c.TradeRate,
+                params={"symbol": symbol, "businessType": "mix"}, signed=True,
+            )  # fmt: skip
+            result = [
+                attrs.evolve(i, taker_fee=rate.takerFeeRate, maker_fee=rate.makerFeeRate)
+                for i in result
+            ]
+        for inst in result:
             self.instruments[inst.symbol] = inst
         return result
 
@@ -286,6 +351,7 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
         return [_position(p) for p in rows if p.total != 0]
 
     async def fetch_funding(self, symbols: Sequence[str]) -> list[FundingRate]:
+        """Current funding rate, interval and next settlement (on the runtime clock)."""
         rows: list[c.FundRate] = await self._request(
             "GET", "/api/v2/mix/market/current-fund-rate", list[c.FundRate],
             params={"productType": PRODUCT},
@@ -313,12 +379,20 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
         return order_body(request, self.margin_mode, self.hedge_mode)
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
+        """``POST place-order`` (:func:`~arbtrio.venues.bitget.prepare.prepare_order`);
+        the venue's order id is posted to the private stream (fill pushes may carry only
+        that id)."""
         account = self._account()
-        bucket = await self._acquire(ORDER_PATH)
-        prepared = prepare_order(request, None, account, self._ts_ms())
-        ids: c.OrderIds = await self._send(prepared, bucket, c.OrderIds, mutating=True)
+
+        def build() -> PreparedRequest:
+            return prepare_order(request, None, account, self._ts_ms())
+
+        def decode(raw: Any) -> c.OrderIds:
+            return c.decode_data(c.OrderIds, raw, ORDER_PATH)
+
+        ids = await self.rest.call("POST", ORDER_PATH, build, decode, mutating=True)
         if ids.orderId:
-            self._remember(ids.orderId, request.client_order_id)
+            self.order_stream.post(OrderPlaced(ids.orderId, request.client_order_id))
         return OrderAck(venue=VENUE, client_order_id=request.client_order_id,
                         venue_order_id=ids.orderId, ts=trio.current_time())  # fmt: skip
 
@@ -349,7 +423,7 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
                 signed=True,
             )  # fmt: skip
             now = trio.current_time()
-            fills = tuple(self._fill(f, now, client_order_id) for f in res.fillList or ())
+            fills = tuple(fill_of(f, now, client_order_id) for f in res.fillList or ())
         avg = c.parse_decimal(detail.priceAvg, "priceAvg")
         return OrderReport(
             venue=VENUE,
@@ -361,220 +435,42 @@ class BitgetClient(EnvelopeClient[BitgetBook]):
             reason=detail.cancelReason,
         )
 
-    # -- public stream -------------------------------------------------------------------------
-    def _trackers(self, symbols: Sequence[str]) -> dict[str, BitgetBook]:
-        """A book keeper of channel ``self.channel`` per symbol, keyed by symbol."""
-        return {
-            s: BitgetBook(self.books.setdefault(s, L2Book(VENUE, s)), self.channel) for s in symbols
-        }
-
-    def _arg(self, symbol: str) -> dict[str, str]:
-        return {"instType": PRODUCT, "channel": self.channel, "instId": symbol}
-
-    async def _books_session(
-        self, trackers: dict[str, BitgetBook], on_update: BookCallback, ready: Readiness
-    ) -> None:
-        health = self.health
-        sender = _Sender()
-        async with open_websocket(self.ws_url) as ws:
-            symbols = list(trackers)
-            pending = set(symbols)
-            for i in range(0, len(symbols), 20):  # well under the 4096-byte request limit
-                args = [self._arg(s) for s in symbols[i : i + 20]]
-                await sender.send(ws, {"op": "subscribe", "args": args})
-            resyncs = dict.fromkeys(symbols, 0)
-
-            async def resync(symbol: str) -> None:
-                health.resyncs += 1
-                resyncs[symbol] += 1
-                if resyncs[symbol] > self.max_resyncs:
-                    raise Disconnected(
-                        VENUE, f"{symbol}: {resyncs[symbol]} resyncs without recovery"
-                    )
-                await sender.send(ws, {"op": "unsubscribe", "args": [self._arg(symbol)]})
-                await sender.send(ws, {"op": "subscribe", "args": [self._arg(symbol)]})
-
-            def subscribed(symbol: str) -> None:
-                pending.discard(symbol)
-                if not pending:
-                    ready()
-
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pinger, ws, sender)
-                while True:
-                    with trio.fail_after(self.idle_timeout):
-                        raw = await ws.get_message()
-                    now = trio.current_time()
-                    health.message_received(now)
-                    if raw == "pong":
-                        continue
-                    try:
-                        frame = c.decode_public(raw)
-                        arg = frame.arg
-                        tracker = trackers.get(arg.instId) if arg is not None else None
-                        verdict = None
-                        if (
-                            tracker is not None
-                            and frame.data
-                            and arg
-                            and arg.channel == self.channel
-                        ):
-                            if len(frame.data) != 1:
-                                raise MalformedMessage(
-                                    VENUE, f"books push with {len(frame.data)} entries"
-                                )
-                            verdict = tracker.apply(frame.action, frame.data[0], now)
-                    except MalformedMessage as exc:
-                        health.malformed += 1
-                        bad = c.arg_of(raw)
-                        log.warning("bitget.malformed", error=exc.message,
-                                    inst=bad.instId if bad else "")  # fmt: skip
-                        targets = [bad.instId] if bad and bad.instId in trackers else list(trackers)
-                        for symbol in targets:
-                            trackers[symbol].invalidate("malformed message")
-                            on_update(trackers[symbol].book)
-                            await resync(symbol)
-                        continue
-                    if verdict is Verdict.APPLIED:
-                        assert tracker is not None and arg is not None
-                        if frame.action == "snapshot":
-                            resyncs[arg.instId] = 0
-                            subscribed(arg.instId)
-                        on_update(tracker.book)
-                    elif verdict is Verdict.RESYNC:
-                        assert tracker is not None and arg is not None
-                        log.warning("bitget.resync", inst=arg.instId, reason=tracker.reason)
-                        on_update(tracker.book)
-                        await resync(arg.instId)
-                    elif frame.event == "error":
-                        log.error("bitget.stream.error", code=str(frame.code), msg=frame.msg)
-                        health.last_error = f"{frame.code}: {frame.msg}"
-                        if frame.arg is not None and frame.arg.instId in pending:
-                            subscribed(frame.arg.instId)  # refused: do not wait for it
-
-    async def _pinger(self, ws: WebSocketConnection, sender: _Sender) -> None:
-        while True:
-            await trio.sleep(self.ping_interval)
-            await sender.send_text(ws, "ping")
-
-    # -- private stream ----------------------------------------------------------------------
-    async def _private_session(
+    # -- streams ------------------------------------------------------------------------------
+    async def run_books(
         self,
-        creds: Credentials,
-        send: trio.MemorySendChannel[OrderEvent],
-        subscribed: Readiness,
+        symbols: Sequence[str],
+        on_update: BookCallback,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """``login`` (seconds timestamp), subscribe orders/fill/positions/account, read."""
-        sender = _Sender()
-        async with open_websocket(self.private_ws_url) as ws:
-            args = login_args(creds.api_key, creds.api_secret, creds.passphrase,
-                              int(self.wall_clock()))  # fmt: skip
-            await sender.send(ws, {"op": "login", "args": args})
-            with trio.fail_after(self.request_timeout):
-                while True:
-                    raw = await ws.get_message()
-                    if raw == "pong":
-                        continue
-                    frame = c.decode_private(raw)
-                    if frame.event in ("login", "error"):
-                        break
-            if frame.event != "login" or str(frame.code) != "0":
-                raise AuthenticationFailed(VENUE, f"stream login refused: {frame.code} {frame.msg}")
-            subs = [
-                {"instType": PRODUCT, "channel": "orders", "instId": "default"},
-                {"instType": PRODUCT, "channel": "fill", "instId": "default"},
-                {"instType": PRODUCT, "channel": "positions", "instId": "default"},
-                {"instType": PRODUCT, "channel": "account", "coin": "default"},
-            ]
-            await sender.send(ws, {"op": "subscribe", "args": subs})
-            subscribed()
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pinger, ws, sender)
-                await read_private_pushes(
-                    ws, self.private_health, send,
-                    lambda raw, now: self._private_events(c.decode_private(raw), now),
-                    idle_timeout=self.idle_timeout, logger=log, skip="pong",
-                )  # fmt: skip
+        """Maintain the books of ``symbols`` until cancelled (:class:`BitgetBookFeed`)."""
+        feed = BitgetBookFeed(
+            self.books, symbols, self.channel, self.health,
+            ping_interval=self.ping_interval, idle_timeout=self.idle_timeout,
+            max_resyncs=self.max_resyncs,
+        )  # fmt: skip
+        stream = Stream(
+            VENUE, "books", feed, websocket(self.ws_url), self.health,
+            on_change=on_update, backoff=self.backoff,
+        )  # fmt: skip
+        await stream.run(task_status=task_status)
 
-    def _private_events(self, frame: c.PrivateFrame, now: float) -> list[OrderEvent]:
-        channel = frame.arg.channel if frame.arg is not None else ""
-        if frame.event == "error":
-            raise BadRequest(VENUE, f"private stream error {frame.code}: {frame.msg}")
-        if frame.event:  # login / subscribe / unsubscribe acks carry no data
-            return []
-        if channel == "fill":
-            out: list[OrderEvent] = []
-            for f in c.decode_data(list[c.FillPush], frame.data, "fill push"):
-                if not self._seen_fills.add(f.tradeId):
-                    continue
-                out.append(
-                    self._fill(f, now, f.clientOid or self._cid_by_order_id.get(f.orderId, ""))
-                )
-            return out
-        if channel == "orders":
-            out = []
-            for o in c.decode_data(list[c.OrderPush], frame.data, "orders push"):
-                self._remember(o.orderId, o.clientOid)
-                out.append(_order_update(o, now))
-            return out
-        if channel == "positions":
-            for p in c.decode_data(list[c.PositionPush], frame.data, "positions push"):
-                self.positions[(p.instId or p.symbol, p.holdSide)] = p
-        elif channel == "account":
-            for a in c.decode_data(list[c.AccountPush], frame.data, "account push"):
-                self.accounts[a.marginCoin] = a
-        return []
+    async def run_order_stream(
+        self,
+        send: trio.MemorySendChannel[OrderEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Deliver the account's order events into ``send`` (:class:`BitgetOrderFeed`)."""
+        self._require_credentials()
+        self.order_stream.deliver = send
+        await self.order_stream.run(task_status=task_status)
 
-    def _remember(self, order_id: str, client_order_id: str) -> None:
-        self._cid_by_order_id[order_id] = client_order_id
-        if len(self._cid_by_order_id) > 50_000:
-            self._cid_by_order_id.popitem(last=False)
-
-    def _fill(self, f: c.FillPush, now: float, client_order_id: str) -> Fill:
-        if f.baseVolume <= 0:
-            raise MalformedMessage(VENUE, f"fill {f.tradeId}: baseVolume {f.baseVolume} <= 0")
-        side = SIDES.get(f.side)
-        if side is None:
-            raise MalformedMessage(VENUE, f"fill {f.tradeId}: side {f.side!r}")
-        if f.tradeSide == "close":  # hedge mode reports the position's side (doc B.2)
-            side = side.opposite
-        fee = -sum((d.totalFee for d in f.feeDetail), Decimal(0))  # negative = paid
-        return Fill(venue=VENUE, client_order_id=client_order_id, trade_id=f.tradeId, side=side,
-                    qty=f.baseVolume, price=f.price, fee=fee, ts=now)  # fmt: skip
+    async def aclose(self) -> None:
+        await self.rest.aclose()
 
 
-class _Sender:
-    """Keeps one connection under Bitget's 10 messages/second (pings included).
-
-    A token bucket lets through at most ``capacity + rate × T`` messages in any window of
-    T seconds, so capacity 2 + rate 7 = at most 9 in any second (one to spare for jitter);
-    the former 8 + 8 let 16 through from a full bucket, and the venue disconnects past 10.
-    """
-
-    def __init__(self) -> None:
-        self.bucket = TokenBucket("bitget:ws", capacity=2, rate=7)
-
-    async def send(self, ws: WebSocketConnection, message: Any) -> None:
-        await self.send_text(ws, c.encoder.encode(message).decode())
-
-    async def send_text(self, ws: WebSocketConnection, text: str) -> None:
-        await self.bucket.acquire()
-        await ws.send_message(text)
-
-
-def _order_update(o: c.OrderPush, now: float) -> OrderUpdate:
-    status = ORDER_STATUS.get(o.status)
-    if status is None:
-        raise MalformedMessage(VENUE, f"orders push: unknown status {o.status!r}")
-    avg = c.parse_decimal(o.priceAvg, "priceAvg")
-    reason = o.cancelReason or (
-        "IOC remainder cancelled" if status is OrderStatus.CANCELLED else ""
-    )
-    return OrderUpdate(venue=VENUE, client_order_id=o.clientOid, status=status,
-                       filled_qty=o.accBaseVolume, avg_price=avg if avg else None, ts=now,
-                       reason=reason)  # fmt: skip
-
-
+# -- conversions ----------------------------------------------------------------------------
 def _position(p: c.PositionPush) -> VenuePosition:
     sign = {"long": 1, "short": -1}.get(p.holdSide)
     if sign is None:

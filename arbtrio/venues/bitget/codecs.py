@@ -1,7 +1,7 @@
 """Bitget V2 mix (``USDT-FUTURES``) wire messages as msgspec Structs, both directions.
 
 One decoder per message type, built once. Book levels stay *strings* (the CRC32 checksum
-is computed over the raw strings, venue doc B.1); the tracker turns them into floats.
+is computed over the raw strings, ``specs/012-bitget.md``); the tracker turns them into floats.
 Orders, fills, balances and instruments decode to :class:`~decimal.Decimal` (non-finite
 values are rejected). Every ``decode_*`` raises
 :class:`~arbtrio.venues.base.MalformedMessage` and nothing else on bad input.
@@ -185,7 +185,7 @@ class TradeRate(msgspec.Struct):
 
 
 class OrderIds(msgspec.Struct):
-    orderId: str = ""  # may be missing on a one-way reduce-only order (doc B.3)
+    orderId: str = ""  # may be missing on a one-way reduce-only order (place-order docs)
     clientOid: str = ""
 
 
@@ -303,6 +303,9 @@ def _check_finite(value: Any, what: str) -> None:
                 raise MalformedMessage(VENUE, f"{what}: field {field} is not finite: {v}")
             if isinstance(v, list):
                 _check_finite(v, what)
+
+
+public_decoder = _public  # the stream protocol's hot path calls it directly
 
 
 def decode_public(raw: bytes | str) -> PublicFrame:

@@ -1,7 +1,7 @@
 """Bitget error codes and HTTP statuses → the unified venue errors (a table, as data).
 
-Codes were re-mapped by Bitget on 2025-10-14 (venue doc B.3), so every error keeps the
-venue's ``msg``. Choices (specs/012-bitget.md):
+Codes were re-mapped by Bitget on 2025-10-14 (its contract error-code table), so every
+error keeps the venue's ``msg``. Choices (specs/012-bitget.md):
 
 * ``40008`` (request timestamp expired) and the other key/sign/passphrase codes are
   authentication failures, never retried automatically.

@@ -85,7 +85,7 @@ def order_body(request: OrderRequest, margin_mode: str, hedge_mode: bool) -> c.P
     trade_side = ""
     reduce_only = "YES" if request.reduce_only else "NO"
     if hedge_mode:
-        # Hedge mode names the *position's* side: closing a long is buy/close (doc B.3).
+        # Hedge mode names the *position's* side: closing a long is buy/close (spec 012).
         trade_side = "close" if request.reduce_only else "open"
         side = side.opposite if request.reduce_only else side
         reduce_only = ""

@@ -1,10 +1,11 @@
 """Bitget V2 request signing. Pure functions, no I/O, no clock reads.
 
-REST (venue doc B.4): ``ACCESS-SIGN = base64(HMAC-SHA256(secret, timestamp + METHOD +
-requestPath + ["?" + queryString] + body))`` with the millisecond timestamp, the query
-string exactly as in the URL and the body exactly as sent. Stream login (B.2): ``sign =
-base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`` with the timestamp in
-*seconds* (what every working client sends, despite the docs' wording).
+REST (Bitget's signature documentation; ``specs/012-bitget.md``): ``ACCESS-SIGN =
+base64(HMAC-SHA256(secret, timestamp + METHOD + requestPath + ["?" + queryString] +
+body))`` with the millisecond timestamp, the query string exactly as in the URL and the
+body exactly as sent. Stream login: ``sign = base64(HMAC-SHA256(secret, timestamp + "GET" +
+"/user/verify"))`` with the timestamp in *seconds* (what every working client sends,
+despite the docs' wording).
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from arbtrio.venues.base import (
 )
 from arbtrio.venues.bitget import codecs as c
 from arbtrio.venues.bitget.book import BitgetBook, Verdict, checksum, checksum_text, crc32_signed
-from arbtrio.venues.bitget.client import BitgetClient, _order_update
+from arbtrio.venues.bitget.client import BitgetClient
 from arbtrio.venues.bitget.errors import error_for, http_error_for
+from arbtrio.venues.bitget.feed import order_update_of
 from arbtrio.venues.bitget.signing import (
     login_args,
     login_signature,
@@ -36,7 +37,7 @@ from arbtrio.venues.bitget.signing import (
     rest_signature,
 )
 
-# -- signing: every vector of bybit_bitget.md B.4 (self-computed, secret "test_secret") ----
+# -- signing: the documented pre-hash strings, signatures self-computed (secret "test_secret") --
 POST_BODY = ('{"productType":"usdt-futures","symbol":"BTCUSDT","size":"8","marginMode":"crossed",'
              '"side":"buy","orderType":"limit","clientOid":"channel#123456"}')  # fmt: skip
 
@@ -229,12 +230,12 @@ def test_documented_messages_decode() -> None:
     f = c.decode_public(DOC_BOOK)
     assert f.action == "snapshot" and f.data and f.data[0].asks[0] == ("27000.5", "8.760")
     (o,) = c.decode_data(list[c.OrderPush], c.decode_private(DOC_ORDERS).data, "orders")
-    u = _order_update(o, 0.0)
+    u = order_update_of(o, 0.0)
     assert u.status is OrderStatus.FILLED and u.filled_qty == Decimal("0.01")
     client = BitgetClient(rest_url="http://127.0.0.1:1")
-    (fill,) = client._private_events(c.decode_private(DOC_FILL), 0.0)
+    (fill,) = client.orders.events(c.decode_private(DOC_FILL), 0.0)
     assert fill.fee == Decimal("0.306003") and fill.side is Side.BUY  # type: ignore[union-attr]
-    assert client._private_events(c.decode_private(DOC_FILL), 0.0) == []  # de-duplicated
+    assert client.orders.events(c.decode_private(DOC_FILL), 0.0) == []  # de-duplicated
     (k,) = c.decode_data(list[c.Contract], c.decode_envelope(DOC_CONTRACTS).data, "contracts")
     assert k.priceEndStep.scaleb(-int(k.pricePlace)) == Decimal("0.1")
     assert c.decode_envelope(DOC_ERROR).code == "40009"
@@ -288,7 +289,7 @@ def test_mutated_messages_decode_or_raise_malformed(doc: Any) -> None:
     client = BitgetClient(rest_url="http://127.0.0.1:1")
     decoders = [
         c.decode_public,
-        lambda r: client._private_events(c.decode_private(r), 0.0),
+        lambda r: client.orders.events(c.decode_private(r), 0.0),
         lambda r: c.decode_data(list[c.Contract], c.decode_envelope(r).data, "contracts"),
     ]
     for decode in decoders:

@@ -1,4 +1,5 @@
-"""The Bitget client against the Bitget emulator over real loopback sockets."""
+"""The Bitget client against the Bitget emulator over real loopback sockets (virtual time:
+Trio's MockClock with autojump; signature timestamps come from the wall clock)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 import trio
+from trio.testing import MockClock
 from trio_websocket import open_websocket_url
 from venues.rig import Rig, open_rig, wait_until
 
@@ -25,8 +27,10 @@ from arbtrio.venues.base import (
     OutcomeUnknown,
     RateLimited,
 )
-from arbtrio.venues.bitget.client import BitgetClient, _Sender
+from arbtrio.venues.bitget.client import BitgetClient
+from arbtrio.venues.bitget.feed import SendBudget
 from arbtrio.venues.reconnect import Backoff
+from arbtrio.venues.stream import Send
 
 CREDS = Credentials(api_key="test-key", api_secret="test_secret", passphrase="test-pass")
 FAST = Backoff(base=0.02, cap=0.1)
@@ -82,7 +86,7 @@ async def next_update(recv: trio.MemoryReceiveChannel[OrderEvent]) -> list[Order
     return events
 
 
-async def test_books_stream_with_checksums_and_track_the_market() -> None:
+async def test_books_stream_with_checksums_and_track_the_market(autojump_clock: MockClock) -> None:
     async with rig() as r, trio.open_nursery() as n:
         await stream_books(r, n)
         book = r.client.books[SYMBOL]
@@ -92,7 +96,7 @@ async def test_books_stream_with_checksums_and_track_the_market() -> None:
         n.cancel_scope.cancel()
 
 
-async def test_snapshot_channel_books5() -> None:
+async def test_snapshot_channel_books5(autojump_clock: MockClock) -> None:
     async with rig(channel="books5") as r, trio.open_nursery() as n:
         await stream_books(r, n)
         book = r.client.books[SYMBOL]
@@ -100,7 +104,7 @@ async def test_snapshot_channel_books5() -> None:
         n.cancel_scope.cancel()
 
 
-async def test_bad_checksum_resubscribes_and_recovers() -> None:
+async def test_bad_checksum_resubscribes_and_recovers(autojump_clock: MockClock) -> None:
     async with rig(FaultRates(bad_checksum=0.3)) as r, trio.open_nursery() as n:
         await stream_books(r, n)
         book = r.client.books[SYMBOL]
@@ -110,7 +114,7 @@ async def test_bad_checksum_resubscribes_and_recovers() -> None:
         n.cancel_scope.cancel()
 
 
-async def test_lost_update_is_caught_by_the_checksum() -> None:
+async def test_lost_update_is_caught_by_the_checksum(autojump_clock: MockClock) -> None:
     async with rig(FaultRates(sequence_gap=0.3)) as r, trio.open_nursery() as n:
         await stream_books(r, n)
         book = r.client.books[SYMBOL]
@@ -119,7 +123,7 @@ async def test_lost_update_is_caught_by_the_checksum() -> None:
         n.cancel_scope.cancel()
 
 
-async def test_disconnect_reconnects_and_resubscribes() -> None:
+async def test_disconnect_reconnects_and_resubscribes(autojump_clock: MockClock) -> None:
     async with rig(FaultRates(feed_disconnect=0.2)) as r, trio.open_nursery() as n:
         await stream_books(r, n)
         book = r.client.books[SYMBOL]
@@ -128,7 +132,7 @@ async def test_disconnect_reconnects_and_resubscribes() -> None:
         n.cancel_scope.cancel()
 
 
-async def test_malformed_frame_is_counted_and_the_book_resynced() -> None:
+async def test_malformed_frame_is_counted_and_the_book_resynced(autojump_clock: MockClock) -> None:
     async with rig() as r, trio.open_nursery() as n:
         await stream_books(r, n)
         book = r.client.books[SYMBOL]
@@ -144,7 +148,25 @@ async def test_malformed_frame_is_counted_and_the_book_resynced() -> None:
         n.cancel_scope.cancel()
 
 
-async def test_instruments_fees_and_funding() -> None:
+async def test_resync_storm_stays_under_the_send_limit(autojump_clock: MockClock) -> None:
+    """Three unreadable frames resync both books three times: twelve unsubscribe/subscribe
+    messages at once, more than the venue takes in a second (it would answer 30007 and
+    close). The protocol's send budget spreads them out: no reconnect, both books back."""
+    async with rig() as r, trio.open_nursery() as n:
+        await n.start(r.client.run_books, ["BTCUSDT", "ETHUSDT"], lambda _b: None)
+        books = [r.client.books[s] for s in ("BTCUSDT", "ETHUSDT")]
+        await wait_until(lambda: all(b.tradable for b in books))
+        for _ in range(3):
+            r.emulator.inject_public("{truncated")
+        await wait_until(lambda: r.client.health.malformed >= 3)
+        await wait_until(lambda: r.client.health.resyncs >= 6)
+        await trio.sleep(3)  # every queued message sent, each acked
+        assert all(b.tradable for b in books)
+        assert r.client.health.reconnects == 0 and r.client.health.connected
+        n.cancel_scope.cancel()
+
+
+async def test_instruments_fees_and_funding(autojump_clock: MockClock) -> None:
     async with rig() as r:
         insts = {i.symbol: i for i in await r.client.load_instruments()}
         want = {i.symbol: i for i in r.market.instruments("bitget")}
@@ -159,14 +181,47 @@ async def test_instruments_fees_and_funding() -> None:
         assert fr.rate == r.market.funding_rate("bitget", SYMBOL).rate and fr.interval_hours == 8
 
 
-async def test_public_client_refuses_orders() -> None:
+@pytest.mark.parametrize(
+    ("hints", "asked"),
+    [
+        (("DOGE", "ETH", "BTC"), "ETHUSDT"),
+        (("BTC", "ETH"), "BTCUSDT"),
+        (("ETHUSDT",), "ETHUSDT"),
+        (("DOGE",), "BTCUSDT"),  # nothing known: the first instrument, as without hints
+    ],
+)
+async def test_asset_hints_are_mapped_to_symbols(
+    hints: tuple[str, ...], asked: str, autojump_clock: MockClock
+) -> None:
+    """``arbtrio run`` hints assets ("BTC"), the simulator venue symbols ("BTCUSDT"): the
+    fee lookup asks trade-rate for the symbol of the first known hint (the venue refuses an
+    unknown symbol with 40034), and a hint the venue does not list is skipped."""
+    async with rig(symbols_hint=hints) as r:
+        sent: list[str] = []
+        real_send = r.client.rest.send
+
+        async def spy(prepared: Any, *args: Any, **kw: Any) -> Any:
+            sent.append(prepared.path)
+            return await real_send(prepared, *args, **kw)
+
+        r.client.rest.send = spy
+        insts = {i.symbol: i for i in await r.client.load_instruments()}
+        assert set(insts) == {i.symbol for i in r.market.instruments("bitget")}
+        (rate_path,) = [p for p in sent if p.startswith("/api/v2/common/trade-rate")]
+        assert f"symbol={asked}" in rate_path
+        w = r.market.instruments("bitget")[0]
+        assert all((i.taker_fee, i.maker_fee) == (w.taker_fee, w.maker_fee)
+                   for i in insts.values())  # fmt: skip
+
+
+async def test_public_client_refuses_orders(autojump_clock: MockClock) -> None:
     async with rig(credentials=None) as r:
         assert len(await r.client.load_instruments()) == 2
         with pytest.raises(AuthenticationFailed, match="public-data only"):
             await r.client.place_order(buy(r, "a" * 32))
 
 
-async def test_order_filled_with_stream_events_and_query() -> None:
+async def test_order_filled_with_stream_events_and_query(autojump_clock: MockClock) -> None:
     async with rig() as r, trio.open_nursery() as n:
         send, recv = trio.open_memory_channel[OrderEvent](100)
         await n.start(r.client.run_order_stream, send)
@@ -191,7 +246,9 @@ async def test_order_filled_with_stream_events_and_query() -> None:
         n.cancel_scope.cancel()
 
 
-async def test_partial_fill_and_duplicate_fill_pushes_are_deduplicated() -> None:
+async def test_partial_fill_and_duplicate_fill_pushes_are_deduplicated(
+    autojump_clock: MockClock,
+) -> None:
     async with rig(FaultRates(partial_fill=1.0, duplicate_fill=1.0)) as r, trio.open_nursery() as n:
         send, recv = trio.open_memory_channel[OrderEvent](100)
         await n.start(r.client.run_order_stream, send)
@@ -205,7 +262,7 @@ async def test_partial_fill_and_duplicate_fill_pushes_are_deduplicated() -> None
         n.cancel_scope.cancel()
 
 
-async def test_rejects_and_bad_requests() -> None:
+async def test_rejects_and_bad_requests(autojump_clock: MockClock) -> None:
     async with rig(FaultRates(reject=1.0)) as r:
         with pytest.raises(OrderRejected) as exc:
             await r.client.place_order(buy(r, "r1"))
@@ -227,7 +284,7 @@ async def test_rejects_and_bad_requests() -> None:
         assert bad.value.code == "40774"
 
 
-async def test_timeouts_are_resolved_by_query() -> None:
+async def test_timeouts_are_resolved_by_query(autojump_clock: MockClock) -> None:
     async with rig(FaultRates(ack_timeout_executed=1.0), request_timeout=0.5) as r:
         with pytest.raises(OutcomeUnknown):
             await r.client.place_order(buy(r, "t1"))
@@ -240,14 +297,16 @@ async def test_timeouts_are_resolved_by_query() -> None:
             await r.client.query_order(SYMBOL, "t2")
 
 
-async def test_rate_limit_fault() -> None:
+async def test_rate_limit_fault(autojump_clock: MockClock) -> None:
     async with rig(FaultRates(rate_limit=1.0)) as r:
         with pytest.raises(RateLimited) as exc:
             await r.client.place_order(buy(r, "l1"))
         assert exc.value.code == "429"
 
 
-async def test_bad_signature_passphrase_and_clock_fail_authentication() -> None:
+async def test_bad_signature_passphrase_and_clock_fail_authentication(
+    autojump_clock: MockClock,
+) -> None:
     wrong = Credentials(api_key=CREDS.api_key, api_secret="nope", passphrase=CREDS.passphrase)
     async with rig(credentials=wrong) as r, trio.open_nursery() as n:
         with pytest.raises(AuthenticationFailed) as exc:
@@ -267,14 +326,21 @@ async def test_bad_signature_passphrase_and_clock_fail_authentication() -> None:
         assert exc.value.code == "40008"
 
 
-async def test_stream_sender_stays_under_ten_messages_a_second() -> None:
+async def test_stream_sender_stays_under_ten_messages_a_second(autojump_clock: MockClock) -> None:
     """The venue takes at most 10 messages a second per connection, pings included, and
-    disconnects past that (the emulator answers 30007 and closes); the client's sender
-    must never get there, even from a standing start with a full budget."""
+    disconnects past that (the emulator answers 30007 and closes); the protocols' send
+    budget must never get there, even from a standing start with a full budget: 16 pings
+    written as soon as the budget admits each (polled every 10 ms, as the shell would)."""
     async with rig() as r, open_websocket_url(r.client.ws_url) as ws:
-        sender = _Sender()
+        budget = SendBudget()
+        budget.reset(trio.current_time())
         with trio.fail_after(10):
             for _ in range(16):
-                await sender.send_text(ws, "ping")
+                budget.push("ping")
+            while budget.queue:
+                for out in budget.drain(trio.current_time()):
+                    assert isinstance(out, Send)
+                    await ws.send_message(out.text)
+                await trio.sleep(0.01)
             replies = [await ws.get_message() for _ in range(16)]
         assert replies == ["pong"] * 16
