@@ -292,9 +292,8 @@ async def test_text_lookup_expires_and_the_finished_list_finds_it(
                               credentials=CREDS)  # fmt: skip
         with pytest.raises(OrderNotFound):  # Gate's rule: the text has expired
             await fresh._request(
-                "GET", f"/futures/usdt/orders/{request.client_order_id}", signed=True,
-                kind="private",
-            )  # fmt: skip
+                "GET", f"/futures/usdt/orders/{request.client_order_id}", bytes, signed=True
+            )
         late = await fresh.query_order(SYMBOL, request.client_order_id)  # restarted client
         assert late.status is OrderStatus.FILLED and late.filled_qty == Decimal("0.001")
         assert [f.trade_id for f in late.fills] == [f.trade_id for f in report.fills]
@@ -311,7 +310,7 @@ async def test_rate_limit_error_penalizes_the_bucket(autojump_clock: MockClock) 
         with pytest.raises(RateLimited) as info:
             await r.client.place_order(r.order(Side.BUY, "0.001", key="rl"))
         assert info.value.retry_after is not None
-        assert r.client._buckets["place"].blocked_until > trio.current_time()
+        assert r.client.rules.buckets["place"].blocked_until > trio.current_time()
         nursery.cancel_scope.cancel()
 
 
