@@ -150,6 +150,28 @@ async def test_public_client_needs_no_credentials_but_refuses_orders(
     assert create_client().rest_url == "https://api.gateio.ws/api/v4"
 
 
+async def test_asset_hints_map_to_contracts_and_unknown_hints_never_fail(
+    autojump_clock: MockClock,
+) -> None:
+    """``arbtrio run`` passes the configured assets (``"BTC"``) as hints; a hint may also be
+    a contract, or something the venue does not list."""
+    hints = ("BTC", "ETH_USDT", "DOGE", "ETH")
+    async with rig(symbols_hint=hints) as r, trio.open_nursery() as nursery:
+        await r.client.load_instruments()
+        assert r.client.hinted_symbols == [SYMBOL, "ETH_USDT"]
+        await nursery.start(r.client.run_books, r.client.hinted_symbols, lambda book: None)
+        await wait_until(lambda: all(b.tradable for b in r.client.books.values()))
+        receive = await _stream(r, nursery)
+        request = r.order(Side.BUY, "0.001", key="hint")
+        await r.client.place_order(request)
+        _fills, final = await _events_until_terminal(receive, request.client_order_id)
+        assert final.status is OrderStatus.FILLED
+        nursery.cancel_scope.cancel()
+    client = create_client(symbols_hint=("BTC", "ETH"))  # the live path's call
+    assert client.symbols_hint == ("BTC", "ETH") and client.hinted_symbols == []
+    await client.aclose()
+
+
 async def _stream(r: object, nursery: trio.Nursery) -> trio.MemoryReceiveChannel[OrderEvent]:
     send, receive = trio.open_memory_channel[OrderEvent](100)
     await nursery.start(r.client.run_order_stream, send)  # type: ignore[attr-defined]
