@@ -43,6 +43,13 @@ class Step(enum.Enum):
     BROKEN = "broken"  # the buffered deltas are discontinuous: buffer reset, fetch another
 
 
+# Module constants: an enum member looked up as ``Step.X`` costs an attribute lookup per
+# frame on the hot path.
+_APPLIED, _FULL, _CROSSED = Step.APPLIED, Step.FULL, Step.CROSSED
+_STALE, _BUFFERED, _GAPPED = Step.STALE, Step.BUFFERED, Step.GAP
+_STALE_VERDICT = Verdict.STALE
+
+
 class GateBook:
     """One contract's book and sequence state (``mult``: the contract multiplier as a float,
     ``depth``: the subscribed level count the book is trimmed to)."""
@@ -80,7 +87,7 @@ class GateBook:
             self.book.apply_snapshot(
                 [(lv.p, lv.s * m) for lv in upd.b], [(lv.p, lv.s * m) for lv in upd.a], now, upd.u
             )
-            return Step.CROSSED if self.book.is_crossed() else Step.FULL
+            return _CROSSED if self.book.is_crossed() else _FULL
         verdict = self.sync.on_delta(upd.U, upd.u, upd)
         if verdict is _APPLY:  # the hot path
             m = self.mult
@@ -89,10 +96,10 @@ class GateBook:
                 [(lv.p, lv.s * m) for lv in upd.b], [(lv.p, lv.s * m) for lv in upd.a], now, upd.u
             )
             book.trim(self.depth)
-            return Step.CROSSED if book.is_crossed() else Step.APPLIED
+            return _CROSSED if book.is_crossed() else _APPLIED
         if verdict is _GAP:
-            return Step.GAP
-        return Step.STALE if verdict is Verdict.STALE else Step.BUFFERED
+            return _GAPPED
+        return _STALE if verdict is _STALE_VERDICT else _BUFFERED
 
     def snapshot(self, snap: OrderBookSnapshot, now: float) -> Step:
         """Apply a REST snapshot and the buffered deltas after it: APPLIED (live), CROSSED,

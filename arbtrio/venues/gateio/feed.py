@@ -213,11 +213,14 @@ class GateBookFeed:
         self.timer_interval = max(0.01, min(ping_interval, snapshot_retry_s, first_delta_wait_s))
         self.books = books
         self.trackers: dict[str, GateBook] = {}
-        self._changed: dict[str, tuple[Output, ...]] = {}
+        self._changed: dict[str, tuple[Output, ...]] = {}  # the prebuilt outputs
+        self._feeds: dict[str, tuple[GateBook, tuple[Output, ...]]] = {}  # one lookup a frame
         for symbol, inst in instruments.items():
             book = books.setdefault(symbol, L2Book(VENUE, symbol))
-            self.trackers[symbol] = GateBook(book, float(inst.contract_multiplier), depth)
+            tracker = GateBook(book, float(inst.contract_multiplier), depth)
+            self.trackers[symbol] = tracker
             self._changed[symbol] = (Changed(book),)
+            self._feeds[symbol] = (tracker, self._changed[symbol])
         self.pending: dict[str, float] = {}  # contract → queued for a snapshot since
         self._retry_at: dict[str, float] = {}  # contract → no fetch before
         self._fetching: set[str] = set()
@@ -263,13 +266,13 @@ class GateBookFeed:
                 return self._message(_envelope.decode(raw))
             else:
                 upd = frame.result
-            tracker = self.trackers.get(upd.s)
-            if tracker is None:
+            feed = self._feeds.get(upd.s)
+            if feed is None:
                 raise MalformedMessage(VENUE, f"{BOOK_CHANNEL}: unsubscribed contract {upd.s!r}")
-            step = tracker.update(upd, now)
+            step = feed[0].update(upd, now)
             if step is _APPLIED:
-                return self._changed[upd.s]
-            return self._stepped(tracker, upd, step, now)
+                return feed[1]
+            return self._stepped(feed[0], upd, step, now)
         except _DECODE_ERRORS as exc:
             return self._malformed(MalformedMessage(VENUE, f"{BOOK_CHANNEL}: {exc}"), raw, now)
         except MalformedMessage as exc:
