@@ -1,8 +1,9 @@
 """Benchmark: decode + apply throughput of Gate.io's real ``futures.order_book_update`` frame.
 
-``bench_rows()`` feeds a synced :class:`~arbtrio.venues.gateio.books.GateBooks` a stream of
-real-shaped frames (2 bid + 2 ask changes each, ids consecutive) through the same
-``on_frame`` the client uses, and reports messages per second on one core.
+``bench_rows()`` feeds a synced :class:`~arbtrio.venues.gateio.feed.GateBookFeed` a stream
+of real-shaped frames (2 bid + 2 ask changes each, ids consecutive) through ``frame()`` —
+the call the client's stream shell makes for every frame — and reports messages per second
+on one core.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
 from arbtrio.venues.base import VenueHealth
 from arbtrio.venues.gateio import codecs
-from arbtrio.venues.gateio.books import GateBooks
+from arbtrio.venues.gateio.feed import GateBookFeed
+from arbtrio.venues.stream import Changed
 
 TARGET_MSGS_PER_S = 200_000
 
@@ -55,20 +57,22 @@ def bench_rows(n: int = 100_000) -> list[dict[str, Any]]:
     """One row: ``{"name", "value", "unit", "target", "ok", "detail"}`` for Gate.io decode+apply."""
     inst = _instrument()
     health = VenueHealth("gateio")
-    books = GateBooks({inst.symbol: inst}, health, lambda book: None, depth=50)
+    books: dict[str, L2Book] = {}
+    feed = GateBookFeed(books, {inst.symbol: inst}, health, lambda: 1_615_366_381.0, depth=50)
+    feed.connected(None, 0.0)
     snap = codecs.snapshot_decoder.decode(
         b'{"id":1000,"asks":[{"p":"54600.5","s":100}],"bids":[{"p":"54600","s":100}]}'
     )
-    books.resync(inst.symbol, "bench", 0.0)
-    books.on_snapshot(inst.symbol, snap, 0.0)
+    feed.fetched(inst.symbol, snap, 0.0)
     frames = _frames(n, 1000)
+    frame = feed.frame
     start = time.perf_counter()
-    on_frame = books.on_frame
-    for frame in frames:
-        on_frame(frame, 1.0)
+    for raw in frames:
+        frame(raw, 1.0)
     elapsed = time.perf_counter() - start
-    book: L2Book = books.books[inst.symbol]
-    if health.malformed or health.resyncs or not book.tradable:
+    book = books[inst.symbol]
+    out = frame(_frames(1, 1000 + 4 * n)[0], 1.0)
+    if health.malformed or health.resyncs or not book.tradable or not isinstance(out[0], Changed):
         raise RuntimeError(f"gateio bench stream did not apply cleanly: {health}")
     rate = n / elapsed
     return [
@@ -78,6 +82,6 @@ def bench_rows(n: int = 100_000) -> list[dict[str, Any]]:
             "unit": "msgs/s",
             "target": TARGET_MSGS_PER_S,
             "ok": rate >= TARGET_MSGS_PER_S,
-            "detail": f"{n:,} real-shaped frames through the client's on_frame, one core",
+            "detail": f"{n:,} real-shaped frames through the book protocol's frame(), one core",
         }
     ]

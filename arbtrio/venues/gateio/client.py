@@ -1,35 +1,40 @@
-"""The Gate.io API v4 (USDT perpetual futures) venue client: REST over httpx, WS over
-trio-websocket. Implements :class:`arbtrio.venues.base.VenueClient`.
-
-Facts: ``/work/shared/venues/gate_kucoin.md`` part A; choices: ``specs/013-gateio.md``.
+"""The Gate.io API v4 (USDT perpetual futures) venue client: REST through
+:class:`~arbtrio.venues.rest.RestClient`, streams through :class:`~arbtrio.venues.stream.Stream`.
+Implements :class:`arbtrio.venues.base.VenueClient`; the rules are in ``specs/013-gateio.md``.
 
 * Instruments: ``GET /futures/usdt/contracts``; sizes are contracts (× ``quanto_multiplier``
   = base units), converted only in :mod:`arbtrio.venues.gateio.convert`.
-* Books: ``futures.order_book_update`` + REST snapshot ``with_id=true``, kept by
-  :class:`~arbtrio.venues.gateio.books.GateBooks`; ``futures.ping`` every ``ping_interval``;
-  silence for ``idle_timeout`` or an ``upgrade`` event ends the session, and
-  :func:`run_reconnecting` reconnects with backoff and resubscribes.
+* Books: :class:`~arbtrio.venues.gateio.feed.GateBookFeed` (``futures.order_book_update`` +
+  REST snapshots ``with_id=true``, fetched when the protocol asks).
 * Orders: ``POST /futures/usdt/orders`` (signed contracts, ``text`` = the client order id,
-  ``tif`` ioc); query and cancel by the numeric id when this client placed the order (the
-  ``text`` lookup only works up to 60 s after an order finishes), else by ``text``.
-* Private stream: ``futures.orders``, ``futures.usertrades`` (fills de-duplicated by trade
-  id), ``futures.positions``, ``futures.balances``, each subscribe signed; after every
-  (re)subscription and every malformed private frame, orders this client placed and has not
-  yet seen finish are re-queried over REST and their state and fills re-emitted.
-* Rate limits: a token bucket per endpoint class (see :data:`RATE_LIMITS`).
+  ``tif`` ioc), built by :func:`~arbtrio.venues.gateio.prepare.prepare_order`; query and
+  cancel by the numeric id when this client placed the order (the ``text`` lookup only
+  works up to 60 s after an order finishes), else by ``text``.
+* Private stream: :class:`~arbtrio.venues.gateio.feed.GateOrderFeed`; every order placed
+  here is posted to it (:class:`~arbtrio.venues.gateio.feed.Placed`), and its REST
+  re-queries come back here as fetches (``query_order``).
+* Rate limits and errors: :class:`GateRules` (a token bucket per endpoint class, see
+  :data:`RATE_LIMITS`; non-2xx answers mapped by :mod:`arbtrio.venues.gateio.errors`).
+* Symbol hints: assets (``"BTC"``) or contracts (``"BTC_USDT"``), resolved against the
+  loaded instruments (:attr:`GateClient.hinted_symbols`); unknown hints are logged, never
+  an error.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+import httpx
+import msgspec
 import structlog
 import trio
 from trio_websocket import WebSocketConnection
 
+from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
@@ -45,18 +50,14 @@ from arbtrio.venues.base import (
     BadRequest,
     BookCallback,
     Credentials,
-    Disconnected,
-    MalformedMessage,
     OrderNotFound,
-    OutcomeUnknown,
     PreparedRequest,
-    RateLimited,
+    VenueHealth,
 )
-from arbtrio.venues.contract_client import ContractClient, contract_position
-from arbtrio.venues.gateio import codecs, convert, sign
-from arbtrio.venues.gateio.books import BOOK_CHANNEL, GateBooks
-from arbtrio.venues.gateio.codecs import VENUE, WsAuth, WsEnvelope, WsRequest, decode
+from arbtrio.venues.gateio import codecs, convert
+from arbtrio.venues.gateio.codecs import VENUE
 from arbtrio.venues.gateio.errors import ORDER_FINISHED, error_for
+from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed, OrderQuery, Placed
 from arbtrio.venues.gateio.prepare import (
     ORDER_ENDPOINT,
     GateAccount,
@@ -64,17 +65,12 @@ from arbtrio.venues.gateio.prepare import (
     prepare_request,
 )
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting
-from arbtrio.venues.wire import (
-    PlacedOrders,
-    RecentIds,
-    Wakeup,
-    collapse_group,
-    open_websocket,
-    run_reconciler,
-    run_snapshot_fetcher,
-    send_http,
-)
+from arbtrio.venues.reconnect import Backoff
+from arbtrio.venues.rest import Budget, RestClient
+from arbtrio.venues.stream import Stream, websocket
+from arbtrio.venues.wire import open_websocket
+
+__all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "RATE_LIMITS", "GateClient", "GateRules"]
 
 log = structlog.get_logger("arbtrio.venues.gateio")
 
@@ -83,9 +79,9 @@ DEFAULT_WS_URL = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 
 # Endpoint classes → (capacity, refill per second), from the v4.75 frequency-limit table:
 # public 200 / 10 s per endpoint; orders place+amend 100 /s; cancel 200 /s; other private
-# 200 / 10 s per endpoint. Buckets are per (class, endpoint). A bucket admits up to
-# capacity + rate × W requests in any W seconds, so each gets half of N as its burst and
-# N / (2 W) as its rate: never more than N in any window, however Gate counts it.
+# 200 / 10 s per endpoint. A bucket admits up to capacity + rate × W requests in any W
+# seconds, so each gets half of N as its burst and N / (2 W) as its rate: never more than N
+# in any window, however Gate counts it.
 RATE_LIMITS: dict[str, tuple[float, float]] = {
     "public": (100, 10.0),
     "place": (50, 50.0),
@@ -93,13 +89,111 @@ RATE_LIMITS: dict[str, tuple[float, float]] = {
     "private": (100, 10.0),
 }
 
+# (method, endpoint) → rate class; ``{}`` stands for the last path segment (an id or a
+# contract). "place" and "cancel" are one bucket each (the venue counts them in total);
+# "public" and "private" are one bucket per endpoint. An endpoint not listed here gets its
+# own "private" bucket (Gate's public and other-private limits are the same).
+ENDPOINT_CLASSES: Mapping[tuple[str, str], str] = {
+    ("GET", "/futures/usdt/contracts"): "public",
+    ("GET", "/futures/usdt/contracts/{}"): "public",
+    ("GET", "/futures/usdt/order_book"): "public",
+    ("POST", ORDER_ENDPOINT): "place",
+    ("DELETE", "/futures/usdt/orders/{}"): "cancel",
+    ("GET", "/futures/usdt/orders/{}"): "private",
+    ("GET", ORDER_ENDPOINT): "private",
+    ("GET", "/futures/usdt/my_trades"): "private",
+    ("GET", "/futures/usdt/accounts"): "private",
+    ("GET", "/futures/usdt/positions"): "private",
+    ("GET", "/account/detail"): "private",
+}
+
 DEFAULT_BACKOFF = Backoff()
-PRIVATE_CHANNELS = ("futures.orders", "futures.usertrades", "futures.positions", "futures.balances")
-AUTH_WS_CODES = frozenset({4, 6, 11})
+MAX_ORDER_IDS = 10_000  # client id → numeric id of orders placed here, oldest forgotten
 _SAFE_QUERY = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.!,")
+T = TypeVar("T")
 
 
-class GateClient(ContractClient):
+class GateRules:
+    """Gate.io's REST rules (:class:`~arbtrio.venues.rest.RestRules`): one token bucket per
+    endpoint class (:data:`ENDPOINT_CLASSES`); a 2xx answer's body is the payload (no
+    envelope), anything else the error its label maps to, with ``retry_after`` from
+    ``X-Gate-RateLimit-Reset-Timestamp``.
+
+    ``buckets`` maps ``"place"``, ``"cancel"``, ``"public:<endpoint>"`` and
+    ``"private:<endpoint>"`` to the buckets made so far."""
+
+    def __init__(self, wall_clock: Callable[[], float]) -> None:
+        self.wall_clock = wall_clock
+        self.buckets: dict[str, TokenBucket] = {}
+        self._budgets: dict[tuple[str, str], Budget] = {}
+
+    def budget(self, method: str, path: str) -> Budget:
+        """The bucket of the request's endpoint class (one bucket, weight 1)."""
+        budget = self._budgets.get((method, path))  # endpoints without an id
+        if budget is None:
+            template = path.rpartition("/")[0] + "/{}"  # .../orders/123 → .../orders/{}
+            budget = self._budgets.get((method, template))
+            if budget is None:
+                budget = self._new_budget(method, path, template)
+        return budget
+
+    def _new_budget(self, method: str, path: str, template: str) -> Budget:
+        endpoint = path
+        kind = ENDPOINT_CLASSES.get((method, path))
+        if kind is None and (method, template) in ENDPOINT_CLASSES:
+            endpoint, kind = template, ENDPOINT_CLASSES[(method, template)]
+        if kind is None:
+            kind = "private"
+        key = kind if kind in ("place", "cancel") else f"{kind}:{endpoint}"
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            capacity, rate = RATE_LIMITS[kind]
+            bucket = self.buckets[key] = TokenBucket(f"{VENUE}:{key}", capacity, rate)
+        budget: Budget = ((bucket, 1.0),)
+        self._budgets[(method, endpoint)] = budget
+        return budget
+
+    def observe(self, resp: httpx.Response, path: str, budget: Budget) -> None:
+        """Nothing: the buckets are sized to the documented limits (the limit headers are
+        read only on a refusal, for ``retry_after``)."""
+
+    def unwrap(self, resp: httpx.Response, path: str, mutating: bool) -> bytes:
+        """The body of a 2xx answer, or the mapped error (a placement's refusals are order
+        rejections; see :func:`~arbtrio.venues.gateio.errors.error_for`)."""
+        if resp.status_code < 300:
+            return resp.content
+        raise error_for(
+            resp.status_code,
+            resp.content,
+            f"{_method_of(resp)} {path}",
+            placing=mutating and path == ORDER_ENDPOINT,  # the one mutating POST there
+            retry_after=_retry_after(resp.headers, self.wall_clock()),
+        )
+
+
+def _decoder(decoder: msgspec.json.Decoder[T], what: str) -> Callable[[Any], T]:
+    def decode(raw: Any) -> T:
+        return codecs.decode(decoder, raw, what)
+
+    return decode
+
+
+_decode_contracts = _decoder(codecs.contracts_decoder, "contracts")
+_decode_contract = _decoder(codecs.contract_decoder, "contract")
+_decode_snapshot = _decoder(codecs.snapshot_decoder, "order_book")
+_decode_order = _decoder(codecs.order_decoder, "order")
+_decode_orders = _decoder(codecs.orders_decoder, "orders")
+_decode_trades = _decoder(codecs.my_trades_decoder, "my_trades")
+_decode_account = _decoder(codecs.account_decoder, "accounts")
+_decode_positions = _decoder(codecs.positions_decoder, "positions")
+_decode_detail = _decoder(codecs.account_detail_decoder, "account detail")
+
+
+def _ignore(raw: Any) -> None:
+    return None
+
+
+class GateClient:
     """One Gate.io account (or public data only when ``credentials`` is None)."""
 
     name = VENUE
@@ -124,14 +218,11 @@ class GateClient(ContractClient):
     ) -> None:
         if depth not in (20, 50, 100):
             raise ValueError(f"gateio: depth must be 20, 50 or 100, got {depth}")
-        super().__init__(
-            rest_url=rest_url,
-            credentials=credentials,
-            symbols_hint=symbols_hint,
-            wall_clock=wall_clock,
-            request_timeout=request_timeout,
-        )
+        self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url
+        self._creds = credentials if credentials and credentials.api_key else None
+        self.symbols_hint = tuple(symbols_hint)
+        self._wall = wall_clock
         self.ping_interval = ping_interval
         self.idle_timeout = idle_timeout
         self.depth = depth
@@ -140,97 +231,102 @@ class GateClient(ContractClient):
         self.first_delta_wait_s = first_delta_wait_s
         self.backoff = backoff
         self.decimal_sizes = decimal_sizes
-        self._buckets: dict[str, TokenBucket] = {}
+        self.rules = GateRules(wall_clock)
+        self.rest = RestClient(VENUE, self.rest_url, self.rules, timeout=request_timeout)
+        self.health = VenueHealth(VENUE)  # both streams (reconnects, failures, messages)
+        self.books: dict[str, L2Book] = {}
+        self.instruments: dict[str, Instrument] = {}  # contract → instrument, updated in place
+        self.hinted_symbols: list[str] = []  # the hints as contracts (after load_instruments)
         self._uid: int | None = None
-        self._placed = PlacedOrders()  # text -> numeric order id, contract, finished?
-        self._trades = RecentIds()
-        self.stream_positions: dict[str, VenuePosition] = {}
-        self.stream_balance: Balance | None = None
+        self._order_ids: OrderedDict[str, str] = OrderedDict()  # placed here: text → id
+        self.orders = GateOrderFeed(
+            self._creds or Credentials(), self.instruments, self.health, wall_clock,
+            ping_interval=ping_interval, idle_timeout=idle_timeout,
+        )  # fmt: skip
+        self.order_stream = Stream(
+            VENUE, "orders", self.orders, self._private_connect, self.health,
+            fetch=self._requery, backoff=backoff,
+        )  # fmt: skip
+
+    @property
+    def stream_positions(self) -> dict[str, VenuePosition]:
+        """The latest private-stream position push per contract."""
+        return self.orders.positions
+
+    @property
+    def stream_balance(self) -> Balance | None:
+        """The latest private-stream balance push."""
+        return self.orders.balance
 
     # -- plumbing --------------------------------------------------------------------------
-    def _bucket(self, kind: str, endpoint: str) -> TokenBucket:
-        key = f"{kind}:{endpoint}" if kind in ("public", "private") else kind
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            capacity, rate = RATE_LIMITS[kind]
-            bucket = self._buckets[key] = TokenBucket(f"{VENUE}:{key}", capacity, rate)
-        return bucket
-
-    async def _request(
-        self,
-        method: str,
-        endpoint: str,
-        *,
-        query: Sequence[tuple[str, str]] = (),
-        body: object | None = None,
-        signed: bool = False,
-        kind: str = "public",
-        bucket_endpoint: str | None = None,
-        placing: bool = False,
-    ) -> bytes:
-        """One REST call; returns the 2xx body or raises the unified error."""
-        for key, value in query:
-            if not set(value) <= _SAFE_QUERY:
-                raise BadRequest(VENUE, f"query parameter {key!r} has unsafe characters")
-        q = "&".join(f"{k}={v}" for k, v in query)
-        prepared = prepare_request(
-            method,
-            self._prefix + endpoint,
-            q,
-            codecs.encode(body) if body is not None else None,
-            decimal_sizes=self.decimal_sizes,
-            account=self._account() if signed else None,
-            ts_ms=self._ts_ms(),
-        )
-        return await self._send_prepared(
-            prepared, self._bucket(kind, bucket_endpoint or endpoint), endpoint, placing=placing
-        )
+    def _require_credentials(self) -> Credentials:
+        if self._creds is None:
+            raise AuthenticationFailed(VENUE, "no API credentials configured (public data only)")
+        return self._creds
 
     def _account(self) -> GateAccount:
         return GateAccount.from_credentials(
-            self._require_credentials(), self._prefix, self.decimal_sizes
+            self._require_credentials(), self.rest.prefix, self.decimal_sizes
         )
 
     def _ts_ms(self) -> int:
         return int(self._wall() * 1000)
 
-    async def _send_prepared(
-        self, prepared: PreparedRequest, bucket: TokenBucket, endpoint: str, *, placing: bool
-    ) -> bytes:
-        """Send a built request after ``bucket`` admits it; the 2xx body or the error."""
-        method = prepared.method
-        await bucket.acquire()
-        resp = await send_http(
-            self._client(), VENUE, method, self._origin + prepared.path,
-            headers=prepared.headers, content=prepared.body,
-        )  # fmt: skip
-        if resp.status_code < 300:
-            return resp.content
-        retry_after = _retry_after(resp.headers, self._wall())
-        error = error_for(
-            resp.status_code,
-            resp.content,
-            f"{method} {endpoint}",
-            placing=placing,
-            retry_after=retry_after,
-        )
-        if isinstance(error, RateLimited):
-            bucket.penalize(retry_after or 1.0, trio.current_time())
-        raise error
+    async def _request(
+        self,
+        method: str,
+        endpoint: str,
+        decode: Callable[[Any], T],
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: object | None = None,
+        signed: bool = False,
+        mutating: bool = False,
+    ) -> T:
+        """One REST call to ``endpoint`` (without the ``/api/v4`` prefix): the decoded 2xx
+        body, or the unified error. Query values outside ``[0-9A-Za-z_.!,-]`` are refused
+        (Gate signs the query as sent, never encoded)."""
+        for key, value in query:
+            if not set(value) <= _SAFE_QUERY:
+                raise BadRequest(VENUE, f"query parameter {key!r} has unsafe characters")
+        q = "&".join(f"{k}={v}" for k, v in query)
+        content = codecs.encode(body) if body is not None else None
+        account = self._account() if signed else None
+        path = self.rest.prefix + endpoint
+
+        def build() -> PreparedRequest:
+            return prepare_request(
+                method, path, q, content, decimal_sizes=self.decimal_sizes, account=account,
+                ts_ms=self._ts_ms(),
+            )  # fmt: skip
+
+        return await self.rest.call(method, endpoint, build, decode, mutating=mutating)
+
+    async def _instrument(self, symbol: str) -> Instrument:
+        """The instrument of ``symbol`` (reloading the list once if unknown); BadRequest if
+        the venue has no such tradable contract."""
+        if symbol not in self.instruments:
+            await self.load_instruments()
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            raise BadRequest(VENUE, f"unknown or untradable contract {symbol!r}")
+        return inst
 
     # -- instruments -----------------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
-        raw = await self._request(
-            "GET", "/futures/usdt/contracts", kind="public", bucket_endpoint="contracts"
-        )
-        contracts = decode(codecs.contracts_decoder, raw, "contracts")
-        instruments = {
+        """Every tradable ``*_USDT`` contract; also resolves the symbol hints."""
+        contracts = await self._request("GET", "/futures/usdt/contracts", _decode_contracts)
+        loaded = {
             c.name: convert.instrument_from_contract(c)
             for c in contracts
             if convert.is_tradable_contract(c)
         }
-        self._instruments = instruments
-        return list(instruments.values())
+        self.instruments.clear()  # in place: the order stream reads the same map
+        self.instruments.update(loaded)
+        self.hinted_symbols, unknown = convert.symbols_for_hints(loaded.values(), self.symbols_hint)
+        if unknown:
+            log.info("gateio.hints.unknown", hints=unknown, known=self.hinted_symbols)
+        return list(loaded.values())
 
     # -- books -----------------------------------------------------------------------------
     async def run_books(
@@ -240,148 +336,63 @@ class GateClient(ContractClient):
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        """Maintain the books of ``symbols`` until cancelled (:class:`GateBookFeed`)."""
         instruments = {s: await self._instrument(s) for s in symbols}
-        machine = GateBooks(instruments, self.health, on_update, depth=self.depth, books=self.books)
-        on_subscribed = Readiness(task_status, self.health)
+        feed = GateBookFeed(
+            self.books, instruments, self.health, self._wall,
+            depth=self.depth, frequency=self.frequency, ping_interval=self.ping_interval,
+            idle_timeout=self.idle_timeout, snapshot_retry_s=self.snapshot_retry_s,
+            first_delta_wait_s=self.first_delta_wait_s,
+        )  # fmt: skip
+        stream = Stream(
+            VENUE, "books", feed, websocket(self.ws_url), self.health,
+            on_change=on_update, fetch=self._fetch_snapshot, backoff=self.backoff,
+        )  # fmt: skip
+        await stream.run(task_status=task_status)
 
-        async def session() -> None:
-            try:
-                await self._book_session(list(symbols), machine, on_subscribed)
-            except BaseExceptionGroup as group:
-                raise collapse_group(group) from None
-            finally:
-                for book in machine.books.values():
-                    book.invalidate("disconnected")
-                    on_update(book)
-
-        await run_reconnecting(session, self.health, what="books", backoff=self.backoff)
-
-    async def _book_session(
-        self, symbols: list[str], machine: GateBooks, on_subscribed: Callable[[], None]
-    ) -> None:
-        now = trio.current_time()
-        machine.pending.clear()
-        for symbol in symbols:
-            machine.resync(symbol, "connecting", now)
-        wake = Wakeup()
-        async with open_websocket(self.ws_url) as ws:
-            ids: dict[int, str] = {}
-            for i, symbol in enumerate(symbols, 1):
-                ids[i] = symbol
-                payload = [symbol, self.frequency, str(self.depth)]
-                await self._send(ws, BOOK_CHANNEL, "subscribe", payload, req_id=i)
-            acked: set[int] = set()
-            keepalive = _Keepalive(now)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._ping_loop, ws, keepalive)
-                nursery.start_soon(
-                    functools.partial(
-                        run_snapshot_fetcher,
-                        VENUE,
-                        machine,
-                        self._fetch_snapshot,
-                        wake,
-                        retry_s=self.snapshot_retry_s,
-                        first_delta_wait_s=self.first_delta_wait_s,
-                    )
-                )
-                while True:
-                    raw = await ws.get_message()
-                    now = trio.current_time()
-                    keepalive.last_rx = now
-                    self.health.message_received(now)
-                    env = machine.on_frame(raw, now)
-                    if machine.pending:
-                        wake.set()
-                    if env is None:
-                        continue
-                    if env.event == "subscribe" and env.channel == BOOK_CHANNEL:
-                        _check_ack(env)
-                        if env.id in ids:
-                            acked.add(env.id)
-                            if len(acked) == len(ids):
-                                on_subscribed()
-                    else:
-                        _handle_control(env)
-
-    async def _fetch_snapshot(self, symbol: str) -> codecs.OrderBookSnapshot:
+    async def _fetch_snapshot(self, key: Hashable) -> codecs.OrderBookSnapshot:
+        """The book protocol's ``Fetch(contract)``: the REST snapshot with its id."""
         query = [
-            ("contract", symbol),
+            ("contract", str(key)),
             ("interval", "0"),
             ("limit", str(self.depth)),
             ("with_id", "true"),
         ]
-        raw = await self._request(
-            "GET", "/futures/usdt/order_book", query=query, bucket_endpoint="order_book"
-        )
-        return decode(codecs.snapshot_decoder, raw, "order_book")
-
-    async def _send(
-        self,
-        ws: WebSocketConnection,
-        channel: str,
-        event: str,
-        payload: list[str],
-        *,
-        req_id: int | None = None,
-        signed: bool = False,
-    ) -> None:
-        t = int(self._wall())
-        auth = None
-        if signed:
-            creds = self._require_credentials()
-            auth = WsAuth(KEY=creds.api_key, SIGN=sign.ws_sign(creds.api_secret, channel, event, t))
-        request = WsRequest(
-            time=t, channel=channel, event=event, payload=payload, auth=auth, id=req_id
-        )
-        await ws.send_message(codecs.encode(request).decode())
-
-    async def _ping_loop(self, ws: WebSocketConnection, keepalive: _Keepalive) -> None:
-        """``futures.ping`` every ``ping_interval``; end the session after ``idle_timeout``
-        of silence (the connection is dead even if the socket is not)."""
-        while True:
-            await trio.sleep(self.ping_interval)
-            if trio.current_time() - keepalive.last_rx > self.idle_timeout:
-                raise Disconnected(VENUE, f"no message for {self.idle_timeout} s")
-            await ws.send_message(
-                codecs.encode(WsRequest(time=int(self._wall()), channel="futures.ping")).decode()
-            )
+        return await self._request("GET", "/futures/usdt/order_book", _decode_snapshot, query=query)
 
     # -- orders ----------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderAck:
+        """``POST /futures/usdt/orders``; the placement is posted to the order stream."""
         account = self._account()
         inst = await self._instrument(request.symbol)
         cid = request.client_order_id
-        prepared = prepare_order(request, inst, account, self._ts_ms())
-        raw = await self._send_prepared(
-            prepared, self._bucket("place", ORDER_ENDPOINT), ORDER_ENDPOINT, placing=True
-        )
-        try:
-            order = decode(codecs.order_decoder, raw, "order")
-        except MalformedMessage as exc:  # accepted (2xx) but unreadable: it may exist
-            raise OutcomeUnknown(
-                VENUE, f"order accepted with unreadable answer: {exc.message}"
-            ) from None
-        self._placed.remember(cid, str(order.id), inst.symbol)
+
+        def build() -> PreparedRequest:
+            return prepare_order(request, inst, account, self._ts_ms())
+
+        sent_at = trio.current_time()
+        order = await self.rest.call("POST", ORDER_ENDPOINT, build, _decode_order, mutating=True)
+        venue_order_id = str(order.id)
+        self._order_ids[cid] = venue_order_id
+        self._order_ids.move_to_end(cid)
+        while len(self._order_ids) > MAX_ORDER_IDS:
+            self._order_ids.popitem(last=False)
+        self.order_stream.post(Placed(cid, inst.symbol, sent_at))
         return OrderAck(
-            venue=VENUE,
-            client_order_id=cid,
-            venue_order_id=str(order.id),
+            venue=VENUE, client_order_id=cid, venue_order_id=venue_order_id,
             ts=trio.current_time(),
-        )
+        )  # fmt: skip
 
     def _order_ref(self, cid: str) -> str:
         """The numeric id when this client placed the order (text lookups expire 60 s after
         an order finishes), else the text itself."""
-        return self._placed.venue_order_id(cid) or cid
+        return self._order_ids.get(cid) or cid
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> None:
         self._require_credentials()
         endpoint = f"/futures/usdt/orders/{self._order_ref(client_order_id)}"
         try:
-            await self._request(
-                "DELETE", endpoint, signed=True, kind="cancel", bucket_endpoint="cancel"
-            )
+            await self._request("DELETE", endpoint, _ignore, signed=True, mutating=True)
         except BadRequest as exc:
             if exc.code == ORDER_FINISHED:
                 return  # already terminal: nothing to cancel
@@ -394,11 +405,9 @@ class GateClient(ContractClient):
         inst = await self._instrument(symbol)
         ref = self._order_ref(client_order_id)
         try:
-            raw = await self._request(
-                "GET", f"/futures/usdt/orders/{ref}", signed=True, kind="private",
-                bucket_endpoint="order",
-            )  # fmt: skip
-            order = decode(codecs.order_decoder, raw, "order")
+            order = await self._request(
+                "GET", f"/futures/usdt/orders/{ref}", _decode_order, signed=True
+            )
         except OrderNotFound:
             # Gate resolves a text only until 60 s after the order finished: search the
             # contract's recent finished orders (e.g. after a restart).
@@ -409,32 +418,21 @@ class GateClient(ContractClient):
         trades: list[codecs.MyTrade] = []
         if abs(order.size) != abs(order.left):
             query = [("contract", symbol), ("order", str(order.id))]
-            raw = await self._request(
-                "GET",
-                "/futures/usdt/my_trades",
-                query=query,
-                signed=True,
-                kind="private",
-                bucket_endpoint="my_trades",
+            trades = await self._request(
+                "GET", "/futures/usdt/my_trades", _decode_trades, query=query, signed=True
             )
-            trades = decode(codecs.my_trades_decoder, raw, "my_trades")
         return convert.order_report(inst, order, trades, trio.current_time())
 
     async def _find_finished(self, symbol: str, text: str) -> codecs.FuturesOrder | None:
         query = [("contract", symbol), ("status", "finished"), ("limit", "100")]
-        raw = await self._request(
-            "GET", "/futures/usdt/orders", query=query, signed=True, kind="private",
-            bucket_endpoint="orders",
-        )  # fmt: skip
-        orders = decode(codecs.orders_decoder, raw, "orders")
+        orders = await self._request(
+            "GET", ORDER_ENDPOINT, _decode_orders, query=query, signed=True
+        )
         return next((o for o in orders if o.text == text), None)
 
     # -- account ---------------------------------------------------------------------------
     async def fetch_balances(self) -> list[Balance]:
-        raw = await self._request(
-            "GET", "/futures/usdt/accounts", signed=True, kind="private", bucket_endpoint="accounts"
-        )
-        account = decode(codecs.account_decoder, raw, "accounts")
+        account = await self._request("GET", "/futures/usdt/accounts", _decode_account, signed=True)
         currency = (account.currency or "USDT").upper()
         return [
             Balance(
@@ -443,29 +441,21 @@ class GateClient(ContractClient):
         ]
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        raw = await self._request(
-            "GET",
-            "/futures/usdt/positions",
-            signed=True,
-            kind="private",
-            bucket_endpoint="positions",
+        positions = await self._request(
+            "GET", "/futures/usdt/positions", _decode_positions, signed=True
         )
-        positions = decode(codecs.positions_decoder, raw, "positions")
         result = []
         for p in positions:
             if p.size == 0:
                 continue
             inst = await self._instrument(p.contract)
-            result.append(_position(inst, p.size, p.entry_price))
+            result.append(convert.position(inst, p.size, p.entry_price))
         return result
 
     async def fetch_funding(self, symbols: Sequence[str]) -> list[FundingRate]:
         result = []
         for symbol in symbols:
-            raw = await self._request(
-                "GET", f"/futures/usdt/contracts/{symbol}", bucket_endpoint="contract"
-            )
-            c = decode(codecs.contract_decoder, raw, "contract")
+            c = await self._request("GET", f"/futures/usdt/contracts/{symbol}", _decode_contract)
             hours = max(1, round(c.funding_interval / 3600)) if c.funding_interval > 0 else 8
             next_ts = None
             if c.funding_next_apply > 0:  # wall-clock seconds → this runtime's clock
@@ -484,10 +474,8 @@ class GateClient(ContractClient):
     # -- private stream --------------------------------------------------------------------
     async def _user_id(self) -> int:
         if self._uid is None:
-            raw = await self._request(
-                "GET", "/account/detail", signed=True, kind="private", bucket_endpoint="detail"
-            )
-            self._uid = decode(codecs.account_detail_decoder, raw, "account detail").user_id
+            detail = await self._request("GET", "/account/detail", _decode_detail, signed=True)
+            self._uid = detail.user_id
         return self._uid
 
     async def run_order_stream(
@@ -496,129 +484,36 @@ class GateClient(ContractClient):
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        """Deliver the account's order events into ``send`` (:class:`GateOrderFeed`)."""
         self._require_credentials()
-        if not self._instruments:
+        self.order_stream.deliver = send
+        await self.order_stream.run(task_status=task_status)
+
+    @asynccontextmanager
+    async def _private_connect(self) -> AsyncIterator[tuple[WebSocketConnection, Any]]:
+        """One private session: the instruments (once) and the uid the subscriptions name
+        (``info``), then the WebSocket."""
+        if not self.instruments:
             await self.load_instruments()
         uid = await self._user_id()
-        on_subscribed = Readiness(task_status, self.health)
-
-        async def session() -> None:
-            try:
-                await self._private_session(uid, send, on_subscribed)
-            except BaseExceptionGroup as group:
-                raise collapse_group(group) from None
-
-        await run_reconnecting(session, self.health, what="orders", backoff=self.backoff)
-
-    async def _private_session(
-        self,
-        uid: int,
-        send: trio.MemorySendChannel[OrderEvent],
-        on_subscribed: Callable[[], None],
-    ) -> None:
         async with open_websocket(self.ws_url) as ws:
-            ids: dict[int, str] = {}
-            for i, channel in enumerate(PRIVATE_CHANNELS, 1):
-                ids[i] = channel
-                payload = [str(uid)] if channel == "futures.balances" else [str(uid), "!all"]
-                await self._send(ws, channel, "subscribe", payload, req_id=i, signed=True)
-            acked: set[int] = set()
-            keepalive = _Keepalive(trio.current_time())
-            reconcile = Wakeup()
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._ping_loop, ws, keepalive)
-                nursery.start_soon(
-                    run_reconciler, VENUE, self._placed, self.query_order, send, self._trades,
-                    reconcile,
-                )  # fmt: skip
-                while True:
-                    raw = await ws.get_message()
-                    now = trio.current_time()
-                    keepalive.last_rx = now
-                    self.health.message_received(now)
-                    try:
-                        env = decode(codecs.envelope_decoder, raw, "private message")
-                        if env.event == "subscribe":
-                            _check_ack(env)
-                            if env.id in ids:
-                                acked.add(env.id)
-                                if len(acked) == len(ids):
-                                    on_subscribed()
-                                    reconcile.set()
-                            continue
-                        if env.event != "update":
-                            _handle_control(env)
-                            continue
-                        events = self._private_events(env, now)
-                    except MalformedMessage as exc:
-                        self.health.malformed += 1
-                        log.warning("venue.malformed", venue=VENUE, error=exc.message)
-                        reconcile.set()
-                        continue
-                    for event in events:
-                        await send.send(event)
+            yield ws, uid
 
-    def _private_events(self, env: WsEnvelope, now: float) -> list[OrderEvent]:
-        """Translate one private update into order events (positions/balances are cached)."""
-        channel = env.channel
-        events: list[OrderEvent] = []
-        if channel == "futures.orders":
-            for o in decode(codecs.ws_orders_decoder, env.result, channel):
-                inst = self._instruments.get(o.contract)
-                if inst is None:
-                    continue
-                update = convert.order_update(inst, o, now)
-                if update.status.is_terminal:
-                    self._placed.finished(o.text)
-                events.append(update)
-        elif channel == "futures.usertrades":
-            for t in decode(codecs.ws_usertrades_decoder, env.result, channel):
-                inst = self._instruments.get(t.contract)
-                if inst is None or not self._trades.add(codecs.id_str(t.id)):
-                    continue
-                events.append(convert.fill_from_trade(inst, t, t.text, now))
-        elif channel == "futures.positions":
-            for p in decode(codecs.ws_positions_decoder, env.result, channel):
-                inst = self._instruments.get(p.contract)
-                if inst is not None:
-                    self.stream_positions[p.contract] = _position(inst, p.size, p.entry_price)
-        elif channel == "futures.balances":
-            for b in decode(codecs.ws_balances_decoder, env.result, channel):
-                self.stream_balance = Balance(
-                    venue=VENUE, currency=b.currency.upper(), total=b.balance, available=b.balance
-                )
-        return events
+    async def _requery(self, key: Hashable) -> OrderReport:
+        """The order protocol's ``Fetch(OrderQuery)``: the order's state and fills."""
+        if not isinstance(key, OrderQuery):
+            raise TypeError(f"gateio orders: unexpected fetch {key!r}")
+        return await self.query_order(key.symbol, key.client_order_id)
+
+    async def aclose(self) -> None:
+        await self.rest.aclose()
 
 
-# -- helpers -------------------------------------------------------------------------------
-class _Keepalive:
-    __slots__ = ("last_rx",)
-
-    def __init__(self, now: float) -> None:
-        self.last_rx = now
-
-
-def _check_ack(env: WsEnvelope) -> None:
-    """A subscribe answer: success, or the unified error for its error code."""
-    if env.error is None:
-        return
-    err = env.error
-    text = f"{env.channel} subscribe: code {err.code} {err.message}"
-    if err.code in AUTH_WS_CODES:
-        raise AuthenticationFailed(VENUE, text, code=str(err.code))
-    raise BadRequest(VENUE, text, code=str(err.code))
-
-
-def _handle_control(env: WsEnvelope) -> None:
-    """Non-data messages: pong is fine, ``upgrade`` asks us to reconnect."""
-    if env.event == "upgrade":
-        raise Disconnected(VENUE, "server requested reconnect (upgrade)")
-    if env.error is not None:
-        log.warning("venue.ws_error", venue=VENUE, channel=env.channel, code=env.error.code)
-
-
-def _position(inst: Instrument, contracts: Decimal, entry: Decimal) -> VenuePosition:
-    return contract_position(VENUE, inst, contracts, entry)
+def _method_of(resp: httpx.Response) -> str:
+    try:
+        return resp.request.method
+    except RuntimeError:  # a response built without its request
+        return "?"
 
 
 def _retry_after(headers: Mapping[str, str], wall_now: float) -> float | None:
@@ -633,6 +528,3 @@ def _retry_after(headers: Mapping[str, str], wall_now: float) -> float | None:
     if reset > 1e11:
         reset /= 1000.0
     return max(0.0, min(60.0, reset - wall_now))
-
-
-__all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "GateClient"]

@@ -1,8 +1,8 @@
 """Gate.io API v4 (USDT perpetual futures) wire messages, both directions, as msgspec Structs.
 
 One decoder per message type, built once at import. Shapes and field names are the venue's
-(``shared/venues/gate_kucoin.md`` part A); unknown fields are ignored, so the venue adding
-fields never breaks decoding. Conventions:
+(Gate's APIv4 REST and futures WebSocket v4 references; ``specs/013-gateio.md``); unknown
+fields are ignored, so the venue adding fields never breaks decoding. Conventions:
 
 * Money and sizes the runtime trades on are ``Decimal`` (msgspec reads JSON strings and
   numbers exactly); sizes are *contracts* (signed where the venue signs them) and may be

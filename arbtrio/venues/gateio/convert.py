@@ -7,10 +7,11 @@ contracts × ``quanto_multiplier``, which :class:`Instrument` carries as
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from arbtrio.core.instruments import Instrument, format_decimal, from_contracts, to_contracts
-from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side, VenuePosition
 from arbtrio.venues.base import BadRequest
 from arbtrio.venues.gateio.codecs import (
     VENUE,
@@ -61,6 +62,29 @@ def is_tradable_contract(c: Contract) -> bool:
     return c.status == "trading" and not c.in_delisting and c.name.endswith("_USDT")
 
 
+def symbols_for_hints(
+    instruments: Iterable[Instrument], hints: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """``(venue symbols, unknown hints)``: each hint is an asset (``"BTC"``) or a venue
+    symbol (``"BTC_USDT"``); an instrument matches when its ``asset`` or ``symbol`` equals
+    the hint. Symbols come in hint order, each once; hints nothing matches are returned,
+    never raised."""
+    by_key: dict[str, list[str]] = {}
+    for inst in instruments:
+        by_key.setdefault(inst.symbol, []).append(inst.symbol)
+        if inst.asset != inst.symbol:
+            by_key.setdefault(inst.asset, []).append(inst.symbol)
+    symbols: list[str] = []
+    unknown: list[str] = []
+    for hint in hints:
+        matched = by_key.get(hint)
+        if not matched:
+            unknown.append(hint)
+            continue
+        symbols.extend(s for s in matched if s not in symbols)
+    return symbols, unknown
+
+
 def contracts_for(inst: Instrument, side: Side, qty: Decimal) -> Decimal:
     """Signed contracts for an order of ``qty`` base units; BadRequest if not a lot multiple."""
     try:
@@ -77,6 +101,14 @@ def wire_size(contracts: Decimal) -> int | str:
     if contracts == contracts.to_integral_value():
         return int(contracts)
     return format_decimal(contracts)
+
+
+def position(inst: Instrument, contracts: Decimal, entry: Decimal) -> VenuePosition:
+    """A position of ``contracts`` (signed) in base units; no entry price when flat or 0."""
+    qty = from_contracts(inst, contracts)
+    return VenuePosition(
+        venue=VENUE, symbol=inst.symbol, qty=qty, entry_price=entry if qty and entry else None
+    )
 
 
 def order_status(status: str, finish_as: str, size: Decimal, left: Decimal) -> OrderStatus:

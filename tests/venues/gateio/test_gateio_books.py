@@ -1,5 +1,5 @@
-"""Gate.io book sync (sans-IO): the official snapshot procedure, gaps, crossing, malformed
-frames; Hypothesis on mutated real messages."""
+"""Gate.io book sync (sans-IO, through the book protocol): the official snapshot procedure,
+gaps, crossing, malformed frames; Hypothesis on mutated real messages."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import Side
 from arbtrio.venues.base import MalformedMessage, VenueHealth
 from arbtrio.venues.gateio import codecs
-from arbtrio.venues.gateio.books import GateBooks
+from arbtrio.venues.gateio.feed import GateBookFeed
+from arbtrio.venues.stream import Changed, Output, Ready
 
 INST = Instrument(
     venue="gateio", symbol="BTC_USDT", asset="BTC", quote="USDT", tick_size=Decimal("0.1"),
@@ -63,11 +64,39 @@ def snapshot(snap_id: int, bids: Any, asks: Any) -> codecs.OrderBookSnapshot:
     )
 
 
-def machine(depth: int = 50) -> tuple[GateBooks, list[L2Book], VenueHealth]:
+class Machine:
+    """The book protocol (:class:`GateBookFeed`) with this file's test surface: ``on_frame``
+    and ``on_snapshot`` are its ``frame`` and ``fetched``; every book a ``Changed`` output
+    names is recorded in ``seen`` (what the stream shell hands to ``on_update``)."""
+
+    def __init__(self, health: VenueHealth, seen: list[L2Book], depth: int) -> None:
+        self.seen = seen
+        self.books: dict[str, L2Book] = {}
+        self.feed = GateBookFeed(self.books, {"BTC_USDT": INST}, health, lambda: 1.0, depth=depth)
+        self.pending = self.feed.pending
+        self.buffered = self.feed.buffered
+
+    def _record(self, out: Any) -> list[Output]:
+        self.seen.extend(o.book for o in out if isinstance(o, Changed))
+        return list(out)
+
+    def connect(self, now: float) -> list[Output]:
+        return self._record(self.feed.connected(None, now))
+
+    def on_frame(self, raw: str, now: float) -> list[Output]:
+        return self._record(self.feed.frame(raw, now))
+
+    def on_snapshot(self, symbol: str, snap: codecs.OrderBookSnapshot, now: float) -> bool:
+        """Answer the snapshot fetch; True when the book is live again."""
+        self._record(self.feed.fetched(symbol, snap, now))
+        return symbol not in self.feed.pending
+
+
+def machine(depth: int = 50) -> tuple[Machine, list[L2Book], VenueHealth]:
     health = VenueHealth("gateio")
     seen: list[L2Book] = []
-    books = GateBooks({"BTC_USDT": INST}, health, seen.append, depth=depth)
-    books.resync("BTC_USDT", "start", 0.0)
+    books = Machine(health, seen, depth)
+    books.connect(0.0)  # every book queued for a snapshot
     return books, seen, health
 
 
@@ -156,23 +185,25 @@ def test_book_is_trimmed_to_the_subscribed_depth() -> None:
 def test_malformed_frames_are_counted_and_resync(frame: str) -> None:
     books, _, health = machine()
     books.on_snapshot("BTC_USDT", snapshot(100, [("99", 1)], [("101", 1)]), 1.0)
-    assert books.on_frame(frame, 2.0) is None
+    out = books.on_frame(frame, 2.0)
+    assert [type(o) for o in out] == [Changed]  # handled here: only the book's invalidation
     assert health.malformed == 1
     assert not books.books["BTC_USDT"].tradable and "BTC_USDT" in books.pending
 
 
 def test_other_channels_are_returned_for_the_session() -> None:
+    """Pongs and acks are not book updates: the protocol handles them (before the stream
+    protocol, the machine returned them to the session): a pong is nothing, our subscribe
+    ack makes the session ready, an ack with another id is ignored."""
     books, _, health = machine()
-    env = books.on_frame(
+    out = books.on_frame(
         '{"time":1,"time_ms":2,"channel":"futures.pong","event":"","result":null}', 1.0
     )
-    assert env is not None and env.channel == "futures.pong" and health.malformed == 0
-    ack = books.on_frame(
-        '{"time":1,"channel":"futures.order_book_update","event":"subscribe","error":null,'
-        '"result":{"status":"success"},"id":3}',
-        1.0,
-    )
-    assert ack is not None and ack.event == "subscribe" and ack.id == 3
+    assert out == [] and health.malformed == 0  # a pong: nothing to do
+    ack = '{"time":1,"channel":"futures.order_book_update","event":"subscribe","error":null,'
+    assert books.on_frame(ack + '"result":{"status":"success"},"id":3}', 1.0) == []  # not ours
+    out = books.on_frame(ack + '"result":{"status":"success"},"id":1}', 1.0)
+    assert [type(o) for o in out] == [Ready] and health.malformed == 0
 
 
 def test_documented_update_decodes() -> None:

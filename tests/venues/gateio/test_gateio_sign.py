@@ -1,4 +1,5 @@
-"""Gate.io signing against every vector in shared/venues/gate_kucoin.md (A4), verbatim."""
+"""Gate.io signing against the official APIv4 vectors (its "Authentication" section), verbatim,
+and the WebSocket signature string."""
 
 from __future__ import annotations
 

@@ -150,6 +150,28 @@ async def test_public_client_needs_no_credentials_but_refuses_orders(
     assert create_client().rest_url == "https://api.gateio.ws/api/v4"
 
 
+async def test_asset_hints_map_to_contracts_and_unknown_hints_never_fail(
+    autojump_clock: MockClock,
+) -> None:
+    """``arbtrio run`` passes the configured assets (``"BTC"``) as hints; a hint may also be
+    a contract, or something the venue does not list."""
+    hints = ("BTC", "ETH_USDT", "DOGE", "ETH")
+    async with rig(symbols_hint=hints) as r, trio.open_nursery() as nursery:
+        await r.client.load_instruments()
+        assert r.client.hinted_symbols == [SYMBOL, "ETH_USDT"]
+        await nursery.start(r.client.run_books, r.client.hinted_symbols, lambda book: None)
+        await wait_until(lambda: all(b.tradable for b in r.client.books.values()))
+        receive = await _stream(r, nursery)
+        request = r.order(Side.BUY, "0.001", key="hint")
+        await r.client.place_order(request)
+        _fills, final = await _events_until_terminal(receive, request.client_order_id)
+        assert final.status is OrderStatus.FILLED
+        nursery.cancel_scope.cancel()
+    client = create_client(symbols_hint=("BTC", "ETH"))  # the live path's call
+    assert client.symbols_hint == ("BTC", "ETH") and client.hinted_symbols == []
+    await client.aclose()
+
+
 async def _stream(r: object, nursery: trio.Nursery) -> trio.MemoryReceiveChannel[OrderEvent]:
     send, receive = trio.open_memory_channel[OrderEvent](100)
     await nursery.start(r.client.run_order_stream, send)  # type: ignore[attr-defined]
@@ -292,9 +314,8 @@ async def test_text_lookup_expires_and_the_finished_list_finds_it(
                               credentials=CREDS)  # fmt: skip
         with pytest.raises(OrderNotFound):  # Gate's rule: the text has expired
             await fresh._request(
-                "GET", f"/futures/usdt/orders/{request.client_order_id}", signed=True,
-                kind="private",
-            )  # fmt: skip
+                "GET", f"/futures/usdt/orders/{request.client_order_id}", bytes, signed=True
+            )
         late = await fresh.query_order(SYMBOL, request.client_order_id)  # restarted client
         assert late.status is OrderStatus.FILLED and late.filled_qty == Decimal("0.001")
         assert [f.trade_id for f in late.fills] == [f.trade_id for f in report.fills]
@@ -311,7 +332,7 @@ async def test_rate_limit_error_penalizes_the_bucket(autojump_clock: MockClock) 
         with pytest.raises(RateLimited) as info:
             await r.client.place_order(r.order(Side.BUY, "0.001", key="rl"))
         assert info.value.retry_after is not None
-        assert r.client._buckets["place"].blocked_until > trio.current_time()
+        assert r.client.rules.buckets["place"].blocked_until > trio.current_time()
         nursery.cancel_scope.cancel()
 
 

@@ -1,0 +1,629 @@
+"""Gate.io's two streams as sans-IO protocols (driven by :class:`arbtrio.venues.stream.Stream`).
+
+Both run on the one futures WebSocket URL. Neither does I/O or reads a clock: time is the
+``now`` argument, and the wall clock that stamps requests (``time``, signed on private
+channels) is injected.
+
+:class:`GateBookFeed` — the public books (``futures.order_book_update``, one subscription
+per contract, payload ``[contract, frequency, depth]``), each kept by a
+:class:`~arbtrio.venues.gateio.books.GateBook`:
+
+========================  ==========================================================
+input                     outputs
+========================  ==========================================================
+``connected``             every book invalidated and queued for a snapshot; one
+                          ``subscribe`` per contract (``id`` 1..n)
+``frame``: a delta        ``(Changed(book),)`` prebuilt (the hot path); buffered
+                          while the contract waits for its snapshot, and the first
+                          buffered delta asks ``Fetch(contract)``
+``frame``: gap, crossed   the book invalidated (``Changed``), a snapshot queued
+``frame``: malformed      ``health.malformed += 1``, logged; every book
+                          invalidated, every snapshot queued
+``frame``: acks           ``Ready`` once every subscription is acknowledged; an
+                          error code fails the session (4/6/11:
+                          ``AuthenticationFailed``)
+``frame``: ``upgrade``    ``Fail(Disconnected)``: the venue asks for a reconnect
+``fetched``: snapshot     applied with the buffered deltas (``Changed``); too old
+                          or discontinuous: fetched again after
+                          ``snapshot_retry_s``
+``fetched``: error        malformed: counted, retried after ``snapshot_retry_s``;
+                          a rate limit or transport error: every fetch paused
+                          ``snapshot_retry_s`` × consecutive failures (or the
+                          venue's ``retry_after``), ``Fail`` at
+                          ``max_fetch_failures``; anything else: ``Fail``
+``timer``                 ``futures.ping`` every ``ping_interval``; a queued
+                          contract with no buffered delta after
+                          ``first_delta_wait_s`` is fetched anyway; retries due
+``disconnected``          every book invalidated (``Changed``)
+========================  ==========================================================
+
+Liveness is the shell's: ``idle_timeout`` seconds without a frame end the session (pongs
+count). Gate pushes a contract only when its top levels change, so a quiet contract is not
+stale and there is no per-book staleness rule. ``health.resyncs`` counts resyncs of a live
+book (not the initial sync).
+
+:class:`GateOrderFeed` — the private channels ``futures.orders``, ``futures.usertrades``,
+``futures.positions`` (payload ``[uid, "!all"]``) and ``futures.balances`` (``[uid]``),
+each subscribe signed; ``connected``'s ``info`` is the account's uid. Orders become
+:class:`OrderUpdate` and usertrades :class:`Fill` (``Deliver``; fills de-duplicated by
+trade id), positions and balances are kept in :attr:`GateOrderFeed.positions` and
+:attr:`GateOrderFeed.balance`. The REST fallback: the client posts every order it placed
+(:class:`Placed`); after every (re)subscription and every malformed private frame, each
+such order whose terminal state the stream has not delivered is re-queried
+(``Fetch(OrderQuery)``) and its fills (de-duplicated) and status delivered. An order whose
+placement was sent before the current session was subscribed is re-queried as soon as its
+note arrives (the stream may have missed its pushes).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import msgspec
+import structlog
+
+from arbtrio.core.book import L2Book
+from arbtrio.core.instruments import Instrument
+from arbtrio.core.types import Balance, OrderEvent, OrderReport, OrderUpdate, VenuePosition
+from arbtrio.venues.base import (
+    AuthenticationFailed,
+    BadRequest,
+    Credentials,
+    Disconnected,
+    MalformedMessage,
+    OrderNotFound,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenueHealth,
+)
+from arbtrio.venues.gateio import codecs, convert, sign
+from arbtrio.venues.gateio.books import BOOK_CHANNEL, GateBook, Step
+from arbtrio.venues.gateio.codecs import VENUE, OrderBookSnapshot, WsAuth, WsEnvelope, WsRequest
+from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Fetch, Output, Send
+from arbtrio.venues.wire import RecentIds
+
+__all__ = [
+    "AUTH_WS_CODES",
+    "PRIVATE_CHANNELS",
+    "GateBookFeed",
+    "GateOrderFeed",
+    "OrderQuery",
+    "Placed",
+    "PlacedOrders",
+]
+
+log = structlog.get_logger("arbtrio.venues.gateio")
+
+PRIVATE_CHANNELS = ("futures.orders", "futures.usertrades", "futures.positions", "futures.balances")
+AUTH_WS_CODES = frozenset({4, 6, 11})  # WS error codes meaning authentication failed
+_frame = codecs.book_frame_decoder
+_envelope = codecs.envelope_decoder
+_update = codecs.book_update_decoder
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+_RETRIED = (RateLimited, Disconnected, OutcomeUnknown, BadRequest)  # snapshot fetch errors
+_APPLIED = Step.APPLIED
+
+
+# -- requests, acks and control messages (both streams) -------------------------------------
+def _request(
+    channel: str,
+    time_s: int,
+    *,
+    event: str = "",
+    payload: Sequence[str] = (),
+    credentials: Credentials | None = None,
+    req_id: int | None = None,
+) -> Send:
+    """One client → server frame; signed (``auth``) when ``credentials`` are given."""
+    auth = None
+    if credentials is not None:
+        signature = sign.ws_sign(credentials.api_secret, channel, event, time_s)
+        auth = WsAuth(KEY=credentials.api_key, SIGN=signature)
+    request = WsRequest(
+        time=time_s, channel=channel, event=event, payload=list(payload), auth=auth, id=req_id
+    )
+    return Send(codecs.encode(request).decode())
+
+
+def _ack_error(env: WsEnvelope) -> VenueError | None:
+    """The unified error of a refused subscription (None when it succeeded)."""
+    if env.error is None:
+        return None
+    err = env.error
+    text = f"{env.channel} subscribe: code {err.code} {err.message}"
+    if err.code in AUTH_WS_CODES:
+        return AuthenticationFailed(VENUE, text, code=str(err.code))
+    return BadRequest(VENUE, text, code=str(err.code))
+
+
+def _control(env: WsEnvelope) -> Sequence[Output]:
+    """Any other message: a pong is nothing; ``upgrade`` asks for a reconnect; an error is
+    logged."""
+    if env.event == "upgrade":
+        return (Fail(Disconnected(VENUE, "server requested reconnect (upgrade)")),)
+    if env.error is not None:
+        log.warning("venue.ws_error", venue=VENUE, channel=env.channel, code=env.error.code)
+    return NOTHING
+
+
+def _clip(raw: bytes | str, limit: int = 300) -> str:
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class _Subscriptions:
+    """The subscribe ids of one session and which were acknowledged."""
+
+    __slots__ = ("acked", "ids", "ready")
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.acked: set[int] = set()
+        self.ready = False
+
+    def reset(self, n: int) -> None:
+        self.ids = set(range(1, n + 1))
+        self.acked.clear()
+        self.ready = False
+
+    def ack(self, req_id: int | None) -> bool:
+        """Record an acknowledgement; True when it completes the set (once per session)."""
+        if req_id not in self.ids or self.ready:
+            return False
+        self.acked.add(req_id)
+        self.ready = self.acked == self.ids
+        return self.ready
+
+
+# -- public books ---------------------------------------------------------------------------
+class GateBookFeed:
+    """The books of ``instruments``' contracts (``books``: contract → the client's L2Book).
+
+    Attributes read by tests and the client: :attr:`books`, :attr:`trackers`, and
+    :attr:`pending` (contract → when its book was queued for a REST snapshot).
+    """
+
+    def __init__(
+        self,
+        books: dict[str, L2Book],
+        instruments: Mapping[str, Instrument],
+        health: VenueHealth,
+        wall_clock: Callable[[], float],
+        *,
+        depth: int = 50,
+        frequency: str = "100ms",
+        ping_interval: float = 10.0,
+        idle_timeout: float = 30.0,
+        snapshot_retry_s: float = 0.25,
+        first_delta_wait_s: float = 1.0,
+        max_fetch_failures: int = 5,
+    ) -> None:
+        self.health = health
+        self.wall_clock = wall_clock
+        self.depth = depth
+        self.frequency = frequency
+        self.ping_interval = ping_interval
+        self.idle_timeout = idle_timeout
+        self.snapshot_retry_s = snapshot_retry_s
+        self.first_delta_wait_s = first_delta_wait_s
+        self.max_fetch_failures = max_fetch_failures
+        self.timer_interval = max(0.01, min(ping_interval, snapshot_retry_s, first_delta_wait_s))
+        self.books = books
+        self.trackers: dict[str, GateBook] = {}
+        self._changed: dict[str, tuple[Output, ...]] = {}  # the prebuilt outputs
+        self._feeds: dict[str, tuple[GateBook, tuple[Output, ...]]] = {}  # one lookup a frame
+        for symbol, inst in instruments.items():
+            book = books.setdefault(symbol, L2Book(VENUE, symbol))
+            tracker = GateBook(book, float(inst.contract_multiplier), depth)
+            self.trackers[symbol] = tracker
+            self._changed[symbol] = (Changed(book),)
+            self._feeds[symbol] = (tracker, self._changed[symbol])
+        self.pending: dict[str, float] = {}  # contract → queued for a snapshot since
+        self._retry_at: dict[str, float] = {}  # contract → no fetch before
+        self._fetching: set[str] = set()
+        self._failures = 0  # consecutive failed snapshot requests
+        self._paused_until = 0.0
+        self._next_ping = 0.0
+        self._subs = _Subscriptions()
+
+    def buffered(self, symbol: str) -> bool:
+        """Whether ``symbol`` has deltas buffered while it waits for a snapshot."""
+        return self.trackers[symbol].buffered
+
+    # -- inputs -----------------------------------------------------------------------------
+    def connected(self, info: Any, now: float) -> Sequence[Output]:
+        self.pending.clear()
+        self._retry_at.clear()
+        self._fetching.clear()
+        self._failures = 0
+        self._paused_until = 0.0
+        self._next_ping = now + self.ping_interval
+        self._subs.reset(len(self.trackers))
+        out: list[Output] = []
+        for symbol in self.trackers:
+            out.extend(self._resync(symbol, "connecting", now))
+        time_s = int(self.wall_clock())
+        for i, symbol in enumerate(self.trackers, 1):
+            payload = (symbol, self.frequency, str(self.depth))
+            out.append(_request(BOOK_CHANNEL, time_s, event="subscribe", payload=payload, req_id=i))
+        return out
+
+    def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
+        try:
+            frame = _frame.decode(raw)
+        except _DECODE_ERRORS:
+            frame = None  # not a well-formed book update: look at the envelope
+        try:
+            if frame is None:
+                env = _envelope.decode(raw)
+                if env.channel != BOOK_CHANNEL or env.event != "update":
+                    return self._message(env)
+                upd = _update.decode(env.result)  # raises: the book frame is malformed
+            elif frame.event != "update":
+                return self._message(_envelope.decode(raw))
+            else:
+                upd = frame.result
+            feed = self._feeds.get(upd.s)
+            if feed is None:
+                raise MalformedMessage(VENUE, f"{BOOK_CHANNEL}: unsubscribed contract {upd.s!r}")
+            step = feed[0].update(upd, now)
+            if step is _APPLIED:
+                return feed[1]
+            return self._stepped(feed[0], upd, step, now)
+        except _DECODE_ERRORS as exc:
+            return self._malformed(MalformedMessage(VENUE, f"{BOOK_CHANNEL}: {exc}"), raw, now)
+        except MalformedMessage as exc:
+            return self._malformed(exc, raw, now)
+
+    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
+        symbol = key
+        if not isinstance(symbol, str) or symbol not in self.trackers:
+            return NOTHING
+        self._fetching.discard(symbol)
+        if isinstance(result, Exception):
+            return self._fetch_failed(symbol, result, now)
+        self._failures = 0
+        if symbol not in self.pending:
+            return NOTHING  # went live meanwhile (a ``full`` push)
+        if not isinstance(result, OrderBookSnapshot):
+            raise TypeError(f"gateio books: snapshot of {symbol} is a {type(result).__name__}")
+        step = self.trackers[symbol].snapshot(result, now)
+        if step is Step.APPLIED:
+            del self.pending[symbol]
+            self._retry_at.pop(symbol, None)
+            return self._changed[symbol]
+        if step is Step.CROSSED:
+            del self.pending[symbol]
+            log.warning("venue.crossed_book", venue=VENUE, symbol=symbol, after="snapshot")
+            return self._resync(symbol, "crossed book after snapshot", now)
+        log.info("venue.snapshot_stale", venue=VENUE, symbol=symbol, step=step.value)
+        self._retry_at[symbol] = now + self.snapshot_retry_s
+        return NOTHING
+
+    def timer(self, now: float) -> Sequence[Output]:
+        out: list[Output] = []
+        if now >= self._next_ping:
+            self._next_ping = now + self.ping_interval
+            out.append(_request("futures.ping", int(self.wall_clock())))
+        if self.pending:
+            for symbol in self.pending:
+                fetch = self._fetch_if_due(symbol, now)
+                if fetch is not None:
+                    out.append(fetch)
+        return out
+
+    def note(self, message: Any, now: float) -> Sequence[Output]:
+        return NOTHING
+
+    def disconnected(self, reason: str, now: float) -> Sequence[Output]:
+        self._fetching.clear()
+        out: list[Output] = []
+        for symbol, tracker in self.trackers.items():
+            tracker.book.invalidate("disconnected")
+            out.extend(self._changed[symbol])
+        return out
+
+    # -- the slow paths ---------------------------------------------------------------------
+    def _stepped(
+        self, tracker: GateBook, upd: codecs.BookUpdate, step: Step, now: float
+    ) -> Sequence[Output]:
+        symbol = upd.s
+        if step is Step.FULL:
+            self.pending.pop(symbol, None)
+            self._retry_at.pop(symbol, None)
+            return self._changed[symbol]
+        if step is Step.BUFFERED:
+            fetch = self._fetch_if_due(symbol, now)
+            return NOTHING if fetch is None else (fetch,)
+        if step is Step.GAP:
+            log.info("venue.gap", venue=VENUE, symbol=symbol, last=tracker.sync.last, U=upd.U)
+            return self._resync(symbol, tracker.gap_reason(upd), now)
+        if step is Step.CROSSED:
+            if upd.full:
+                self.pending.pop(symbol, None)
+            log.warning("venue.crossed_book", venue=VENUE, symbol=symbol)
+            return self._resync(symbol, "crossed book", now)
+        return NOTHING  # stale: already in the book
+
+    def _resync(self, symbol: str, reason: str, now: float) -> tuple[Output, ...]:
+        """Invalidate ``symbol``'s book and queue it for a snapshot (fetched once a delta
+        is buffered, or after ``first_delta_wait_s``)."""
+        if self.trackers[symbol].reset(reason):
+            self.health.resyncs += 1
+        if symbol not in self.pending:
+            self.pending[symbol] = now
+        return self._changed[symbol]
+
+    def _malformed(self, exc: MalformedMessage, raw: bytes | str, now: float) -> Sequence[Output]:
+        """Count, log, and resync every book of the session."""
+        self.health.malformed += 1
+        log.warning("venue.malformed", venue=VENUE, error=exc.message, frame=_clip(raw))
+        out: list[Output] = []
+        for symbol in self.trackers:
+            out.extend(self._resync(symbol, "malformed message", now))
+        return out
+
+    def _message(self, env: WsEnvelope) -> Sequence[Output]:
+        if env.event == "subscribe" and env.channel == BOOK_CHANNEL:
+            error = _ack_error(env)
+            if error is not None:
+                return (Fail(error),)
+            return (READY,) if self._subs.ack(env.id) else NOTHING
+        return _control(env)
+
+    def _fetch_if_due(self, symbol: str, now: float) -> Fetch | None:
+        """``Fetch(symbol)`` when its snapshot is due: a delta is buffered (or none came for
+        ``first_delta_wait_s``), no request for it is out, and no retry delay holds it."""
+        if symbol in self._fetching or now < self._paused_until:
+            return None
+        if now < self._retry_at.get(symbol, 0.0):
+            return None
+        waited = now - self.pending[symbol]
+        if not self.trackers[symbol].buffered and waited < self.first_delta_wait_s:
+            return None
+        self._fetching.add(symbol)
+        return Fetch(symbol)
+
+    def _fetch_failed(self, symbol: str, exc: Exception, now: float) -> Sequence[Output]:
+        if isinstance(exc, MalformedMessage):
+            self.health.malformed += 1
+            log.warning("venue.malformed", venue=VENUE, error=exc.message, what="order_book")
+            self._retry_at[symbol] = now + self.snapshot_retry_s
+            return NOTHING
+        if not isinstance(exc, _RETRIED):
+            return (Fail(exc),)  # e.g. AuthenticationFailed, or a bug: end the session
+        self._failures += 1
+        log.warning("venue.snapshot_failed", venue=VENUE, symbol=symbol, error=str(exc))
+        if self._failures >= self.max_fetch_failures:
+            return (Fail(exc),)
+        wait = self.snapshot_retry_s * self._failures
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            wait = exc.retry_after
+        self._paused_until = now + wait
+        return NOTHING
+
+
+# -- the private stream -----------------------------------------------------------------------
+class Placed(NamedTuple):
+    """Note: the client placed ``client_order_id`` on ``symbol``; ``sent_at`` is when the
+    request was sent (runtime clock)."""
+
+    client_order_id: str
+    symbol: str
+    sent_at: float
+
+
+class OrderQuery(NamedTuple):
+    """Fetch key: re-query this order over REST (the client answers with ``query_order``)."""
+
+    symbol: str
+    client_order_id: str
+
+
+class PlacedOrders:
+    """Orders this client placed: client id → (symbol, terminal state delivered?).
+
+    "Finished" means the *stream* (or a re-query) delivered the order's terminal state: a
+    REST answer saying an IOC finished does not carry its fills, so such an order stays
+    unfinished until its events arrive. A terminal push may beat the note of its placement;
+    it is remembered and applied when the note comes. The oldest of ``limit`` orders is
+    forgotten."""
+
+    __slots__ = ("_early", "_limit", "_orders")
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._orders: OrderedDict[str, tuple[str, bool]] = OrderedDict()
+        self._early = RecentIds(limit)
+        self._limit = limit
+
+    def remember(self, cid: str, symbol: str) -> bool:
+        """Record a placement; True when its terminal state is still to come."""
+        done = cid in self._early
+        self._orders[cid] = (symbol, done)
+        self._orders.move_to_end(cid)
+        while len(self._orders) > self._limit:
+            self._orders.popitem(last=False)
+        return not done
+
+    def finished(self, cid: str) -> None:
+        entry = self._orders.get(cid)
+        if entry is None:
+            self._early.add(cid)
+        else:
+            self._orders[cid] = (entry[0], True)
+
+    def unfinished(self) -> list[tuple[str, str]]:
+        """``(client id, symbol)`` of every order not yet seen finishing."""
+        return [(cid, sym) for cid, (sym, done) in self._orders.items() if not done]
+
+
+class GateOrderFeed:
+    """The account's private stream (see the module docstring).
+
+    ``instruments`` is the client's contract map (read only: events of contracts it does not
+    hold are skipped)."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        instruments: Mapping[str, Instrument],
+        health: VenueHealth,
+        wall_clock: Callable[[], float],
+        *,
+        ping_interval: float = 10.0,
+        idle_timeout: float = 30.0,
+        max_orders: int = 10_000,
+        max_trades: int = 10_000,
+    ) -> None:
+        self.credentials = credentials
+        self.instruments = instruments
+        self.health = health
+        self.wall_clock = wall_clock
+        self.idle_timeout = idle_timeout
+        self.timer_interval = ping_interval
+        self.ping_interval = ping_interval
+        self.positions: dict[str, VenuePosition] = {}  # latest push per contract
+        self.balance: Balance | None = None  # latest push
+        self.placed = PlacedOrders(max_orders)
+        self._trades = RecentIds(max_trades)
+        self._subs = _Subscriptions()
+        self._subscribed_at: float | None = None  # None: no subscribed session
+        self._next_ping = 0.0
+
+    # -- inputs -----------------------------------------------------------------------------
+    def connected(self, info: Any, now: float) -> Sequence[Output]:
+        """Subscribe every private channel; ``info`` is the account's uid."""
+        uid = str(info)
+        self._subs.reset(len(PRIVATE_CHANNELS))
+        self._subscribed_at = None
+        self._next_ping = now + self.ping_interval
+        time_s = int(self.wall_clock())
+        out: list[Output] = []
+        for i, channel in enumerate(PRIVATE_CHANNELS, 1):
+            payload = (uid,) if channel == "futures.balances" else (uid, "!all")
+            out.append(
+                _request(
+                    channel,
+                    time_s,
+                    event="subscribe",
+                    payload=payload,
+                    credentials=self.credentials,
+                    req_id=i,
+                )
+            )
+        return out
+
+    def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
+        try:
+            env = codecs.decode(_envelope, raw, "private message")
+            if env.event == "subscribe":
+                error = _ack_error(env)
+                if error is not None:
+                    return (Fail(error),)
+                if not self._subs.ack(env.id):
+                    return NOTHING
+                self._subscribed_at = now
+                return [READY, *self._requery_unfinished()]
+            if env.event != "update":
+                return _control(env)
+            events = self.events(env, now)
+        except MalformedMessage as exc:
+            self.health.malformed += 1
+            log.warning("venue.malformed", venue=VENUE, error=exc.message, frame=_clip(raw))
+            return self._requery_unfinished()
+        return [Deliver(event) for event in events] if events else NOTHING
+
+    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
+        """The answer of a re-query: new fills and the status, delivered."""
+        if not isinstance(key, OrderQuery):
+            return NOTHING
+        cid = key.client_order_id
+        if isinstance(result, OrderNotFound):
+            return NOTHING
+        if isinstance(result, AuthenticationFailed):
+            return (Fail(result),)
+        if isinstance(result, VenueError):
+            log.warning("venue.reconcile_failed", venue=VENUE, order=cid, error=str(result))
+            return NOTHING
+        if isinstance(result, Exception):
+            return (Fail(result),)  # a bug in the query: end the session
+        if not isinstance(result, OrderReport):
+            raise TypeError(f"gateio orders: answer for {cid} is a {type(result).__name__}")
+        out: list[Output] = [Deliver(f) for f in result.fills if self._trades.add(f.trade_id)]
+        out.append(
+            Deliver(
+                OrderUpdate(
+                    venue=VENUE,
+                    client_order_id=cid,
+                    status=result.status,
+                    filled_qty=result.filled_qty,
+                    avg_price=result.avg_price,
+                    ts=now,
+                    reason=result.reason,
+                )
+            )
+        )
+        if result.status.is_terminal:
+            self.placed.finished(cid)
+        return out
+
+    def timer(self, now: float) -> Sequence[Output]:
+        if now >= self._next_ping:
+            self._next_ping = now + self.ping_interval
+            return (_request("futures.ping", int(self.wall_clock())),)
+        return NOTHING
+
+    def note(self, message: Any, now: float) -> Sequence[Output]:
+        """A :class:`Placed` order: tracked until the stream delivers its terminal state."""
+        if not isinstance(message, Placed):
+            return NOTHING
+        pending = self.placed.remember(message.client_order_id, message.symbol)
+        subscribed_at = self._subscribed_at
+        if pending and subscribed_at is not None and message.sent_at <= subscribed_at:
+            return (Fetch(OrderQuery(message.symbol, message.client_order_id)),)
+        return NOTHING  # pushes will tell, or the next subscription re-queries it
+
+    def disconnected(self, reason: str, now: float) -> Sequence[Output]:
+        self._subscribed_at = None
+        self._subs.reset(len(PRIVATE_CHANNELS))
+        return NOTHING
+
+    # -- pushes -----------------------------------------------------------------------------
+    def events(self, env: WsEnvelope, now: float) -> list[OrderEvent]:
+        """Order events of one private update (positions and balances are kept, not
+        delivered). Raises :class:`MalformedMessage`: the whole push is then dropped."""
+        channel = env.channel
+        events: list[OrderEvent] = []
+        instruments = self.instruments
+        if channel == "futures.orders":
+            for o in codecs.decode(codecs.ws_orders_decoder, env.result, channel):
+                inst = instruments.get(o.contract)
+                if inst is None:
+                    continue
+                update = convert.order_update(inst, o, now)
+                if update.status.is_terminal:
+                    self.placed.finished(o.text)
+                events.append(update)
+        elif channel == "futures.usertrades":
+            for t in codecs.decode(codecs.ws_usertrades_decoder, env.result, channel):
+                inst = instruments.get(t.contract)
+                if inst is None or not self._trades.add(codecs.id_str(t.id)):
+                    continue
+                events.append(convert.fill_from_trade(inst, t, t.text, now))
+        elif channel == "futures.positions":
+            for p in codecs.decode(codecs.ws_positions_decoder, env.result, channel):
+                inst = instruments.get(p.contract)
+                if inst is not None:
+                    self.positions[p.contract] = convert.position(inst, p.size, p.entry_price)
+        elif channel == "futures.balances":
+            for b in codecs.decode(codecs.ws_balances_decoder, env.result, channel):
+                self.balance = Balance(
+                    venue=VENUE, currency=b.currency.upper(), total=b.balance, available=b.balance
+                )
+        return events
+
+    def _requery_unfinished(self) -> list[Output]:
+        return [Fetch(OrderQuery(sym, cid)) for cid, sym in self.placed.unfinished()]
