@@ -199,6 +199,12 @@ class CancelledByClientOid(msgspec.Struct):
     clientOid: str = ""
 
 
+class Acknowledged(Envelope[msgspec.Raw]):
+    """A success whose ``data`` the client does not read (a cancel): any ``data``, or none."""
+
+    data: msgspec.Raw = msgspec.Raw()
+
+
 # -- WebSocket -----------------------------------------------------------------------------
 class WsMessage(msgspec.Struct):
     """Every server frame; ``data`` stays raw until ``topic``/``subject`` say what it is.
@@ -292,6 +298,7 @@ order_detail_decoder = msgspec.json.Decoder(Envelope[OrderDetail | None])
 fills_decoder = msgspec.json.Decoder(Envelope[FillsPage])
 positions_decoder = msgspec.json.Decoder(Envelope[list[Position]])
 account_decoder = msgspec.json.Decoder(Envelope[AccountOverview])
+cancelled_decoder: msgspec.json.Decoder[Envelope[msgspec.Raw]] = msgspec.json.Decoder(Acknowledged)
 timestamp_decoder = msgspec.json.Decoder(Envelope[int])
 ws_message_decoder = msgspec.json.Decoder(WsMessage)
 ws_request_decoder = msgspec.json.Decoder(WsRequest)
@@ -314,22 +321,24 @@ def encode(obj: Any) -> bytes:
 
 
 _INF = math.inf
+_number = msgspec.json.Decoder(float)
 
 
 def parse_change(change: str) -> tuple[bool, float, float]:
-    """``"90631.2,sell,2"`` → ``(is_bid, price, size_in_lots)``; MalformedMessage otherwise."""
-    parts = change.split(",")
-    if len(parts) == 3:
-        side = parts[1]
-        try:
-            price = float(parts[0])
-            size = float(parts[2])
-        except ValueError:
-            pass
-        else:
-            if 0 < price < _INF and 0 <= size < _INF:
-                if side == "buy":
-                    return (True, price, size)
-                if side == "sell":
-                    return (False, price, size)
+    """``"90631.2,sell,2"`` → ``(is_bid, price, size_in_lots)``; MalformedMessage otherwise.
+
+    Price and size are read as JSON numbers (what the venue sends), by msgspec: several
+    times faster than ``float()``, and stricter (no ``nan``, ``inf``, ``+1``, ``1_0``)."""
+    try:
+        price_text, side, size_text = change.split(",")
+        price = _number.decode(price_text)
+        size = _number.decode(size_text)
+    except ValueError:  # not three fields, or not numbers (msgspec's errors included)
+        pass
+    else:
+        if 0 < price < _INF and 0 <= size < _INF:
+            if side == "buy":
+                return (True, price, size)
+            if side == "sell":
+                return (False, price, size)
     raise MalformedMessage(VENUE, f"level2 change {change[:60]!r} is not 'price,side,size'")

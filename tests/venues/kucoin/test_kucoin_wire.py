@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,9 @@ from arbtrio.venues.base import (
     RateLimited,
 )
 from arbtrio.venues.kucoin import KucoinClient, create_client, sign
+from arbtrio.venues.kucoin.feed import control_message
 from arbtrio.venues.reconnect import Backoff
+from arbtrio.venues.stream import NOTHING, Output
 from arbtrio.venues.wire import open_websocket
 
 CREDS = Credentials(api_key="kc-test-key", api_secret="kc-test-secret", passphrase="kc-pass")
@@ -154,7 +156,7 @@ async def test_expired_token_is_refused_by_the_server(autojump_clock: MockClock)
             "id": "c9", "type": "error", "code": 401, "data": "token is expired"
         }  # fmt: skip
         with pytest.raises(Disconnected, match="token rejected"):
-            r.client._control(frame)
+            control_message(frame)
         assert r.emulator.token_rejections == 1
         nursery.cancel_scope.cancel()
 
@@ -163,10 +165,10 @@ async def test_silent_client_is_dropped_and_reconnects(autojump_clock: MockClock
     async with rig() as r, trio.open_nursery() as nursery:
         await _books(r, nursery)
 
-        async def no_ping(*args: object) -> None:
-            await trio.sleep_forever()
+        def no_ping(now: float) -> Sequence[Output]:
+            return NOTHING
 
-        r.client._ping_loop = no_ping  # type: ignore[method-assign,assignment]
+        r.client.book_feed._ping = no_ping  # type: ignore[method-assign]
         r.emulator.faults.force("feed_disconnect")  # new session runs without pings
         await wait_until(lambda: r.client.health.reconnects == 1 and r.client.health.connected)
         await wait_until(lambda: r.client.health.reconnects == 2, guard_s=60)
@@ -302,7 +304,7 @@ async def test_rate_limit_penalizes_the_pool(autojump_clock: MockClock) -> None:
         with pytest.raises(RateLimited) as info:
             await r.client.place_order(r.order(Side.BUY, "0.001", key="rl"))
         assert info.value.retry_after == 1.0
-        assert r.client._buckets["futures"].blocked_until > trio.current_time()
+        assert r.client.rules.buckets["futures"].blocked_until > trio.current_time()
         nursery.cancel_scope.cancel()
 
 
