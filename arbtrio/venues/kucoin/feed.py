@@ -319,7 +319,7 @@ class KucoinBookFeed(KucoinSession):
         session = self._session_timer(now)
         if not self.machine.pending:
             return session
-        return [*session, *self._outputs(now)]
+        return [*session, *self._outputs(now)] or NOTHING
 
     def note(self, message: Any, now: float) -> Sequence[Output]:
         return NOTHING

@@ -238,6 +238,22 @@ async def test_order_filled_with_match_events_and_query(autojump_clock: MockCloc
         nursery.cancel_scope.cancel()
 
 
+async def test_asset_hints_are_mapped_to_venue_symbols(autojump_clock: MockClock) -> None:
+    """``arbtrio run`` passes the configured assets as hints; venue symbols work too, and a
+    hint no instrument matches is skipped (the order stream once failed on ``"BTC"``)."""
+    hints = ("BTC", "ETHUSDTM", "NOPE")
+    async with rig(symbols_hint=hints) as r, trio.open_nursery() as nursery:
+        await _books(r, nursery)
+        receive = await _stream(r, nursery)
+        assert sorted(r.client.hinted_symbols()) == ["ETHUSDTM", SYMBOL]
+        assert set(r.client.order_feed.fee_rates) == {"ETHUSDTM", SYMBOL}
+        request = r.order(Side.BUY, "0.002", key="hint")
+        await r.client.place_order(request)
+        fills, final = await _events_until_terminal(receive, request.client_order_id)
+        assert final.status is OrderStatus.FILLED and sum(f.qty for f in fills) == Decimal("0.002")
+        nursery.cancel_scope.cancel()
+
+
 async def test_partial_fill_with_duplicate_pushes(autojump_clock: MockClock) -> None:
     async with rig() as r, trio.open_nursery() as nursery:
         await _books(r, nursery)
