@@ -1,7 +1,8 @@
 """KuCoin Futures (USDT-margined) wire messages, both directions, as msgspec Structs.
 
-One decoder per message type, built once. Shapes are the venue's
-(``shared/venues/gate_kucoin.md`` part B). Conventions:
+One decoder per message type, built once. Shapes are the venue's, as its Futures REST and
+WebSocket documentation gives them (the facts relied on are in ``specs/014-kucoin.md``).
+Conventions:
 
 * REST answers are ``{"code": "200000", "data": ...}``; :class:`Envelope` is generic over
   ``data`` and :data:`status_decoder` reads only ``code``/``msg`` of an error.
