@@ -148,8 +148,8 @@ class KucoinSession:
         self.welcomed = False
         self._ids = itertools.count(1)
         self._acks: set[str] = set()
-        self._ping_s = 14.4
-        self._live_idle_s = 28.0
+        self._ping_s = 0.0  # these four: set by each session (_open, _welcome)
+        self._live_idle_s = 0.0
         self._opened = 0.0
         self._next_ping = 0.0
 
@@ -331,27 +331,34 @@ class KucoinBookFeed(KucoinSession):
         return [changed[0] for changed in self._changed.values()]
 
     def _outputs(self, now: float) -> Sequence[Output]:
-        """The books changed since the last call, then the snapshot fetches now due."""
-        out: list[Output] = []
+        """The books changed since the last call, then the snapshot fetches now due (one
+        changed book and nothing due: its prebuilt output)."""
+        due = self._snapshots_due(now) if self.machine.pending and self.welcomed else None
         one = self._one
-        if one is not None:
-            out.append(self._changed[one.symbol][0])
-            out.extend(self._changed[book.symbol][0] for book in self._more)
-            self._one = None
-            self._more.clear()
-        if self.machine.pending and self.welcomed:
-            out.extend(self._snapshots_due(now))
-        return out or NOTHING
+        if one is None:
+            return due or NOTHING
+        self._one = None
+        if not self._more and not due:
+            return self._changed[one.symbol]
+        out: list[Output] = [self._changed[one.symbol][0]]
+        out.extend(self._changed[book.symbol][0] for book in self._more)
+        self._more.clear()
+        if due:
+            out.extend(due)
+        return out
 
-    def _snapshots_due(self, now: float) -> list[Output]:
+    def _snapshots_due(self, now: float) -> list[Output] | None:
+        """A :class:`Fetch` for every waiting symbol whose snapshot is due (None: none)."""
         machine = self.machine
-        due: list[Output] = []
+        due: list[Output] | None = None
         for symbol, since in machine.pending.items():
             if symbol in self._asked or now < self._retry_at.get(symbol, now):
                 continue
             if not machine.buffered(symbol) and now - since < self.first_delta_wait_s:
                 continue
             self._asked.add(symbol)
+            if due is None:
+                due = []
             due.append(Fetch(symbol))
         return due
 
