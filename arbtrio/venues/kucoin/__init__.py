@@ -1,7 +1,9 @@
-"""KuCoin Futures (USDT-margined perpetuals): client and codecs.
+"""KuCoin Futures (USDT-margined perpetuals): the venue client.
 
-The venue package contract (``create_client``, default URLs) and the
-choices made are in ``specs/014-kucoin.md``.
+Modules: ``codecs`` (wire messages), ``sign`` and ``prepare`` (signed requests), ``convert``
+(lots ⇄ base units), ``errors`` (the code table), ``books`` (level-2 sync), ``feed`` (the
+two stream protocols), ``client`` (the thin client), ``bench``. The package contract
+(``create_client``, default URLs) and the choices made are in ``specs/014-kucoin.md``.
 """
 
 from __future__ import annotations

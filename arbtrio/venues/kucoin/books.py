@@ -14,6 +14,12 @@ changes is treated as corruption and resynced.
 
 Malformed frames (undecodable, bad change string, unknown symbol) are counted, logged, and
 every book of the session is resynced. Nothing here raises.
+
+:class:`KucoinBooks` holds the rules and the state; it does no I/O and reads no clock.
+``on_update(book)`` is called, synchronously, for every book a call changed (applied or
+invalidated): :class:`~arbtrio.venues.kucoin.feed.KucoinBookFeed` turns those calls into
+its outputs, and decides from ``pending`` and :meth:`KucoinBooks.buffered` when a
+snapshot is due.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ class _Feed:
 class KucoinBooks:
     """The books of one public session: feed it frames and snapshots, read ``books``.
 
-    ``pending`` maps symbols waiting for a REST snapshot to the time it was requested.
+    ``pending`` maps symbols waiting for a REST snapshot to the time they started waiting.
     """
 
     def __init__(

@@ -1,7 +1,8 @@
 """KuCoin Futures (USDT-margined) wire messages, both directions, as msgspec Structs.
 
-One decoder per message type, built once. Shapes are the venue's
-(``shared/venues/gate_kucoin.md`` part B). Conventions:
+One decoder per message type, built once. Shapes are the venue's, as its Futures REST and
+WebSocket documentation gives them (the facts relied on are in ``specs/014-kucoin.md``).
+Conventions:
 
 * REST answers are ``{"code": "200000", "data": ...}``; :class:`Envelope` is generic over
   ``data`` and :data:`status_decoder` reads only ``code``/``msg`` of an error.
@@ -199,6 +200,12 @@ class CancelledByClientOid(msgspec.Struct):
     clientOid: str = ""
 
 
+class Acknowledged(Envelope[msgspec.Raw]):
+    """A success whose ``data`` the client does not read (a cancel): any ``data``, or none."""
+
+    data: msgspec.Raw = msgspec.Raw()
+
+
 # -- WebSocket -----------------------------------------------------------------------------
 class WsMessage(msgspec.Struct):
     """Every server frame; ``data`` stays raw until ``topic``/``subject`` say what it is.
@@ -292,6 +299,7 @@ order_detail_decoder = msgspec.json.Decoder(Envelope[OrderDetail | None])
 fills_decoder = msgspec.json.Decoder(Envelope[FillsPage])
 positions_decoder = msgspec.json.Decoder(Envelope[list[Position]])
 account_decoder = msgspec.json.Decoder(Envelope[AccountOverview])
+cancelled_decoder: msgspec.json.Decoder[Envelope[msgspec.Raw]] = msgspec.json.Decoder(Acknowledged)
 timestamp_decoder = msgspec.json.Decoder(Envelope[int])
 ws_message_decoder = msgspec.json.Decoder(WsMessage)
 ws_request_decoder = msgspec.json.Decoder(WsRequest)
@@ -314,22 +322,24 @@ def encode(obj: Any) -> bytes:
 
 
 _INF = math.inf
+_number = msgspec.json.Decoder(float)
 
 
 def parse_change(change: str) -> tuple[bool, float, float]:
-    """``"90631.2,sell,2"`` → ``(is_bid, price, size_in_lots)``; MalformedMessage otherwise."""
-    parts = change.split(",")
-    if len(parts) == 3:
-        side = parts[1]
-        try:
-            price = float(parts[0])
-            size = float(parts[2])
-        except ValueError:
-            pass
-        else:
-            if 0 < price < _INF and 0 <= size < _INF:
-                if side == "buy":
-                    return (True, price, size)
-                if side == "sell":
-                    return (False, price, size)
+    """``"90631.2,sell,2"`` → ``(is_bid, price, size_in_lots)``; MalformedMessage otherwise.
+
+    Price and size are read as JSON numbers (what the venue sends), by msgspec: several
+    times faster than ``float()``, and stricter (no ``nan``, ``inf``, ``+1``, ``1_0``)."""
+    try:
+        price_text, side, size_text = change.split(",")
+        price = _number.decode(price_text)
+        size = _number.decode(size_text)
+    except ValueError:  # not three fields, or not numbers (msgspec's errors included)
+        pass
+    else:
+        if 0 < price < _INF and 0 <= size < _INF:
+            if side == "buy":
+                return (True, price, size)
+            if side == "sell":
+                return (False, price, size)
     raise MalformedMessage(VENUE, f"level2 change {change[:60]!r} is not 'price,side,size'")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from arbtrio.core.instruments import Instrument, from_contracts, to_contracts
-from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side, VenuePosition
 from arbtrio.venues.base import BadRequest
 from arbtrio.venues.kucoin.codecs import VENUE, Contract, OrderChange, OrderDetail, TradeFill
 
@@ -108,6 +108,14 @@ def fill_from_trade(inst: Instrument, t: TradeFill, client_order_id: str, ts: fl
         price=t.price,
         fee=t.fee,
         ts=ts,
+    )
+
+
+def position(inst: Instrument, lots: Decimal, entry: Decimal) -> VenuePosition:
+    """A position of ``lots`` (signed) in base units; no entry price when flat or 0."""
+    qty = from_contracts(inst, lots)
+    return VenuePosition(
+        venue=VENUE, symbol=inst.symbol, qty=qty, entry_price=entry if qty and entry else None
     )
 
 

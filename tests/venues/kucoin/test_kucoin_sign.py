@@ -1,4 +1,5 @@
-"""KuCoin signing against every vector in shared/venues/gate_kucoin.md (B4), verbatim."""
+"""KuCoin signing: the official universal SDK's HMAC vector, and vectors computed with the
+documented algorithm (``specs/014-kucoin.md``, *Orders and account*: signing), verbatim."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,9 @@ from arbtrio.venues.base import (
     RateLimited,
 )
 from arbtrio.venues.kucoin import KucoinClient, create_client, sign
+from arbtrio.venues.kucoin.feed import control_message
 from arbtrio.venues.reconnect import Backoff
+from arbtrio.venues.stream import NOTHING, Output
 from arbtrio.venues.wire import open_websocket
 
 CREDS = Credentials(api_key="kc-test-key", api_secret="kc-test-secret", passphrase="kc-pass")
@@ -154,7 +156,7 @@ async def test_expired_token_is_refused_by_the_server(autojump_clock: MockClock)
             "id": "c9", "type": "error", "code": 401, "data": "token is expired"
         }  # fmt: skip
         with pytest.raises(Disconnected, match="token rejected"):
-            r.client._control(frame)
+            control_message(frame)
         assert r.emulator.token_rejections == 1
         nursery.cancel_scope.cancel()
 
@@ -163,10 +165,10 @@ async def test_silent_client_is_dropped_and_reconnects(autojump_clock: MockClock
     async with rig() as r, trio.open_nursery() as nursery:
         await _books(r, nursery)
 
-        async def no_ping(*args: object) -> None:
-            await trio.sleep_forever()
+        def no_ping(now: float) -> Sequence[Output]:
+            return NOTHING
 
-        r.client._ping_loop = no_ping  # type: ignore[method-assign,assignment]
+        r.client.book_feed._ping = no_ping  # type: ignore[method-assign]
         r.emulator.faults.force("feed_disconnect")  # new session runs without pings
         await wait_until(lambda: r.client.health.reconnects == 1 and r.client.health.connected)
         await wait_until(lambda: r.client.health.reconnects == 2, guard_s=60)
@@ -236,6 +238,22 @@ async def test_order_filled_with_match_events_and_query(autojump_clock: MockCloc
         nursery.cancel_scope.cancel()
 
 
+async def test_asset_hints_are_mapped_to_venue_symbols(autojump_clock: MockClock) -> None:
+    """``arbtrio run`` passes the configured assets as hints; venue symbols work too, and a
+    hint no instrument matches is skipped (the order stream once failed on ``"BTC"``)."""
+    hints = ("BTC", "ETHUSDTM", "NOPE")
+    async with rig(symbols_hint=hints) as r, trio.open_nursery() as nursery:
+        await _books(r, nursery)
+        receive = await _stream(r, nursery)
+        assert sorted(r.client.hinted_symbols()) == ["ETHUSDTM", SYMBOL]
+        assert set(r.client.order_feed.fee_rates) == {"ETHUSDTM", SYMBOL}
+        request = r.order(Side.BUY, "0.002", key="hint")
+        await r.client.place_order(request)
+        fills, final = await _events_until_terminal(receive, request.client_order_id)
+        assert final.status is OrderStatus.FILLED and sum(f.qty for f in fills) == Decimal("0.002")
+        nursery.cancel_scope.cancel()
+
+
 async def test_partial_fill_with_duplicate_pushes(autojump_clock: MockClock) -> None:
     async with rig() as r, trio.open_nursery() as nursery:
         await _books(r, nursery)
@@ -302,7 +320,7 @@ async def test_rate_limit_penalizes_the_pool(autojump_clock: MockClock) -> None:
         with pytest.raises(RateLimited) as info:
             await r.client.place_order(r.order(Side.BUY, "0.001", key="rl"))
         assert info.value.retry_after == 1.0
-        assert r.client._buckets["futures"].blocked_until > trio.current_time()
+        assert r.client.rules.buckets["futures"].blocked_until > trio.current_time()
         nursery.cancel_scope.cancel()
 
 

@@ -1,0 +1,559 @@
+"""KuCoin Futures' two streams as sans-IO protocols, driven by
+:class:`arbtrio.venues.stream.Stream`.
+
+Both streams run the same session rules (:class:`KucoinSession`). The client's connect step
+fetches a **fresh** bullet token, connects to the instance server the answer names and
+passes that :class:`~arbtrio.venues.kucoin.codecs.InstanceServer` as ``info`` to
+``connected``. Then, per session:
+
+==================  ======================================================================
+state / input       what the protocol does
+==================  ======================================================================
+connected           wait for ``welcome``: ``idle_timeout`` = ``welcome_timeout`` until then
+first frame         ``welcome`` → subscribe every topic (``response: true``), ``idle_timeout``
+                    = ``pingInterval + pingTimeout``; anything else ends the session
+``ack``             one subscription confirmed; the last one → :class:`Ready`
+``error`` frame     ends the session: 401 (token rejected) → ``Disconnected``, else
+                    ``BadRequest``
+timer               ``{"type": "ping"}`` every 0.8 × ``pingInterval`` (at least 1 s); the
+                    session reaching ``max_session_s`` ends it, before the 24 h token does
+disconnected        everything learned from the session is void
+==================  ======================================================================
+
+* :class:`KucoinBookFeed` — ``/contractMarket/level2:SYMBOL``, one topic per symbol, synced
+  by :class:`~arbtrio.venues.kucoin.books.KucoinBooks` (buffer, REST snapshot, sequence + 1,
+  transient crossing). The protocol decides when a snapshot is due and asks for it with
+  :class:`Fetch` (key: the symbol): once the symbol has a buffered push, or after
+  ``first_delta_wait_s`` without one (so the snapshot is not older than the stream). A
+  stale snapshot is asked again after ``snapshot_retry_s``, a malformed one is counted and
+  asked again, a failed request after ``snapshot_retry_s`` × the consecutive failures (a
+  ``RateLimited`` answer: its ``retry_after``); ``max_snapshot_failures`` consecutive
+  failures end the session. A quiet book is not stale: KuCoin pushes only changes.
+* :class:`KucoinOrderFeed` — ``/contractMarket/tradeOrders`` (``orderChange``: a ``match``
+  is a :class:`~arbtrio.core.types.Fill`, de-duplicated by ``tradeId``, with the fee at the
+  account's rate; every push an :class:`~arbtrio.core.types.OrderUpdate`),
+  ``/contract/positionAll`` and ``/contractAccount/wallet`` (kept in :attr:`positions` and
+  :attr:`balance`). Orders the client placed reach it as :class:`Placed` notes; after every
+  subscription and every malformed frame it asks for a REST re-query (:class:`Fetch` of a
+  :class:`Requery`) of each order not yet seen finishing, and delivers the answer's new
+  fills and status.
+
+Malformed input never raises: it is counted in ``health.malformed``, logged, and answered
+with resync outputs (books: every book invalidated and re-snapshotted; orders: re-queries).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final
+
+import attrs
+import structlog
+
+from arbtrio.core.book import L2Book
+from arbtrio.core.instruments import Instrument
+from arbtrio.core.types import Balance, OrderEvent, OrderReport, OrderUpdate, VenuePosition
+from arbtrio.venues.base import (
+    AuthenticationFailed,
+    BadRequest,
+    Disconnected,
+    MalformedMessage,
+    OrderNotFound,
+    OutcomeUnknown,
+    RateLimited,
+    VenueError,
+    VenueHealth,
+)
+from arbtrio.venues.kucoin import codecs, convert
+from arbtrio.venues.kucoin.books import KucoinBooks
+from arbtrio.venues.kucoin.codecs import VENUE, InstanceServer, WsMessage, WsRequest, decode
+from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Fetch, Output, Send
+from arbtrio.venues.wire import RecentIds
+
+__all__ = [
+    "PRIVATE_TOPICS",
+    "FeeRates",
+    "KucoinBookFeed",
+    "KucoinOrderFeed",
+    "KucoinSession",
+    "Placed",
+    "Requery",
+    "control_message",
+    "stream_error",
+]
+
+log = structlog.get_logger("arbtrio.venues.kucoin")
+
+PRIVATE_TOPICS: Final = (
+    "/contractMarket/tradeOrders",
+    "/contract/positionAll",
+    "/contractAccount/wallet",
+)
+TOKEN_REJECTED: Final = "401"
+# Request failures a snapshot fetch retries (anything else ends the session at once).
+SNAPSHOT_RETRIED: Final = (RateLimited, Disconnected, OutcomeUnknown, BadRequest)
+
+
+# -- control frames ----------------------------------------------------------------------
+def stream_error(msg: WsMessage) -> VenueError | None:
+    """The error an ``error`` frame ends the session with (None for any other frame):
+    ``401`` (token invalid or expired) → ``Disconnected``, anything else → ``BadRequest``."""
+    if msg.type != "error":
+        return None
+    text = bytes(msg.data).decode("utf-8", "replace")[:200]
+    code = str(msg.code)
+    if code == TOKEN_REJECTED:
+        return Disconnected(VENUE, f"token rejected: {text}", code=code)
+    return BadRequest(VENUE, f"ws error {code}: {text}", code=code)
+
+
+def control_message(raw: str | bytes) -> WsMessage:
+    """Decode a frame that is not a data push; raises ``MalformedMessage`` when it does not
+    decode and :func:`stream_error`'s error for an ``error`` frame."""
+    msg = decode(codecs.ws_message_decoder, raw, "ws control")
+    error = stream_error(msg)
+    if error is not None:
+        raise error
+    return msg
+
+
+# -- the session rules both streams share -------------------------------------------------
+class KucoinSession:
+    """Welcome, subscriptions, pings and token lifetime (the module docstring's table).
+
+    Subclasses implement ``frame`` (calling :meth:`_welcome` until :attr:`welcomed`, then
+    :meth:`_control` for control frames), ``fetched``, ``note`` and ``disconnected``, and
+    may override :meth:`_subscribed` (what follows the last ack)."""
+
+    def __init__(
+        self,
+        topics: Sequence[str],
+        private: bool,
+        health: VenueHealth,
+        *,
+        welcome_timeout: float,
+        max_session_s: float,
+        timer_interval: float,
+    ) -> None:
+        self.topics = tuple(topics)
+        self.private = private
+        self.health = health
+        self.welcome_timeout = welcome_timeout
+        self.max_session_s = max_session_s
+        self.timer_interval = timer_interval
+        self.idle_timeout = welcome_timeout
+        self.welcomed = False
+        self._ids = itertools.count(1)
+        self._acks: set[str] = set()
+        self._ping_s = 0.0  # these four: set by each session (_open, _welcome)
+        self._live_idle_s = 0.0
+        self._opened = 0.0
+        self._next_ping = 0.0
+
+    def _open(self, server: InstanceServer, now: float) -> None:
+        """A session to ``server`` is open: wait for its welcome."""
+        self._ping_s = max(1.0, server.pingInterval / 1000 * 0.8)
+        self._live_idle_s = (server.pingInterval + server.pingTimeout) / 1000
+        self.idle_timeout = self.welcome_timeout
+        self.welcomed = False
+        self._acks.clear()
+        self._opened = now
+
+    def _request(self, kind: str, topic: str = "") -> Send:
+        req_id = str(next(self._ids))
+        if kind == "subscribe":
+            self._acks.add(req_id)
+        request = WsRequest(
+            id=req_id, type=kind, topic=topic, privateChannel=self.private and bool(topic),
+            response=bool(topic),
+        )  # fmt: skip
+        return Send(codecs.encode(request).decode())
+
+    def _welcome(self, raw: str | bytes, now: float) -> Sequence[Output]:
+        """The session's first frame: ``welcome`` → the subscriptions; else the end."""
+        try:
+            msg = control_message(raw)
+        except MalformedMessage as exc:
+            self.health.malformed += 1
+            log.warning("venue.malformed", venue=VENUE, error=exc.message, frame=clip(raw))
+            return (Fail(exc),)
+        except VenueError as exc:
+            return (Fail(exc),)
+        if msg.type != "welcome":
+            return (Fail(Disconnected(VENUE, f"expected welcome, got {msg.type!r}")),)
+        self.welcomed = True
+        self.idle_timeout = self._live_idle_s
+        self._next_ping = now + self._ping_s
+        out: list[Output] = [self._request("subscribe", topic) for topic in self.topics]
+        if not self.topics:
+            out.extend(self._subscribed(now))
+        return out
+
+    def _control(self, msg: WsMessage, now: float) -> Sequence[Output]:
+        """A control frame after the welcome: acks count, an error ends the session."""
+        error = stream_error(msg)
+        if error is not None:
+            return (Fail(error),)
+        if msg.type == "ack" and msg.id in self._acks:
+            self._acks.discard(msg.id)
+            if not self._acks:
+                return self._subscribed(now)
+        return NOTHING
+
+    def _subscribed(self, now: float) -> Sequence[Output]:
+        """Every subscription is acknowledged."""
+        return (READY,)
+
+    def _session_timer(self, now: float) -> Sequence[Output]:
+        if not self.welcomed:
+            return NOTHING  # the welcome's deadline is the shell's idle_timeout
+        if now - self._opened > self.max_session_s:
+            error = Disconnected(VENUE, "token lifetime reached: reconnecting with a new one")
+            return (Fail(error),)
+        if now >= self._next_ping:
+            self._next_ping = now + self._ping_s
+            return self._ping(now)
+        return NOTHING
+
+    def _ping(self, now: float) -> Sequence[Output]:
+        return (self._request("ping"),)
+
+
+# -- books ---------------------------------------------------------------------------------
+class KucoinBookFeed(KucoinSession):
+    """The public level-2 stream of ``instruments`` (venue symbol → instrument); ``books``
+    is the client's venue symbol → :class:`L2Book` (created when missing). ``machine`` is
+    the book-sync state (:class:`KucoinBooks`)."""
+
+    def __init__(
+        self,
+        books: dict[str, L2Book],
+        instruments: Mapping[str, Instrument],
+        health: VenueHealth,
+        *,
+        welcome_timeout: float = 10.0,
+        max_session_s: float = 23 * 3600.0,
+        snapshot_retry_s: float = 0.25,
+        first_delta_wait_s: float = 1.0,
+        max_snapshot_failures: int = 5,
+        crossed_limit: int = 200,
+    ) -> None:
+        self._one: L2Book | None = None  # the book the current input changed first
+        self._more: list[L2Book] = []  # any other book it changed (rare: resyncs)
+        self.machine = KucoinBooks(
+            instruments, health, self._touched, books=books, crossed_limit=crossed_limit
+        )
+        super().__init__(
+            self.machine.topics(), False, health, welcome_timeout=welcome_timeout,
+            max_session_s=max_session_s, timer_interval=snapshot_retry_s,
+        )  # fmt: skip
+        self.snapshot_retry_s = snapshot_retry_s
+        self.first_delta_wait_s = first_delta_wait_s
+        self.max_snapshot_failures = max_snapshot_failures
+        self._changed = {s: (Changed(books[s]),) for s in instruments}  # the hot path's outputs
+        self._asked: set[str] = set()  # snapshot fetches asked for and not answered
+        self._retry_at: dict[str, float] = {}  # no new fetch of this symbol before
+        self._failures = 0  # consecutive failed snapshot requests
+
+    def _touched(self, book: L2Book) -> None:
+        """:class:`KucoinBooks` changed ``book`` (applied, or invalidated)."""
+        if self._one is None:
+            self._one = book
+        elif book is not self._one and book not in self._more:
+            self._more.append(book)
+
+    def connected(self, info: Any, now: float) -> Sequence[Output]:
+        self._open(info, now)
+        self._asked.clear()
+        self._retry_at.clear()
+        self._failures = 0
+        self.machine.pending.clear()
+        self.machine.resync_all("connecting", now)  # every book waits for a new snapshot
+        return self._outputs(now)
+
+    def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
+        if not self.welcomed:
+            return self._welcome(raw, now)
+        msg = self.machine.on_frame(raw, now)
+        if msg is not None:
+            return self._control(msg, now)
+        one = self._one
+        if one is not None and not self._more and not self.machine.pending:
+            self._one = None
+            return self._changed[one.symbol]  # the hot path: prebuilt, nothing allocated
+        return self._outputs(now)
+
+    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
+        symbol = str(key)
+        self._asked.discard(symbol)
+        if symbol not in self.machine.pending:
+            return NOTHING
+        if isinstance(result, codecs.Level2Snapshot):
+            self._failures = 0
+            if not self.machine.on_snapshot(symbol, result, now):
+                log.info("venue.snapshot_stale", venue=VENUE, symbol=symbol)
+                self._retry_at[symbol] = now + self.snapshot_retry_s
+            return self._outputs(now)
+        if isinstance(result, MalformedMessage):
+            self.health.malformed += 1
+            log.warning("venue.malformed", venue=VENUE, error=result.message)
+            self._retry_at[symbol] = now + self.snapshot_retry_s
+            return self._outputs(now)
+        if isinstance(result, SNAPSHOT_RETRIED):
+            self._failures += 1
+            log.warning("venue.snapshot_failed", venue=VENUE, symbol=symbol, error=str(result))
+            if self._failures >= self.max_snapshot_failures:
+                return (Fail(result),)
+            wait = self.snapshot_retry_s * self._failures
+            if isinstance(result, RateLimited) and result.retry_after:
+                wait = result.retry_after
+            self._retry_at[symbol] = now + wait
+            return self._outputs(now)
+        error = result if isinstance(result, Exception) else TypeError(f"snapshot: {result!r}")
+        return (Fail(error),)
+
+    def timer(self, now: float) -> Sequence[Output]:
+        session = self._session_timer(now)
+        if not self.machine.pending:
+            return session
+        return [*session, *self._outputs(now)] or NOTHING
+
+    def note(self, message: Any, now: float) -> Sequence[Output]:
+        return NOTHING
+
+    def disconnected(self, reason: str, now: float) -> Sequence[Output]:
+        self.welcomed = False
+        self.machine.resync_all("disconnected", now)
+        self._one, self._more = None, []
+        return [changed[0] for changed in self._changed.values()]
+
+    def _outputs(self, now: float) -> Sequence[Output]:
+        """The books changed since the last call, then the snapshot fetches now due (one
+        changed book and nothing due: its prebuilt output)."""
+        due = self._snapshots_due(now) if self.machine.pending and self.welcomed else None
+        one = self._one
+        if one is None:
+            return due or NOTHING
+        self._one = None
+        if not self._more and not due:
+            return self._changed[one.symbol]
+        out: list[Output] = [self._changed[one.symbol][0]]
+        out.extend(self._changed[book.symbol][0] for book in self._more)
+        self._more.clear()
+        if due:
+            out.extend(due)
+        return out
+
+    def _snapshots_due(self, now: float) -> list[Output] | None:
+        """A :class:`Fetch` for every waiting symbol whose snapshot is due (None: none)."""
+        machine = self.machine
+        due: list[Output] | None = None
+        for symbol, since in machine.pending.items():
+            if symbol in self._asked or now < self._retry_at.get(symbol, now):
+                continue
+            if not machine.buffered(symbol) and now - since < self.first_delta_wait_s:
+                continue
+            self._asked.add(symbol)
+            if due is None:
+                due = []
+            due.append(Fetch(symbol))
+        return due
+
+
+# -- orders --------------------------------------------------------------------------------
+@attrs.frozen
+class Placed:
+    """A note: the client placed this order (the venue acknowledged it)."""
+
+    client_order_id: str
+    symbol: str
+    venue_order_id: str = ""
+
+
+@attrs.frozen
+class Requery:
+    """A fetch key: re-query this order over REST (answered with its ``OrderReport``)."""
+
+    symbol: str
+    client_order_id: str
+
+
+@attrs.frozen
+class FeeRates:
+    """A note: the account's fee rates, venue symbol → (taker, maker)."""
+
+    rates: Mapping[str, tuple[Decimal, Decimal]]
+
+
+class _Placed:
+    """Orders placed by this client and not yet seen finishing (client id → symbol).
+
+    "Finished" means the stream (or a re-query) delivered the order's terminal state. A
+    terminal push can be read before the :class:`Placed` note arrives (the REST answer
+    comes back after the push); it is remembered and applied when the note does."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._orders: OrderedDict[str, tuple[str, bool]] = OrderedDict()
+        self._early = RecentIds(limit)
+        self._limit = limit
+
+    def remember(self, cid: str, symbol: str) -> None:
+        self._orders[cid] = (symbol, cid in self._early)
+        self._orders.move_to_end(cid)
+        while len(self._orders) > self._limit:
+            self._orders.popitem(last=False)
+
+    def finished(self, cid: str) -> None:
+        entry = self._orders.get(cid)
+        if entry is None:
+            self._early.add(cid)
+        else:
+            self._orders[cid] = (entry[0], True)
+
+    def unfinished(self) -> list[Requery]:
+        """A re-query of every order not yet seen finishing, oldest first."""
+        return [Requery(symbol, cid) for cid, (symbol, done) in self._orders.items() if not done]
+
+
+class KucoinOrderFeed(KucoinSession):
+    """The account's private stream (see the module docstring).
+
+    ``instruments`` (venue symbol → instrument) is the client's table, read here; pushes for
+    symbols it does not hold are skipped. Fee rates arrive as a :class:`FeeRates` note
+    (until then, and for symbols without one, a match is charged the contract's rates)."""
+
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument],
+        health: VenueHealth,
+        *,
+        welcome_timeout: float = 10.0,
+        max_session_s: float = 23 * 3600.0,
+        timer_interval: float = 1.0,
+    ) -> None:
+        super().__init__(
+            PRIVATE_TOPICS, True, health, welcome_timeout=welcome_timeout,
+            max_session_s=max_session_s, timer_interval=timer_interval,
+        )  # fmt: skip
+        self.instruments = instruments
+        self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}
+        self.positions: dict[str, VenuePosition] = {}  # the latest position push per symbol
+        self.balance: Balance | None = None  # the latest wallet push
+        self._trades = RecentIds()
+        self._placed = _Placed()
+
+    def connected(self, info: Any, now: float) -> Sequence[Output]:
+        self._open(info, now)
+        return NOTHING
+
+    def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
+        if not self.welcomed:
+            return self._welcome(raw, now)
+        try:
+            msg = decode(codecs.ws_message_decoder, raw, "private message")
+            if msg.type != "message":
+                return self._control(msg, now)
+            return [Deliver(event) for event in self.events(msg, now)]
+        except MalformedMessage as exc:
+            self.health.malformed += 1
+            log.warning("venue.malformed", venue=VENUE, error=exc.message, frame=clip(raw))
+            return self._requery()
+
+    def events(self, msg: WsMessage, now: float) -> list[OrderEvent]:
+        """The order events of one private push (fills already seen are dropped); position
+        and wallet pushes update :attr:`positions` and :attr:`balance`. Raises
+        ``MalformedMessage`` for a push that does not decode."""
+        topic = msg.topic
+        events: list[OrderEvent] = []
+        if topic.startswith("/contractMarket/tradeOrders"):
+            o = decode(codecs.order_change_decoder, msg.data, "orderChange")
+            inst = self.instruments.get(o.symbol)
+            if inst is None:
+                return events
+            if o.type == "match":
+                taker, maker = self.fee_rates.get(o.symbol, (inst.taker_fee, inst.maker_fee))
+                try:
+                    fill = convert.fill_from_match(
+                        inst, o, maker if o.liquidity == "maker" else taker, now
+                    )
+                except ValueError as exc:
+                    raise MalformedMessage(VENUE, f"orderChange: {exc}") from None
+                if self._trades.add(fill.trade_id):
+                    events.append(fill)
+            update = convert.order_update(inst, o, now)
+            if update.status.is_terminal:
+                self._placed.finished(o.clientOid)
+            events.append(update)
+        elif topic.startswith("/contract/position"):
+            p = decode(codecs.position_change_decoder, msg.data, "position.change")
+            inst = self.instruments.get(p.symbol)
+            if inst is not None and msg.subject == "position.change":
+                self.positions[p.symbol] = convert.position(inst, p.currentQty, p.avgEntryPrice)
+        elif topic.startswith("/contractAccount/wallet"):
+            w = decode(codecs.wallet_decoder, msg.data, "wallet")
+            self.balance = Balance(
+                venue=VENUE, currency=w.currency, total=w.walletBalance,
+                available=w.availableBalance,
+            )  # fmt: skip
+        return events
+
+    def _subscribed(self, now: float) -> Sequence[Output]:
+        return (READY, *self._requery())
+
+    def _requery(self) -> Sequence[Output]:
+        """Ask for a REST re-query of every order not yet seen finishing."""
+        return [Fetch(key) for key in self._placed.unfinished()] or NOTHING
+
+    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
+        """A re-query's answer: the order's new fills and its status, delivered."""
+        if not isinstance(key, Requery):
+            return (Fail(TypeError(f"re-query: unknown key {key!r}")),)
+        cid = key.client_order_id
+        if isinstance(result, OrderReport):
+            out: list[Output] = [
+                Deliver(fill) for fill in result.fills if self._trades.add(fill.trade_id)
+            ]
+            out.append(
+                Deliver(
+                    OrderUpdate(
+                        venue=VENUE, client_order_id=cid, status=result.status,
+                        filled_qty=result.filled_qty, avg_price=result.avg_price, ts=now,
+                        reason=result.reason,
+                    )
+                )
+            )  # fmt: skip
+            if result.status.is_terminal:
+                self._placed.finished(cid)
+            return out
+        if isinstance(result, OrderNotFound):
+            return NOTHING  # not (yet) known to the venue: asked again after the next event
+        if isinstance(result, VenueError) and not isinstance(result, AuthenticationFailed):
+            log.warning("venue.reconcile_failed", venue=VENUE, order=cid, error=str(result))
+            return NOTHING
+        error = result if isinstance(result, Exception) else TypeError(f"re-query: {result!r}")
+        return (Fail(error),)
+
+    def note(self, message: Any, now: float) -> Sequence[Output]:
+        if isinstance(message, Placed):
+            self._placed.remember(message.client_order_id, message.symbol)
+        elif isinstance(message, FeeRates):
+            self.fee_rates.update(message.rates)
+        else:
+            log.warning("venue.unknown_note", venue=VENUE, note=repr(message)[:200])
+        return NOTHING
+
+    def timer(self, now: float) -> Sequence[Output]:
+        return self._session_timer(now)
+
+    def disconnected(self, reason: str, now: float) -> Sequence[Output]:
+        self.welcomed = False
+        return NOTHING
+
+
+def clip(raw: str | bytes, limit: int = 300) -> str:
+    """``raw`` as text for a log line, cut at ``limit`` characters."""
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "…"
