@@ -30,7 +30,7 @@ from typing import Any
 
 from arbtrio.emulators.serve import VENUE_ORDER, environment
 
-VENUES = ("hyperliquid", "bybit", "gateio")
+VENUES = VENUE_ORDER
 SIM_CONFIG = """
 assets = ["BTC", "ETH"]
 [service]
