@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint soak clean venv
+.PHONY: run test bench lint soak chaos clean venv
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ test: $(STAMP)
 ## Long runs: soak tests with many more Hypothesis examples.
 soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -m "slow or not slow"
+
+## Crash recovery for real: SIGKILL `arbtrio run` (live, against `arbtrio emulate`) N times.
+chaos: $(STAMP)
+	$(BIN)/arbtrio chaos --trials $${TRIALS:-20}
 
 ## Benchmarks: hot-path throughput and latency, memory, signing.
 bench: $(STAMP)

@@ -274,6 +274,12 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from arbtrio.chaos import run_chaos
+
+    return run_chaos(trials=args.trials, seed=args.seed, workdir=args.workdir)
+
+
 # -- admin -----------------------------------------------------------------------------------
 def cmd_admin(args: argparse.Namespace) -> int:
     from arbtrio.runtime.admin import AdminClient, AdminError
@@ -592,6 +598,14 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--admin-socket", default="var/emulate.sock",
                      help="admin socket path in the written config")  # fmt: skip
     emu.set_defaults(func=cmd_emulate)
+
+    chaos = sub.add_parser(
+        "chaos", help="SIGKILL `arbtrio run` against `arbtrio emulate` at random moments"
+    )
+    chaos.add_argument("--trials", type=int, default=20, help="killed runs (default 20)")
+    chaos.add_argument("--seed", type=int, default=1, help="market and kill-time seed")
+    chaos.add_argument("--workdir", help="journal, configs and logs (default: a temp dir)")
+    chaos.set_defaults(func=cmd_chaos)
 
     watch = sub.add_parser("watch", help="stream one venue's order book")
     watch.add_argument("venue")
