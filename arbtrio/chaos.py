@@ -242,6 +242,7 @@ class Chaos:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
+        states = last.get("positions", {})
         return TrialResult(
             trial=self._runs,
             kind="kill" if kill else "final",
@@ -250,8 +251,7 @@ class Chaos:
             orders_after=self.orders_seen(),
             mismatches=mismatches,
             opened=int(last.get("opened", 0)),
-            open_at_end=sum(n for state, n in last.get("positions", {}).items()
-                            if state != "SETTLED"),  # fmt: skip
+            open_at_end=sum(n for state, n in states.items() if state != "SETTLED"),
         )
 
     # -- the whole run ------------------------------------------------------------------------
