@@ -53,8 +53,9 @@ class LegFilled:
     trade_id: str
     qty: Decimal  # base units
     price: Decimal
-    fee: Decimal  # quote units, positive is a cost
+    fee: Decimal  # positive is a cost
     ts: float
+    fee_currency: str = ""  # "": the quote currency; else the coin (e.g. BGB) it was paid in
 
 
 @attrs.frozen(kw_only=True)

@@ -84,8 +84,9 @@ class Fill:
     side: Side
     qty: Decimal  # base units, > 0
     price: Decimal
-    fee: Decimal  # in the quote currency; positive is a cost, negative a rebate
+    fee: Decimal  # positive is a cost, negative a rebate
     ts: float
+    fee_currency: str = ""  # "": the instrument's quote currency; else the coin it was paid in
 
 
 @attrs.frozen(kw_only=True)

@@ -95,6 +95,7 @@ def to_position_event(event: OrderEvent, now: float) -> ev.Event | None:
             price=event.price,
             fee=event.fee,
             ts=now,
+            fee_currency=event.fee_currency,
         )
     if isinstance(event, OrderUpdate):
         if event.status in (OrderStatus.FILLED, OrderStatus.CANCELLED):

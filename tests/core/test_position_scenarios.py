@@ -652,3 +652,21 @@ def test_a_late_execution_after_settling_raises_and_changes_nothing() -> None:
     with pytest.raises(VenueProtocolError, match="late execution after settling"):
         d.position.handle(late)
     assert d.position.snapshot() == before
+
+
+def test_a_fee_paid_in_another_coin_is_kept_in_its_currency_not_booked_as_quote() -> None:
+    d = Driver()
+    long, short = d.open()
+    d.fill(long, long.request.qty, fee="1.5")
+    d.feed(LegFilled(client_order_id=short.request.client_order_id, trade_id="bgb-1",
+                     qty=D(1), price=short.request.price, fee=D("0.25"), fee_currency="BGB",
+                     ts=d.now()))  # fmt: skip
+    assert d.state is S.HEDGED
+    pos = d.position
+    assert pos.fees() == D("1.5")  # the BGB fee is not a quote-currency fee
+    assert pos.fees_by_currency() == {"USDC": D("1.5"), "BGB": D("0.25")}
+    assert pos.pnl_by_currency()["BGB"] == D("-0.25")
+    rates = {"USDC": D(1), "USDT": D(1)}
+    unpriced = pos.realized_pnl(rates)
+    assert pos.realized_pnl({**rates, "BGB": D(2)}) == unpriced - D("0.50")  # priced: counted
+    assert pos.snapshot()["fees_by_currency"]["BGB"] == "0.25"

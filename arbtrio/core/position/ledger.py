@@ -74,17 +74,40 @@ class Ledger:
         return [(o.client_order_id, o.leg, o.venue) for o in self._orders.values()]
 
     def fees(self) -> Decimal:
-        return sum((f.fee for f in self._fills), _ZERO)
+        """Σ fees paid in the legs' quote currencies (see :meth:`fees_by_currency`)."""
+        return sum((f.fee for f in self._fills if self._in_quote(f)), _ZERO)
+
+    def fees_by_currency(self) -> dict[str, Decimal]:
+        """Σ fees per currency they were paid in (a venue may take fees in its own coin)."""
+        out: dict[str, Decimal] = {}
+        for fill in self._fills:
+            currency = self._fee_currency(fill)
+            out[currency] = out.get(currency, _ZERO) + fill.fee
+        return out
+
+    def _fee_currency(self, fill: Fill) -> str:
+        inst = self.spec.long if fill.venue == self.spec.long.venue else self.spec.short
+        return fill.fee_currency or inst.quote
+
+    def _in_quote(self, fill: Fill) -> bool:
+        return self._fee_currency(fill) in (self.spec.long.quote, self.spec.short.quote)
 
     def funding(self) -> Decimal:
         return self._funding["long"] + self._funding["short"]
 
     def pnl_by_currency(self) -> dict[str, Decimal]:
-        """Realised PnL per quote currency: Σ sell cash − Σ buy cash − fees + funding."""
+        """Realised PnL per currency: Σ sell cash − Σ buy cash − fees + funding per leg in its
+        quote currency, and fees paid in another coin (e.g. BGB) as that coin's entry."""
         out: dict[str, Decimal] = {}
         for leg in LEGS:
             inst = self.spec.instrument(leg)
             out[inst.quote] = out.get(inst.quote, _ZERO) + self._leg_pnl(leg)
+        for fill in self._fills:
+            currency = self._fee_currency(fill)
+            if currency not in out:
+                out[currency] = _ZERO
+            if not self._in_quote(fill):
+                out[currency] -= fill.fee
         return out
 
     def realized_pnl(self, quote_rates: Mapping[str, Decimal] | None = None) -> Decimal:
@@ -93,11 +116,17 @@ class Ledger:
         Without ``quote_rates`` the legs' quote currencies are added at par (1 USDC = 1 USDT);
         that is exact for a pair with one quote currency and an approximation for a Hyperliquid
         pair. Pass ``quote_rates`` (reference value of one unit of each currency) to convert;
-        a missing currency raises KeyError. :meth:`pnl_by_currency` has the unconverted parts.
+        a missing quote currency raises KeyError. A fee paid in another coin counts only when
+        ``quote_rates`` prices that coin; otherwise it is left out (it has no value here) and
+        shows in :meth:`pnl_by_currency` and :meth:`fees_by_currency`.
         """
+        quotes = {self.spec.long.quote, self.spec.short.quote}
         total = _ZERO
         for currency, amount in self.pnl_by_currency().items():
-            total += amount if quote_rates is None else amount * quote_rates[currency]
+            if quote_rates is None:
+                total += amount if currency in quotes else _ZERO
+            elif currency in quotes or currency in quote_rates:
+                total += amount * quote_rates[currency]
         return total
 
     def _leg_pnl(self, leg: LegRole) -> Decimal:
@@ -105,7 +134,8 @@ class Ledger:
         cash = _ZERO
         for fill in self._fills:
             if fill.venue == venue:
-                cash += fill.qty * fill.price * (-fill.side.sign) - fill.fee
+                fee = fill.fee if self._in_quote(fill) else _ZERO
+                cash += fill.qty * fill.price * (-fill.side.sign) - fee
         return cash + self._funding[leg]
 
     # -- sending orders ----------------------------------------------------------------------

@@ -67,6 +67,7 @@ def fill_of(order: Order, event: LegFilled) -> Fill:
         price=event.price,
         fee=event.fee,
         ts=event.ts,
+        fee_currency=event.fee_currency,
     )
 
 

@@ -71,6 +71,7 @@ def snapshot(position: Position) -> dict[str, Any]:
         "realized_pnl": format_decimal(p.realized_pnl()),
         "pnl_by_currency": {k: format_decimal(v) for k, v in p.pnl_by_currency().items()},
         "fees": format_decimal(p.fees()),
+        "fees_by_currency": {k: format_decimal(v) for k, v in p.fees_by_currency().items()},
         "funding": format_decimal(p.funding()),
         "chases": p._chases,
         "first_chase_ts": p._first_chase_ts,
