@@ -116,11 +116,14 @@ class HyperliquidBookFeed:
 
     # -- inputs ------------------------------------------------------------------------------
     def connected(self, info: Any, now: float) -> Sequence[Output]:
-        """Subscribe ``l2Book`` and ``bbo`` of every coin; staleness counts from ``now``."""
+        """Subscribe ``l2Book`` and ``bbo`` of every coin; staleness counts from ``now``.
+        (Without coins there is nothing to wait for: ready at once.)"""
         self.last_seen = dict.fromkeys(self.coins, now)
         self.quiet_rounds = dict.fromkeys(self.coins, 0)
-        self._progressed = self._ready = False
+        self._progressed = self._ready = not self.coins
         self._next_ping = now + self.ping_interval
+        if not self.coins:
+            return (READY,)
         return [send for coin in self.coins for send in self._subscribe[coin]]
 
     def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
@@ -180,15 +183,19 @@ class HyperliquidBookFeed:
     def apply(self, msg: c.WsMessage | None, now: float) -> Sequence[Output]:
         """Apply one decoded frame; its outputs. Raises MalformedMessage for an impossible
         one (:meth:`frame` turns that into a resync)."""
-        if isinstance(msg, c.L2BookMsg):
+        if isinstance(msg, c.L2BookMsg):  # the hot path: kept free of helper calls
             data = msg.data
             coin = data.coin
-            book = self._book_for(coin)
-            if book is None or data.time < book.seq:
+            book = self.books.get(coin)
+            if book is None:
+                return self._unsubscribed(coin)
+            if data.time < book.seq:
                 return NOTHING
             (bid_px, bid_sz), (ask_px, ask_sz) = c.book_ladders(data.levels)
             book.apply_sorted_snapshot(bid_px, bid_sz, ask_px, ask_sz, now, seq=data.time)
-            self._seen(coin, now)
+            self.last_seen[coin] = now
+            self.quiet_rounds[coin] = 0
+            self._progressed = True
             if book.is_crossed():
                 raise MalformedMessage(VENUE, f"{coin}: crossed l2Book snapshot")
             return self._changed[coin]
@@ -202,23 +209,18 @@ class HyperliquidBookFeed:
             return NOTHING
         raise MalformedMessage(VENUE, f"unexpected {type(msg).__name__} on the book feed")
 
-    def _book_for(self, coin: str) -> L2Book | None:
-        book = self.books.get(coin)
-        if book is None:
-            log.info("hyperliquid.unsubscribed_coin", coin=coin)
-        return book
-
-    def _seen(self, coin: str, now: float) -> None:
-        self.last_seen[coin] = now
-        self.quiet_rounds[coin] = 0
-        self._progressed = True
+    def _unsubscribed(self, coin: str) -> Sequence[Output]:
+        log.info("hyperliquid.unsubscribed_coin", coin=coin)
+        return NOTHING
 
     def _apply_bbo(self, data: c.BboData, now: float) -> Sequence[Output]:
         coin = data.coin
-        book = self._book_for(coin)
+        book = self.books.get(coin)
         if book is None:
-            return NOTHING
-        self._seen(coin, now)
+            return self._unsubscribed(coin)
+        self.last_seen[coin] = now  # a bbo is a sign of life even while the book resyncs
+        self.quiet_rounds[coin] = 0
+        self._progressed = True
         if not book.tradable or data.time < book.seq:
             return NOTHING
         bid, ask = data.bbo

@@ -88,6 +88,7 @@ def test_connect_subscribes_both_channels_and_the_first_book_is_ready() -> None:
     first = f.frame(BTC, 0.2)
     assert [type(o) for o in first] == [Changed, Ready]
     assert f.frame(ETH, 0.3) is f._changed["ETH"]  # READY only once a session
+    assert book_feed(()).connected(None, 0.0) == (READY,)  # no coins: nothing to wait for
 
 
 def test_applied_frames_return_the_prebuilt_change() -> None:
