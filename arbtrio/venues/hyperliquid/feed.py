@@ -56,6 +56,11 @@ VENUE: Final = c.VENUE
 PING: Final = Send('{"method":"ping"}')
 BOOK_CHANNELS: Final = ("l2Book", "bbo")
 ORDER_CHANNELS: Final = ("orderUpdates", "userFills")
+# The hot path's names, bound once (module globals, not attribute look-ups on ``c``).
+_decode_ws = c.decode_ws
+_book_ladders = c.book_ladders
+_L2BookMsg = c.L2BookMsg
+_BboMsg = c.BboMsg
 
 
 def _request(method: str, kind: str, *, coin: str | None = None, user: str | None = None) -> Send:
@@ -130,16 +135,16 @@ class HyperliquidBookFeed:
         """Apply one frame. Malformed (undecodable, an impossible or crossed book, a channel
         that has no place here): counted, logged, every book invalidated and resubscribed."""
         try:
-            out = self.apply(c.decode_ws(raw), now)
+            out = self.apply(_decode_ws(raw), now)
         except MalformedMessage as exc:
             self.health.malformed += 1
             self.health.last_error = exc.message[:200]
             log.warning("hyperliquid.malformed", stream="books", error=exc.message[:200])
             out = self._resync_all("malformed message")
-        if not self._ready and self._progressed:
-            self._ready = True
-            return (*out, READY)
-        return out
+        if self._ready or not self._progressed:
+            return out
+        self._ready = True
+        return (*out, READY)
 
     def timer(self, now: float) -> Sequence[Output]:
         """Ping when due; resubscribe each coin silent for ``stale_after``; end the session
@@ -183,7 +188,7 @@ class HyperliquidBookFeed:
     def apply(self, msg: c.WsMessage | None, now: float) -> Sequence[Output]:
         """Apply one decoded frame; its outputs. Raises MalformedMessage for an impossible
         one (:meth:`frame` turns that into a resync)."""
-        if isinstance(msg, c.L2BookMsg):  # the hot path: kept free of helper calls
+        if isinstance(msg, _L2BookMsg):  # the hot path: kept free of helper calls
             data = msg.data
             coin = data.coin
             book = self.books.get(coin)
@@ -191,15 +196,15 @@ class HyperliquidBookFeed:
                 return self._unsubscribed(coin)
             if data.time < book.seq:
                 return NOTHING
-            (bid_px, bid_sz), (ask_px, ask_sz) = c.book_ladders(data.levels)
-            book.apply_sorted_snapshot(bid_px, bid_sz, ask_px, ask_sz, now, seq=data.time)
+            (bid_px, bid_sz), (ask_px, ask_sz) = _book_ladders(data.levels)
+            book.apply_sorted_snapshot(bid_px, bid_sz, ask_px, ask_sz, now, data.time)
             self.last_seen[coin] = now
             self.quiet_rounds[coin] = 0
             self._progressed = True
             if book.is_crossed():
                 raise MalformedMessage(VENUE, f"{coin}: crossed l2Book snapshot")
             return self._changed[coin]
-        if isinstance(msg, c.BboMsg):
+        if isinstance(msg, _BboMsg):
             return self._apply_bbo(msg.data, now)
         if isinstance(msg, c.ErrorMsg):
             self.health.last_error = f"venue error: {msg.data!r}"[:200]
