@@ -20,7 +20,7 @@ from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.client import filled_of, order_status
 from arbtrio.venues.hyperliquid.feed import HyperliquidBookFeed, HyperliquidOrderFeed, fill_of
 
-# -- real messages (shared/venues/hyperliquid.md §1, §2.4, §5) ---------------------------------
+# -- real messages (the documentation's examples: info, exchange answers, WebSocket) -----------
 L2BOOK = '{"channel":"l2Book","data":{"coin":"BTC","time":1710131872708,"levels":[[{"px":"68674.0","sz":"0.97139","n":4},{"px":"68673.0","sz":"1.5","n":2}],[{"px":"68675.0","sz":"0.04396","n":1},{"px":"68676.0","sz":"2","n":3}]]}}'  # noqa: E501
 BBO = '{"channel":"bbo","data":{"coin":"BTC","time":1710131872709,"bbo":[{"px":"68674.0","sz":"0.5","n":2},{"px":"68675.0","sz":"0.04396","n":1}]}}'  # noqa: E501
 ORDER_UPDATES = '{"channel":"orderUpdates","data":[{"order":{"coin":"ETH","side":"A","limitPx":"2412.7","sz":"0.0","oid":1,"timestamp":1724361546645,"origSz":"0.0076","cloid":"0x00000000000000000000000000000001"},"status":"filled","statusTimestamp":1724361546645}]}'  # noqa: E501
@@ -261,7 +261,7 @@ def _inst(sz_decimals: int) -> Any:
 
 @pytest.mark.parametrize(
     ("sz_decimals", "price", "wire"),
-    [  # ccxt fixture examples and the docs' rules (§2.5)
+    [  # ccxt fixture examples and the docs' tick and lot size rules
         (5, "100000.42343243", "100000"),
         (5, "70956.12312321", "70956"),
         (4, "3500.12345", "3500.1"),
