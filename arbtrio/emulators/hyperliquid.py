@@ -749,10 +749,15 @@ class HyperliquidEmulator(EmulatorApp):
         scope.cancel()
 
     async def _idle_guard(self, conn: _Conn, last: list[float]) -> None:
-        """The venue closes a connection that sent nothing for 60 s."""
+        """The venue closes a connection that sent nothing for 60 s.
+
+        The deadline is compared as computed: ``now - last >= idle`` can be false at
+        ``now == last + idle`` in binary floating point, and on a MockClock (where time
+        stops at the deadline) that spun forever."""
         while True:
-            await trio.sleep_until(last[0] + self.idle_timeout_s)
-            if trio.current_time() - last[0] >= self.idle_timeout_s:
+            deadline = last[0] + self.idle_timeout_s
+            await trio.sleep_until(deadline)
+            if last[0] + self.idle_timeout_s <= trio.current_time():
                 conn.push(_CLOSE)
                 return
 

@@ -24,7 +24,7 @@ import trio
 from coincurve import PrivateKey
 
 from arbtrio.emulators.app import ApiKeys
-from arbtrio.emulators.hyperliquid import HyperliquidEmulator, _Conn
+from arbtrio.emulators.hyperliquid import _CLOSE, HyperliquidEmulator, _Conn
 from arbtrio.emulators.hyperliquid_signing import (
     AGENT_TYPEHASH,
     DOMAIN_TYPEHASH,
@@ -682,6 +682,28 @@ async def test_websocket_requests() -> None:
     response = reply["data"]["response"]
     assert response["type"] == "info" and response["payload"]["type"] == "l2Book"
     assert response["payload"]["data"]["coin"] == "ETH"
+
+
+async def test_idle_connection_is_closed_on_the_deadline(
+    autojump_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.7 + 0.6 - 0.7 < 0.6 in binary floating point: the guard must still close at 1.3 s
+    (on a MockClock time stops at the deadline, so a guard that re-checks ``now - last``
+    would spin there forever; the counter turns that into a failure)."""
+    emu = emulator(idle_timeout_s=0.6)
+    send, out = trio.open_memory_channel[Any](10)
+    real = trio.sleep_until
+    calls: list[float] = []
+
+    async def counted(deadline: float) -> None:
+        calls.append(deadline)
+        assert len(calls) < 5, "the idle guard spins"
+        await real(deadline)
+
+    monkeypatch.setattr(trio, "sleep_until", counted)
+    assert (0.7 + 0.6) - 0.7 < 0.6
+    await emu._idle_guard(_Conn(out=send), [0.7])
+    assert out.receive_nowait() is _CLOSE and trio.current_time() == 0.7 + 0.6
 
 
 # -- the order record --------------------------------------------------------------------------

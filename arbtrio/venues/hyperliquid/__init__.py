@@ -1,8 +1,9 @@
-"""Hyperliquid perpetuals: wire codecs, L1 signing, and the venue client.
+"""Hyperliquid perpetuals: wire codecs, L1 signing, stream protocols and the venue client.
 
-The package contract (briefs/venue_api.md): ``DEFAULT_REST_URL``, ``DEFAULT_WS_URL``,
-``create_client``; plus ``sign_l1_action`` (the official SDK's signature
-for the same inputs) and ``bench_rows`` (signing and book-decoding benchmarks).
+The package contract (``specs/006-venue-clients.md``, :mod:`arbtrio.venues.package`):
+``DEFAULT_REST_URL``, ``DEFAULT_WS_URL``, ``create_client``; plus ``sign_l1_action`` (the
+official SDK's signature for the same inputs) and ``bench_rows`` (signing and book-decoding
+benchmarks). The venue's rules and the module map: ``specs/010-hyperliquid.md``.
 """
 
 from __future__ import annotations

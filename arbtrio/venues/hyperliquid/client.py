@@ -1,38 +1,44 @@
-"""The Hyperliquid venue client: REST ``/info`` + signed ``/exchange`` over httpx, WebSocket
-books and the private order stream over trio-websocket. Implements
-:class:`arbtrio.venues.base.VenueClient`.
+"""The Hyperliquid venue client: REST ``/info`` + signed ``/exchange`` through
+:class:`~arbtrio.venues.rest.RestClient`, the book and order streams through
+:class:`~arbtrio.venues.stream.Stream`. Implements :class:`arbtrio.venues.base.VenueClient`;
+the venue's rules are in ``specs/010-hyperliquid.md``.
 
 Theory of operation
 -------------------
 * Instruments come from ``metaAndAssetCtxs`` (meta + per-asset contexts, same index). The
   asset id an order carries is the coin's index in the *full* universe, delisted entries
   included; delisted coins are simply not offered as instruments.
-* Books: one WS connection subscribes ``l2Book`` and ``bbo`` per coin. Every ``l2Book`` is a
-  full snapshot (≤ 20 levels a side), applied with :meth:`L2Book.apply_snapshot`; a ``bbo``
-  newer than the snapshot moves the top in between (levels through the new top are removed).
-  ``L2Book.seq`` holds the venue's ms ``time``; older messages are ignored. We ping every
-  ``ping_interval`` (the venue closes a connection idle for 60 s). A coin quiet for
-  ``stale_after`` seconds is invalidated and resubscribed (the subscription ack brings a
-  fresh snapshot); three quiet rounds in a row reconnect. A malformed frame is counted,
-  logged, every book of the connection is invalidated and resubscribed; the feed goes on.
+* REST (:class:`HyperliquidRules`): every request spends its weight from one shared
+  1200/min IP :class:`TokenBucket` (``/exchange`` 1; ``l2Book``, ``allMids``,
+  ``clearinghouseState``, ``orderStatus`` 2; other reads 20; ``userFills`` 1 more per 20
+  fills returned), emptied for Retry-After or ``penalty_s`` after a 429. HTTP statuses and
+  the ``/exchange`` ``status``/``response`` envelope map to the unified errors. Transport
+  failures before the request left → ``Disconnected``; after → ``OutcomeUnknown`` for
+  actions.
+* Books: :class:`~arbtrio.venues.hyperliquid.feed.HyperliquidBookFeed` (``l2Book`` + ``bbo``
+  per coin, pings, per-coin staleness) on one connection; ``idle_timeout`` of silence ends
+  the session.
 * Orders: ``order`` (limit, IOC by default, ``c`` = the request's client order id),
-  ``cancelByCloid``; one :class:`NonceSource` per signer; every REST call takes its weight
-  from one shared 1200/min :class:`TokenBucket`, emptied for ``penalty_s`` after a 429.
-  Transport failures before the request left → ``Disconnected``; after → ``OutcomeUnknown``.
-* Private stream: ``orderUpdates`` and ``userFills`` (user = the master account). Fills
-  carry the venue ``oid``; they are released once the oid's cloid is known (from our own
-  place response or an ``orderUpdates`` entry) and de-duplicated by ``tid``.
+  ``cancelByCloid``; one :class:`NonceSource` per signer, on the injected ``wall_clock``.
+* Private stream: :class:`~arbtrio.venues.hyperliquid.feed.HyperliquidOrderFeed`
+  (``orderUpdates`` + ``userFills`` of the master account). What ``place_order`` and
+  ``query_order`` learn (oid → client order id, an instant fill's summary) is *posted* to
+  it as an :class:`~arbtrio.venues.hyperliquid.feed.OrderPlaced` note, so fills waiting for
+  their order are released by the stream's reader, never written from here.
+* ``symbols_hint`` may name assets or venue symbols (on Hyperliquid they coincide: the
+  coin); :attr:`HyperliquidClient.hinted_symbols` is what they name among the loaded
+  instruments. Nothing depends on them, and an unknown hint is logged, never fatal.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from decimal import Decimal
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import httpx
 import structlog
 import trio
@@ -42,15 +48,12 @@ from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import (
     Balance,
-    Fill,
     FundingRate,
     OrderAck,
     OrderEvent,
     OrderReport,
     OrderRequest,
     OrderStatus,
-    OrderUpdate,
-    Side,
     VenuePosition,
 )
 from arbtrio.venues.base import (
@@ -69,15 +72,29 @@ from arbtrio.venues.base import (
     VenueHealth,
 )
 from arbtrio.venues.hyperliquid import codecs as c
+from arbtrio.venues.hyperliquid.feed import (
+    HyperliquidBookFeed,
+    HyperliquidOrderFeed,
+    OrderPlaced,
+    average_price,
+    fill_of,
+    filled_of,
+    order_status,
+)
 from arbtrio.venues.hyperliquid.prepare import (
+    EXCHANGE_PATH,
+    INFO_PATH,
     HyperliquidAccount,
     prepare_action,
+    prepare_info,
     prepare_order,
 )
-from arbtrio.venues.hyperliquid.signing import Signer
+from arbtrio.venues.hyperliquid.signing import NonceSource, Signer
 from arbtrio.venues.ratelimit import TokenBucket
-from arbtrio.venues.reconnect import Backoff, Readiness, run_reconnecting, session_ok
-from arbtrio.venues.wire import RecentIds, open_websocket
+from arbtrio.venues.reconnect import Backoff
+from arbtrio.venues.rest import Budget, RestClient
+from arbtrio.venues.stream import Stream
+from arbtrio.venues.wire import open_websocket
 
 log = structlog.get_logger("arbtrio.venues.hyperliquid")
 
@@ -86,40 +103,105 @@ DEFAULT_REST_URL = "https://api.hyperliquid.xyz"
 DEFAULT_WS_URL = "wss://api.hyperliquid.xyz/ws"
 TESTNET_REST_URL = "https://api.hyperliquid-testnet.xyz"
 
-_JSON = {"Content-Type": "application/json"}
-_PING = b'{"method":"ping"}'
-# Info weights (venue doc §6): 2 for the light reads, 20 for the rest; userFills also pays
-# 1 per 20 fills returned (charged after the answer, see fetch_fills).
-_INFO_WEIGHT = {"l2Book": 2, "allMids": 2, "clearinghouseState": 2, "orderStatus": 2}
+# IP weights of the documented reads: 2 for the light ones, 20 for the rest; userFills also
+# pays 1 per 20 fills returned (charged after the answer, see fetch_fills).
+INFO_WEIGHT = {"l2Book": 2, "allMids": 2, "clearinghouseState": 2, "orderStatus": 2}
+EXCHANGE_WEIGHT = 1  # one action, unbatched: 1 + floor(batch / 40)
+WS_MAX_MESSAGE = 16 * 1024 * 1024  # userFills snapshots are large
 _BACKOFF = Backoff()
 _MISSING_ORDER = "Order was never placed, already canceled, or filled."
 _AUTH_ERRORS = ("does not exist", "Must deposit before performing actions")
 
 
-def order_status(status: str) -> OrderStatus:
-    """Map a venue order status (§1.6) to the unified one; MalformedMessage if unknown."""
-    if status in ("open", "triggered"):
-        return OrderStatus.OPEN
-    if status == "filled":
-        return OrderStatus.FILLED
-    if status == "rejected" or status.endswith("Rejected"):
-        return OrderStatus.REJECTED
-    if status in ("canceled", "scheduledCancel") or status.endswith("Canceled"):
-        return OrderStatus.CANCELLED
-    raise MalformedMessage(VENUE, f"unknown order status {status!r}")
+def info_path(kind: str) -> str:
+    """The endpoint name budgets and errors use for an ``/info`` read of ``kind``."""
+    return f"{INFO_PATH} {kind}"
 
 
-def filled_of(order: c.OrderInfo, status: OrderStatus) -> Decimal:
-    """Cumulative filled size of an order report: ``origSz − sz`` (``sz`` is what remains)."""
-    if status is OrderStatus.REJECTED:
-        return Decimal(0)
-    if status is OrderStatus.FILLED:
-        return c.finite(order.origSz, "origSz")
-    return max(Decimal(0), c.finite(order.origSz, "origSz") - c.finite(order.sz, "sz"))
+def symbols_for_hints(hints: Iterable[str], instruments: Iterable[Instrument]) -> list[str]:
+    """The venue symbols ``hints`` name, in hint order without repeats: an instrument
+    matches a hint when its ``asset`` or its ``symbol`` equals it. Hints naming nothing
+    are logged and skipped."""
+    by_name: dict[str, str] = {}
+    for inst in instruments:
+        by_name.setdefault(inst.symbol, inst.symbol)
+        by_name.setdefault(inst.asset, inst.symbol)
+    out: dict[str, None] = {}
+    for hint in hints:
+        symbol = by_name.get(hint)
+        if symbol is None:
+            log.warning("hyperliquid.unknown_hint", hint=hint)
+        else:
+            out[symbol] = None
+    return list(out)
 
 
-def _side(code: str) -> Side:
-    return Side.BUY if code == "B" else Side.SELL
+class HyperliquidRules:
+    """Hyperliquid's REST rules (:class:`~arbtrio.venues.rest.RestRules`).
+
+    * budget: one IP pool (``ip``, 1200 weight a minute); a request's endpoint name is
+      ``/exchange`` (weight 1) or ``/info <type>`` (:data:`INFO_WEIGHT`, else 20);
+    * observe: nothing (the venue sends no limit headers);
+    * unwrap: HTTP 429 → ``RateLimited`` (Retry-After, else ``penalty_s``), 5xx →
+      ``OutcomeUnknown`` for actions and ``Disconnected`` for reads, 401/403 →
+      ``AuthenticationFailed``, other 4xx → ``BadRequest``; an ``/info`` answer is returned
+      as its bytes; an ``/exchange`` answer is its ``ok`` body, or ``status:"err"`` mapped
+      ("…does not exist" / "Must deposit…" → ``AuthenticationFailed``, "Invalid nonce…" →
+      ``BadRequest``, others → ``OrderRejected``); an unreadable one is ``OutcomeUnknown``,
+      counted in ``health.malformed``.
+    """
+
+    def __init__(self, health: VenueHealth, *, penalty_s: float = 10.0) -> None:
+        self.health = health
+        self.penalty_s = penalty_s
+        self.ip = TokenBucket(f"{VENUE}:ip", capacity=1200.0, rate=20.0)
+        self._budgets: dict[str, Budget] = {}
+
+    def budget(self, method: str, path: str) -> Budget:
+        budget = self._budgets.get(path)
+        if budget is None:
+            if path == EXCHANGE_PATH:
+                weight = EXCHANGE_WEIGHT
+            else:
+                weight = INFO_WEIGHT.get(path.partition(" ")[2], 20)
+            budget = self._budgets[path] = ((self.ip, weight),)
+        return budget
+
+    def observe(self, resp: httpx.Response, path: str, budget: Budget) -> None:
+        pass
+
+    def unwrap(self, resp: httpx.Response, path: str, mutating: bool) -> Any:
+        code = resp.status_code
+        if code >= 400:
+            raise self._http_error(resp, path, mutating)
+        if path != EXCHANGE_PATH:
+            return resp.content
+        try:
+            decoded: c.ExchangeResponse = c.decode("exchangeResponse", resp.content)
+        except MalformedMessage as exc:
+            self.health.malformed += 1
+            raise OutcomeUnknown(VENUE, f"{path}: unreadable response ({exc.message})") from None
+        if decoded.status == "err" or isinstance(decoded.response, str):
+            message = str(decoded.response)
+            if any(marker in message for marker in _AUTH_ERRORS):
+                raise AuthenticationFailed(VENUE, message)
+            if message.startswith("Invalid nonce"):
+                raise BadRequest(VENUE, message)
+            raise OrderRejected(VENUE, message)
+        return decoded.response
+
+    def _http_error(self, resp: httpx.Response, path: str, mutating: bool) -> VenueError:
+        code = resp.status_code
+        text = resp.text[:200]
+        what = f"{path}: HTTP {code} {text}"
+        if code == 429:
+            retry = _retry_after(resp) or self.penalty_s
+            return RateLimited(VENUE, what, code="429", retry_after=retry)
+        if code >= 500:
+            return (OutcomeUnknown if mutating else Disconnected)(VENUE, what, code=str(code))
+        if code in (401, 403):
+            return AuthenticationFailed(VENUE, what, code=str(code))
+        return BadRequest(VENUE, what, code=str(code))
 
 
 class HyperliquidClient:
@@ -138,13 +220,16 @@ class HyperliquidClient:
         request_timeout: float = 10.0,
         ping_interval: float = 20.0,
         stale_after: float = 10.0,
+        idle_timeout: float = 60.0,
         penalty_s: float = 10.0,
         backoff: Backoff = _BACKOFF,
         vault_address: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url
         self.symbols_hint = tuple(symbols_hint)
+        self.hinted_symbols: list[str] = []  # what the hints name, once instruments load
         self.is_mainnet = (self.rest_url == DEFAULT_REST_URL) if is_mainnet is None else is_mainnet
         self.health = VenueHealth(venue=VENUE)
         self.order_health = VenueHealth(venue=VENUE)
@@ -154,57 +239,55 @@ class HyperliquidClient:
         self.request_timeout = request_timeout
         self.ping_interval = ping_interval
         self.stale_after = stale_after
+        self.idle_timeout = idle_timeout
         self.penalty_s = penalty_s
         self.backoff = backoff
+        self.wall_clock = wall_clock
         self.vault_address = vault_address.lower() if vault_address else None
-        self.bucket = TokenBucket(f"{VENUE}:ip", capacity=1200.0, rate=20.0)
+        self.rules = HyperliquidRules(self.order_health, penalty_s=penalty_s)
+        self.bucket = self.rules.ip
+        self.rest = RestClient(VENUE, self.rest_url, self.rules, timeout=request_timeout)
         creds = credentials or Credentials()
         self._signer = (
-            Signer(creds.private_key, is_mainnet=self.is_mainnet) if creds.private_key else None
+            Signer(
+                creds.private_key,
+                is_mainnet=self.is_mainnet,
+                nonces=NonceSource(lambda: wall_clock() * 1000),
+            )
+            if creds.private_key
+            else None
         )
         user = creds.account_address or (self._signer.address if self._signer else "")
         self.user = user.lower()
-        self._http = httpx.AsyncClient(base_url=self.rest_url, timeout=request_timeout)
         self._asset: dict[str, int] = {}
-        # order bookkeeping shared by place_order and the stream (one Trio thread)
-        self._oid_cloid: dict[int, str] = {}
-        self._placed: dict[str, c.Filled] = {}
-        self._pending_fills: dict[int, list[c.UserFill]] = {}
-        self._seen_tids = RecentIds(100_000)
-        self._stream_acked: set[str] = set()
-        self._stream_fills: dict[int, list[c.UserFill]] = {}
-        self._mapping_changed = trio.Event()
-        self._closed = False
         self.clock: Callable[[], float] = trio.current_time  # the runtime's time base
+        self.orders = HyperliquidOrderFeed(
+            self.user, self.order_health, wall_clock,
+            ping_interval=ping_interval, idle_timeout=idle_timeout,
+        )  # fmt: skip
+        # Created now so that notes posted before the stream runs wait for its first session.
+        self._order_stream = Stream(
+            VENUE, "orders", self.orders, self._connect, self.order_health, backoff=backoff
+        )
 
     # ================================================================================
     # REST plumbing
     # ================================================================================
+    def _at(self, prepared: PreparedRequest) -> PreparedRequest:
+        """``prepared`` under the REST URL's path prefix, if it has one (Hyperliquid signs
+        the body only, so the path may move)."""
+        prefix = self.rest.prefix
+        return attrs.evolve(prepared, path=prefix + prepared.path) if prefix else prepared
+
     async def _info(self, body: c.InfoRequest, kind: str | None = None) -> Any:
         """POST /info; decoded with the decoder of ``kind`` (default ``body.type``)."""
-        await self.bucket.acquire(_INFO_WEIGHT.get(body.type, 20))
-        try:
-            resp = await self._http.post("/info", content=c.encode(body), headers=_JSON)
-        except httpx.HTTPError as exc:
-            raise Disconnected(VENUE, f"info {body.type}: {type(exc).__name__}") from None
-        self._check_http(resp, f"info {body.type}", sent=False)
-        return c.decode(kind or body.type, resp.content)
+        prepared = self._at(prepare_info(body))
+        decoder = kind or body.type
 
-    def _check_http(self, resp: httpx.Response, what: str, *, sent: bool) -> None:
-        code = resp.status_code
-        if code < 400:
-            return
-        text = resp.text[:200]
-        if code == 429:
-            retry = _retry_after(resp) or self.penalty_s
-            self.bucket.penalize(retry, trio.current_time())
-            raise RateLimited(VENUE, f"{what}: HTTP 429 {text}", code="429", retry_after=retry)
-        if code >= 500:
-            cls = OutcomeUnknown if sent else Disconnected
-            raise cls(VENUE, f"{what}: HTTP {code} {text}", code=str(code))
-        if code in (401, 403):
-            raise AuthenticationFailed(VENUE, f"{what}: HTTP {code} {text}", code=str(code))
-        raise BadRequest(VENUE, f"{what}: HTTP {code} {text}", code=str(code))
+        def decode(raw: Any) -> Any:
+            return c.decode(decoder, raw)
+
+        return await self.rest.call("POST", info_path(body.type), lambda: prepared, decode)
 
     def _require_signer(self) -> Signer:
         if self._signer is None:
@@ -221,37 +304,20 @@ class HyperliquidClient:
     def _account(self) -> HyperliquidAccount:
         return HyperliquidAccount(self._require_signer(), self.vault_address)
 
-    async def _exchange(self, action: Any, what: str) -> c.ExchangeOkBody:
-        """Sign and POST one action. Returns the ok body; raises the typed errors."""
+    async def _exchange(self, action: Any) -> c.ExchangeOkBody:
+        """Sign (with a fresh nonce, after the budget wait) and POST one action."""
         account = self._account()
-        prepared = prepare_action(action, account, account.signer.nonces.next())
-        return await self._post_exchange(prepared, what)
 
-    async def _post_exchange(self, prepared: PreparedRequest, what: str) -> c.ExchangeOkBody:
-        """POST one signed ``/exchange`` request; the ok body or the typed errors."""
-        await self.bucket.acquire(1)
-        try:
-            resp = await self._http.post(
-                prepared.path, content=prepared.body, headers=prepared.headers
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise Disconnected(VENUE, f"{what}: not sent ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise OutcomeUnknown(VENUE, f"{what}: {type(exc).__name__} after sending") from None
-        self._check_http(resp, what, sent=True)
-        try:
-            decoded: c.ExchangeResponse = c.decode("exchangeResponse", resp.content)
-        except MalformedMessage as exc:
-            self.order_health.malformed += 1
-            raise OutcomeUnknown(VENUE, f"{what}: unreadable response ({exc.message})") from None
-        if decoded.status == "err" or isinstance(decoded.response, str):
-            message = str(decoded.response)
-            if any(marker in message for marker in _AUTH_ERRORS):
-                raise AuthenticationFailed(VENUE, message)
-            if message.startswith("Invalid nonce"):
-                raise BadRequest(VENUE, message)
-            raise OrderRejected(VENUE, message)
-        return decoded.response
+        def build() -> PreparedRequest:
+            return self._at(prepare_action(action, account, account.signer.nonces.next()))
+
+        return await self._post_exchange(build)
+
+    async def _post_exchange(self, build: Callable[[], PreparedRequest]) -> c.ExchangeOkBody:
+        body: c.ExchangeOkBody = await self.rest.call(
+            "POST", EXCHANGE_PATH, build, _ok_body, mutating=True
+        )
+        return body
 
     # ================================================================================
     # instruments, account
@@ -276,6 +342,7 @@ class HyperliquidClient:
             inst = c.instrument_from_meta(asset, taker_fee=taker, maker_fee=maker)
             self.instruments[asset.name] = inst
             instruments.append(inst)
+        self.hinted_symbols = symbols_for_hints(self.symbols_hint, instruments)
         return instruments
 
     async def _instrument(self, symbol: str) -> tuple[Instrument, int]:
@@ -322,7 +389,7 @@ class HyperliquidClient:
         clock (funding is paid every hour)."""
         meta, ctxs = await self._info(c.InfoRequest(type="metaAndAssetCtxs"))
         by_name = {a.name: ctx for a, ctx in zip(meta.universe, ctxs, strict=False)}
-        wall = time.time()
+        wall = self.wall_clock()
         next_ts = trio.current_time() + (math.floor(wall / 3600) + 1) * 3600 - wall
         out = []
         for symbol in symbols:
@@ -347,8 +414,11 @@ class HyperliquidClient:
         market = await self._instrument(request.symbol)
         cloid = request.client_order_id
         account = self._account()
-        prepared = prepare_order(request, market, account, account.signer.nonces.next())
-        body = await self._post_exchange(prepared, f"order {cloid}")
+
+        def build() -> PreparedRequest:
+            return self._at(prepare_order(request, market, account, account.signer.nonces.next()))
+
+        body = await self._post_exchange(build)
         status = _single_status(body, f"order {cloid}")
         if status.error is not None:
             raise OrderRejected(VENUE, status.error)
@@ -356,10 +426,9 @@ class HyperliquidClient:
             oid = status.resting.oid
         elif status.filled is not None:
             oid = status.filled.oid
-            self._placed[cloid] = status.filled
         else:
             raise OutcomeUnknown(VENUE, f"order {cloid}: status without resting/filled/error")
-        self._remember(oid, cloid)
+        self._order_stream.post(OrderPlaced(oid, cloid, status.filled))
         return OrderAck(
             venue=VENUE, client_order_id=cloid, venue_order_id=str(oid), ts=trio.current_time()
         )
@@ -369,7 +438,7 @@ class HyperliquidClient:
         action = c.CancelByCloidAction(
             cancels=[c.CancelByCloidWire(asset=asset, cloid=client_order_id)]
         )
-        body = await self._exchange(action, f"cancel {client_order_id}")
+        body = await self._exchange(action)
         statuses = body.data.statuses if body.data else []
         if statuses == ["success"]:
             return
@@ -386,12 +455,13 @@ class HyperliquidClient:
         :class:`VenueError` with its message."""
         action = c.ScheduleCancelAction(time=at_ms)
         try:
-            await self._exchange(action, "scheduleCancel")
+            await self._exchange(action)
         except OrderRejected as exc:
             raise VenueError(VENUE, exc.message) from None
 
     async def query_order(self, symbol: str, client_order_id: str) -> OrderReport:
-        """``orderStatus`` by cloid, plus the order's fills from ``userFills``."""
+        """``orderStatus`` by cloid, plus the order's fills from ``userFills``. The oid it
+        learns is posted to the order stream (fills waiting for it are released there)."""
         user = self._require_user()
         resp: c.OrderStatusResponse = await self._info(
             c.InfoRequest(type="orderStatus", user=user, oid=client_order_id)
@@ -400,16 +470,17 @@ class HyperliquidClient:
             raise OrderNotFound(VENUE, f"order {client_order_id}: {resp.status}")
         entry = resp.order
         status = order_status(entry.status)
-        self._remember(entry.order.oid, client_order_id)
+        self._order_stream.post(OrderPlaced(entry.order.oid, client_order_id))
         filled = filled_of(entry.order, status)
         fills = await self.fetch_fills(oid=entry.order.oid)
-        events = tuple(self._fill_event(f, client_order_id) for f in fills)
+        now, wall = self.clock(), self.wall_clock()
+        events = tuple(fill_of(f, client_order_id, now, wall) for f in fills)
         return OrderReport(
             venue=VENUE,
             client_order_id=client_order_id,
             status=status,
             filled_qty=filled,
-            avg_price=_avg(fills, filled),
+            avg_price=average_price(fills, filled),
             fills=events,
             reason="" if status is OrderStatus.FILLED else entry.status,
         )
@@ -419,30 +490,23 @@ class HyperliquidClient:
         user = self._require_user()
         fills: list[c.UserFill] = await self._info(c.InfoRequest(type="userFills", user=user))
         if len(fills) >= 20:  # the venue charges 1 more weight per 20 items returned
-            await self.bucket.acquire(len(fills) // 20)
+            await self.rules.ip.acquire(len(fills) // 20)
         return [f for f in fills if oid is None or f.oid == oid]
 
-    def _remember(self, oid: int, cloid: str) -> None:
-        if self._oid_cloid.get(oid) != cloid:
-            self._oid_cloid[oid] = cloid
-            if oid in self._pending_fills:
-                self._mapping_changed.set()
-
-    def _fill_event(self, fill: c.UserFill, cloid: str) -> Fill:
-        return Fill(
-            venue=VENUE,
-            client_order_id=cloid,
-            trade_id=str(fill.tid),
-            side=_side(fill.side),
-            qty=c.finite(fill.sz, "sz"),
-            price=c.finite(fill.px, "px"),
-            fee=c.finite(fill.fee, "fee"),
-            ts=_runtime_ts(fill.time, self.clock),
-        )
-
     # ================================================================================
-    # WebSocket: books
+    # streams
     # ================================================================================
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[tuple[WebSocketConnection, Any]]:
+        """One session's socket to ``ws_url`` (``info`` None; messages up to 16 MiB)."""
+        async with open_websocket(
+            self.ws_url,
+            connect_timeout=self.request_timeout,
+            disconnect_timeout=1.0,
+            max_message_size=WS_MAX_MESSAGE,
+        ) as ws:
+            yield ws, None
+
     async def run_books(
         self,
         symbols: Sequence[str],
@@ -450,290 +514,40 @@ class HyperliquidClient:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        coins = list(dict.fromkeys(symbols))
-        for coin in coins:
-            self.books.setdefault(coin, L2Book(VENUE, coin))
-        subscribed = Readiness(task_status, None)  # health is ok once books progress
+        """Maintain the books of ``symbols`` (coins) until cancelled
+        (:class:`~arbtrio.venues.hyperliquid.feed.HyperliquidBookFeed`); started once the
+        first book moves."""
+        feed = HyperliquidBookFeed(
+            self.books, symbols, self.health,
+            ping_interval=self.ping_interval, stale_after=self.stale_after,
+            idle_timeout=self.idle_timeout,
+        )  # fmt: skip
+        stream = Stream(
+            VENUE, "books", feed, self._connect, self.health,
+            on_change=on_update, backoff=self.backoff,
+        )  # fmt: skip
+        await stream.run(task_status=task_status)
 
-        async def session() -> None:
-            feed = _BookFeed(self, coins, on_update)
-            try:
-                async with self._open_ws() as ws:
-                    await feed.subscribe_all(ws)
-                    subscribed()
-                    await feed.run(ws)
-            finally:
-                feed.invalidate_all("disconnected")
-
-        await run_reconnecting(session, self.health, what="books", backoff=self.backoff)
-
-    # ================================================================================
-    # WebSocket: private order stream
-    # ================================================================================
     async def run_order_stream(
         self,
         send: trio.MemorySendChannel[OrderEvent],
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        user = self._require_user()
-        subscribed = Readiness(task_status, self.order_health)
-
-        async def session() -> None:
-            async with self._open_ws() as ws:
-                for kind in ("orderUpdates", "userFills"):
-                    sub = c.Subscription(type=kind, user=user)
-                    await ws.send_message(
-                        c.encode(c.WsRequest(method="subscribe", subscription=sub)).decode()
-                    )
-                subscribed()
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._pinger, ws)
-                    nursery.start_soon(self._flusher, send)
-                    await self._order_reader(ws, send)
-                    nursery.cancel_scope.cancel()
-
-        await run_reconnecting(session, self.order_health, what="orders", backoff=self.backoff)
-
-    def _open_ws(self) -> AbstractAsyncContextManager[WebSocketConnection]:
-        """Connect to ``ws_url`` (messages up to 16 MiB: ``userFills`` snapshots are large)."""
-        return open_websocket(
-            self.ws_url,
-            connect_timeout=self.request_timeout,
-            disconnect_timeout=1.0,
-            max_message_size=16 * 1024 * 1024,
-        )
-
-    async def _pinger(self, ws: WebSocketConnection) -> None:
-        while True:
-            await trio.sleep(self.ping_interval)
-            await ws.send_message(_PING.decode())
-
-    async def _flusher(self, send: trio.MemorySendChannel[OrderEvent]) -> None:
-        """Release buffered fills whose oid became known through ``place_order``."""
-        while True:
-            await self._mapping_changed.wait()
-            self._mapping_changed = trio.Event()
-            for oid in [o for o in self._pending_fills if o in self._oid_cloid]:
-                for fill in self._pending_fills.pop(oid):
-                    await send.send(self._fill_event(fill, self._oid_cloid[oid]))
-
-    async def _order_reader(
-        self, ws: WebSocketConnection, send: trio.MemorySendChannel[OrderEvent]
-    ) -> None:
-        while True:
-            raw = await ws.get_message()
-            self.order_health.message_received(trio.current_time())
-            try:
-                msg = c.decode_ws(raw)
-                if isinstance(msg, c.OrderUpdatesMsg):
-                    for update in msg.data:
-                        for event in self._order_events(update):
-                            await send.send(event)
-                elif isinstance(msg, c.UserFillsMsg):
-                    for fill_event in self._fill_events(msg.data.fills):
-                        await send.send(fill_event)
-                elif isinstance(msg, c.ErrorMsg):
-                    self.order_health.last_error = f"venue error: {msg.data!r}"[:200]
-                    log.warning("hyperliquid.ws_error", stream="orders", data=str(msg.data)[:200])
-            except MalformedMessage as exc:
-                self.order_health.malformed += 1
-                log.warning("hyperliquid.malformed", stream="orders", error=exc.message[:200])
-
-    def _order_events(self, update: c.WsOrderUpdate) -> list[OrderEvent]:
-        order = update.order
-        cloid = order.cloid or self._oid_cloid.get(order.oid)
-        if cloid is None:
-            return []  # not an arbtrio order (manual, or another process)
-        status = order_status(update.status)
-        filled = filled_of(order, status)
-        ts = _runtime_ts(update.statusTimestamp, self.clock)
-        events: list[OrderEvent] = []
-        if order.oid not in self._oid_cloid:
-            self._oid_cloid[order.oid] = cloid
-        if cloid not in self._stream_acked and status is not OrderStatus.REJECTED:
-            self._stream_acked.add(cloid)
-            events.append(
-                OrderAck(venue=VENUE, client_order_id=cloid, venue_order_id=str(order.oid), ts=ts)
-            )
-        placed = self._placed.get(cloid)
-        if placed is not None and placed.totalSz == filled:
-            avg: Decimal | None = placed.avgPx
-        else:
-            avg = _avg(self._stream_fills.get(order.oid, []), filled)
-        events.append(
-            OrderUpdate(
-                venue=VENUE,
-                client_order_id=cloid,
-                status=status,
-                filled_qty=filled,
-                avg_price=avg,
-                ts=ts,
-                reason="" if status is OrderStatus.FILLED else update.status,
-            )
-        )
-        for fill in self._pending_fills.pop(order.oid, []):
-            events.append(self._fill_event(fill, cloid))
-        return events
-
-    def _fill_events(self, fills: list[c.UserFill]) -> list[Fill]:
-        out = []
-        for fill in fills:
-            if not self._seen_tids.add(fill.tid):
-                continue
-            self._stream_fills.setdefault(fill.oid, []).append(fill)
-            cloid = fill.cloid or self._oid_cloid.get(fill.oid)
-            if cloid is None:
-                pending = self._pending_fills.setdefault(fill.oid, [])
-                if len(self._pending_fills) <= 10_000:
-                    pending.append(fill)
-                continue
-            out.append(self._fill_event(fill, cloid))
-        return out
+        """Deliver the account's order events into ``send`` until cancelled
+        (:class:`~arbtrio.venues.hyperliquid.feed.HyperliquidOrderFeed`); one at a time."""
+        self._require_user()
+        self._order_stream.deliver = send
+        await self._order_stream.run(task_status=task_status)
 
     async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._http.aclose()
+        await self.rest.aclose()
 
 
-class _BookFeed:
-    """One book connection's state: subscriptions, staleness, message application."""
-
-    def __init__(self, client: HyperliquidClient, coins: list[str], on_update: BookCallback):
-        self.client = client
-        self.coins = coins
-        self.on_update = on_update
-        self.books = client.books
-        self.health = client.health
-        now = client.clock()
-        self.last_seen = dict.fromkeys(coins, now)
-        self.quiet_rounds = dict.fromkeys(coins, 0)
-        self.ws: WebSocketConnection | None = None
-        self.progressed = False
-
-    async def _send_sub(self, ws: WebSocketConnection, method: str, coin: str) -> None:
-        for kind in ("l2Book", "bbo"):
-            sub = c.Subscription(type=kind, coin=coin)
-            await ws.send_message(c.encode(c.WsRequest(method=method, subscription=sub)).decode())  # type: ignore[arg-type]
-
-    async def subscribe_all(self, ws: WebSocketConnection) -> None:
-        for coin in self.coins:
-            await self._send_sub(ws, "subscribe", coin)
-
-    async def resubscribe(self, ws: WebSocketConnection, coin: str, reason: str) -> None:
-        book = self.books[coin]
-        book.invalidate(reason)
-        self.on_update(book)
-        self.health.resyncs += 1
-        await self._send_sub(ws, "unsubscribe", coin)
-        await self._send_sub(ws, "subscribe", coin)
-
-    def invalidate_all(self, reason: str) -> None:
-        for coin in self.coins:
-            book = self.books[coin]
-            if book.tradable:
-                book.invalidate(reason)
-                self.on_update(book)
-
-    async def run(self, ws: WebSocketConnection) -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self.client._pinger, ws)
-            nursery.start_soon(self._watchdog, ws)
-            await self._reader(ws)
-            nursery.cancel_scope.cancel()
-
-    async def _watchdog(self, ws: WebSocketConnection) -> None:
-        period = max(0.05, self.client.stale_after / 4)
-        while True:
-            await trio.sleep(period)
-            now = trio.current_time()
-            for coin in self.coins:
-                if now - self.last_seen[coin] < self.client.stale_after:
-                    continue
-                self.quiet_rounds[coin] += 1
-                self.last_seen[coin] = now
-                if self.quiet_rounds[coin] >= 3:
-                    raise Disconnected(VENUE, f"{coin}: feed stale after 3 resubscriptions")
-                log.warning("hyperliquid.stale_feed", coin=coin, rounds=self.quiet_rounds[coin])
-                await self.resubscribe(ws, coin, "stale feed")
-
-    async def _reader(self, ws: WebSocketConnection) -> None:
-        while True:
-            raw = await ws.get_message()
-            now = trio.current_time()
-            self.health.message_received(now)
-            try:
-                self.apply(c.decode_ws(raw), now)
-            except MalformedMessage as exc:
-                self.health.malformed += 1
-                self.health.last_error = exc.message[:200]
-                log.warning("hyperliquid.malformed", stream="books", error=exc.message[:200])
-                for coin in self.coins:
-                    await self.resubscribe(ws, coin, "malformed message")
-
-    def apply(self, msg: c.WsMessage | None, now: float) -> None:
-        """Apply one decoded frame (raises MalformedMessage for an impossible one)."""
-        if isinstance(msg, c.L2BookMsg):
-            data = msg.data
-            book = self._book_for(data.coin)
-            if book is None or data.time < book.seq:
-                return
-            (bid_px, bid_sz), (ask_px, ask_sz) = c.book_ladders(data.levels)
-            book.apply_sorted_snapshot(bid_px, bid_sz, ask_px, ask_sz, now, seq=data.time)
-            self._seen(data.coin, now)
-            if book.is_crossed():
-                raise MalformedMessage(VENUE, f"{data.coin}: crossed l2Book snapshot")
-            self.on_update(book)
-        elif isinstance(msg, c.BboMsg):
-            self._apply_bbo(msg.data, now)
-        elif isinstance(msg, c.ErrorMsg):
-            self.health.last_error = f"venue error: {msg.data!r}"[:200]
-            log.warning("hyperliquid.ws_error", stream="books", data=str(msg.data)[:200])
-        elif msg is None or isinstance(msg, c.PongMsg | c.SubscriptionResponseMsg):
-            return
-        else:
-            raise MalformedMessage(VENUE, f"unexpected {type(msg).__name__} on the book feed")
-
-    def _book_for(self, coin: str) -> L2Book | None:
-        book = self.books.get(coin)
-        if book is None or coin not in self.last_seen:
-            log.info("hyperliquid.unsubscribed_coin", coin=coin)
-            return None
-        return book
-
-    def _seen(self, coin: str, now: float) -> None:
-        self.last_seen[coin] = now
-        self.quiet_rounds[coin] = 0
-        if not self.progressed:
-            self.progressed = True
-            session_ok(self.health)
-
-    def _apply_bbo(self, data: c.BboData, now: float) -> None:
-        book = self._book_for(data.coin)
-        if book is None:
-            return
-        self._seen(data.coin, now)
-        if not book.tradable or data.time < book.seq:
-            return
-        bid, ask = data.bbo
-        for level in data.bbo:
-            if level is not None and not (0.0 < level.px < math.inf and 0.0 <= level.sz < math.inf):
-                raise MalformedMessage(VENUE, f"{data.coin}: bad bbo level {level}")
-        bid_levels = [(bid.px, bid.sz)] if bid else []
-        ask_levels = [(ask.px, ask.sz)] if ask else []
-        # Levels better than the new top are gone (only scanned when the top moved inwards).
-        top_b, top_a = book.best_bid(), book.best_ask()
-        changes_b: list[tuple[float, float]] = []
-        changes_a: list[tuple[float, float]] = []
-        if top_b is not None and (bid is None or top_b[0] > bid.px):
-            changes_b = [(px, 0.0) for px, _ in book.levels(Side.BUY) if not bid or px > bid.px]
-        if top_a is not None and (ask is None or top_a[0] < ask.px):
-            changes_a = [(px, 0.0) for px, _ in book.levels(Side.SELL) if not ask or px < ask.px]
-        book.apply_delta(changes_b + bid_levels, changes_a + ask_levels, now, seq=data.time)
-        if book.is_crossed():
-            raise MalformedMessage(VENUE, f"{data.coin}: bbo crosses the book")
-        self.on_update(book)
+def _ok_body(body: Any) -> c.ExchangeOkBody:
+    """The decode step of an ``/exchange`` call (:class:`HyperliquidRules` unwrapped it)."""
+    assert isinstance(body, c.ExchangeOkBody)
+    return body
 
 
 def _single_status(body: c.ExchangeOkBody, what: str) -> c.OrderStatusObj:
@@ -743,24 +557,12 @@ def _single_status(body: c.ExchangeOkBody, what: str) -> c.OrderStatusObj:
     return statuses[0]
 
 
-def _avg(fills: Sequence[c.UserFill], filled: Decimal) -> Decimal | None:
-    qty = sum((c.finite(f.sz, "sz") for f in fills), Decimal(0))
-    if not fills or qty != filled or qty <= 0:
-        return None
-    return sum((c.finite(f.px, "px") * f.sz for f in fills), Decimal(0)) / qty
-
-
 def _retry_after(resp: httpx.Response) -> float | None:
     value = resp.headers.get("retry-after")
     try:
         return float(value) if value else None
     except ValueError:
         return None
-
-
-def _runtime_ts(venue_ms: int, clock: Callable[[], float]) -> float:
-    """A venue epoch-ms timestamp on the runtime's clock."""
-    return clock() - (time.time() - venue_ms / 1000.0)
 
 
 def create_client(
@@ -789,7 +591,9 @@ __all__ = [
     "DEFAULT_REST_URL",
     "DEFAULT_WS_URL",
     "HyperliquidClient",
+    "HyperliquidRules",
     "create_client",
     "filled_of",
     "order_status",
+    "symbols_for_hints",
 ]

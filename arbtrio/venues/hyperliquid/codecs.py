@@ -1,6 +1,7 @@
 """Hyperliquid wire messages, both directions, as msgspec Structs (one Decoder per type).
 
-Shapes follow shared/venues/hyperliquid.md §1 (info), §2 (exchange) and §5 (WebSocket).
+Shapes follow the venue's API documentation (the info and exchange endpoints, the WebSocket
+subscriptions; ``specs/010-hyperliquid.md`` lists the facts used).
 Action Structs define their fields in the venue's hash order and omit absent optionals
 (``omit_defaults``), so ``msgpack(struct)`` is byte-identical to the SDK's ordered dict: the
 signing path encodes them directly. Every decode failure raises

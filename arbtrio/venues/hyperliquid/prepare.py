@@ -4,8 +4,9 @@ clock reads).
 :func:`prepare_order` turns an :class:`OrderRequest` into the exact ``POST /exchange`` the
 venue receives: ``{"action": {"type": "order", ...}, "nonce", "signature", "vaultAddress"}``
 with the L1 signature over the action, nonce and vault (:mod:`.signing`).
-:func:`prepare_action` signs any other action. The client takes the nonce from the
-signer's :class:`~arbtrio.venues.hyperliquid.signing.NonceSource` and sends the result.
+:func:`prepare_action` signs any other action; :func:`prepare_info` builds an (unsigned)
+``POST /info`` read. The client takes the nonce from the signer's
+:class:`~arbtrio.venues.hyperliquid.signing.NonceSource` and sends the result.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from arbtrio.venues.base import BadRequest, PreparedRequest
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.signing import Signer
 
-__all__ = ["EXCHANGE_PATH", "TIF", "HyperliquidAccount", "order_action", "prepare_action",
-           "prepare_order"]  # fmt: skip
+__all__ = ["EXCHANGE_PATH", "INFO_PATH", "TIF", "HyperliquidAccount", "order_action",
+           "prepare_action", "prepare_info", "prepare_order"]  # fmt: skip
 
 VENUE = c.VENUE
 EXCHANGE_PATH = "/exchange"
+INFO_PATH = "/info"
 TIF = {"IOC": "Ioc", "GTC": "Gtc", "ALO": "Alo", "POST_ONLY": "Alo"}
 _CLOID = re.compile(r"^0x[0-9a-f]{32}$")
 _HEADERS = (("Content-Type", "application/json"),)
@@ -52,6 +54,11 @@ def prepare_action(action: Any, account: HyperliquidAccount, nonce: int) -> Prep
         )
     )
     return PreparedRequest("POST", EXCHANGE_PATH, body, _HEADERS)
+
+
+def prepare_info(body: c.InfoRequest) -> PreparedRequest:
+    """The ``POST /info`` of one read (``body.type`` names it; reads are not signed)."""
+    return PreparedRequest("POST", INFO_PATH, c.encode(body), _HEADERS)
 
 
 def order_action(request: OrderRequest, inst: Instrument, asset: int) -> c.OrderAction:

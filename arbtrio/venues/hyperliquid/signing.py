@@ -1,6 +1,7 @@
 """Hyperliquid request signing: the L1 scheme (orders, cancels, …) and user-signed actions.
 
-Pure functions, no I/O. The L1 scheme (venue doc §3.1):
+Pure functions, no I/O. The L1 scheme (the documentation's signing page and the official
+Python SDK's ``action_hash`` / ``construct_phantom_agent``; ``specs/010-hyperliquid.md``):
 
 1. ``data = msgpack(action)`` with the action's keys in wire order (dict insertion order or
    msgspec Struct field order; never sorted),

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import round_price
 from arbtrio.core.types import OrderStatus, Side
-from arbtrio.venues.base import Credentials, MalformedMessage
+from arbtrio.venues.base import MalformedMessage, VenueHealth
 from arbtrio.venues.hyperliquid import codecs as c
-from arbtrio.venues.hyperliquid.client import HyperliquidClient, _BookFeed, filled_of, order_status
+from arbtrio.venues.hyperliquid.client import filled_of, order_status
+from arbtrio.venues.hyperliquid.feed import HyperliquidBookFeed, HyperliquidOrderFeed, fill_of
 
-# -- real messages (shared/venues/hyperliquid.md §1, §2.4, §5) ---------------------------------
+# -- real messages (the documentation's examples: info, exchange answers, WebSocket) -----------
 L2BOOK = '{"channel":"l2Book","data":{"coin":"BTC","time":1710131872708,"levels":[[{"px":"68674.0","sz":"0.97139","n":4},{"px":"68673.0","sz":"1.5","n":2}],[{"px":"68675.0","sz":"0.04396","n":1},{"px":"68676.0","sz":"2","n":3}]]}}'  # noqa: E501
 BBO = '{"channel":"bbo","data":{"coin":"BTC","time":1710131872709,"bbo":[{"px":"68674.0","sz":"0.5","n":2},{"px":"68675.0","sz":"0.04396","n":1}]}}'  # noqa: E501
 ORDER_UPDATES = '{"channel":"orderUpdates","data":[{"order":{"coin":"ETH","side":"A","limitPx":"2412.7","sz":"0.0","oid":1,"timestamp":1724361546645,"origSz":"0.0076","cloid":"0x00000000000000000000000000000001"},"status":"filled","statusTimestamp":1724361546645}]}'  # noqa: E501
@@ -60,26 +61,21 @@ REST = [
 
 
 # -- translation into the domain (what the client does after decoding) -------------------------
-def _client() -> HyperliquidClient:
-    client = HyperliquidClient(
-        rest_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9/ws", credentials=Credentials()
-    )
-    client.clock = lambda: 0.0
-    return client
+def _book_feed(books: dict[str, L2Book] | None = None) -> HyperliquidBookFeed:
+    return HyperliquidBookFeed({} if books is None else books, ["BTC"], VenueHealth("hyperliquid"))
 
 
 def translate_ws(text: str) -> None:
-    client = _client()
-    client.books["BTC"] = L2Book("hyperliquid", "BTC")
-    feed = _BookFeed(client, ["BTC"], lambda book: None)
+    feed = _book_feed()
+    orders = HyperliquidOrderFeed("0x" + "0" * 40, VenueHealth("hyperliquid"), lambda: 0.0)
     msg = c.decode_ws(text)
     if isinstance(msg, c.OrderUpdatesMsg):
         for update in msg.data:
-            client._order_events(update)
+            orders.order_events(update, 0.0, 0.0)
     elif isinstance(msg, c.UserFillsMsg):
-        client._fill_events(msg.data.fills)
+        orders.fill_events(msg.data.fills, 0.0, 0.0)
         for fill in msg.data.fills:
-            client._fill_event(fill, "0x" + "0" * 32)
+            fill_of(fill, "0x" + "0" * 32, 0.0, 0.0)
     else:
         feed.apply(msg, 0.0)
 
@@ -113,9 +109,8 @@ def test_real_messages_decode() -> None:
 
 
 def test_book_then_newer_bbo_moves_the_top() -> None:
-    client = _client()
-    client.books["BTC"] = book = L2Book("hyperliquid", "BTC")
-    feed = _BookFeed(client, ["BTC"], lambda _: None)
+    book = L2Book("hyperliquid", "BTC")
+    feed = _book_feed({"BTC": book})
     feed.apply(c.decode_ws(L2BOOK), 1.0)
     feed.apply(c.decode_ws(BBO), 2.0)
     assert book.best_bid() == (68674.0, 0.5) and book.best_ask() == (68675.0, 0.04396)
@@ -138,9 +133,7 @@ def test_book_then_newer_bbo_moves_the_top() -> None:
     ],
 )
 def test_impossible_books_are_malformed(levels: str) -> None:
-    client = _client()
-    client.books["BTC"] = L2Book("hyperliquid", "BTC")
-    feed = _BookFeed(client, ["BTC"], lambda _: None)
+    feed = _book_feed()
     text = '{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":' + levels + "}}"
     with pytest.raises(MalformedMessage):
         feed.apply(c.decode_ws(text), 0.0)
@@ -268,7 +261,7 @@ def _inst(sz_decimals: int) -> Any:
 
 @pytest.mark.parametrize(
     ("sz_decimals", "price", "wire"),
-    [  # ccxt fixture examples and the docs' rules (§2.5)
+    [  # ccxt fixture examples and the docs' tick and lot size rules
         (5, "100000.42343243", "100000"),
         (5, "70956.12312321", "70956"),
         (4, "3500.12345", "3500.1"),

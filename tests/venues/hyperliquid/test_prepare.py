@@ -1,5 +1,6 @@
 """prepare_order: the exact signed /exchange request place_order sends — the documented
-order-with-cloid signing vector (§4.4) and the emulator's signer check."""
+order-with-cloid signing vector (the SDK's
+test_l1_action_signing_order_with_cloid_matches) and the emulator's signer check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every signing vector of shared/venues/hyperliquid.md §4, verbatim, plus nonce rules."""
+"""Every signing vector of the official Python SDK's signing tests and the derived extras
+(``specs/010-hyperliquid.md``), verbatim, plus nonce rules."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_address_of_official_key() -> None:
     assert address_of(KEY) == "0x14791697260e4c9a71f18484c9f997b308e59325"
 
 
-# §4.1 test_phantom_agent_creation_matches_production
+# The SDK's test_phantom_agent_creation_matches_production
 def test_phantom_agent_connection_id() -> None:
     action = {
         "type": "order",
@@ -299,7 +300,8 @@ def test_official_l1_vectors(vector: tuple, is_mainnet: bool) -> None:  # type: 
     assert signer == address_of(KEY)
 
 
-# §4.12 derived vectors (nonce 1700000000000): (name, action, vault, expires, cid, main, test)
+# Derived vectors, not official (nonce 1700000000000):
+# (name, action, vault, expires, cid, main, test)
 D3_ACTION = {
     "type": "order",
     "orders": [
@@ -498,7 +500,7 @@ def test_derived_l1_vectors(vector: tuple, is_mainnet: bool) -> None:  # type: i
     assert got == {"r": r, "s": s, "v": v}
 
 
-# §4.10 user-signed actions (testnet)
+# User-signed actions (testnet): the SDK's test_sign_usd_transfer_action and kin
 USD_SEND_TYPES = [
     ("hyperliquidChain", "string"),
     ("destination", "string"),
@@ -538,7 +540,7 @@ def test_official_user_signed_vectors(primary: str, digest: str, r: str, s: str,
     assert "signatureChainId" not in message  # the input is not mutated
 
 
-# §4.11 test_float_to_int_for_hashing, and §3.3 float_to_wire results
+# The SDK's test_float_to_int_for_hashing, and float_to_wire results
 def test_float_to_int_for_hashing() -> None:
     assert float_to_int_for_hashing(123123123123) == 12312312312300000000
     assert float_to_int_for_hashing(0.00001231) == 1231

@@ -1,7 +1,8 @@
-"""The Hyperliquid client against its emulator over real loopback sockets.
-
-Real sockets cannot run on MockClock, so these use short real timeouts guarded by
-``trio.fail_after``; every wait is for an observable condition, never a fixed sleep.
+"""The Hyperliquid client against its emulator over real loopback sockets, on Trio's
+MockClock (``autojump_clock``): timeouts, pings, staleness and backoff run on virtual time,
+so no test waits on the wall clock. Every wait is for an observable condition, bounded by a
+``trio.fail_after`` guard (virtual seconds); signature nonces use the wall clock, which the
+emulator checks them against.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import attrs
 import httpx
 import pytest
 import trio
+from trio.testing import MockClock
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.ids import client_order_id
@@ -22,6 +24,7 @@ from arbtrio.core.instruments import round_price
 from arbtrio.core.types import Fill, OrderAck, OrderRequest, OrderStatus, OrderUpdate, Side
 from arbtrio.emulators.hyperliquid import HyperliquidEmulator
 from arbtrio.sim import FaultRates, MarketDriver, SimMarket, default_sim_config
+from arbtrio.venues import hyperliquid
 from arbtrio.venues.base import (
     AuthenticationFailed,
     Credentials,
@@ -33,7 +36,7 @@ from arbtrio.venues.base import (
 )
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid import create_client
-from arbtrio.venues.hyperliquid.client import HyperliquidClient
+from arbtrio.venues.hyperliquid.client import HyperliquidClient, symbols_for_hints
 from arbtrio.venues.hyperliquid.signing import Signer
 from arbtrio.venues.reconnect import Backoff
 
@@ -41,7 +44,7 @@ KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
 OTHER_KEY = "0x" + "11" * 32
 CREDS = Credentials(private_key=KEY)
 FAST = Backoff(base=0.05, cap=0.2)
-GUARD = 10.0  # seconds: a generous real-time guard, never an assertion about speed
+GUARD = 10.0  # virtual seconds: a generous guard, never an assertion about speed
 
 
 @attrs.define
@@ -123,7 +126,7 @@ def marketable(env: Env, side: Side, qty: str, attempt: int, away: str = "0.01")
 
 
 # -- instruments and books -----------------------------------------------------------------
-async def test_instruments_index_the_full_universe() -> None:
+async def test_instruments_index_the_full_universe(autojump_clock: MockClock) -> None:
     async with running() as env:
         instruments = {i.symbol: i for i in await env.client.load_instruments()}
         assert "LOOM" not in instruments  # delisted, but it still occupies index 1
@@ -137,7 +140,7 @@ async def test_instruments_index_the_full_universe() -> None:
         assert funding[0].interval_hours == 1
 
 
-async def test_public_client_streams_books_without_credentials() -> None:
+async def test_public_client_streams_books_without_credentials(autojump_clock: MockClock) -> None:
     async with running() as env:
         client = env.make_client(ping_interval=0.5)
         on_update, signal, _ = book_watcher()
@@ -157,7 +160,7 @@ async def test_public_client_streams_books_without_credentials() -> None:
         await client.aclose()
 
 
-async def test_disconnect_then_reconnect_and_resubscribe() -> None:
+async def test_disconnect_then_reconnect_and_resubscribe(autojump_clock: MockClock) -> None:
     async with running() as env:
         on_update, signal, _ = book_watcher()
         client = env.client
@@ -171,7 +174,7 @@ async def test_disconnect_then_reconnect_and_resubscribe() -> None:
         assert client.health.connected and not client.health.down
 
 
-async def test_stale_subscription_is_resubscribed() -> None:
+async def test_stale_subscription_is_resubscribed(autojump_clock: MockClock) -> None:
     async with running() as env:
         on_update, signal, _ = book_watcher()
         client = env.client
@@ -184,7 +187,7 @@ async def test_stale_subscription_is_resubscribed() -> None:
         assert client.health.resyncs >= 1 and client.health.reconnects == 0
 
 
-async def test_malformed_frame_is_counted_and_resynced() -> None:
+async def test_malformed_frame_is_counted_and_resynced(autojump_clock: MockClock) -> None:
     async with running() as env:
         on_update, signal, _ = book_watcher()
         client = env.client
@@ -196,7 +199,7 @@ async def test_malformed_frame_is_counted_and_resynced() -> None:
         assert client.health.resyncs >= 1 and client.health.reconnects == 0
 
 
-async def test_pings_keep_an_idle_connection_open() -> None:
+async def test_pings_keep_an_idle_connection_open(autojump_clock: MockClock) -> None:
     async with running(idle_timeout_s=0.6) as env:
         on_update, signal, seen = book_watcher()
         client = env.make_client(ping_interval=0.2, stale_after=5.0)
@@ -228,7 +231,7 @@ async def until_settled(receive: trio.MemoryReceiveChannel[Any]) -> list[Any]:
     raise AssertionError("stream ended")
 
 
-async def test_order_filled_streams_ack_fills_and_update() -> None:
+async def test_order_filled_streams_ack_fills_and_update(autojump_clock: MockClock) -> None:
     async with running() as env:
         receive = await open_stream(env)
         request = marketable(env, Side.BUY, "0.01", 1)
@@ -253,7 +256,7 @@ async def test_order_filled_streams_ack_fills_and_update() -> None:
         assert balance.currency == "USDC" and balance.total > 0
 
 
-async def test_partial_fill_is_reported_as_cancelled_remainder() -> None:
+async def test_partial_fill_is_reported_as_cancelled_remainder(autojump_clock: MockClock) -> None:
     async with running(FaultRates(partial_fill=1.0)) as env:
         receive = await open_stream(env)
         request = marketable(env, Side.SELL, "0.01", 2)
@@ -268,7 +271,7 @@ async def test_partial_fill_is_reported_as_cancelled_remainder() -> None:
         assert report.avg_price is not None and report.avg_price >= request.price
 
 
-async def test_rejections_carry_the_venue_string() -> None:
+async def test_rejections_carry_the_venue_string(autojump_clock: MockClock) -> None:
     async with running(FaultRates(reject=1.0)) as env:
         await env.client.load_instruments()
         request = marketable(env, Side.BUY, "0.01", 3)
@@ -278,7 +281,7 @@ async def test_rejections_carry_the_venue_string() -> None:
         assert report.status is OrderStatus.REJECTED and report.filled_qty == 0
 
 
-async def test_ioc_that_cannot_match_is_rejected() -> None:
+async def test_ioc_that_cannot_match_is_rejected(autojump_clock: MockClock) -> None:
     async with running() as env:
         await env.client.load_instruments()
         request = marketable(env, Side.BUY, "0.01", 4, away="-0.05")  # 5 % below the ask
@@ -286,7 +289,7 @@ async def test_ioc_that_cannot_match_is_rejected() -> None:
             await env.client.place_order(request)
 
 
-async def test_timeout_after_execution_is_resolved_by_query() -> None:
+async def test_timeout_after_execution_is_resolved_by_query(autojump_clock: MockClock) -> None:
     async with running(FaultRates(ack_timeout_executed=1.0)) as env:
         await env.client.load_instruments()
         request = marketable(env, Side.BUY, "0.01", 5)
@@ -296,7 +299,7 @@ async def test_timeout_after_execution_is_resolved_by_query() -> None:
         assert report.status is OrderStatus.FILLED and report.filled_qty == request.qty
 
 
-async def test_timeout_before_execution_is_resolved_as_not_found() -> None:
+async def test_timeout_before_execution_is_resolved_as_not_found(autojump_clock: MockClock) -> None:
     async with running(FaultRates(ack_timeout_not_executed=1.0)) as env:
         await env.client.load_instruments()
         request = marketable(env, Side.BUY, "0.01", 6)
@@ -306,7 +309,7 @@ async def test_timeout_before_execution_is_resolved_as_not_found() -> None:
             await env.client.query_order("BTC", request.client_order_id)
 
 
-async def test_429_raises_rate_limited_and_backs_the_bucket_off() -> None:
+async def test_429_raises_rate_limited_and_backs_the_bucket_off(autojump_clock: MockClock) -> None:
     async with running(FaultRates(rate_limit=1.0)) as env:
         await env.client.load_instruments()
         with pytest.raises(RateLimited) as info:
@@ -315,7 +318,7 @@ async def test_429_raises_rate_limited_and_backs_the_bucket_off() -> None:
         assert env.client.bucket.blocked_until > trio.current_time()
 
 
-async def test_wrong_api_wallet_is_an_authentication_failure() -> None:
+async def test_wrong_api_wallet_is_an_authentication_failure(autojump_clock: MockClock) -> None:
     async with running() as env:
         client = env.make_client(credentials=Credentials(private_key=OTHER_KEY))
         await client.load_instruments()
@@ -324,7 +327,9 @@ async def test_wrong_api_wallet_is_an_authentication_failure() -> None:
         await client.aclose()
 
 
-async def test_duplicate_nonce_and_non_canonical_numbers_are_refused() -> None:
+async def test_duplicate_nonce_and_non_canonical_numbers_are_refused(
+    autojump_clock: MockClock,
+) -> None:
     async with running() as env:
         signer = Signer(KEY, is_mainnet=False)
         order = c.OrderWire(
@@ -361,14 +366,14 @@ def _fields(struct: Any) -> dict[str, Any]:
     return {f: getattr(struct, f) for f in struct.__struct_fields__}
 
 
-async def test_cancel_of_a_finished_ioc_is_not_found() -> None:
+async def test_cancel_of_a_finished_ioc_is_not_found(autojump_clock: MockClock) -> None:
     async with running() as env:
         await env.client.load_instruments()
         with pytest.raises(OrderNotFound):
             await env.client.cancel_order("BTC", client_order_id("hyperliquid", "p", "hl", 9))
 
 
-async def test_schedule_cancel_needs_volume() -> None:
+async def test_schedule_cancel_needs_volume(autojump_clock: MockClock) -> None:
     async with running() as env:
         with pytest.raises(VenueError, match="enough volume traded"):
             await env.client.schedule_cancel(None)
@@ -377,7 +382,7 @@ async def test_schedule_cancel_needs_volume() -> None:
         assert env.emulator.scheduled_cancel is None
 
 
-async def test_registered_emulator_reports_its_endpoints() -> None:
+async def test_registered_emulator_reports_its_endpoints(autojump_clock: MockClock) -> None:
     from arbtrio.emulators import emulator_class
     from arbtrio.venues import hyperliquid
 
@@ -395,7 +400,9 @@ async def test_registered_emulator_reports_its_endpoints() -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_user_fills_pay_one_more_weight_per_20_fills(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_user_fills_pay_one_more_weight_per_20_fills(
+    monkeypatch: pytest.MonkeyPatch, autojump_clock: MockClock
+) -> None:
     """The documented IP weights: ``userFills`` is 20 plus 1 per 20 fills returned; the
     client's bucket pays what the emulator charges (45 fills: 20 + 2)."""
     from arbtrio.venues.ratelimit import TokenBucket
@@ -415,3 +422,39 @@ async def test_user_fills_pay_one_more_weight_per_20_fills(monkeypatch: pytest.M
         fills = await env.client.fetch_fills()
         assert len(fills) == 45
         assert seen == [20, 2]
+
+
+# -- symbol hints ------------------------------------------------------------------------------
+def test_hints_name_instruments_by_asset_or_symbol() -> None:
+    btc = c.instrument_from_meta(c.AssetMeta(name="BTC", szDecimals=5, maxLeverage=50))
+    kbonk = attrs.evolve(
+        c.instrument_from_meta(c.AssetMeta(name="kBONK", szDecimals=0, maxLeverage=5)),
+        asset="BONK",
+    )
+    hints = ("BONK", "BTC", "kBONK", "DOGE", "BTC")
+    assert symbols_for_hints(hints, [btc, kbonk]) == ["kBONK", "BTC"]
+    assert symbols_for_hints((), [btc]) == []
+
+
+async def test_asset_hints_as_arbtrio_run_passes_them(autojump_clock: MockClock) -> None:
+    """``arbtrio run`` passes the configured *assets* as ``symbols_hint``: the client maps
+    them through its instruments and never fails on one it does not know."""
+    async with running() as env:
+        client = hyperliquid.create_client(
+            rest_url=env.rest_url, ws_url=env.ws_url, credentials=CREDS,
+            symbols_hint=("BTC", "ETH", "DOGE"),
+        )  # fmt: skip
+        assert client.hinted_symbols == []  # nothing is resolved before instruments load
+        assert {i.symbol for i in await client.load_instruments()} == {"BTC", "ETH"}
+        assert client.hinted_symbols == ["BTC", "ETH"]
+        on_update, signal, _ = book_watcher()
+        await env.nursery.start(client.run_books, client.hinted_symbols, on_update)
+        await wait_for(lambda: all(client.books[s].tradable for s in ("BTC", "ETH")), signal)
+        send, receive = trio.open_memory_channel[Any](100)
+        await env.nursery.start(client.run_order_stream, send)
+        request = marketable(env, Side.BUY, "0.01", 11)
+        await client.place_order(request)
+        events = await until_settled(receive)
+        assert sum(e.qty for e in events if isinstance(e, Fill)) == request.qty
+        assert client.health.malformed == client.order_health.malformed == 0
+        await client.aclose()
