@@ -161,10 +161,14 @@ class OrderTracker:
     def unsubscribed(self) -> None:
         self._subscribed_at = None
 
+    def unfinished(self) -> list[Requery]:
+        """Every order placed and not yet seen finishing, oldest first."""
+        return [Requery(sym, cid) for cid, (sym, done) in self._orders.items() if not done]
+
     def requery(self, now: float) -> list[Output]:
         """A REST re-query of every order not yet seen finishing, oldest first."""
         self._next_reconcile = now + self.reconcile_every_s
-        keys = [Requery(sym, cid) for cid, (sym, done) in self._orders.items() if not done]
+        keys = self.unfinished()
         self.requeries += len(keys)
         return [Fetch(key) for key in keys]
 

@@ -11,7 +11,7 @@ Implements :class:`arbtrio.venues.base.VenueClient`; the rules are in ``specs/01
   cancel by the numeric id when this client placed the order (the ``text`` lookup only
   works up to 60 s after an order finishes), else by ``text``.
 * Private stream: :class:`~arbtrio.venues.gateio.feed.GateOrderFeed`; every order placed
-  here is posted to it (:class:`~arbtrio.venues.gateio.feed.Placed`), and its REST
+  here is posted to it (:class:`~arbtrio.venues.tracking.Placed`), and its REST
   re-queries come back here as fetches (``query_order``).
 * Rate limits and errors: :class:`GateRules` (a token bucket per endpoint class, see
   :data:`RATE_LIMITS`; non-2xx answers mapped by :mod:`arbtrio.venues.gateio.errors`).
@@ -57,7 +57,7 @@ from arbtrio.venues.base import (
 from arbtrio.venues.gateio import codecs, convert
 from arbtrio.venues.gateio.codecs import VENUE
 from arbtrio.venues.gateio.errors import ORDER_FINISHED, error_for
-from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed, OrderQuery, Placed
+from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed
 from arbtrio.venues.gateio.prepare import (
     ORDER_ENDPOINT,
     GateAccount,
@@ -68,6 +68,7 @@ from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.rest import Budget, RestClient
 from arbtrio.venues.stream import Stream, websocket
+from arbtrio.venues.tracking import Placed, Requery
 from arbtrio.venues.wire import open_websocket
 
 __all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "RATE_LIMITS", "GateClient", "GateRules"]
@@ -377,7 +378,7 @@ class GateClient:
         self._order_ids.move_to_end(cid)
         while len(self._order_ids) > MAX_ORDER_IDS:
             self._order_ids.popitem(last=False)
-        self.order_stream.post(Placed(cid, inst.symbol, sent_at))
+        self.order_stream.post(Placed(cid, inst.symbol, sent_at=sent_at))
         return OrderAck(
             venue=VENUE, client_order_id=cid, venue_order_id=venue_order_id,
             ts=trio.current_time(),
@@ -500,8 +501,8 @@ class GateClient:
             yield ws, uid
 
     async def _requery(self, key: Hashable) -> OrderReport:
-        """The order protocol's ``Fetch(OrderQuery)``: the order's state and fills."""
-        if not isinstance(key, OrderQuery):
+        """The order protocol's ``Fetch(Requery)``: the order's state and fills."""
+        if not isinstance(key, Requery):
             raise TypeError(f"gateio orders: unexpected fetch {key!r}")
         return await self.query_order(key.symbol, key.client_order_id)
 

@@ -47,33 +47,32 @@ book (not the initial sync).
 each subscribe signed; ``connected``'s ``info`` is the account's uid. Orders become
 :class:`OrderUpdate` and usertrades :class:`Fill` (``Deliver``; fills de-duplicated by
 trade id), positions and balances are kept in :attr:`GateOrderFeed.positions` and
-:attr:`GateOrderFeed.balance`. The REST fallback: the client posts every order it placed
-(:class:`Placed`); after every (re)subscription and every malformed private frame, each
-such order whose terminal state the stream has not delivered is re-queried
-(``Fetch(OrderQuery)``) and its fills (de-duplicated) and status delivered. An order whose
-placement was sent before the current session was subscribed is re-queried as soon as its
-note arrives (the stream may have missed its pushes).
+:attr:`GateOrderFeed.balance`. The REST fallback is the shared
+:class:`~arbtrio.venues.tracking.OrderTracker`: the client posts every order it placed
+(:class:`~arbtrio.venues.tracking.Placed`); after every (re)subscription, every malformed
+private frame and periodically, each such order whose terminal state the stream has not
+delivered is re-queried (``Fetch(Requery)``) and its fills (de-duplicated with the stream's)
+and status delivered; an order sent before the current session was subscribed is re-queried
+as soon as its note arrives (the stream may have missed its pushes).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import structlog
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Balance, OrderEvent, OrderReport, OrderUpdate, VenuePosition
+from arbtrio.core.types import Balance, VenuePosition
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
     Credentials,
     Disconnected,
     MalformedMessage,
-    OrderNotFound,
     OutcomeUnknown,
     RateLimited,
     VenueError,
@@ -83,16 +82,13 @@ from arbtrio.venues.gateio import codecs, convert, sign
 from arbtrio.venues.gateio.books import BOOK_CHANNEL, GateBook, Step
 from arbtrio.venues.gateio.codecs import VENUE, OrderBookSnapshot, WsAuth, WsEnvelope, WsRequest
 from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Fetch, Output, Send
-from arbtrio.venues.wire import RecentIds
+from arbtrio.venues.tracking import OrderTracker, Placed
 
 __all__ = [
     "AUTH_WS_CODES",
     "PRIVATE_CHANNELS",
     "GateBookFeed",
     "GateOrderFeed",
-    "OrderQuery",
-    "Placed",
-    "PlacedOrders",
 ]
 
 log = structlog.get_logger("arbtrio.venues.gateio")
@@ -407,59 +403,6 @@ class GateBookFeed:
 
 
 # -- the private stream -----------------------------------------------------------------------
-class Placed(NamedTuple):
-    """Note: the client placed ``client_order_id`` on ``symbol``; ``sent_at`` is when the
-    request was sent (runtime clock)."""
-
-    client_order_id: str
-    symbol: str
-    sent_at: float
-
-
-class OrderQuery(NamedTuple):
-    """Fetch key: re-query this order over REST (the client answers with ``query_order``)."""
-
-    symbol: str
-    client_order_id: str
-
-
-class PlacedOrders:
-    """Orders this client placed: client id → (symbol, terminal state delivered?).
-
-    "Finished" means the *stream* (or a re-query) delivered the order's terminal state: a
-    REST answer saying an IOC finished does not carry its fills, so such an order stays
-    unfinished until its events arrive. A terminal push may beat the note of its placement;
-    it is remembered and applied when the note comes. The oldest of ``limit`` orders is
-    forgotten."""
-
-    __slots__ = ("_early", "_limit", "_orders")
-
-    def __init__(self, limit: int = 10_000) -> None:
-        self._orders: OrderedDict[str, tuple[str, bool]] = OrderedDict()
-        self._early = RecentIds(limit)
-        self._limit = limit
-
-    def remember(self, cid: str, symbol: str) -> bool:
-        """Record a placement; True when its terminal state is still to come."""
-        done = cid in self._early
-        self._orders[cid] = (symbol, done)
-        self._orders.move_to_end(cid)
-        while len(self._orders) > self._limit:
-            self._orders.popitem(last=False)
-        return not done
-
-    def finished(self, cid: str) -> None:
-        entry = self._orders.get(cid)
-        if entry is None:
-            self._early.add(cid)
-        else:
-            self._orders[cid] = (entry[0], True)
-
-    def unfinished(self) -> list[tuple[str, str]]:
-        """``(client id, symbol)`` of every order not yet seen finishing."""
-        return [(cid, sym) for cid, (sym, done) in self._orders.items() if not done]
-
-
 class GateOrderFeed:
     """The account's private stream (see the module docstring).
 
@@ -476,7 +419,7 @@ class GateOrderFeed:
         ping_interval: float = 10.0,
         idle_timeout: float = 30.0,
         max_orders: int = 10_000,
-        max_trades: int = 10_000,
+        reconcile_every_s: float = 60.0,
     ) -> None:
         self.credentials = credentials
         self.instruments = instruments
@@ -487,8 +430,7 @@ class GateOrderFeed:
         self.ping_interval = ping_interval
         self.positions: dict[str, VenuePosition] = {}  # latest push per contract
         self.balance: Balance | None = None  # latest push
-        self.placed = PlacedOrders(max_orders)
-        self._trades = RecentIds(max_trades)
+        self.tracker = OrderTracker(VENUE, reconcile_every_s=reconcile_every_s, limit=max_orders)
         self._subs = _Subscriptions()
         self._subscribed_at: float | None = None  # None: no subscribed session
         self._next_ping = 0.0
@@ -498,7 +440,7 @@ class GateOrderFeed:
         """Subscribe every private channel; ``info`` is the account's uid."""
         uid = str(info)
         self._subs.reset(len(PRIVATE_CHANNELS))
-        self._subscribed_at = None
+        self.tracker.unsubscribed()
         self._next_ping = now + self.ping_interval
         time_s = int(self.wall_clock())
         out: list[Output] = []
@@ -525,78 +467,45 @@ class GateOrderFeed:
                     return (Fail(error),)
                 if not self._subs.ack(env.id):
                     return NOTHING
-                self._subscribed_at = now
-                return [READY, *self._requery_unfinished()]
+                return [READY, *self.tracker.subscribed(now)]
             if env.event != "update":
                 return _control(env)
             events = self.events(env, now)
         except MalformedMessage as exc:
             self.health.malformed += 1
             log.warning("venue.malformed", venue=VENUE, error=exc.message, frame=_clip(raw))
-            return self._requery_unfinished()
-        return [Deliver(event) for event in events] if events else NOTHING
+            return self.tracker.requery(now)
+        return events or NOTHING
 
     def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
         """The answer of a re-query: new fills and the status, delivered."""
-        if not isinstance(key, OrderQuery):
-            return NOTHING
-        cid = key.client_order_id
-        if isinstance(result, OrderNotFound):
-            return NOTHING
-        if isinstance(result, AuthenticationFailed):
-            return (Fail(result),)
-        if isinstance(result, VenueError):
-            log.warning("venue.reconcile_failed", venue=VENUE, order=cid, error=str(result))
-            return NOTHING
-        if isinstance(result, Exception):
-            return (Fail(result),)  # a bug in the query: end the session
-        if not isinstance(result, OrderReport):
-            raise TypeError(f"gateio orders: answer for {cid} is a {type(result).__name__}")
-        out: list[Output] = [Deliver(f) for f in result.fills if self._trades.add(f.trade_id)]
-        out.append(
-            Deliver(
-                OrderUpdate(
-                    venue=VENUE,
-                    client_order_id=cid,
-                    status=result.status,
-                    filled_qty=result.filled_qty,
-                    avg_price=result.avg_price,
-                    ts=now,
-                    reason=result.reason,
-                )
-            )
-        )
-        if result.status.is_terminal:
-            self.placed.finished(cid)
-        return out
+        out = self.tracker.fetched(key, result, now)
+        return NOTHING if out is None else out
 
     def timer(self, now: float) -> Sequence[Output]:
+        out: list[Output] = self.tracker.timer(now)
         if now >= self._next_ping:
             self._next_ping = now + self.ping_interval
-            return (_request("futures.ping", int(self.wall_clock())),)
-        return NOTHING
+            out.append(_request("futures.ping", int(self.wall_clock())))
+        return out or NOTHING
 
     def note(self, message: Any, now: float) -> Sequence[Output]:
         """A :class:`Placed` order: tracked until the stream delivers its terminal state."""
         if not isinstance(message, Placed):
             return NOTHING
-        pending = self.placed.remember(message.client_order_id, message.symbol)
-        subscribed_at = self._subscribed_at
-        if pending and subscribed_at is not None and message.sent_at <= subscribed_at:
-            return (Fetch(OrderQuery(message.symbol, message.client_order_id)),)
-        return NOTHING  # pushes will tell, or the next subscription re-queries it
+        return self.tracker.placed(message, now) or NOTHING
 
     def disconnected(self, reason: str, now: float) -> Sequence[Output]:
-        self._subscribed_at = None
+        self.tracker.unsubscribed()
         self._subs.reset(len(PRIVATE_CHANNELS))
         return NOTHING
 
     # -- pushes -----------------------------------------------------------------------------
-    def events(self, env: WsEnvelope, now: float) -> list[OrderEvent]:
-        """Order events of one private update (positions and balances are kept, not
-        delivered). Raises :class:`MalformedMessage`: the whole push is then dropped."""
+    def events(self, env: WsEnvelope, now: float) -> list[Output]:
+        """The order events of one private update, to deliver (positions and balances are
+        kept, not delivered). Raises :class:`MalformedMessage`: the whole push is dropped."""
         channel = env.channel
-        events: list[OrderEvent] = []
+        events: list[Output] = []
         instruments = self.instruments
         if channel == "futures.orders":
             for o in codecs.decode(codecs.ws_orders_decoder, env.result, channel):
@@ -605,14 +514,16 @@ class GateOrderFeed:
                     continue
                 update = convert.order_update(inst, o, now)
                 if update.status.is_terminal:
-                    self.placed.finished(o.text)
-                events.append(update)
+                    self.tracker.finished(o.text)
+                events.append(Deliver(update))
         elif channel == "futures.usertrades":
             for t in codecs.decode(codecs.ws_usertrades_decoder, env.result, channel):
                 inst = instruments.get(t.contract)
-                if inst is None or not self._trades.add(codecs.id_str(t.id)):
+                if inst is None:
                     continue
-                events.append(convert.fill_from_trade(inst, t, t.text, now))
+                delivered = self.tracker.fill(convert.fill_from_trade(inst, t, t.text, now))
+                if delivered is not None:
+                    events.append(delivered)
         elif channel == "futures.positions":
             for p in codecs.decode(codecs.ws_positions_decoder, env.result, channel):
                 inst = instruments.get(p.contract)
@@ -624,6 +535,3 @@ class GateOrderFeed:
                     venue=VENUE, currency=b.currency.upper(), total=b.balance, available=b.balance
                 )
         return events
-
-    def _requery_unfinished(self) -> list[Output]:
-        return [Fetch(OrderQuery(sym, cid)) for cid, sym in self.placed.unfinished()]

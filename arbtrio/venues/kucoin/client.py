@@ -13,7 +13,7 @@ are in ``specs/014-kucoin.md``.
   lifetime, book sync, private pushes). Snapshots (``GET /api/v1/level2/snapshot``) and
   re-queries of unfinished orders are the protocols' :class:`~arbtrio.venues.stream.Fetch`
   requests, answered here; orders placed here reach the order protocol as
-  :class:`~arbtrio.venues.kucoin.feed.Placed` notes.
+  :class:`~arbtrio.venues.tracking.Placed` notes.
 * Orders: ``POST /api/v1/orders`` (limit, IOC, lots, ``clientOid``) built by
   :func:`~arbtrio.venues.kucoin.prepare.prepare_order`; query and cancel by clientOid.
 * ``symbols_hint`` (the symbols whose fee rates the order stream loads) may name assets
@@ -67,8 +67,6 @@ from arbtrio.venues.kucoin.feed import (
     FeeRates,
     KucoinBookFeed,
     KucoinOrderFeed,
-    Placed,
-    Requery,
 )
 from arbtrio.venues.kucoin.prepare import (
     ORDER_ENDPOINT,
@@ -80,6 +78,7 @@ from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.rest import Budget, RestClient
 from arbtrio.venues.stream import Connect, Stream
+from arbtrio.venues.tracking import Placed, Requery
 from arbtrio.venues.wire import open_websocket
 
 __all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "ENDPOINTS", "KucoinClient", "KucoinRules"]
@@ -396,7 +395,7 @@ class KucoinClient:
             return decode(codecs.order_created_decoder, raw, "order").data
 
         created = await self.rest.call("POST", ORDER_ENDPOINT, build, decode_created, mutating=True)
-        self.order_stream.post(Placed(cid, inst.symbol, created.orderId))
+        self.order_stream.post(Placed(cid, inst.symbol, venue_order_id=created.orderId))
         return OrderAck(
             venue=VENUE, client_order_id=cid, venue_order_id=created.orderId,
             ts=trio.current_time(),

@@ -45,7 +45,6 @@ with resync outputs (books: every book invalidated and re-snapshotted; orders: r
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
@@ -55,13 +54,11 @@ import structlog
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Balance, OrderEvent, OrderReport, OrderUpdate, VenuePosition
+from arbtrio.core.types import Balance, VenuePosition
 from arbtrio.venues.base import (
-    AuthenticationFailed,
     BadRequest,
     Disconnected,
     MalformedMessage,
-    OrderNotFound,
     OutcomeUnknown,
     RateLimited,
     VenueError,
@@ -71,7 +68,7 @@ from arbtrio.venues.kucoin import codecs, convert
 from arbtrio.venues.kucoin.books import KucoinBooks
 from arbtrio.venues.kucoin.codecs import VENUE, InstanceServer, WsMessage, WsRequest, decode
 from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Fetch, Output, Send
-from arbtrio.venues.wire import RecentIds
+from arbtrio.venues.tracking import OrderTracker, Placed
 
 __all__ = [
     "PRIVATE_TOPICS",
@@ -79,8 +76,6 @@ __all__ = [
     "KucoinBookFeed",
     "KucoinOrderFeed",
     "KucoinSession",
-    "Placed",
-    "Requery",
     "control_message",
     "stream_error",
 ]
@@ -365,57 +360,10 @@ class KucoinBookFeed(KucoinSession):
 
 # -- orders --------------------------------------------------------------------------------
 @attrs.frozen
-class Placed:
-    """A note: the client placed this order (the venue acknowledged it)."""
-
-    client_order_id: str
-    symbol: str
-    venue_order_id: str = ""
-
-
-@attrs.frozen
-class Requery:
-    """A fetch key: re-query this order over REST (answered with its ``OrderReport``)."""
-
-    symbol: str
-    client_order_id: str
-
-
-@attrs.frozen
 class FeeRates:
     """A note: the account's fee rates, venue symbol → (taker, maker)."""
 
     rates: Mapping[str, tuple[Decimal, Decimal]]
-
-
-class _Placed:
-    """Orders placed by this client and not yet seen finishing (client id → symbol).
-
-    "Finished" means the stream (or a re-query) delivered the order's terminal state. A
-    terminal push can be read before the :class:`Placed` note arrives (the REST answer
-    comes back after the push); it is remembered and applied when the note does."""
-
-    def __init__(self, limit: int = 10_000) -> None:
-        self._orders: OrderedDict[str, tuple[str, bool]] = OrderedDict()
-        self._early = RecentIds(limit)
-        self._limit = limit
-
-    def remember(self, cid: str, symbol: str) -> None:
-        self._orders[cid] = (symbol, cid in self._early)
-        self._orders.move_to_end(cid)
-        while len(self._orders) > self._limit:
-            self._orders.popitem(last=False)
-
-    def finished(self, cid: str) -> None:
-        entry = self._orders.get(cid)
-        if entry is None:
-            self._early.add(cid)
-        else:
-            self._orders[cid] = (entry[0], True)
-
-    def unfinished(self) -> list[Requery]:
-        """A re-query of every order not yet seen finishing, oldest first."""
-        return [Requery(symbol, cid) for cid, (symbol, done) in self._orders.items() if not done]
 
 
 class KucoinOrderFeed(KucoinSession):
@@ -433,6 +381,7 @@ class KucoinOrderFeed(KucoinSession):
         welcome_timeout: float = 10.0,
         max_session_s: float = 23 * 3600.0,
         timer_interval: float = 1.0,
+        reconcile_every_s: float = 60.0,
     ) -> None:
         super().__init__(
             PRIVATE_TOPICS, True, health, welcome_timeout=welcome_timeout,
@@ -442,11 +391,11 @@ class KucoinOrderFeed(KucoinSession):
         self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}
         self.positions: dict[str, VenuePosition] = {}  # the latest position push per symbol
         self.balance: Balance | None = None  # the latest wallet push
-        self._trades = RecentIds()
-        self._placed = _Placed()
+        self.tracker = OrderTracker(VENUE, reconcile_every_s=reconcile_every_s)
 
     def connected(self, info: Any, now: float) -> Sequence[Output]:
         self._open(info, now)
+        self.tracker.unsubscribed()
         return NOTHING
 
     def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
@@ -456,18 +405,18 @@ class KucoinOrderFeed(KucoinSession):
             msg = decode(codecs.ws_message_decoder, raw, "private message")
             if msg.type != "message":
                 return self._control(msg, now)
-            return [Deliver(event) for event in self.events(msg, now)]
+            return self.events(msg, now)
         except MalformedMessage as exc:
             self.health.malformed += 1
             log.warning("venue.malformed", venue=VENUE, error=exc.message, frame=clip(raw))
-            return self._requery()
+            return self.tracker.requery(now)
 
-    def events(self, msg: WsMessage, now: float) -> list[OrderEvent]:
-        """The order events of one private push (fills already seen are dropped); position
-        and wallet pushes update :attr:`positions` and :attr:`balance`. Raises
-        ``MalformedMessage`` for a push that does not decode."""
+    def events(self, msg: WsMessage, now: float) -> list[Output]:
+        """The order events of one private push, to deliver (fills already seen are
+        dropped); position and wallet pushes update :attr:`positions` and :attr:`balance`.
+        Raises ``MalformedMessage`` for a push that does not decode."""
         topic = msg.topic
-        events: list[OrderEvent] = []
+        events: list[Output] = []
         if topic.startswith("/contractMarket/tradeOrders"):
             o = decode(codecs.order_change_decoder, msg.data, "orderChange")
             inst = self.instruments.get(o.symbol)
@@ -481,12 +430,13 @@ class KucoinOrderFeed(KucoinSession):
                     )
                 except ValueError as exc:
                     raise MalformedMessage(VENUE, f"orderChange: {exc}") from None
-                if self._trades.add(fill.trade_id):
-                    events.append(fill)
+                delivered = self.tracker.fill(fill)
+                if delivered is not None:
+                    events.append(delivered)
             update = convert.order_update(inst, o, now)
             if update.status.is_terminal:
-                self._placed.finished(o.clientOid)
-            events.append(update)
+                self.tracker.finished(o.clientOid)
+            events.append(Deliver(update))
         elif topic.startswith("/contract/position"):
             p = decode(codecs.position_change_decoder, msg.data, "position.change")
             inst = self.instruments.get(p.symbol)
@@ -501,55 +451,32 @@ class KucoinOrderFeed(KucoinSession):
         return events
 
     def _subscribed(self, now: float) -> Sequence[Output]:
-        return (READY, *self._requery())
-
-    def _requery(self) -> Sequence[Output]:
-        """Ask for a REST re-query of every order not yet seen finishing."""
-        return [Fetch(key) for key in self._placed.unfinished()] or NOTHING
+        return (READY, *self.tracker.subscribed(now))
 
     def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
         """A re-query's answer: the order's new fills and its status, delivered."""
-        if not isinstance(key, Requery):
+        out = self.tracker.fetched(key, result, now)
+        if out is None:
             return (Fail(TypeError(f"re-query: unknown key {key!r}")),)
-        cid = key.client_order_id
-        if isinstance(result, OrderReport):
-            out: list[Output] = [
-                Deliver(fill) for fill in result.fills if self._trades.add(fill.trade_id)
-            ]
-            out.append(
-                Deliver(
-                    OrderUpdate(
-                        venue=VENUE, client_order_id=cid, status=result.status,
-                        filled_qty=result.filled_qty, avg_price=result.avg_price, ts=now,
-                        reason=result.reason,
-                    )
-                )
-            )  # fmt: skip
-            if result.status.is_terminal:
-                self._placed.finished(cid)
-            return out
-        if isinstance(result, OrderNotFound):
-            return NOTHING  # not (yet) known to the venue: asked again after the next event
-        if isinstance(result, VenueError) and not isinstance(result, AuthenticationFailed):
-            log.warning("venue.reconcile_failed", venue=VENUE, order=cid, error=str(result))
-            return NOTHING
-        error = result if isinstance(result, Exception) else TypeError(f"re-query: {result!r}")
-        return (Fail(error),)
+        return out
 
     def note(self, message: Any, now: float) -> Sequence[Output]:
         if isinstance(message, Placed):
-            self._placed.remember(message.client_order_id, message.symbol)
-        elif isinstance(message, FeeRates):
+            return self.tracker.placed(message, now) or NOTHING
+        if isinstance(message, FeeRates):
             self.fee_rates.update(message.rates)
         else:
             log.warning("venue.unknown_note", venue=VENUE, note=repr(message)[:200])
         return NOTHING
 
     def timer(self, now: float) -> Sequence[Output]:
-        return self._session_timer(now)
+        if not self.welcomed:
+            return self._session_timer(now)
+        return [*self._session_timer(now), *self.tracker.timer(now)] or NOTHING
 
     def disconnected(self, reason: str, now: float) -> Sequence[Output]:
         self.welcomed = False
+        self.tracker.unsubscribed()
         return NOTHING
 
 

@@ -20,13 +20,9 @@ from arbtrio.venues.base import (
     VenueHealth,
 )
 from arbtrio.venues.gateio import codecs, sign
-from arbtrio.venues.gateio.feed import (
-    GateBookFeed,
-    GateOrderFeed,
-    OrderQuery,
-    Placed,
-)
+from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed
 from arbtrio.venues.stream import Changed, Deliver, Fail, Fetch, Output, Ready, Send
+from arbtrio.venues.tracking import Placed, Requery
 
 WALL = 1_700_000_000.0
 
@@ -339,43 +335,43 @@ def test_pushes_are_delivered_in_base_units_and_duplicate_fills_dropped() -> Non
 
 def test_unfinished_placed_orders_are_requeried_after_subscription_and_malformed_frames() -> None:
     f = order_feed()
-    assert f.note(Placed("t-open", "BTC_USDT", 0.0), 0.0) == ()  # no session: wait for one
-    assert f.note(Placed("t-done", "BTC_USDT", 0.0), 0.0) == ()
+    assert f.note(Placed("t-open", "BTC_USDT", sent_at=0.0), 0.0) == ()  # no session: wait for one
+    assert f.note(Placed("t-done", "BTC_USDT", sent_at=0.0), 0.0) == ()
     f.connected(UID, 0.5)
     f.frame(order_push("t-done"), 0.6)  # its terminal state arrives
     out = subscribed(f)
     assert kinds(out) == [Ready, Fetch]
-    assert fetches(out) == [OrderQuery("BTC_USDT", "t-open")]
+    assert fetches(out) == [Requery("BTC_USDT", "t-open")]
     out = f.frame(push("futures.orders", [{"contract": "BTC_USDT"}]), 2.0)  # no id, size…
-    assert f.health.malformed == 1 and fetches(out) == [OrderQuery("BTC_USDT", "t-open")]
-    assert fetches(f.frame("not json", 2.1)) == [OrderQuery("BTC_USDT", "t-open")]
+    assert f.health.malformed == 1 and fetches(out) == [Requery("BTC_USDT", "t-open")]
+    assert fetches(f.frame("not json", 2.1)) == [Requery("BTC_USDT", "t-open")]
 
 
 def test_a_terminal_push_before_the_placement_note_counts() -> None:
     f = order_feed()
     subscribed(f)
     f.frame(order_push("t-fast"), 2.0)
-    assert f.note(Placed("t-fast", "BTC_USDT", 1.5), 2.1) == ()
-    assert f.placed.unfinished() == []
+    assert f.note(Placed("t-fast", "BTC_USDT", sent_at=1.5), 2.1) == ()
+    assert f.tracker.unfinished() == []
 
 
 def test_a_placement_sent_before_the_session_was_subscribed_is_requeried_at_once() -> None:
     f = order_feed()
     subscribed(f, now=5.0)
-    assert fetches(f.note(Placed("t-old", "BTC_USDT", 4.0), 5.5)) == [
-        OrderQuery("BTC_USDT", "t-old")
+    assert fetches(f.note(Placed("t-old", "BTC_USDT", sent_at=4.0), 5.5)) == [
+        Requery("BTC_USDT", "t-old")
     ]
-    assert f.note(Placed("t-new", "BTC_USDT", 5.2), 5.6) == ()  # the stream saw it all
+    assert f.note(Placed("t-new", "BTC_USDT", sent_at=5.2), 5.6) == ()  # the stream saw it all
     f.disconnected("gone", 6.0)
-    assert f.note(Placed("t-down", "BTC_USDT", 6.1), 6.2) == ()  # the next Ready asks
+    assert f.note(Placed("t-down", "BTC_USDT", sent_at=6.1), 6.2) == ()  # the next Ready asks
     out = subscribed(f, now=7.0)
-    assert set(fetches(out)) == {OrderQuery("BTC_USDT", c) for c in ("t-old", "t-new", "t-down")}
+    assert set(fetches(out)) == {Requery("BTC_USDT", c) for c in ("t-old", "t-new", "t-down")}
 
 
 def test_requery_answers_deliver_new_fills_and_the_status() -> None:
     f = order_feed()
     subscribed(f)
-    f.note(Placed("t-a", "BTC_USDT", 0.5), 1.5)
+    f.note(Placed("t-a", "BTC_USDT", sent_at=0.5), 1.5)
     f.frame(trade_push("t1", "t-a", size=40), 2.0)  # seen on the stream
     fills = tuple(
         Fill(venue="gateio", client_order_id="t-a", trade_id=tid, side=Side.BUY,
@@ -386,13 +382,13 @@ def test_requery_answers_deliver_new_fills_and_the_status() -> None:
         venue="gateio", client_order_id="t-a", status=OrderStatus.CANCELLED,
         filled_qty=Decimal("0.01"), avg_price=Decimal("100"), fills=fills, reason="ioc",
     )  # fmt: skip
-    out = f.fetched(OrderQuery("BTC_USDT", "t-a"), report, 3.0)
+    out = f.fetched(Requery("BTC_USDT", "t-a"), report, 3.0)
     events = [o.event for o in out if isinstance(o, Deliver)]
     assert [type(e) for e in events] == [Fill, OrderUpdate]
     assert events[0].trade_id == "t2"  # t1 was delivered already
     assert events[1].status is OrderStatus.CANCELLED and events[1].filled_qty == Decimal("0.01")
-    assert f.placed.unfinished() == []  # terminal: not queried again
-    key = OrderQuery("BTC_USDT", "t-b")
+    assert f.tracker.unfinished() == []  # terminal: not queried again
+    key = Requery("BTC_USDT", "t-b")
     assert f.fetched(key, OrderNotFound("gateio", "no"), 3.1) == ()
     assert f.fetched(key, RateLimited("gateio", "429"), 3.2) == ()  # logged, next time
     (fail,) = f.fetched(key, AuthenticationFailed("gateio", "key"), 3.3)

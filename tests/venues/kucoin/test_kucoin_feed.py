@@ -27,10 +27,9 @@ from arbtrio.venues.kucoin.feed import (
     FeeRates,
     KucoinBookFeed,
     KucoinOrderFeed,
-    Placed,
-    Requery,
 )
 from arbtrio.venues.stream import Changed, Deliver, Fail, Fetch, Output, Ready, Send
+from arbtrio.venues.tracking import Placed, Requery
 
 SERVER = codecs.InstanceServer(endpoint="wss://ws/", pingInterval=18_000, pingTimeout=10_000)
 WELCOME = '{"id":"kucoin1","type":"welcome"}'
