@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -245,6 +246,30 @@ class Dislocation:
         return self.size_bps * math.exp(-_LN2 * (t - self.start) / self.half_life_s)
 
 
+@attrs.frozen(kw_only=True)
+class Outage:
+    """A venue fully down (books, private stream and REST) from ``start`` to ``end``."""
+
+    venue: str
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@attrs.frozen(kw_only=True)
+class Liquidation:
+    """A position the venue closed because it breached maintenance margin."""
+
+    venue: str
+    symbol: str
+    ts: float
+    qty: Decimal  # signed base units closed (the position's sign)
+    price: Decimal
+
+
 # -- internal state ----------------------------------------------------------------------
 def _mix(*values: int) -> float:
     """A uniform float in [0, 1) hashed from integers (a polynomial combine, then the
@@ -349,6 +374,9 @@ class SimMarket:
         self.started = False
         self.steps = 0
         self.dislocations: list[Dislocation] = []
+        self.outages: list[Outage] = []  # every outage scheduled, in start order
+        self.liquidations: list[Liquidation] = []
+        self.margin_rejections: Counter[str] = Counter()  # venue -> orders refused for margin
         self.fx_usdc_usdt = config.fx_usdc_usdt
         self._fx_f = float(config.fx_usdc_usdt)
         self._t0 = 0.0
@@ -487,6 +515,10 @@ class SimMarket:
     def step_time(self) -> float:
         """Market time of the last step (≤ :attr:`now`)."""
         return self._t0 + self.steps * self._dt
+
+    def is_down(self, venue: str, now: float) -> bool:
+        """The venue is in an outage at ``now`` (nothing reaches it, nothing comes out)."""
+        return any(o.venue == venue and o.start <= now < o.end for o in self.outages)
 
     def fair_value(self, asset: str) -> float:
         return self._fair[asset]
