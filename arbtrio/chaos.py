@@ -148,8 +148,7 @@ class Chaos:
 
     def start_venues(self) -> None:
         sections = "\n".join(
-            f"[venues.{v}]" + ("" if v in self.venues else "\nenabled = false")
-            for v in VENUE_ORDER
+            f"[venues.{v}]" + ("" if v in self.venues else "\nenabled = false") for v in VENUE_ORDER
         )
         (self.workdir / "sim.toml").write_text(SIM_CONFIG.format(venues=sections, seed=self.seed))
         base = free_port_base(len(VENUE_ORDER), self.port_start)

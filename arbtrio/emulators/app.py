@@ -343,8 +343,6 @@ async def _injector(
             await ws.send_text(text)
 
 
-
-
 def ws_url(base_url: str, path: str = "") -> str:
     """``http://host:port`` → ``ws://host:port`` + ``path``."""
     return "ws" + base_url[len("http") :] + path

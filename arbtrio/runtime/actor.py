@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("arbtrio.position")
 
 
-
 @attrs.frozen
 class Handled:
     """One event a position handled (not refused), published to its actor's subscribers."""

@@ -130,9 +130,7 @@ class MarketView:
         return (bid[0] + ask[0]) / 2
 
     def funding_for(self, asset: str) -> dict[str, FundingRate]:
-        return {
-            v: s.funding[asset] for v, s in self.venues.venues.items() if asset in s.funding
-        }
+        return {v: s.funding[asset] for v, s in self.venues.venues.items() if asset in s.funding}
 
     def unrefreshed(self, asset: str, traded: Mapping[tuple[str, str], float]) -> list[str]:
         """Venues whose book of ``asset`` has not updated since our last order event there

@@ -259,9 +259,7 @@ class Reconciler:
         on the venue are resolved, waiting up to 10 s)."""
         live = self.positions.live
         for _ in range(50):
-            if not any(
-                o.venue == venue for a in live.values() for o in a.position.live_orders()
-            ):
+            if not any(o.venue == venue for a in live.values() for o in a.position.live_orders()):
                 break
             await trio.sleep(0.2)
         expected = expected_holdings(a.position for a in live.values())

@@ -62,6 +62,7 @@ OrphanHook = Callable[[str, OrderEvent], Awaitable[None]]
 
 def journal_orphans(journal: Journal) -> OrphanHook:
     """The orphan hook that journals each orphan event (kind ``orphan``) with its venue."""
+
     async def on_orphan(venue: str, event: OrderEvent) -> None:
         await journal.append(
             Record(

@@ -393,9 +393,7 @@ class Stream:
             self._post(_Fetched(key, result))
 
 
-def websocket(
-    url: str, *, connect_timeout: float = 10.0, max_message_size: int = 2**20
-) -> Connect:
+def websocket(url: str, *, connect_timeout: float = 10.0, max_message_size: int = 2**20) -> Connect:
     """The :data:`Connect` of a plain WebSocket at ``url`` (``info`` is None)."""
 
     @asynccontextmanager

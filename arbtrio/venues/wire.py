@@ -60,16 +60,12 @@ def decode_or_malformed(
         raise MalformedMessage(venue, f"{what}: {exc}") from None
 
 
-
-
 def private_url_for(ws_url: str, public_path: str, private_path: str) -> str:
     """The private stream URL on the same host as the public ``…{public_path}`` URL."""
     base = ws_url.rstrip("/")
     if base.endswith(public_path):
         return base[: -len(public_path)] + private_path
     raise ValueError(f"cannot derive the private stream URL from {ws_url!r}; pass it explicitly")
-
-
 
 
 # -- connections -------------------------------------------------------------------------
@@ -99,10 +95,6 @@ async def open_websocket(
         finally:
             with contextlib.suppress(Exception), trio.CancelScope(shield=True):
                 await ws._stream.aclose()
-
-
-
-
 
 
 class RecentIds:

@@ -84,6 +84,23 @@ def test_open_sends_both_entry_legs_as_ioc_limits_capped_in_the_safe_direction()
         )
 
 
+@pytest.mark.parametrize(
+    ("edge", "long_limit", "short_limit"),
+    [
+        ("6", "2000.6", "2011.90"),  # ± 3 bps: half the edge, below entry_slippage_bps = 10
+        ("40", "2002", "2010.49"),  # half the edge is wider than the policy: ± 10 bps
+        ("-2", "2000.0", "2012.50"),  # no edge: at the reference, never through it
+    ],
+)
+def test_entry_limits_are_bounded_by_half_the_round_trip_edge(
+    edge: str, long_limit: str, short_limit: str
+) -> None:
+    d = Driver(make_spec(edge_bps=D(edge)))
+    long, short = d.open()
+    assert long.request.price == D(long_limit)
+    assert short.request.price == D(short_limit)
+
+
 def test_both_legs_filled_is_hedged_and_closing_settles_with_exact_pnl() -> None:
     d = hedged()
     assert d.position.net_exposure() == 0
@@ -163,6 +180,17 @@ def test_partial_fill_on_second_leg_triggers_a_chase_and_then_a_reverse() -> Non
     assert [t.to_state for t in d.position.history] == [S.OPENING, S.UNWINDING, S.HEDGED]
 
 
+def test_a_chase_is_bounded_by_the_unwind_loss_budget_from_the_leading_fill() -> None:
+    d = Driver()
+    long, short = d.open()
+    d.feed(Tick(ts=d.now(), quotes=quotes("2000", "2001", "1990.00", "1990.50")))
+    d.fill(long, "1", "2001")
+    (chase,) = places(d.reject(short))
+    # The bybit bid fell 1 %: 1990 × (1 − 30 bps) = 1984.03 would lock in a 0.85 % loss; the
+    # chase sells no lower than 2001 × (1 − 15 bps) = 1997.9985, rounded up to the tick.
+    assert (chase.leg, chase.request.price) == ("short", D("1998.00"))
+
+
 def test_chase_uses_the_latest_quote_when_one_has_been_seen() -> None:
     d = Driver()
     long, short = d.open()
@@ -183,16 +211,30 @@ def test_chase_ttl_spent_goes_straight_to_reverse() -> None:
     assert (nxt.leg, nxt.request.reduce_only) == ("long", True)
 
 
-def test_imbalance_left_after_every_budget_faults_with_a_critical_alert() -> None:
+def test_a_refused_reverse_is_retried_with_backoff_while_its_venue_quotes_never_faulted() -> None:
     d = unwinding()
     chase1 = places(d.commands)[-1]
     chase2 = places(d.expire(chase1, "0"))[0]
     rev1 = places(d.expire(chase2, "0"))[0]
-    rev2 = places(d.reject(rev1))[0]
-    cmds = d.reject(rev2)
-    assert d.state is S.FAULTED
-    assert places(cmds) == [] and alerts(cmds, "critical")
-    assert d.position.net_exposure() == D("1")
+    t0 = d.ts
+    cmds = d.reject(rev1)  # the leading venue refuses: slow down, never a burst
+    assert d.state is S.UNWINDING and places(cmds) == []
+    (alert,) = alerts(cmds, "critical")  # the short leg holds nothing: the long leg is naked
+    assert "NAKED" in alert.message and "backoff" in alert.message
+    q = quotes("1999", "2001", "2011", "2013")
+    assert places(d.feed(Tick(ts=t0 + 1.9, quotes=q))) == []  # retry_backoff_s = 2
+    (rev2,) = places(d.feed(Tick(ts=t0 + 2.1, quotes=q)))
+    assert (rev2.leg, rev2.request.reduce_only) == ("long", True)
+    assert rev2.request.price == D("1990.1")  # 1999 × (1 − 45 bps), up: escalated
+    d.ts = t0 + 2.2
+    assert places(d.reject(rev2)) == [] and alerts(d.commands[-1:]) == []  # alerted once
+    no_long_quote = {"bybit": q["bybit"]}  # next retry due at t0 + 2.2 + 4
+    assert places(d.feed(Tick(ts=t0 + 3.0, quotes=no_long_quote))) == []  # a gap
+    (rev3,) = places(d.feed(Tick(ts=t0 + 3.1, quotes=q)))  # quoting again: retried at once
+    assert rev3.request.price == D("1987.1")  # capped at max_exit_slippage_bps = 60
+    d.fill_all(rev3)
+    assert d.state is S.SETTLED
+    assert S.FAULTED not in [t.to_state for t in d.position.history]
 
 
 def test_chase_filling_the_gap_ends_hedged_at_full_size() -> None:
@@ -336,18 +378,22 @@ def test_acked_order_with_no_final_status_is_queried_on_tick() -> None:
 
 
 # -- closing -------------------------------------------------------------------------------
-def test_a_close_leg_rejected_twice_and_then_filled_settles() -> None:
+def test_a_close_leg_rejected_twice_is_retried_with_backoff_and_then_filled_settles() -> None:
     d = hedged()
-    cmds = d.feed(
-        ExitSignal(
-            reason="max_hold", ts=d.now(), quotes=quotes("2005.1", "2005.3", "2006", "2006.2")
-        )
-    )
+    q = quotes("2005.1", "2005.3", "2006", "2006.2")
+    cmds = d.feed(ExitSignal(reason="max_hold", ts=d.now(), quotes=q))
     close_long, close_short = places(cmds)
     d.fill_all(close_short)
     assert d.state is S.CLOSING
-    (retry1,) = places(d.reject(close_long))
-    (retry2,) = places(d.reject(retry1))
+    t0 = d.ts
+    cmds = d.reject(close_long)
+    assert places(cmds) == [] and "NAKED" in alerts(cmds, "critical")[0].message
+    assert places(d.feed(Tick(ts=t0 + 1.0, quotes=q))) == []
+    (retry1,) = places(d.feed(Tick(ts=t0 + 2.05, quotes=q)))
+    d.ts = t0 + 2.1
+    assert places(d.reject(retry1)) == []
+    assert places(d.feed(Tick(ts=t0 + 5.0, quotes=q))) == []  # the second wait is 4 s
+    (retry2,) = places(d.feed(Tick(ts=t0 + 6.2, quotes=q)))
     assert [c.attempt for c in (close_long, retry1, retry2)] == [1, 2, 3]
     # 2005.1 × (1 − 10, 35, 60 bps), rounded up on 5 significant figures.
     assert [c.request.price for c in (close_long, retry1, retry2)] == [
@@ -372,16 +418,30 @@ def test_a_partially_filled_close_is_retried_for_the_rest() -> None:
     assert d.state is S.SETTLED
 
 
-def test_close_retries_exhausted_fault_with_a_critical_alert() -> None:
+def test_close_retries_past_the_fast_budget_slow_down_at_the_capped_limit_and_never_fault() -> None:
     d = closing()
     close_long = places(d.commands)[-2]
     d.fill_all(places(d.commands)[-1])
-    r1 = places(d.reject(close_long))[0]
-    r2 = places(d.reject(r1))[0]
-    cmds = d.reject(r2)  # close_attempts = 3 spent on the long leg
-    assert d.state is S.FAULTED
-    assert places(cmds) == []
-    assert "long holds 1" in alerts(cmds, "critical")[0].message
+    r1 = places(d.expire(close_long, "0"))[0]  # an unfilled IOC is retried at once, wider
+    r2 = places(d.expire(r1, "0"))[0]
+    cmds = d.expire(r2, "0")  # close_attempts = 3 spent on the long leg: paced from now on
+    t = d.ts
+    assert d.state is S.CLOSING and places(cmds) == []
+    q = quotes("2000", "2001", "2010", "2011")
+    sent, waits = [], []
+    for _ in range(6):
+        due = d.position.snapshot()["legs"][0]["retry_at"]
+        waits.append(round(due - t, 6))
+        (retry,) = places(d.feed(Tick(ts=due, quotes=q)))
+        sent.append(retry)
+        d.ts = due
+        d.expire(retry, "0")
+        t = d.ts
+    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0]  # retry_backoff_s doubling, capped
+    assert {r.request.price for r in sent} == {D("1988")}  # 2000 × (1 − 60 bps): the cap
+    assert d.state is S.CLOSING
+    assert d.feed(OperatorFlatten(ts=d.now(), quotes=q))  # the operator: retry now
+    assert places(d.commands[-1:])
 
 
 def test_operator_flatten_while_opening_closes_the_filled_quantity_once_entries_resolve() -> None:
@@ -602,9 +662,7 @@ def _lost_short_then_chased() -> tuple[Driver, str]:
     lost = short.request.client_order_id
     d.feed(LegOutcomeUnknown(client_order_id=lost, reason="ack timeout", ts=d.now()))
     cmds = d.feed(OutcomeResolved(client_order_id=lost, report=None, ts=d.now()))
-    assert [o.status for o in d.position.orders() if o.client_order_id == lost] == [
-        OrderState.LOST
-    ]
+    assert [o.status for o in d.position.orders() if o.client_order_id == lost] == [OrderState.LOST]
     (chase,) = places(cmds)
     d.fill_all(chase)
     assert d.state is S.HEDGED and d.position.net_exposure() == 0

@@ -83,6 +83,7 @@ def make_spec(
     long: Instrument = HL,
     short: Instrument = BYBIT,
     policy: ExecutionPolicy = POLICY,
+    edge_bps: Decimal | None = None,
 ) -> PositionSpec:
     return PositionSpec(
         position_id=position_id,
@@ -94,6 +95,7 @@ def make_spec(
         short_price=SHORT_PRICE,
         policy=policy,
         created_ts=0.0,
+        edge_bps=edge_bps,
     )
 
 

@@ -213,9 +213,10 @@ async def test_connections_are_capped_and_idle_ones_closed(
         assert await second.call("echo", {}) == {"echo": {}}
         third = await AdminClient.connect(srv.path)
         refused = await third.read_message()
-        assert refused["error"]["code"] == APPLICATION_ERROR and "too many" in refused["error"][
-            "message"
-        ]
+        assert (
+            refused["error"]["code"] == APPLICATION_ERROR
+            and "too many" in refused["error"]["message"]
+        )
         with pytest.raises(EOFError):
             await third.read_message()
         await trio.sleep(31.0)  # second sent nothing for 30 s: closed
@@ -235,14 +236,16 @@ async def test_connections_are_capped_and_idle_ones_closed(
     chunks=st.lists(
         st.one_of(
             st.binary(max_size=300),
-            st.sampled_from([
-                b'{"jsonrpc": "2.0", "id": 1, "method": "echo"}\n' * 50,
-                b'[{"jsonrpc": "2.0", "id": 1, "method": "echo", "params": {"crash": 1}}]\n',
-                b"[" * 200 + b"\n",
-                b"\xff\xfe\x00\n",
-                b'{"jsonrpc": "2.0", "id": [], "method": 7}\n',
-                b'{"jsonrpc": "2.0", "id": 2, "method": "watch"}\n',
-            ]),
+            st.sampled_from(
+                [
+                    b'{"jsonrpc": "2.0", "id": 1, "method": "echo"}\n' * 50,
+                    b'[{"jsonrpc": "2.0", "id": 1, "method": "echo", "params": {"crash": 1}}]\n',
+                    b"[" * 200 + b"\n",
+                    b"\xff\xfe\x00\n",
+                    b'{"jsonrpc": "2.0", "id": [], "method": 7}\n',
+                    b'{"jsonrpc": "2.0", "id": 2, "method": "watch"}\n',
+                ]
+            ),
         ),
         max_size=8,
     ),

@@ -454,8 +454,7 @@ async def test_a_venue_that_never_becomes_ready_is_reported_and_the_others_trade
             )
             rt.request_stop("test")
     assert any(
-        e["event"] == "reconcile.venue_unavailable" and e["log_level"] == "critical"
-        for e in logs
+        e["event"] == "reconcile.venue_unavailable" and e["log_level"] == "critical" for e in logs
     )
 
 

@@ -25,10 +25,13 @@ _ZERO = Decimal(0)
 
 @attrs.define(eq=False)
 class _LegBook:
-    """Per-leg counters: the next attempt number and the close budget used."""
+    """Per-leg counters: the next attempt number, the closes sent, and the slow exit retries
+    (how many were sent, and when the next one is due; None when none is scheduled)."""
 
     next_attempt: int = 0
     closes: int = 0
+    retries: int = 0
+    retry_at: float | None = None
 
 
 class Ledger:
@@ -53,6 +56,17 @@ class Ledger:
             if fill.venue == venue:
                 total += fill.qty if fill.side is entry else -fill.qty
         return total
+
+    def average_entry_price(self, leg: LegRole) -> Decimal | None:
+        """The average price of the leg's fills on its entry side (None before any)."""
+        venue = self.spec.instrument(leg).venue
+        entry = Side.BUY if leg == "long" else Side.SELL
+        qty = cash = _ZERO
+        for fill in self._fills:
+            if fill.venue == venue and fill.side is entry:
+                qty += fill.qty
+                cash += fill.qty * fill.price
+        return cash / qty if qty else None
 
     def net_exposure(self) -> Decimal:
         """Long held − short held, in base units (0 when hedged exactly or flat)."""

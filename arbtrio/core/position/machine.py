@@ -68,18 +68,24 @@ class Position(Ledger):
         self._reverses = 0
         self._anomalies: list[dict[str, Any]] = []
         self._last_ts = spec.created_ts
+        self._quoted: frozenset[str] | None = None  # venues of the latest quotes (None: none yet)
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the position knows, JSON-able (Decimals as plain strings)."""
         return views.snapshot(self)
 
     def condition(self) -> Condition | None:
-        """The legs' :class:`Condition`, or None while any order is live."""
+        """The legs' :class:`Condition`, or None while any order is live.
+
+        WAITING is reported only in UNWINDING and CLOSING, where the act step schedules the
+        exit retries it cannot send now."""
         if any(o.is_live for o in self._orders.values()):
             return None
         a, b = self.held("long"), self.held("short")
         if a == 0 and b == 0:
             return Condition.FLAT
+        if self.state in _ACTING and any(b.retry_at is not None for b in self._legs.values()):
+            return Condition.WAITING
         if pricing.correction(self.spec, self._quotes, a - b) is not None:
             return Condition.IMBALANCED
         long_closable = pricing.close_qty(self.spec, self._quotes, "long", a) > 0
@@ -166,8 +172,10 @@ class Position(Ledger):
                 f"{name} for {order.client_order_id}: {step.impossible}"
             )
         revived = order.status is OrderState.LOST and step.order.status is not OrderState.LOST
-        if revived and step.order.status is not OrderState.REJECTED and self.state in (
-            TERMINAL_STATES
+        if (
+            revived
+            and step.order.status is not OrderState.REJECTED
+            and self.state in (TERMINAL_STATES)
         ):
             raise VenueProtocolError(
                 f"position {self.spec.position_id} is {self.state.name}: {name} for "
@@ -214,7 +222,7 @@ class Position(Ledger):
         validate_ts(event.ts)
         validate_quotes(event.quotes)
         self._last_ts = event.ts
-        self._update_quotes(event.quotes)
+        self._update_quotes(event.quotes, event.ts)
         cmds: list[Command] = []
         for live in self.live_orders():
             if event.ts >= live.query_due_ts:
@@ -249,19 +257,24 @@ class Position(Ledger):
         self, event: ExitSignal | OperatorFlatten | Kill, reason: str
     ) -> list[Command]:
         """Store the quotes; on a move to CLOSING cancel what still works (from FAULTED, with
-        a fresh close budget: the operator's retry)."""
+        a fresh close budget: the operator's retry). A request while CLOSING makes every
+        scheduled exit retry due now."""
         target = self._row(event)
         validate_ts(event.ts)
         validate_quotes(event.quotes)
         name = type(event).__name__
         self._last_ts = event.ts
-        self._update_quotes(event.quotes)
+        self._update_quotes(event.quotes, event.ts)
         cmds: list[Command] = []
         before = self.state
+        if before is PositionState.CLOSING:
+            for book in self._legs.values():
+                if book.retry_at is not None:
+                    book.retry_at = min(book.retry_at, event.ts)
         if target is not before:
             if before is PositionState.FAULTED:
                 for book in self._legs.values():
-                    book.closes = 0
+                    book.closes, book.retries, book.retry_at = 0, 0, None
             self._move(target, event.ts, name, reason)
             if target is PositionState.CLOSING:
                 cmds.extend(self._cancel_live())
@@ -274,12 +287,26 @@ class Position(Ledger):
                 Transition(ts=ts, from_state=self.state, event=event, to_state=to, reason=reason)
             )
             self.state = to
+            if to not in _ACTING:
+                for book in self._legs.values():
+                    book.retry_at = None
 
-    def _update_quotes(self, quotes: Mapping[str, Quote]) -> None:
-        for venue in (self.spec.long.venue, self.spec.short.venue):
+    def _update_quotes(self, quotes: Mapping[str, Quote], ts: float) -> None:
+        """Keep the latest quote of each venue; a venue quoting again after a gap makes its
+        scheduled exit retries due now."""
+        quoted = set()
+        for leg in LEGS:
+            venue = self.spec.instrument(leg).venue
             quote = quotes.get(venue)
-            if quote is not None:
-                self._quotes[venue] = quote
+            if quote is None:
+                continue
+            self._quotes[venue] = quote
+            quoted.add(venue)
+            book = self._legs[leg]
+            gap = self._quoted is not None and venue not in self._quoted
+            if gap and book.retry_at is not None:
+                book.retry_at = min(book.retry_at, ts)
+        self._quoted = frozenset(quoted)
 
     def _advance(self, ts: float, name: str, cmds: list[Command]) -> None:
         """The fixed point: act in UNWINDING/CLOSING, assess, follow DERIVED; repeat."""
@@ -327,7 +354,7 @@ class Position(Ledger):
 
     # -- acting --------------------------------------------------------------------------------
     def _send_entries(self, ts: float) -> list[Command]:
-        bps = self.spec.policy.entry_slippage_bps
+        bps = self.spec.entry_slippage_bps()
         cmds: list[Command] = []
         entries: tuple[tuple[LegRole, Decimal], ...] = (
             ("long", self.spec.long_price),
@@ -345,17 +372,20 @@ class Position(Ledger):
         return pricing.capped_limit(self.spec, leg, side, bps, reference)
 
     def _act_unwinding(self, ts: float) -> list[Command]:
-        """Single-leg policy: chase the lagging leg, then reverse the leading leg."""
+        """Single-leg policy: chase the lagging leg, then reverse the leading leg (paced)."""
         if any(o.is_live for o in self._orders.values()):
             return []
         d = self.net_exposure()
         correction = pricing.correction(self.spec, self._quotes, d)
         if correction is None:
-            return []  # FLAT, BALANCED or UNDERSIZED: the derived table decides
+            for book in self._legs.values():
+                book.retry_at = None  # FLAT, BALANCED or UNDERSIZED: the derived table decides
+            return []
         chase_qty, reverse_qty = correction
         policy = self.spec.policy
         lagging: LegRole = "short" if d > 0 else "long"
         leading: LegRole = "long" if d > 0 else "short"
+        self._legs[lagging].retry_at = None
         chase_open = (
             self._reverses == 0
             and self._chases < policy.chase_attempts
@@ -364,21 +394,26 @@ class Position(Ledger):
         if chase_open and chase_qty > 0:
             side = pricing.entry_side(lagging)
             bps = policy.entry_slippage_bps + policy.chase_extra_slippage_bps
-            price = self._limit_now(lagging, side, bps)
+            price = self._chase_limit(lagging, side, self._limit_now(lagging, side, bps))
             if self._first_chase_ts is None:
                 self._first_chase_ts = ts
             self._chases += 1
             return [self._place(lagging, "chase", side, chase_qty, price, ts)]
-        if self._reverses < policy.reverse_attempts and reverse_qty > 0:
-            side = pricing.exit_side(leading)
-            bps = policy.reverse_slippage_bps + self._reverses * policy.close_slippage_step_bps
-            price = self._limit_now(leading, side, bps)
-            self._reverses += 1
-            return [self._place(leading, "reverse", side, reverse_qty, price, ts)]
-        return []
+        if reverse_qty == 0:
+            self._legs[leading].retry_at = None
+            return []
+        cmds: list[Command] = []
+        if not self._exit_due(leading, ts, self._reverses, policy.reverse_attempts, cmds):
+            return cmds
+        side = pricing.exit_side(leading)
+        bps = policy.reverse_slippage_bps + self._reverses * policy.close_slippage_step_bps
+        price = self._limit_now(leading, side, min(bps, policy.max_exit_slippage_bps))
+        self._reverses += 1
+        return [*cmds, self._place(leading, "reverse", side, reverse_qty, price, ts)]
 
     def _act_closing(self, ts: float) -> list[Command]:
-        """Close each idle leg that holds something, with escalating slippage."""
+        """Close each idle leg that holds something: escalating slippage up to the cap, then
+        paced retries (see :class:`ExecutionPolicy`)."""
         policy = self.spec.policy
         cmds: list[Command] = []
         for leg in LEGS:
@@ -386,14 +421,74 @@ class Position(Ledger):
                 continue
             book = self._legs[leg]
             qty = pricing.close_qty(self.spec, self._quotes, leg, self.held(leg))
-            if qty == 0 or book.closes >= policy.close_attempts:
+            if qty == 0:
+                book.retry_at = None
+                continue
+            if not self._exit_due(leg, ts, book.closes, policy.close_attempts, cmds):
                 continue
             side = pricing.exit_side(leg)
             bps = policy.close_slippage_bps + book.closes * policy.close_slippage_step_bps
-            price = self._limit_now(leg, side, bps)
+            price = self._limit_now(leg, side, min(bps, policy.max_exit_slippage_bps))
             book.closes += 1
             cmds.append(self._place(leg, "close", side, qty, price, ts))
         return cmds
+
+    def _exit_due(
+        self, leg: LegRole, ts: float, sent: int, fast_budget: int, cmds: list[Command]
+    ) -> bool:
+        """May ``leg``'s next exit order (reverse or close) go now? ``sent``: the exit orders
+        of its kind sent so far. When it may not, a slow retry is scheduled (alerting the
+        first time, critically when the partner leg is already flat: a naked leg)."""
+        book = self._legs[leg]
+        if book.retry_at is not None:
+            venue = self.spec.instrument(leg).venue
+            if ts < book.retry_at or venue not in (self._quoted or ()):
+                return False
+            book.retry_at = None
+            book.retries += 1
+            return True
+        last = self._last_order(leg)
+        refused = last is not None and last.status in (OrderState.REJECTED, OrderState.LOST)
+        if sent < fast_budget and not refused:
+            return True
+        delay = self.spec.policy.retry_delay(book.retries)
+        book.retry_at = ts + delay
+        if book.retries == 0:
+            partner: LegRole = "short" if leg == "long" else "long"
+            naked = self.held(partner) == 0
+            venue = self.spec.instrument(leg).venue
+            why = f"{last.status.value} ({last.reason})" if refused and last else "unfilled"
+            cmds.append(
+                Alert(
+                    level="critical" if naked else "warning",
+                    message=f"position {self.spec.position_id} {leg} leg on {venue}: exit "
+                    f"{why}; retrying with backoff (first in {delay:g} s, at most every "
+                    f"{self.spec.policy.retry_backoff_max_s:g} s)"
+                    + ("; the partner leg is flat: this leg is NAKED" if naked else ""),
+                )
+            )
+        return False
+
+    def _last_order(self, leg: LegRole) -> Order | None:
+        last = None
+        for order in self._orders.values():
+            if order.leg == leg:
+                last = order
+        return last
+
+    def _chase_limit(self, lagging: LegRole, side: Side, price: Decimal) -> Decimal:
+        """``price`` bounded so the chase fills no worse than ``unwind_loss_budget_bps`` from
+        the leading leg's average entry (quote currencies taken at par)."""
+        leading: LegRole = "short" if lagging == "long" else "long"
+        avg = self.average_entry_price(leading)
+        if avg is None:
+            return price
+        budget = self.spec.policy.unwind_loss_budget_bps
+        bound = pricing.capped_limit(self.spec, lagging, side, budget, avg)
+        return min(price, bound) if side is Side.BUY else max(price, bound)
+
+
+_ACTING: Final = frozenset({PositionState.UNWINDING, PositionState.CLOSING})
 
 
 _Handler = Callable[[Position, Any], list[Command]]

@@ -18,11 +18,17 @@ from arbtrio.core.ids import encode_client_order_id
 from arbtrio.core.instruments import Instrument, floor_qty
 
 _BPS = Decimal(10_000)
+_ZERO = Decimal(0)
 
 
 def _dec_ge0(inst: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
     if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
         raise ValueError(f"ExecutionPolicy.{attribute.name} must be a Decimal >= 0, got {value!r}")
+
+
+def _dec_gt0(inst: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        raise ValueError(f"ExecutionPolicy.{attribute.name} must be a Decimal > 0, got {value!r}")
 
 
 def _float_gt0(inst: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -51,7 +57,16 @@ class ExecutionPolicy:
     * reverse (leading leg, reduce-only): attempt k (0-based) at ``reverse_slippage_bps +
       k·close_slippage_step_bps``; at most ``reverse_attempts`` orders.
     * close (each leg, reduce-only): attempt k at ``close_slippage_bps +
-      k·close_slippage_step_bps``; at most ``close_attempts`` orders per leg.
+      k·close_slippage_step_bps``.
+    * bounds (spec 001, "Bounded limits"): an entry limit is at most half the position's
+      edge from its reference (``PositionSpec.edge_bps``); a chase keeps the pair within
+      ``unwind_loss_budget_bps`` of the leading leg's average fill; a reverse or close is
+      never more than ``max_exit_slippage_bps`` from the current quote.
+    * pacing of exits (reverse, close): after an IOC that expired, the next attempt goes at
+      once while the fast budget lasts (``reverse_attempts``, ``close_attempts``); after a
+      rejection, or once the fast budget is spent, attempts are retried without end, the
+      n-th after ``min(retry_backoff_s·2ⁿ, retry_backoff_max_s)`` and only while the venue
+      quotes; a venue that quotes again after a gap is retried at once.
     * ``query_after_s``: a live order with no news for this long is queried by client id
       (and again every ``query_after_s``); an unknown outcome is queried at once.
     """
@@ -66,8 +81,17 @@ class ExecutionPolicy:
     close_slippage_step_bps: Decimal = attrs.field(default=Decimal(20), validator=_dec_ge0)
     close_attempts: int = attrs.field(default=5, validator=_int_ge(1))
     query_after_s: float = attrs.field(default=2.0, validator=_float_gt0)
+    max_exit_slippage_bps: Decimal = attrs.field(default=Decimal(60), validator=_dec_gt0)
+    unwind_loss_budget_bps: Decimal = attrs.field(default=Decimal(15), validator=_dec_ge0)
+    retry_backoff_s: float = attrs.field(default=2.0, validator=_float_gt0)
+    retry_backoff_max_s: float = attrs.field(default=60.0, validator=_float_gt0)
 
     def __attrs_post_init__(self) -> None:
+        if self.retry_backoff_max_s < self.retry_backoff_s:
+            raise ValueError(
+                f"ExecutionPolicy.retry_backoff_max_s ({self.retry_backoff_max_s}) must be >= "
+                f"retry_backoff_s ({self.retry_backoff_s})"
+            )
         widest = {
             "entry_slippage_bps + chase_extra_slippage_bps": self.entry_slippage_bps
             + self.chase_extra_slippage_bps,
@@ -79,9 +103,14 @@ class ExecutionPolicy:
                 self.close_slippage_bps + (self.close_attempts - 1) * self.close_slippage_step_bps
             ),
         }
+        widest["max_exit_slippage_bps"] = self.max_exit_slippage_bps
         for name, bps in widest.items():
             if bps >= _BPS / 2:
                 raise ValueError(f"ExecutionPolicy: {name} = {bps} bps must stay below 5000")
+
+    def retry_delay(self, retries: int) -> float:
+        """Seconds before the slow exit retry that follows ``retries`` earlier ones."""
+        return min(self.retry_backoff_s * 2.0 ** min(retries, 30), self.retry_backoff_max_s)
 
 
 @attrs.frozen(kw_only=True)
@@ -90,7 +119,9 @@ class PositionSpec:
 
     ``long_price``/``short_price`` are the reference prices at detection (VWAP ask on the long
     venue, VWAP bid on the short venue); entry limits are derived from them, and they stand in
-    for quotes until the first :class:`Tick` carries some.
+    for quotes until the first :class:`Tick` carries some. ``edge_bps``: the round-trip edge
+    the detector saw (net of every cost); it bounds the entry limits (None: the policy's
+    ``entry_slippage_bps`` alone, as for a position journaled before the bound existed).
     """
 
     position_id: str
@@ -102,6 +133,7 @@ class PositionSpec:
     short_price: Decimal
     policy: ExecutionPolicy = attrs.field(factory=ExecutionPolicy)
     created_ts: float = 0.0
+    edge_bps: Decimal | None = None
 
     def __attrs_post_init__(self) -> None:
         # Every order id must be encodable before the first order is placed: the position id
@@ -121,6 +153,12 @@ class PositionSpec:
             value = getattr(self, name)
             if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
                 raise ValueError(f"PositionSpec.{name} must be a Decimal > 0, got {value!r}")
+        if self.edge_bps is not None and (
+            not isinstance(self.edge_bps, Decimal) or not self.edge_bps.is_finite()
+        ):
+            raise ValueError(
+                f"PositionSpec.edge_bps must be a finite Decimal, got {self.edge_bps!r}"
+            )
         if not isinstance(self.qty, Decimal) or not self.qty.is_finite() or self.qty <= 0:
             raise ValueError(f"PositionSpec.qty must be a Decimal > 0, got {self.qty!r}")
         for name, inst, price in (
@@ -136,6 +174,14 @@ class PositionSpec:
 
     def instrument(self, leg: LegRole) -> Instrument:
         return self.long if leg == "long" else self.short
+
+    def entry_slippage_bps(self) -> Decimal:
+        """How far from its reference each entry limit may go: the policy's slippage, bounded
+        by half the edge (both legs filled at their limits still break even, costs paid)."""
+        bps = self.policy.entry_slippage_bps
+        if self.edge_bps is None:
+            return bps
+        return max(_ZERO, min(bps, self.edge_bps / 2))
 
 
 def _valid_position_id(position_id: str) -> bool:

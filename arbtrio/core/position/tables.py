@@ -128,6 +128,7 @@ class Condition(enum.Enum):
     BALANCED = "balanced"  # |d| is not tradable on either venue; both legs closable
     UNDERSIZED = "undersized"  # |d| is not tradable, and a leg holds less than it can close
     IMBALANCED = "imbalanced"  # an order on one of the venues could reduce |d|
+    WAITING = "waiting"  # UNWINDING/CLOSING: an exit retry is scheduled (refused, or paced)
     VENUE_IMPOSSIBLE = "venue_impossible"  # a venue report that cannot be true
 
 
@@ -144,11 +145,13 @@ DERIVED: Final[Mapping[tuple[PositionState, Condition], PositionState]] = Mappin
         (_S.UNWINDING, _C.FLAT): _S.SETTLED,
         (_S.UNWINDING, _C.BALANCED): _S.HEDGED,
         (_S.UNWINDING, _C.UNDERSIZED): _S.CLOSING,  # matched below a minimum: flatten
-        # The act step sends a chase or reverse whenever one is allowed, so an imbalance with
-        # nothing live means both budgets are spent.
+        # The act step sends a chase or reverse whenever one is allowed and schedules a
+        # reverse it may not send yet (WAITING), so an imbalance with nothing live and nothing
+        # scheduled means no order can reduce it: the impossible, for the operator.
         (_S.UNWINDING, _C.IMBALANCED): _S.FAULTED,
         (_S.CLOSING, _C.FLAT): _S.SETTLED,
-        # Not flat with nothing live: the close budget is spent or a leg cannot be traded.
+        # Not flat with nothing live and no retry scheduled: no close can be sent (a leg holds
+        # less than the venue's minimum, or the wrong way).
         (_S.CLOSING, _C.BALANCED): _S.FAULTED,
         (_S.CLOSING, _C.UNDERSIZED): _S.FAULTED,
         (_S.CLOSING, _C.IMBALANCED): _S.FAULTED,
@@ -161,6 +164,7 @@ DERIVED: Final[Mapping[tuple[PositionState, Condition], PositionState]] = Mappin
 """State-triggered transitions, applied after every event until none applies.
 
 Every condition but VENUE_IMPOSSIBLE is assessed only when no order of the position is live.
+WAITING has no row: the position holds its state (and its hedge) until the retry is due.
 """
 
 

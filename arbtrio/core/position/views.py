@@ -51,6 +51,8 @@ def snapshot(position: Position) -> dict[str, Any]:
                 "status": leg_orders[-1].status.value if leg_orders else "idle",
                 "next_attempt": p._legs[leg].next_attempt,
                 "closes": p._legs[leg].closes,
+                "retries": p._legs[leg].retries,
+                "retry_at": p._legs[leg].retry_at,
                 "pnl": format_decimal(p._leg_pnl(leg)),
                 "funding": format_decimal(p._funding[leg]),
                 "orders": [o.to_json() for o in leg_orders],
