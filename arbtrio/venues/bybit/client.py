@@ -1,7 +1,7 @@
 """The Bybit V5 (category ``linear``) venue client: REST over httpx, streams over trio-websocket.
 
-Implements :class:`arbtrio.venues.base.VenueClient`. Facts it relies on are in
-``/work/shared/venues/bybit_bitget.md`` part A and the choices in ``specs/011-bybit.md``.
+Implements :class:`arbtrio.venues.base.VenueClient`. Facts it relies on are from Bybit's
+official V5 documentation; the choices are in ``specs/011-bybit.md``.
 
 * Books: ``orderbook.{depth}.{symbol}`` (depth 50 by default, 1 for top-of-book only) kept by
   :class:`~arbtrio.venues.bybit.book.BybitBook`; a gap or a malformed frame invalidates the
@@ -95,7 +95,7 @@ DEFAULT_MAKER_FEE = Decimal("0.0002")
 # answers a breach with an IP ban of at least 10 minutes, with no header to steer by; a
 # bucket admits up to capacity + 5 s x rate in 5 s, so 300 + 5 x 60 = 600 at most.
 IP_POOL = (300, 60)
-# Per-endpoint UID limits (requests per second), venue doc A.5.
+# Per-endpoint UID limits (requests per second), the V5 rate-limit page.
 ENDPOINT_LIMITS: Mapping[str, float] = {
     "/v5/order/create": 10,
     "/v5/order/cancel": 10,
@@ -256,7 +256,7 @@ class BybitClient:
         return BybitAccount.from_credentials(self._require_credentials(), self.recv_window)
 
     def _ts_ms(self) -> int:
-        """The signature timestamp, taken right before sending (doc A.6 #2)."""
+        """The signature timestamp, taken right before sending (the documented window rule)."""
         return int(self.wall_clock() * 1000)
 
     async def _request(

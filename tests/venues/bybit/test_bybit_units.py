@@ -39,7 +39,7 @@ from arbtrio.venues.bybit.signing import (
 )
 from arbtrio.venues.ratelimit import TokenBucket
 
-# -- signing: every vector of bybit_bitget.md A.4 (self-computed, secret "test_secret") ---
+# -- signing: the documented pre-hash strings, HMACs self-computed with secret "test_secret" -
 GET_PREHASH = "1658384314791XXXXXXXXXX5000category=option&symbol=BTC-29JUL22-25000-C"
 POST_PREHASH = '1658385579423XXXXXXXXXX5000{"category": "option"}'
 
