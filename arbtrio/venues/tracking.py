@@ -118,8 +118,11 @@ class OrderTracker:
 
     def learn(self, venue_order_id: str, client_order_id: str) -> list[Output]:
         """The stream told which client order a venue order id is (e.g. an order push):
-        remember it and deliver the fills waiting for it."""
+        remember it (the newest ``limit`` are kept) and deliver the fills waiting for it."""
         self._by_venue_id[venue_order_id] = client_order_id
+        self._by_venue_id.move_to_end(venue_order_id)
+        while len(self._by_venue_id) > self.limit:
+            self._by_venue_id.popitem(last=False)
         waiting = self._waiting.pop(venue_order_id, None)
         if waiting is None:
             return []
@@ -134,14 +137,20 @@ class OrderTracker:
         self, venue_order_id: str, make: Callable[[str], Fill], now: float
     ) -> Output | None:
         """A fill that names only the venue's order id: delivered at once if the order is
-        known, else held until :meth:`placed` or :meth:`learn` tells (``make(cid)`` builds it)."""
+        known, else held until :meth:`placed` or :meth:`learn` tells (``make(cid)`` builds it).
+        At most ``limit`` venue order ids wait at once; a fill beyond that is not held (the
+        order's re-query finds it)."""
         cid = self._by_venue_id.get(venue_order_id)
         if cid is not None:
             return self._deliver_fill(make(cid))
-        waiting = self._waiting.setdefault(venue_order_id, _Waiting([], now))
-        if len(self._waiting) <= self.limit:
-            waiting.fills.append(make)
-            self.fills_waited += 1
+        waiting = self._waiting.get(venue_order_id)
+        if waiting is None:
+            if len(self._waiting) >= self.limit:
+                log.warning("venue.fill_not_held", venue=self.venue, venue_order_id=venue_order_id)
+                return None
+            waiting = self._waiting[venue_order_id] = _Waiting([], now)
+        waiting.fills.append(make)
+        self.fills_waited += 1
         return None
 
     def finished(self, client_order_id: str) -> None:

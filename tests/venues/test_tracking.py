@@ -94,3 +94,32 @@ def test_requery_answers_not_found_errors_and_bugs() -> None:
     assert isinstance(fail, Fail) and isinstance(fail.error, AuthenticationFailed)
     (bug,) = t.fetched(key, "not a report", 0.0) or ()
     assert isinstance(bug, Fail) and isinstance(bug.error, TypeError)
+
+
+def test_venue_order_ids_learned_from_the_stream_are_bounded_oldest_first() -> None:
+    t = OrderTracker("v", limit=3)
+    for i in range(5):
+        t.learn(f"V{i}", f"c{i}")  # every order push of a long session teaches one
+    assert [t.client_order_id(f"V{i}") for i in range(5)] == [None, None, "c2", "c3", "c4"]
+    t.learn("V2", "c2")  # seen again: the newest now
+    t.learn("V5", "c5")
+    assert t.client_order_id("V2") == "c2" and t.client_order_id("V3") is None
+
+
+def test_fills_waiting_for_an_order_id_are_bounded_by_venue_order_ids() -> None:
+    t = OrderTracker("v", limit=2)
+    for i in range(4):
+        t.fill_for_venue_order(f"V{i}", lambda cid, i=i: fill(cid, f"T{i}"), 0.0)
+    t.fill_for_venue_order("V1", lambda cid: fill(cid, "T1b"), 0.0)  # a known waiter: held
+    assert t.fills_waited == 3
+    out = t.learn("V1", "c1")
+    assert [o.event.trade_id for o in out if isinstance(o, Deliver)] == ["T1", "T1b"]
+    assert t.learn("V3", "c3") == []  # over the bound: not held (the re-query finds it)
+
+
+def test_health_counts_skipped_items_in_its_snapshot() -> None:
+    from arbtrio.venues.base import VenueHealth
+
+    health = VenueHealth("v")
+    health.skipped += 2
+    assert health.snapshot(0.0)["skipped"] == 2

@@ -1,6 +1,6 @@
 """Bybit ``orderbook.{depth}.{symbol}`` rules applied to an L2Book (sans-IO).
 
-Rules (venue doc A.1): a ``snapshot`` replaces the book, and so does a delta with
+Rules (the V5 orderbook topic page): a ``snapshot`` replaces the book, and so does a delta with
 ``u == 1`` (the service restarted); a delta's levels are absolute sizes, ``"0"`` deletes;
 consecutive deltas carry ``u == prev_u + 1``, anything else is a gap. ``orderbook.1`` is
 snapshot-only and re-sends the same ``u`` when nothing changed, which is not a gap; an

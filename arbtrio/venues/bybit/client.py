@@ -1,7 +1,7 @@
 """The Bybit V5 (category ``linear``) venue client: REST over httpx, streams over trio-websocket.
 
-Implements :class:`arbtrio.venues.base.VenueClient`. Facts it relies on are in
-``/work/shared/venues/bybit_bitget.md`` part A and the choices in ``specs/011-bybit.md``.
+Implements :class:`arbtrio.venues.base.VenueClient`. Facts it relies on are from Bybit's
+official V5 documentation; the choices are in ``specs/011-bybit.md``.
 
 * Books: ``orderbook.{depth}.{symbol}`` (depth 50 by default, 1 for top-of-book only) kept by
   :class:`~arbtrio.venues.bybit.book.BybitBook`; a gap or a malformed frame invalidates the
@@ -9,8 +9,14 @@ Implements :class:`arbtrio.venues.base.VenueClient`. Facts it relies on are in
   or too many failed resyncs ends the session and :func:`run_reconnecting` reconnects.
 * Orders: ``POST /v5/order/create`` limit orders (IOC by default) with ``orderLinkId`` =
   the request's client order id; errors mapped by :mod:`arbtrio.venues.bybit.errors`.
-* Private stream: ``auth`` then ``order``, ``execution``, ``position``, ``wallet``; fills
-  de-duplicated by ``execId``.
+* Private stream: ``auth`` then ``order``, ``execution``, ``position``, ``wallet``
+  (:class:`~arbtrio.venues.bybit.feed.BybitOrderFeed`); every order placed here is posted
+  to it (:class:`~arbtrio.venues.tracking.Placed`, with the venue order id), and its REST
+  re-queries (``Fetch(Requery)``) are answered by :meth:`BybitClient.query_order`: after
+  every (re)subscription, a malformed private frame, and periodically.
+* Lists (REST pages and pushes) are decoded item by item; items left out (another
+  category, malformed) are counted in ``health.skipped`` (REST) and
+  ``private_health.skipped`` (private stream).
 * Rate limits: a token bucket per endpoint (the venue's UID limits) plus the IP pool, tuned
   by every response's ``X-Bapi-Limit``/``-Status``/``-Reset-Timestamp`` headers.
 """
@@ -18,10 +24,11 @@ Implements :class:`arbtrio.venues.base.VenueClient`. Facts it relies on are in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import attrs
 import httpx
 import msgspec
 import structlog
@@ -69,6 +76,7 @@ from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.rest import Budget, RestClient
 from arbtrio.venues.stream import Stream, websocket
+from arbtrio.venues.tracking import Placed, Requery
 from arbtrio.venues.wire import private_url_for as _private_url_for
 
 log = structlog.get_logger("arbtrio.venues.bybit")
@@ -87,7 +95,7 @@ DEFAULT_MAKER_FEE = Decimal("0.0002")
 # answers a breach with an IP ban of at least 10 minutes, with no header to steer by; a
 # bucket admits up to capacity + 5 s x rate in 5 s, so 300 + 5 x 60 = 600 at most.
 IP_POOL = (300, 60)
-# Per-endpoint UID limits (requests per second), venue doc A.5.
+# Per-endpoint UID limits (requests per second), the V5 rate-limit page.
 ENDPOINT_LIMITS: Mapping[str, float] = {
     "/v5/order/create": 10,
     "/v5/order/cancel": 10,
@@ -162,7 +170,10 @@ class BybitRules:
             raise
         if env.retCode != 0:
             raise error_for(
-                env.retCode, env.retMsg, mutating=mutating, reset_in=self._reset_in(resp.headers)
+                env.retCode,
+                env.retMsg or "",
+                mutating=mutating,
+                reset_in=self._reset_in(resp.headers),
             )
         return env.result
 
@@ -188,6 +199,7 @@ class BybitClient:
         max_resyncs: int = 5,
         backoff: Backoff = DEFAULT_BACKOFF,
         wall_clock: Callable[[], float] = time.time,
+        reconcile_every_s: float = 60.0,
     ) -> None:
         if depth not in SUPPORTED_DEPTHS:
             raise ValueError(f"depth must be one of {SUPPORTED_DEPTHS}, got {depth}")
@@ -214,10 +226,16 @@ class BybitClient:
             self.credentials or Credentials(),
             self.private_health,
             wall_clock,
+            instruments=self.instruments,
             ping_interval=ping_interval,
             idle_timeout=idle_timeout,
             auth_timeout=request_timeout,
+            reconcile_every_s=reconcile_every_s,
         )
+        self.order_stream = Stream(
+            VENUE, "orders", self.orders, websocket(self.private_ws_url), self.private_health,
+            fetch=self._requery, backoff=backoff,
+        )  # fmt: skip
 
     @property
     def positions(self) -> dict[str, c.PositionInfo]:
@@ -238,7 +256,7 @@ class BybitClient:
         return BybitAccount.from_credentials(self._require_credentials(), self.recv_window)
 
     def _ts_ms(self) -> int:
-        """The signature timestamp, taken right before sending (doc A.6 #2)."""
+        """The signature timestamp, taken right before sending (the documented window rule)."""
         return int(self.wall_clock() * 1000)
 
     async def _request(
@@ -265,6 +283,36 @@ class BybitClient:
 
         return await self.rest.call(method, path, build, decode, mutating=mutating)
 
+    async def _page(self, path: str, params: Mapping[str, str], *, signed: bool = False) -> c.Page:
+        """One GET of a list result, its items still raw (:meth:`_items` decodes them)."""
+        account = self._account() if signed else None
+        qs = query_string(params)
+
+        def build() -> PreparedRequest:
+            return prepare_request(account, "GET", path, qs, None, self._ts_ms())
+
+        def decode(raw: Any) -> c.Page:
+            return c.decode_page(raw, path)
+
+        return await self.rest.call("GET", path, build, decode)
+
+    def _items(
+        self, page: c.Page, item_type: type[T], what: str, *, category: str | None = c.LINEAR
+    ) -> list[T]:
+        """A page's items decoded one by one; those left out counted in ``health.skipped``."""
+        items = c.page_items(page, item_type, what, category=category)
+        for skip in items.skipped:
+            self._skipped(what, skip.reason, skip.symbol, foreign=skip.foreign)
+        return items.items
+
+    def _skipped(self, what: str, reason: str, symbol: str = "", *, foreign: bool = False) -> None:
+        self.health.skipped += 1
+        event = "bybit.rest.skipped"
+        if foreign:
+            log.debug(event, what=what, symbol=symbol, reason=reason)
+        else:
+            log.warning(event, what=what, symbol=symbol, reason=reason)
+
     # -- instruments, account --------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
         """All trading USDT linear perpetuals (paginated), fees from the fee-rate endpoint."""
@@ -274,23 +322,16 @@ class BybitClient:
             params = {"category": "linear", "limit": "1000"}
             if cursor:
                 params["cursor"] = cursor
-            page = await self._request(
-                "GET", "/v5/market/instruments-info", c.InstrumentsResult, params=params
-            )
-            infos.extend(page.list)
-            if not page.nextPageCursor or page.nextPageCursor == cursor or not page.list:
+            page = await self._page("/v5/market/instruments-info", params)
+            infos += self._items(page, c.InstrumentInfo, "instrument")
+            cursor_next = page.nextPageCursor or ""
+            if not cursor_next or cursor_next == cursor or not page.list:
                 break
-            cursor = page.nextPageCursor
+            cursor = cursor_next
         fees: dict[str, c.FeeRate] = {}
         if self.credentials is not None:
-            rates = await self._request(
-                "GET",
-                "/v5/account/fee-rate",
-                c.FeeRateResult,
-                params={"category": "linear"},
-                signed=True,
-            )
-            fees = {f.symbol: f for f in rates.list}
+            rates = await self._page("/v5/account/fee-rate", {"category": "linear"}, signed=True)
+            fees = {f.symbol: f for f in self._items(rates, c.FeeRate, "fee rate", category=None)}
         else:
             log.info("bybit.fees.default", reason="no credentials", taker=str(DEFAULT_TAKER_FEE))
         result = []
@@ -311,14 +352,14 @@ class BybitClient:
                     tick_size=info.priceFilter.tickSize,
                     lot_size=info.lotSizeFilter.qtyStep,
                     min_size=info.lotSizeFilter.minOrderQty,
-                    min_notional=info.lotSizeFilter.minNotionalValue,
+                    min_notional=info.lotSizeFilter.minNotionalValue or Decimal(0),
                     taker_fee=fee.takerFeeRate if fee else DEFAULT_TAKER_FEE,
                     maker_fee=fee.makerFeeRate if fee else DEFAULT_MAKER_FEE,
-                    funding_interval_hours=max(1, info.fundingInterval // 60),
-                    max_leverage=int(info.leverageFilter.maxLeverage),
+                    funding_interval_hours=max(1, (info.fundingInterval or 480) // 60),
+                    max_leverage=_max_leverage(info.leverageFilter),
                 )
             except (ValueError, ArithmeticError) as exc:
-                log.warning("bybit.instrument.skipped", symbol=info.symbol, error=str(exc))
+                self._skipped("instrument", str(exc), info.symbol)
                 continue
             result.append(inst)
             self.instruments[inst.symbol] = inst
@@ -326,20 +367,27 @@ class BybitClient:
 
     async def fetch_balances(self) -> list[Balance]:
         """UNIFIED wallet coins; USDT ``available`` is the account's totalAvailableBalance."""
-        res = await self._request(
-            "GET",
-            "/v5/account/wallet-balance",
-            c.WalletResult,
-            params={"accountType": "UNIFIED"},
-            signed=True,
+        page = await self._page(
+            "/v5/account/wallet-balance", {"accountType": "UNIFIED"}, signed=True
         )
         out = []
-        for account in res.list:
-            account_available = c.parse_decimal(
-                account.totalAvailableBalance, "totalAvailableBalance"
-            )
-            for coin in account.coin:
-                locked = c.parse_decimal(coin.locked, "locked") or Decimal(0)
+        for account in self._items(page, c.WalletAccount, "wallet account", category=None):
+            try:
+                account_available = c.parse_decimal(
+                    account.totalAvailableBalance, "totalAvailableBalance"
+                )
+            except MalformedMessage as exc:
+                self._skipped("wallet account", exc.message)
+                account_available = None
+            coins = c.wallet_coins(account)
+            for skip in coins.skipped:
+                self._skipped("wallet coin", skip.reason)
+            for coin in coins.items:
+                try:
+                    locked = c.parse_decimal(coin.locked, "locked") or Decimal(0)
+                except MalformedMessage as exc:
+                    self._skipped("wallet coin", exc.message, coin.coin)
+                    continue
                 available = coin.walletBalance - locked
                 if coin.coin == "USDT" and account_available is not None:
                     available = account_available
@@ -349,33 +397,42 @@ class BybitClient:
         return out
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        res = await self._request(
-            "GET",
+        page = await self._page(
             "/v5/position/list",
-            c.PositionListResult,
-            params={"category": "linear", "settleCoin": "USDT", "limit": "200"},
+            {"category": "linear", "settleCoin": "USDT", "limit": "200"},
             signed=True,
         )
-        return [_position(p) for p in res.list if p.size != 0]
+        out = []
+        for p in self._items(page, c.PositionInfo, "position"):
+            if p.size == 0:
+                continue
+            try:
+                out.append(_position(p))
+            except MalformedMessage as exc:
+                self._skipped("position", exc.message, p.symbol)
+        return out
 
     async def fetch_funding(self, symbols: Sequence[str]) -> list[FundingRate]:
         """Current funding rate, interval and next settlement (on the runtime clock)."""
-        res = await self._request(
-            "GET", "/v5/market/tickers", c.TickersResult, params={"category": "linear"}
-        )
+        page = await self._page("/v5/market/tickers", {"category": "linear"})
         wanted = set(symbols)
         out = []
-        for t in res.list:
+        for t in self._items(page, c.Ticker, "ticker"):
             if t.symbol not in wanted:
                 continue
-            rate = c.parse_decimal(t.fundingRate, "fundingRate")
+            try:
+                rate = c.parse_decimal(t.fundingRate, "fundingRate")
+                nxt = c.parse_decimal(t.nextFundingTime, "nextFundingTime")
+            except MalformedMessage as exc:
+                self._skipped("ticker", exc.message, t.symbol)
+                continue
             if rate is None:
                 continue
-            hours = int(t.fundingIntervalHour) if t.fundingIntervalHour.isdigit() else None
+            interval = t.fundingIntervalHour or ""
+            hours = int(interval) if interval.isdigit() and int(interval) > 0 else None
             if hours is None:
                 inst = self.instruments.get(t.symbol)
                 hours = inst.funding_interval_hours if inst else 8
-            nxt = c.parse_decimal(t.nextFundingTime, "nextFundingTime")
             next_ts = None
             if nxt is not None:
                 next_ts = trio.current_time() + (float(nxt) / 1000.0 - self.wall_clock())
@@ -401,7 +458,12 @@ class BybitClient:
         def decode(raw: Any) -> c.OrderIdResult:
             return c.decode_result(c.OrderIdResult, raw)
 
+        sent_at = trio.current_time()
         res = await self.rest.call("POST", ORDER_PATH, build, decode, mutating=True)
+        self.order_stream.post(
+            Placed(request.client_order_id, request.symbol, venue_order_id=res.orderId,
+                   sent_at=sent_at)
+        )  # fmt: skip
         return OrderAck(
             venue=VENUE,
             client_order_id=request.client_order_id,
@@ -424,21 +486,32 @@ class BybitClient:
             ("/v5/order/realtime", {"openOnly": "1"}),
             ("/v5/order/history", {}),
         ):
-            res = await self._request(
-                "GET", path, c.OrderListResult, params=base | extra, signed=True
-            )
-            order = next((o for o in res.list if o.orderLinkId == client_order_id), None)
+            page = await self._page(path, base | extra, signed=True)
+            rows = self._items(page, c.OrderInfo, "order")
+            order = next((o for o in rows if o.orderLinkId == client_order_id), None)
             if order is not None:
                 break
         if order is None:
             raise OrderNotFound(VENUE, f"no order with orderLinkId {client_order_id}")
-        fills: tuple[Fill, ...] = ()
+        fills: list[Fill] = []
         if order.cumExecQty > 0:
-            execs = await self._request(
-                "GET", "/v5/execution/list", c.ExecutionListResult, params=base, signed=True
-            )
+            page = await self._page("/v5/execution/list", base | {"limit": "100"}, signed=True)
             now = trio.current_time()
-            fills = tuple(fill_of(e, now) for e in execs.list if e.execType in FILL_EXEC_TYPES)
+            for e in self._items(page, c.ExecutionInfo, "execution"):
+                ours = e.orderId == order.orderId or e.orderLinkId == client_order_id
+                if not ours:
+                    continue
+                if not e.execType:
+                    self._skipped("execution", "no execType", e.symbol)
+                    continue
+                if e.execType not in FILL_EXEC_TYPES:
+                    continue
+                try:
+                    fill = fill_of(e, now)
+                except MalformedMessage as exc:
+                    self._skipped("execution", exc.message, e.symbol)
+                    continue
+                fills.append(attrs.evolve(fill, client_order_id=client_order_id))
         update = order_update_of(order, trio.current_time())
         return OrderReport(
             venue=VENUE,
@@ -446,9 +519,15 @@ class BybitClient:
             status=update.status,
             filled_qty=update.filled_qty,
             avg_price=update.avg_price,
-            fills=fills,
+            fills=tuple(fills),
             reason=update.reason,
         )
+
+    async def _requery(self, key: Hashable) -> OrderReport:
+        """The order protocol's ``Fetch(Requery)``: the order's state and fills."""
+        if not isinstance(key, Requery):
+            raise TypeError(f"bybit orders: unexpected fetch {key!r}")
+        return await self.query_order(key.symbol, key.client_order_id)
 
     # -- streams ------------------------------------------------------------------------------
     async def run_books(
@@ -478,19 +557,20 @@ class BybitClient:
     ) -> None:
         """Deliver the account's order events into ``send`` (:class:`BybitOrderFeed`)."""
         self._require_credentials()
-        stream = Stream(
-            VENUE, "orders", self.orders, websocket(self.private_ws_url), self.private_health,
-            deliver=send, backoff=self.backoff,
-        )  # fmt: skip
-        await stream.run(task_status=task_status)
+        self.order_stream.deliver = send
+        await self.order_stream.run(task_status=task_status)
 
     async def aclose(self) -> None:
         await self.rest.aclose()
 
 
 # -- conversions ----------------------------------------------------------------------------
+def _max_leverage(f: c.LeverageFilter | None) -> int | None:
+    return int(f.maxLeverage) if f is not None and f.maxLeverage is not None else None
+
+
 def _position(p: c.PositionInfo) -> VenuePosition:
-    sign = {"Buy": 1, "Sell": -1}.get(p.side)
+    sign = {"Buy": 1, "Sell": -1}.get(p.side or "")
     if sign is None:
         raise MalformedMessage(VENUE, f"position {p.symbol}: side {p.side!r} with size {p.size}")
     entry = c.parse_decimal(p.avgPrice or p.entryPrice, "avgPrice")

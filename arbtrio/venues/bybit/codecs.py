@@ -7,14 +7,28 @@ instruments decodes to :class:`~decimal.Decimal`. Every ``decode_*`` function ra
 :class:`~arbtrio.venues.base.MalformedMessage` and nothing else on bad input.
 
 REST envelopes are decoded in two steps: :class:`Envelope` with ``result`` kept raw, then
-the result by its own decoder only when ``retCode == 0`` (error results are ``{}``).
+the result by its own decoder only when ``retCode == 0`` (error results are ``{}`` or
+absent).
+
+Lists — the ``data`` of a private push and the ``list`` of a REST page — are decoded **item
+by item** (:func:`decode_items`): each item is first read for its ``category``; one of
+another category (the all-in-one private topics carry spot, inverse and option items too)
+is left out as foreign, and one that fails to decode is left out as malformed, without
+taking its neighbours with it. The caller counts what was left out (``health.skipped``).
+Fields are lenient where the venue is: optional fields may be absent or ``null``, numbers
+may come as strings, fields the venue documents as possibly ``""`` are strings parsed where
+they are used (:func:`parse_decimal`), and unknown fields are ignored. The quantities an
+event is built from (``cumExecQty``, ``execQty``, ``execPrice``, ``size``) are required
+decimals: an item without a valid one is malformed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+import attrs
 import msgspec
 
 from arbtrio.venues.base import MalformedMessage
@@ -41,14 +55,14 @@ class PublicFrame(msgspec.Struct):
 
     topic: str = ""
     type: str = ""
-    ts: int = 0
+    ts: int | None = 0
     data: BookData | None = None
-    cts: int = 0
-    op: str = ""
+    cts: int | None = 0
+    op: str | None = ""
     success: bool | None = None
-    ret_msg: str = ""
-    conn_id: str = ""
-    req_id: str = ""
+    ret_msg: str | None = ""
+    conn_id: str | None = ""
+    req_id: str | None = ""
 
 
 class TopicOnly(msgspec.Struct):
@@ -61,42 +75,46 @@ class TopicOnly(msgspec.Struct):
 class PrivateFrame(msgspec.Struct):
     """A private-stream frame: a topic push (``data`` decoded per topic) or an op reply."""
 
-    topic: str = ""
-    id: str = ""
-    creationTime: int = 0
+    topic: str | None = ""
+    id: str | None = ""
+    creationTime: int | None = 0
     data: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"null"))
-    op: str = ""
+    op: str | None = ""
     success: bool | None = None
-    ret_msg: str = ""
-    conn_id: str = ""
-    req_id: str = ""
-    args: list[Any] = msgspec.field(default_factory=list)
+    ret_msg: str | None = ""
+    conn_id: str | None = ""
+    req_id: str | None = ""
+    args: list[Any] | None = None
 
 
+class ItemHead(msgspec.Struct):
+    """What every list item is first read as: which category and symbol it belongs to."""
+
+    category: str | None = None
+    symbol: str | None = None
+
+
+# Items of lists (pushes and REST pages) are decoded one by one (see decode_items). Fields
+# the client reads are typed; a field the venue documents as possibly "" is a string,
+# parsed where it is used; fields the client does not read are not declared (ignored).
 class OrderInfo(msgspec.Struct):
-    """One order, as in the ``order`` stream and ``/v5/order/realtime``."""
+    """One order, as in the ``order`` stream and ``/v5/order/realtime`` / ``history``."""
 
     orderId: str
-    orderLinkId: str
     symbol: str
-    side: str  # Buy | Sell
     orderStatus: str
-    price: Decimal
-    qty: Decimal
     cumExecQty: Decimal
-    category: str = "linear"
-    orderType: str = "Limit"
-    timeInForce: str = ""
-    avgPrice: str = ""  # "" or "0" until filled
-    leavesQty: Decimal = Decimal(0)
-    cumExecValue: Decimal = Decimal(0)
-    cumExecFee: Decimal = Decimal(0)
-    reduceOnly: bool = False
-    rejectReason: str = ""
-    cancelType: str = ""
-    positionIdx: int = 0
-    createdTime: str = ""
-    updatedTime: str = ""
+    orderLinkId: str | None = ""
+    side: str | None = ""  # Buy | Sell
+    price: str | None = ""
+    qty: str | None = ""
+    category: str | None = None  # pushes carry it; REST rows take the page's
+    orderType: str | None = ""
+    timeInForce: str | None = ""
+    avgPrice: str | None = ""  # "" (no fill yet) or "0" until filled
+    leavesQty: str | None = ""
+    rejectReason: str | None = ""
+    cancelType: str | None = ""
 
 
 class ExecutionInfo(msgspec.Struct):
@@ -104,85 +122,76 @@ class ExecutionInfo(msgspec.Struct):
 
     symbol: str
     orderId: str
-    orderLinkId: str
-    side: str
     execId: str
     execPrice: Decimal
     execQty: Decimal
-    execFee: Decimal
-    category: str = "linear"
-    orderPrice: Decimal = Decimal(0)
-    orderQty: Decimal = Decimal(0)
-    leavesQty: Decimal = Decimal(0)
-    orderType: str = "Limit"
-    execValue: Decimal = Decimal(0)
-    feeRate: Decimal = Decimal(0)
-    execType: str = "Trade"
-    execTime: str = ""
-    isMaker: bool = False
-    seq: int = 0
+    side: str
+    orderLinkId: str | None = ""
+    execFee: str | None = ""  # positive: paid; "" or null: unknown (see fill_of)
+    feeRate: str | None = ""
+    execValue: str | None = ""
+    feeCurrency: str | None = ""  # "" or absent: the settle coin
+    category: str | None = None
+    execType: str | None = None  # Trade, AdlTrade, BustTrade, Delivery, Funding, Settle, ...
+    isMaker: bool | None = None
 
 
 class PositionInfo(msgspec.Struct):
     symbol: str
-    side: str  # Buy | Sell | "" when flat
     size: Decimal
-    positionIdx: int = 0
-    avgPrice: str = ""  # REST
-    entryPrice: str = ""  # WS
-    markPrice: str = ""
-    leverage: str = ""
-    positionValue: str = ""
-    unrealisedPnl: str = ""
-    cumRealisedPnl: str = ""
-    category: str = "linear"
-    seq: int = 0
-    updatedTime: str = ""
+    side: str | None = ""  # Buy | Sell | "" when flat
+    avgPrice: str | None = ""  # REST
+    entryPrice: str | None = ""  # WS
+    markPrice: str | None = ""
+    category: str | None = None
 
 
 class WalletCoin(msgspec.Struct):
     coin: str
     equity: Decimal = Decimal(0)
     walletBalance: Decimal = Decimal(0)
-    unrealisedPnl: str = ""
-    locked: str = ""
+    locked: str | None = ""
 
 
 class WalletAccount(msgspec.Struct):
-    accountType: str
-    coin: list[WalletCoin]
-    totalEquity: str = ""
-    totalWalletBalance: str = ""
-    totalAvailableBalance: str = ""
+    """One account of a wallet push or ``/v5/account/wallet-balance``; ``coin`` items are
+    decoded one by one (:func:`wallet_coins`)."""
+
+    accountType: str | None = ""
+    coin: list[msgspec.Raw] | None = None
+    totalAvailableBalance: str | None = ""
 
 
 # -- REST -------------------------------------------------------------------------------
 class Envelope(msgspec.Struct):
     retCode: int
-    retMsg: str
+    retMsg: str | None = ""
     result: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"{}"))
-    retExtInfo: dict[str, Any] = msgspec.field(default_factory=dict)
-    time: int = 0
+    retExtInfo: Any = None  # {} as documented; anything else is not read
+    time: int | None = 0
+
+
+class Page(msgspec.Struct):
+    """A list result (instruments, orders, executions, positions, tickers, fee rates,
+    wallets): the items kept raw, each decoded on its own by :func:`decode_items`."""
+
+    list: _List[msgspec.Raw] | None = None
+    category: str | None = ""
+    nextPageCursor: str | None = ""
 
 
 class PriceFilter(msgspec.Struct):
     tickSize: Decimal
-    minPrice: Decimal = Decimal(0)
-    maxPrice: Decimal = Decimal(0)
 
 
 class LotSizeFilter(msgspec.Struct):
     qtyStep: Decimal
     minOrderQty: Decimal
-    maxOrderQty: Decimal = Decimal(0)
-    maxMktOrderQty: Decimal = Decimal(0)
-    minNotionalValue: Decimal = Decimal(0)
+    minNotionalValue: Decimal | None = None
 
 
 class LeverageFilter(msgspec.Struct):
-    minLeverage: Decimal = Decimal(1)
-    maxLeverage: Decimal = Decimal(1)
-    leverageStep: Decimal = Decimal("0.01")
+    maxLeverage: Decimal | None = None
 
 
 class InstrumentInfo(msgspec.Struct):
@@ -193,18 +202,9 @@ class InstrumentInfo(msgspec.Struct):
     quoteCoin: str
     priceFilter: PriceFilter
     lotSizeFilter: LotSizeFilter
-    settleCoin: str = ""
-    priceScale: str = ""
-    leverageFilter: LeverageFilter = msgspec.field(default_factory=LeverageFilter)
-    fundingInterval: int = 480  # minutes
-    upperFundingRate: str = ""
-    lowerFundingRate: str = ""
-
-
-class InstrumentsResult(msgspec.Struct):
-    list: _List[InstrumentInfo]
-    category: str = "linear"
-    nextPageCursor: str = ""
+    settleCoin: str | None = ""
+    leverageFilter: LeverageFilter | None = None
+    fundingInterval: int | None = 480  # minutes
 
 
 class FeeRate(msgspec.Struct):
@@ -213,53 +213,22 @@ class FeeRate(msgspec.Struct):
     makerFeeRate: Decimal
 
 
-class FeeRateResult(msgspec.Struct):
-    list: _List[FeeRate]
-
-
 class OrderIdResult(msgspec.Struct):
     """Result of create and cancel: an asynchronous acknowledgement."""
 
     orderId: str
-    orderLinkId: str = ""
-
-
-class OrderListResult(msgspec.Struct):
-    list: _List[OrderInfo]
-    category: str = "linear"
-    nextPageCursor: str = ""
-
-
-class ExecutionListResult(msgspec.Struct):
-    list: _List[ExecutionInfo]
-    category: str = "linear"
-    nextPageCursor: str = ""
-
-
-class PositionListResult(msgspec.Struct):
-    list: _List[PositionInfo]
-    category: str = "linear"
-    nextPageCursor: str = ""
-
-
-class WalletResult(msgspec.Struct):
-    list: _List[WalletAccount]
+    orderLinkId: str | None = ""
 
 
 class Ticker(msgspec.Struct):
     symbol: str
-    fundingRate: str = ""
-    nextFundingTime: str = ""
-    fundingIntervalHour: str = ""
-    markPrice: str = ""
-    lastPrice: str = ""
-    bid1Price: str = ""
-    ask1Price: str = ""
-
-
-class TickersResult(msgspec.Struct):
-    list: _List[Ticker]
-    category: str = "linear"
+    fundingRate: str | None = ""
+    nextFundingTime: str | None = ""
+    fundingIntervalHour: str | None = ""
+    markPrice: str | None = ""
+    lastPrice: str | None = ""
+    bid1Price: str | None = ""
+    ask1Price: str | None = ""
 
 
 class ServerTime(msgspec.Struct):
@@ -310,34 +279,36 @@ class WsOp(msgspec.Struct, omit_defaults=True):
 # -- decoders (built once) ----------------------------------------------------------------
 _public = msgspec.json.Decoder(PublicFrame, strict=False)
 _topic_only = msgspec.json.Decoder(TopicOnly)
-_private = msgspec.json.Decoder(PrivateFrame)
-_orders = msgspec.json.Decoder(list[OrderInfo])
-_executions = msgspec.json.Decoder(list[ExecutionInfo])
-_positions = msgspec.json.Decoder(list[PositionInfo])
-_wallets = msgspec.json.Decoder(list[WalletAccount])
-_envelope = msgspec.json.Decoder(Envelope)
+_private = msgspec.json.Decoder(PrivateFrame, strict=False)
+_raw_items = msgspec.json.Decoder(list[msgspec.Raw] | None)
+_head = msgspec.json.Decoder(ItemHead, strict=False)
+_envelope = msgspec.json.Decoder(Envelope, strict=False)
+_page = msgspec.json.Decoder(Page, strict=False)
 _ws_op = msgspec.json.Decoder(WsOp)
 _create = msgspec.json.Decoder(CreateOrder)
 _cancel = msgspec.json.Decoder(CancelOrder)
 encoder = msgspec.json.Encoder(decimal_format="string")
 
-RESULT_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    t: msgspec.json.Decoder(t, strict=False) if t is OrderbookResult else msgspec.json.Decoder(t)
+# Item decoders: strict=False takes numbers written as strings ("0") where an int is typed.
+ITEM_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    t: msgspec.json.Decoder(t, strict=False)
     for t in (
-        InstrumentsResult,
-        FeeRateResult,
-        OrderIdResult,
-        OrderListResult,
-        ExecutionListResult,
-        PositionListResult,
-        WalletResult,
-        TickersResult,
-        ServerTime,
-        OrderbookResult,
+        OrderInfo,
+        ExecutionInfo,
+        PositionInfo,
+        WalletAccount,
+        WalletCoin,
+        InstrumentInfo,
+        FeeRate,
+        Ticker,
     )
+}
+RESULT_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    t: msgspec.json.Decoder(t, strict=False) for t in (OrderIdResult, ServerTime, OrderbookResult)
 }
 
 T = TypeVar("T")
+LINEAR = "linear"
 
 
 def _malformed(what: str, exc: Exception) -> MalformedMessage:
@@ -367,41 +338,119 @@ def decode_private(raw: bytes | str) -> PrivateFrame:
         raise _malformed("private frame", exc) from None
 
 
-def _checked(decoder: msgspec.json.Decoder[T], raw: bytes, what: str) -> T:
+def _check_finite(value: Any, what: str) -> None:
+    """Reject NaN/Infinity decimals in a decoded order/fill/position/instrument item."""
+    if not isinstance(value, msgspec.Struct):
+        return
+    for field in value.__struct_fields__:
+        v = getattr(value, field)
+        if isinstance(v, Decimal) and not v.is_finite():
+            raise MalformedMessage(VENUE, f"{what}: field {field} is not finite: {v}")
+        if isinstance(v, msgspec.Struct):
+            _check_finite(v, what)
+
+
+@attrs.frozen
+class Skip:
+    """One list item left out by :func:`decode_items`: ``foreign`` (another category) or
+    malformed (``reason`` says why)."""
+
+    index: int
+    foreign: bool
+    reason: str
+    symbol: str = ""
+
+
+@attrs.frozen
+class Items(Generic[T]):
+    """The items of one list, decoded one by one, and the ones left out."""
+
+    items: list[T]
+    skipped: tuple[Skip, ...] = ()
+
+    @property
+    def malformed(self) -> int:
+        """How many items were left out for failing to decode (not for their category)."""
+        return sum(1 for s in self.skipped if not s.foreign)
+
+
+def decode_items(
+    raws: Sequence[msgspec.Raw] | None,
+    item_type: type[T],
+    what: str,
+    *,
+    category: str | None = "",
+    default_category: str = "",
+) -> Items[T]:
+    """Decode every item of a list on its own, so one bad or foreign item never takes its
+    neighbours with it.
+
+    ``category``: the category to keep (``"linear"``); an item whose own ``category`` (or,
+    when it carries none, ``default_category`` — a REST page's) is another is *foreign*: left
+    out without being decoded further. None keeps every category (wallet coins, fee
+    rates). An item that fails to decode, or holds a non-finite decimal, is *malformed*.
+    Both are returned in :attr:`Items.skipped`; nothing here raises."""
+    decoder = ITEM_DECODERS[item_type]
+    items: list[T] = []
+    skipped: list[Skip] = []
+    for index, raw in enumerate(raws or ()):
+        symbol = ""
+        if category is not None:
+            try:
+                head = _head.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                skipped.append(Skip(index, False, f"{what}: {exc}"))
+                continue
+            symbol = head.symbol or ""
+            item_category = head.category or default_category
+            if item_category and item_category != category:
+                skipped.append(Skip(index, True, f"{what}: category {item_category}", symbol))
+                continue
+        try:
+            value = decoder.decode(raw)
+            _check_finite(value, what)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            skipped.append(Skip(index, False, f"{what}: {exc}", symbol))
+            continue
+        except MalformedMessage as exc:
+            skipped.append(Skip(index, False, exc.message, symbol))
+            continue
+        items.append(value)
+    return Items(items, tuple(skipped))
+
+
+def decode_push_items(
+    raw: bytes, item_type: type[T], what: str, *, category: str | None = LINEAR
+) -> Items[T]:
+    """The items of a private push's ``data`` (a list). Raises MalformedMessage only when
+    ``data`` itself is not a list; its items are decoded one by one (:func:`decode_items`)."""
     try:
-        value = decoder.decode(raw)
+        raws = _raw_items.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _malformed(what, exc) from None
-    _check_finite(value, what)
-    return value
+    return decode_items(raws, item_type, what, category=category)
 
 
-def _check_finite(value: Any, what: str) -> None:
-    """Reject NaN/Infinity decimals anywhere in a decoded order/fill/position message."""
-    items = value if isinstance(value, list) else [value]
-    for item in items:
-        if not isinstance(item, msgspec.Struct):
-            continue
-        for field in item.__struct_fields__:
-            v = getattr(item, field)
-            if isinstance(v, Decimal) and not v.is_finite():
-                raise MalformedMessage(VENUE, f"{what}: field {field} is not finite: {v}")
+def decode_page(raw: bytes, what: str) -> Page:
+    """A list result, its items kept raw. Raises MalformedMessage (not a list result)."""
+    try:
+        return _page.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _malformed(what, exc) from None
 
 
-def decode_orders(raw: bytes) -> list[OrderInfo]:
-    return _checked(_orders, raw, "order push")
+def page_items(
+    page: Page, item_type: type[T], what: str, *, category: str | None = LINEAR
+) -> Items[T]:
+    """The items of a REST page, one by one; rows without a category take the page's."""
+    return decode_items(
+        page.list, item_type, what, category=category, default_category=page.category or ""
+    )
 
 
-def decode_executions(raw: bytes) -> list[ExecutionInfo]:
-    return _checked(_executions, raw, "execution push")
-
-
-def decode_positions(raw: bytes) -> list[PositionInfo]:
-    return _checked(_positions, raw, "position push")
-
-
-def decode_wallets(raw: bytes) -> list[WalletAccount]:
-    return _checked(_wallets, raw, "wallet push")
+def wallet_coins(account: WalletAccount) -> Items[WalletCoin]:
+    """The coins of one wallet account, one by one."""
+    return decode_items(account.coin, WalletCoin, "wallet coin", category=None)
 
 
 def decode_envelope(raw: bytes | str) -> Envelope:
@@ -412,8 +461,11 @@ def decode_envelope(raw: bytes | str) -> Envelope:
 
 
 def decode_result(result_type: type[T], raw: bytes) -> T:
-    """The ``result`` of a successful envelope as ``result_type``."""
-    value: T = _checked(RESULT_DECODERS[result_type], raw, result_type.__name__)
+    """The ``result`` of a successful envelope as ``result_type`` (a single object)."""
+    try:
+        value: T = RESULT_DECODERS[result_type].decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _malformed(result_type.__name__, exc) from None
     return value
 
 
@@ -438,9 +490,10 @@ def decode_cancel(raw: bytes) -> CancelOrder:
         raise _malformed("order cancel body", exc) from None
 
 
-def parse_decimal(text: str, field: str) -> Decimal | None:
-    """A venue decimal string; ``""`` → None. Raises MalformedMessage naming ``field``."""
-    if text == "":
+def parse_decimal(text: str | None, field: str) -> Decimal | None:
+    """A venue decimal string; ``""`` or None → None. Raises MalformedMessage naming
+    ``field``."""
+    if not text:
         return None
     try:
         value = Decimal(text)

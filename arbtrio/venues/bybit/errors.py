@@ -3,7 +3,7 @@
 Choices worth knowing (see specs/011-bybit.md):
 
 * ``10002`` (timestamp outside recv_window) is an authentication failure: nothing was done,
-  and retrying with a stretched window would send a stale order (doc A.6 #2).
+  and retrying with a stretched window would send a stale order (spec 011).
 * ``110072`` (duplicate orderLinkId) means an order with that id *exists*: it is reported as
   ``OutcomeUnknown`` so the caller queries it, never as a rejection.
 * ``10016`` (server error) on an order call is ``OutcomeUnknown``; on a read, ``Disconnected``.

@@ -6,19 +6,38 @@
   a crossed book, a malformed frame), and give up on the session after ``max_resyncs``
   resyncs of one topic without a snapshot in between. JSON ``ping`` every ``ping_interval``.
 * :class:`BybitOrderFeed` — the private stream: ``auth`` (expires signature), then
-  ``order``, ``execution``, ``position`` and ``wallet``; fills de-duplicated by ``execId``;
-  the latest position and wallet pushes kept for readers.
+  ``subscribe`` to the all-in-one topics ``order``, ``execution``, ``position`` and
+  ``wallet``; the subscribe answer makes the session live (``Ready``). Pushes are decoded
+  item by item: items of another category (these topics carry spot, inverse and option
+  items too), of a symbol the client holds no instrument of, or that fail to decode are
+  skipped and counted in ``health.skipped``, never taking their neighbours with them.
+  Orders become :class:`OrderUpdate`, executions (Trade, AdlTrade, BustTrade, Delivery)
+  :class:`Fill`; the latest linear position and wallet pushes are kept for readers.
+
+  The orders the client placed are kept by the shared
+  :class:`~arbtrio.venues.tracking.OrderTracker` (the client posts a
+  :class:`~arbtrio.venues.tracking.Placed` note with the venue order id for each): fills
+  are de-duplicated by ``execId`` across the stream and REST re-queries; an execution that
+  names only the venue's ``orderId`` waits (bounded) until the note or an order push maps
+  it to a client order id; after every (re)subscription, after a malformed frame or a
+  malformed order/execution item, and every ``reconcile_every_s``, each placed order not
+  yet seen finishing is re-queried over REST (``Fetch(Requery)``, answered by the client's
+  ``query_order``) and its new fills and status delivered.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
+import attrs
 import structlog
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.types import Fill, OrderEvent, OrderStatus, OrderUpdate, Side
+from arbtrio.core.instruments import Instrument
+from arbtrio.core.types import Fill, OrderStatus, OrderUpdate, Side
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -39,7 +58,7 @@ from arbtrio.venues.stream import (
     Output,
     Send,
 )
-from arbtrio.venues.wire import RecentIds
+from arbtrio.venues.tracking import OrderTracker, Placed
 
 __all__ = [
     "FILL_EXEC_TYPES",
@@ -191,7 +210,13 @@ class BybitBookFeed:
 
 
 class BybitOrderFeed:
-    """The account's private stream (see the module docstring)."""
+    """The account's private stream (see the module docstring).
+
+    ``instruments`` is the client's instrument map (read only, updated in place by
+    ``load_instruments``): while it holds any, order, execution and position items of
+    other symbols are skipped as foreign. Attributes read by the client and tests:
+    :attr:`tracker` (the orders placed, re-queries), :attr:`positions`, :attr:`wallet`.
+    """
 
     def __init__(
         self,
@@ -199,29 +224,39 @@ class BybitOrderFeed:
         health: VenueHealth,
         wall_clock: Callable[[], float],
         *,
+        instruments: Mapping[str, Instrument] | None = None,
         ping_interval: float = 20.0,
         idle_timeout: float = 60.0,
         auth_timeout: float = 5.0,
+        max_orders: int = 10_000,
+        reconcile_every_s: float = 60.0,
+        fill_wait_s: float = 5.0,
     ) -> None:
         self.credentials = credentials
         self.health = health
         self.wall_clock = wall_clock
+        self.instruments: Mapping[str, Instrument] = {} if instruments is None else instruments
         self.idle_timeout = idle_timeout
-        self.timer_interval = min(ping_interval, auth_timeout)
+        self.timer_interval = min(ping_interval, auth_timeout, fill_wait_s)
         self.ping_interval = ping_interval
         self.auth_timeout = auth_timeout
-        self.positions: dict[str, c.PositionInfo] = {}  # latest push per symbol
+        self.positions: dict[str, c.PositionInfo] = {}  # latest linear push per symbol
         self.wallet: dict[str, c.WalletCoin] = {}  # latest push per coin
-        self._seen_fills = RecentIds(50_000)
+        self.tracker = OrderTracker(
+            VENUE, reconcile_every_s=reconcile_every_s, fill_wait_s=fill_wait_s, limit=max_orders
+        )
         self._ops = _Ops()
-        self._authed = False
-        self._auth_deadline = 0.0
+        self._stage = _Stage.CLOSED
+        self._deadline = 0.0  # for the auth answer, then for the subscribe answer
+        self._subscribe_id = ""
         self._next_ping = 0.0
 
+    # -- inputs -----------------------------------------------------------------------------
     def connected(self, info: Any, now: float) -> Sequence[Output]:
-        self._authed = False
-        self._auth_deadline = now + self.auth_timeout
+        self._stage = _Stage.AUTH
+        self._deadline = now + self.auth_timeout
         self._next_ping = now + self.ping_interval
+        self.tracker.unsubscribed()
         creds = self.credentials
         expires = int((self.wall_clock() + 5.0) * 1000)
         return (self._ops.op("auth", auth_args(creds.api_key, creds.api_secret, expires))[1],)
@@ -229,96 +264,239 @@ class BybitOrderFeed:
     def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
         try:
             frame = c.decode_private(raw)
-            if not self._authed:
-                return self._auth_reply(frame)
-            return [Deliver(event) for event in self.events(frame, now)]
         except MalformedMessage as exc:
-            self.health.malformed += 1
-            log.warning("bybit.private.malformed", error=exc.message)
-            return NOTHING
-        except BadRequest as exc:
-            return (Fail(exc),)
+            return self._malformed(exc, now)
+        if self._stage is _Stage.AUTH:
+            return self._auth_reply(frame, now)
+        if frame.op:
+            return self._op_reply(frame, now)
+        try:
+            return self.push(frame, now) or NOTHING
+        except MalformedMessage as exc:
+            return self._malformed(exc, now)
 
-    def _auth_reply(self, frame: c.PrivateFrame) -> Sequence[Output]:
+    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
+        """The answer of a re-query: new fills and the status, delivered."""
+        out = self.tracker.fetched(key, result, now)
+        return NOTHING if out is None else out
+
+    def timer(self, now: float) -> Sequence[Output]:
+        stage = self._stage
+        if stage is _Stage.AUTH or stage is _Stage.SUBSCRIBING:
+            if now >= self._deadline:
+                what = "auth" if stage is _Stage.AUTH else "subscribe"
+                return (Fail(Disconnected(VENUE, f"private stream: no answer to {what}")),)
+            return NOTHING
+        out: list[Output] = self.tracker.timer(now)
+        if stage is _Stage.LIVE and now >= self._next_ping:
+            self._next_ping = now + self.ping_interval
+            out.append(self._ops.op("ping", [])[1])
+        return out or NOTHING
+
+    def note(self, message: Any, now: float) -> Sequence[Output]:
+        """A :class:`Placed` order: tracked until the stream delivers its terminal state."""
+        if not isinstance(message, Placed):
+            return NOTHING
+        return self.tracker.placed(message, now) or NOTHING
+
+    def disconnected(self, reason: str, now: float) -> Sequence[Output]:
+        self._stage = _Stage.CLOSED
+        self.tracker.unsubscribed()
+        return NOTHING
+
+    # -- op replies ---------------------------------------------------------------------------
+    def _auth_reply(self, frame: c.PrivateFrame, now: float) -> Sequence[Output]:
         if frame.op != "auth":
             return NOTHING
         if not frame.success:
             return (Fail(AuthenticationFailed(VENUE, f"stream auth refused: {frame.ret_msg}")),)
-        self._authed = True
-        return (self._ops.op("subscribe", list(PRIVATE_TOPICS))[1], READY)
+        self._stage = _Stage.SUBSCRIBING
+        self._deadline = now + self.auth_timeout
+        self._subscribe_id, send = self._ops.op("subscribe", list(PRIVATE_TOPICS))
+        return (send,)
 
-    def events(self, frame: c.PrivateFrame, now: float) -> list[OrderEvent]:
-        """Order events of one private push (fills already seen are dropped); position and
-        wallet pushes update :attr:`positions` and :attr:`wallet`."""
-        topic = frame.topic.split(".", 1)[0]
+    def _op_reply(self, frame: c.PrivateFrame, now: float) -> Sequence[Output]:
+        """The subscribe answer makes the session live: ``Ready`` and a re-query of every
+        order placed and not seen finishing (pushes may have been missed while down)."""
+        if frame.op != "subscribe" or self._stage is not _Stage.SUBSCRIBING:
+            return NOTHING  # a pong, or an answer of an earlier request
+        if frame.req_id and frame.req_id != self._subscribe_id:
+            return NOTHING
+        if not frame.success:
+            return (Fail(BadRequest(VENUE, f"private subscribe refused: {frame.ret_msg}")),)
+        self._stage = _Stage.LIVE
+        return [READY, *self.tracker.subscribed(now)]
+
+    def _malformed(self, exc: MalformedMessage, now: float) -> Sequence[Output]:
+        """Count and log; once live, re-query the unfinished orders (the frame may have held
+        one of their events)."""
+        self.health.malformed += 1
+        log.warning("bybit.private.malformed", error=exc.message)
+        if self._stage is not _Stage.LIVE:
+            return NOTHING
+        return self.tracker.requery(now) or NOTHING
+
+    # -- pushes -------------------------------------------------------------------------------
+    def push(self, frame: c.PrivateFrame, now: float) -> list[Output]:
+        """The outputs of one private push: order updates and fills to deliver (fills
+        already delivered are dropped), position and wallet pushes kept in
+        :attr:`positions` and :attr:`wallet`. Items are decoded one by one; a foreign or
+        malformed item is skipped and counted in ``health.skipped`` (a malformed order or
+        execution item also re-queries the unfinished orders). Raises MalformedMessage
+        only when the push's ``data`` is not a list."""
+        topic = (frame.topic or "").split(".", 1)[0]
         if topic == "execution":
-            fills: list[OrderEvent] = []
-            for e in c.decode_executions(frame.data):
-                if e.category != "linear" or e.execType not in FILL_EXEC_TYPES:
-                    continue
-                if not self._seen_fills.add(e.execId):
-                    continue
-                fills.append(fill_of(e, now))
-            return fills
+            return self._executions(frame.data, now)
         if topic == "order":
-            return [
-                order_update_of(o, now)
-                for o in c.decode_orders(frame.data)
-                if o.category == "linear"
-            ]
+            return self._orders(frame.data, now)
         if topic == "position":
-            for p in c.decode_positions(frame.data):
-                self.positions[p.symbol] = p
-        elif topic == "wallet":
-            for account in c.decode_wallets(frame.data):
-                for coin in account.coin:
+            items = c.decode_push_items(frame.data, c.PositionInfo, "position push")
+            lost = self._skipped(items, "position")
+            for p in items.items:
+                if self._traded(p.symbol, "position"):
+                    self.positions[p.symbol] = p
+            return self._requery_if(lost, now)
+        if topic == "wallet":
+            accounts = c.decode_push_items(
+                frame.data, c.WalletAccount, "wallet push", category=None
+            )
+            self._skipped(accounts, "wallet")
+            for account in accounts.items:
+                coins = c.wallet_coins(account)
+                self._skipped(coins, "wallet")
+                for coin in coins.items:
                     self.wallet[coin.coin] = coin
-        elif frame.op == "subscribe" and frame.success is False:
-            raise BadRequest(VENUE, f"private subscribe refused: {frame.ret_msg}")
         return []
 
-    def timer(self, now: float) -> Sequence[Output]:
-        if not self._authed:
-            if now >= self._auth_deadline:
-                return (Fail(Disconnected(VENUE, "private stream: no answer to auth")),)
-            return NOTHING
-        if now >= self._next_ping:
-            self._next_ping = now + self.ping_interval
-            return (self._ops.op("ping", [])[1],)
-        return NOTHING
+    def _executions(self, data: bytes, now: float) -> list[Output]:
+        items = c.decode_push_items(data, c.ExecutionInfo, "execution push")
+        lost = self._skipped(items, "execution")
+        out: list[Output] = []
+        tracker = self.tracker
+        for e in items.items:
+            if not e.execType:  # a fill or a funding payment? Not guessed: re-queried
+                lost += self._skip_one("execution", "no execType", e.symbol)
+                continue
+            if e.execType not in FILL_EXEC_TYPES or not self._traded(e.symbol, "execution"):
+                continue  # funding, settlement: not a trade of an order
+            try:
+                fill = fill_of(e, now)
+            except MalformedMessage as exc:
+                lost += self._skip_one("execution", exc.message, e.symbol)
+                continue
+            if fill.client_order_id:
+                delivered: Output | None = tracker.fill(fill)
+            else:  # only the venue's order id: held until the order is known
+                delivered = tracker.fill_for_venue_order(e.orderId, _for_order(fill), now)
+            if delivered is not None:
+                out.append(delivered)
+        return out + self._requery_if(lost, now)
 
-    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
-        return NOTHING
+    def _orders(self, data: bytes, now: float) -> list[Output]:
+        items = c.decode_push_items(data, c.OrderInfo, "order push")
+        lost = self._skipped(items, "order")
+        out: list[Output] = []
+        tracker = self.tracker
+        for o in items.items:
+            if not self._traded(o.symbol, "order"):
+                continue
+            cid = o.orderLinkId or ""
+            if not cid:
+                self._skip_one("order", "no orderLinkId: not placed by this client", o.symbol,
+                               foreign=True)  # fmt: skip
+                continue
+            try:
+                update = order_update_of(o, now)
+            except MalformedMessage as exc:
+                lost += self._skip_one("order", exc.message, o.symbol)
+                continue
+            out += tracker.learn(o.orderId, cid)  # fills that waited for this id first
+            if update.status.is_terminal:
+                tracker.finished(cid)
+            out.append(Deliver(update))
+        return out + self._requery_if(lost, now)
 
-    def note(self, message: Any, now: float) -> Sequence[Output]:
-        return NOTHING
+    def _traded(self, symbol: str, topic: str) -> bool:
+        """False (counted as skipped) for a symbol the client holds no instrument of."""
+        if not self.instruments or symbol in self.instruments:
+            return True
+        self._skip_one(topic, "untraded symbol", symbol, foreign=True)
+        return False
 
-    def disconnected(self, reason: str, now: float) -> Sequence[Output]:
-        self._authed = False
-        return NOTHING
+    def _skipped(self, items: c.Items[Any], topic: str) -> int:
+        """Count and log the items :func:`~codecs.decode_items` left out; the number of
+        malformed ones (foreign items are expected on the all-in-one topics)."""
+        for skip in items.skipped:
+            self._skip_one(topic, skip.reason, skip.symbol, foreign=skip.foreign)
+        return items.malformed
+
+    def _skip_one(self, topic: str, reason: str, symbol: str, *, foreign: bool = False) -> int:
+        self.health.skipped += 1
+        if foreign:
+            log.debug("bybit.private.skipped", topic=topic, symbol=symbol, reason=reason)
+            return 0
+        log.warning("bybit.private.skipped", topic=topic, symbol=symbol, reason=reason)
+        return 1
+
+    def _requery_if(self, lost: int, now: float) -> list[Output]:
+        if not lost or self._stage is not _Stage.LIVE:
+            return []
+        return self.tracker.requery(now)
+
+
+class _Stage(enum.Enum):
+    CLOSED = "closed"
+    AUTH = "auth"  # auth sent, no answer yet
+    SUBSCRIBING = "subscribing"  # authenticated, subscribe sent
+    LIVE = "live"  # subscribed
 
 
 # -- conversions -----------------------------------------------------------------------------
-def _side(text: str) -> Side:
-    side = SIDES.get(text)
+def _for_order(fill: Fill) -> Callable[[str], Fill]:
+    """``fill`` for the client order id the tracker learns later."""
+
+    def make(client_order_id: str) -> Fill:
+        return attrs.evolve(fill, client_order_id=client_order_id)
+
+    return make
+
+
+def _side(text: str | None) -> Side:
+    side = SIDES.get(text or "")
     if side is None:
         raise MalformedMessage(VENUE, f"field side is not Buy/Sell: {text!r}")
     return side
 
 
 def fill_of(e: c.ExecutionInfo, now: float) -> Fill:
-    """One execution as a :class:`Fill` (Bybit fees: positive is paid)."""
+    """One execution as a :class:`Fill` (``client_order_id`` = ``orderLinkId``, "" when the
+    execution names only the venue's order id).
+
+    Bybit fees: positive is paid, negative a rebate; ``feeCurrency`` is kept as
+    ``Fill.fee_currency`` ("" when absent: the settle coin). A fee sent as ``""`` or null
+    is ``feeRate × execValue`` when both are given (the venue's own formula), else 0
+    (logged). Raises MalformedMessage for a non-positive quantity or price, or a bad side."""
     if e.execQty <= 0:
         raise MalformedMessage(VENUE, f"execution {e.execId}: execQty {e.execQty} <= 0")
+    if e.execPrice <= 0:
+        raise MalformedMessage(VENUE, f"execution {e.execId}: execPrice {e.execPrice} <= 0")
+    side = _side(e.side)
+    fee = c.parse_decimal(e.execFee, "execFee")
+    if fee is None:
+        rate = c.parse_decimal(e.feeRate, "feeRate")
+        value = c.parse_decimal(e.execValue, "execValue")
+        fee = rate * value if rate is not None and value is not None else Decimal(0)
+        log.warning("bybit.fee_missing", exec_id=e.execId, fee=str(fee))
     return Fill(
         venue=VENUE,
-        client_order_id=e.orderLinkId,
+        client_order_id=e.orderLinkId or "",
         trade_id=e.execId,
-        side=_side(e.side),
+        side=side,
         qty=e.execQty,
         price=e.execPrice,
-        fee=e.execFee,
+        fee=fee,
         ts=now,
+        fee_currency=(e.feeCurrency or "").strip(),
     )
 
 
@@ -327,13 +505,16 @@ def order_update_of(o: c.OrderInfo, now: float) -> OrderUpdate:
     status = ORDER_STATUS.get(o.orderStatus)
     if status is None:
         raise MalformedMessage(VENUE, f"field orderStatus unknown: {o.orderStatus!r}")
+    if o.cumExecQty < 0:
+        raise MalformedMessage(VENUE, f"order {o.orderId}: cumExecQty {o.cumExecQty} < 0")
     avg = c.parse_decimal(o.avgPrice, "avgPrice")
-    reason = o.rejectReason if o.rejectReason not in ("", "EC_NoError") else ""
+    reject = o.rejectReason or ""
+    reason = reject if reject not in ("", "EC_NoError") else ""
     if not reason and status is OrderStatus.CANCELLED:
         reason = o.cancelType or "cancelled"
     return OrderUpdate(
         venue=VENUE,
-        client_order_id=o.orderLinkId,
+        client_order_id=o.orderLinkId or "",
         status=status,
         filled_qty=o.cumExecQty,
         avg_price=avg if avg else None,

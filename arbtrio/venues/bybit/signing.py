@@ -1,9 +1,10 @@
 """Bybit V5 request signing (HMAC keys). Pure functions, no I/O, no clock reads.
 
-REST (venue doc A.4): ``sign = hex(HMAC-SHA256(secret, timestamp + api_key + recv_window +
-payload))`` where ``payload`` is the query string exactly as it appears in the URL (no
-``?``) for GET, and the JSON body exactly as sent for POST. Streams (A.2): ``auth`` args are
-``[api_key, expires_ms, hex(HMAC-SHA256(secret, "GET/realtime" + expires_ms))]``.
+REST (the V5 guide, signing): ``sign = hex(HMAC-SHA256(secret, timestamp + api_key +
+recv_window + payload))`` where ``payload`` is the query string exactly as it appears in
+the URL (no ``?``) for GET, and the JSON body exactly as sent for POST. Streams (WebSocket
+auth): ``auth`` args are ``[api_key, expires_ms, hex(HMAC-SHA256(secret, "GET/realtime" +
+expires_ms))]``.
 """
 
 from __future__ import annotations

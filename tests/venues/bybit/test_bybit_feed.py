@@ -105,10 +105,13 @@ def test_private_stream_authenticates_then_delivers_deduplicated_fills() -> None
     assert f.frame(json.dumps(execution), 0.1) == ()  # not authenticated yet: ignored
     out = f.frame(json.dumps({"op": "auth", "success": True, "ret_msg": ""}), 0.2)
     assert ops(out) == [("subscribe", ["order", "execution", "position", "wallet"])]
-    assert isinstance(out[-1], Ready)
+    assert not any(isinstance(o, Ready) for o in out)  # live once the subscription is answered
+    req_id = json.loads(out[0].text)["req_id"]  # type: ignore[union-attr]
+    ack = {"success": True, "ret_msg": "", "op": "subscribe", "conn_id": "x", "req_id": req_id}
+    assert [type(o) for o in f.frame(json.dumps(ack), 0.25)] == [Ready]
     (delivered,) = f.frame(json.dumps(execution), 0.3)
     assert isinstance(delivered, Deliver) and isinstance(delivered.event, Fill)
-    assert f.frame(json.dumps(execution), 0.4) == []  # the same execId again
+    assert f.frame(json.dumps(execution), 0.4) == ()  # the same execId again
 
 
 def test_private_stream_refused_auth_fails_and_silence_times_out() -> None:
@@ -121,3 +124,8 @@ def test_private_stream_refused_auth_fails_and_silence_times_out() -> None:
     assert f.timer(12.0) == ()
     (fail,) = f.timer(15.0)
     assert isinstance(fail, Fail) and isinstance(fail.error, Disconnected)
+    f.connected(None, 20.0)  # authenticated, but the subscription is never answered
+    f.frame(json.dumps({"op": "auth", "success": True, "ret_msg": ""}), 20.1)
+    assert f.timer(24.0) == ()
+    (fail,) = f.timer(25.2)
+    assert isinstance(fail, Fail) and "no answer to subscribe" in str(fail.error)

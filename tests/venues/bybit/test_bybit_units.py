@@ -39,7 +39,7 @@ from arbtrio.venues.bybit.signing import (
 )
 from arbtrio.venues.ratelimit import TokenBucket
 
-# -- signing: every vector of bybit_bitget.md A.4 (self-computed, secret "test_secret") ---
+# -- signing: the documented pre-hash strings, HMACs self-computed with secret "test_secret" -
 GET_PREHASH = "1658384314791XXXXXXXXXX5000category=option&symbol=BTC-29JUL22-25000-C"
 POST_PREHASH = '1658385579423XXXXXXXXXX5000{"category": "option"}'
 
@@ -149,11 +149,13 @@ def test_documented_public_frames_decode() -> None:
 
 
 def test_documented_private_pushes_decode_to_events() -> None:
-    (order,) = c.decode_orders(c.decode_private(DOC_ORDER).data)
+    (order,) = c.decode_push_items(c.decode_private(DOC_ORDER).data, c.OrderInfo, "order").items
     update = _order_update(order, 1.0)
     assert update.status is OrderStatus.FILLED and update.filled_qty == Decimal(1)
     assert update.avg_price == Decimal("72.59") and update.client_order_id == "c1"
-    (execution,) = c.decode_executions(c.decode_private(DOC_EXECUTION).data)
+    (execution,) = c.decode_push_items(
+        c.decode_private(DOC_EXECUTION).data, c.ExecutionInfo, "execution"
+    ).items
     fill = _fill(execution, 2.0)
     assert fill.side is Side.SELL and fill.qty == Decimal(25) and fill.price == Decimal("0.3374")
     assert fill.fee == Decimal("0.005061") and fill.trade_id.startswith("7e2ae69c")
@@ -162,24 +164,24 @@ def test_documented_private_pushes_decode_to_events() -> None:
 def test_documented_rest_results_decode() -> None:
     env = c.decode_envelope(DOC_ENVELOPE)
     assert c.decode_result(c.OrderIdResult, env.result).orderId == "1321003749386327552"
-    (info,) = c.decode_result(c.InstrumentsResult, c.decode_envelope(DOC_INSTRUMENTS).result).list
-    assert info.priceFilter.tickSize == Decimal("0.10") and info.lotSizeFilter.qtyStep == Decimal(
-        "0.001"
-    )
+    page = c.decode_page(c.decode_envelope(DOC_INSTRUMENTS).result, "instruments")
+    (info,) = c.page_items(page, c.InstrumentInfo, "instrument").items
+    assert info.priceFilter.tickSize == Decimal("0.10")
+    assert info.lotSizeFilter.qtyStep == Decimal("0.001")
     assert info.lotSizeFilter.minNotionalValue == Decimal(5) and info.fundingInterval == 480
 
 
 def test_private_stream_drops_duplicate_executions() -> None:
     client = BybitClient(rest_url="http://127.0.0.1:1")
     frame = c.decode_private(DOC_EXECUTION)
-    assert len(client.orders.events(frame, 0.0)) == 1
-    assert client.orders.events(frame, 0.0) == []
+    assert len(client.orders.push(frame, 0.0)) == 1
+    assert client.orders.push(frame, 0.0) == []
 
 
 def test_non_finite_decimals_are_malformed() -> None:
     bad = DOC_EXECUTION.replace('"execQty": "25"', '"execQty": "NaN"')
-    with pytest.raises(MalformedMessage, match="execQty"):
-        c.decode_executions(c.decode_private(bad).data)
+    items = c.decode_push_items(c.decode_private(bad).data, c.ExecutionInfo, "execution")
+    assert items.items == [] and items.malformed == 1 and "execQty" in items.skipped[0].reason
     with pytest.raises(MalformedMessage):
         c.decode_public(DOC_SNAPSHOT.replace('"16493.50"', '"-1"'))
 
@@ -230,9 +232,11 @@ def test_mutated_messages_decode_or_raise_malformed(doc: Any) -> None:
     raw = json.dumps(doc)
     decoders = [
         c.decode_public,
-        lambda r: [c.decode_orders(c.decode_private(r).data)],
-        lambda r: [c.decode_executions(c.decode_private(r).data)],
-        lambda r: [c.decode_result(c.InstrumentsResult, c.decode_envelope(r).result)],
+        lambda r: [c.decode_push_items(c.decode_private(r).data, c.OrderInfo, "o")],
+        lambda r: [c.decode_push_items(c.decode_private(r).data, c.ExecutionInfo, "e")],
+        lambda r: [
+            c.page_items(c.decode_page(c.decode_envelope(r).result, "i"), c.InstrumentInfo, "i")
+        ],
         lambda r: [c.decode_result(c.OrderIdResult, c.decode_envelope(r).result)],
     ]
     for decode in decoders:
