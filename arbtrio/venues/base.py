@@ -92,7 +92,14 @@ class MalformedMessage(VenueError):
 # -- health ------------------------------------------------------------------------------
 @attrs.define(eq=False)
 class VenueHealth:
-    """Mutable health counters owned by one client; :meth:`snapshot` for readers."""
+    """Mutable health counters owned by one client; :meth:`snapshot` for readers.
+
+    ``skipped`` counts the items of a venue list (REST answers and stream pushes: positions,
+    orders, trades, balances, order and fill pushes) a client decoded one by one and
+    dropped, without dropping their neighbours: an item that failed to decode, or one
+    foreign to what arbtrio trades (another product category, a contract it does not
+    trade, an order it did not place). ``malformed`` counts whole messages that failed.
+    """
 
     venue: str
     connected: bool = False
@@ -101,6 +108,7 @@ class VenueHealth:
     resyncs: int = 0
     reconnects: int = 0
     malformed: int = 0
+    skipped: int = 0  # list items dropped one by one (malformed or foreign), see above
     consecutive_failures: int = 0
     last_error: str = ""
 
@@ -117,6 +125,7 @@ class VenueHealth:
             "resyncs": self.resyncs,
             "reconnects": self.reconnects,
             "malformed": self.malformed,
+            "skipped": self.skipped,
             "last_error": self.last_error,
         }
 
