@@ -92,7 +92,14 @@ class MalformedMessage(VenueError):
 # -- health ------------------------------------------------------------------------------
 @attrs.define(eq=False)
 class VenueHealth:
-    """Mutable health counters owned by one client; :meth:`snapshot` for readers."""
+    """Mutable health counters owned by one client; :meth:`snapshot` for readers.
+
+    ``skipped`` counts the items of a venue list (REST answers and stream pushes: positions,
+    orders, trades, balances, order and fill pushes) a client decoded one by one and
+    dropped, without dropping their neighbours: an item that failed to decode, or one
+    foreign to what arbtrio trades (another product category, a contract it does not
+    trade, an order it did not place). ``malformed`` counts whole messages that failed.
+    """
 
     venue: str
     connected: bool = False

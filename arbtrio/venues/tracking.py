@@ -19,6 +19,11 @@ no fills. So each venue's order protocol keeps an :class:`OrderTracker`:
 "Finished" means the stream (or a re-query) delivered the order's terminal status; a
 placement's REST answer does not finish it, since it carries no fills. A terminal push can
 arrive before the note; it is remembered and applied when the note comes.
+
+Memory is bounded: every map the tracker keeps (orders, venue order id → client order id,
+whether learned from a note or from the stream, finished-early ids, fills waiting) holds at
+most ``limit`` entries, the oldest forgotten (trade ids: ``10 × limit``); a fill that finds
+the waiting room full is not held (the order's re-query finds its trade).
 """
 
 from __future__ import annotations
@@ -101,9 +106,7 @@ class OrderTracker:
             self._orders.popitem(last=False)
         out: list[Output] = []
         if note.venue_order_id:
-            self._by_venue_id[note.venue_order_id] = cid
-            while len(self._by_venue_id) > self.limit:
-                self._by_venue_id.popitem(last=False)
+            self._remember_venue_id(note.venue_order_id, cid)
             waiting = self._waiting.pop(note.venue_order_id, None)
             if waiting is not None:
                 out += [d for d in (self._deliver_fill(make(cid)) for make in waiting.fills) if d]
@@ -118,11 +121,8 @@ class OrderTracker:
 
     def learn(self, venue_order_id: str, client_order_id: str) -> list[Output]:
         """The stream told which client order a venue order id is (e.g. an order push):
-        remember it (the newest ``limit`` are kept) and deliver the fills waiting for it."""
-        self._by_venue_id[venue_order_id] = client_order_id
-        self._by_venue_id.move_to_end(venue_order_id)
-        while len(self._by_venue_id) > self.limit:
-            self._by_venue_id.popitem(last=False)
+        remember it and deliver the fills waiting for it."""
+        self._remember_venue_id(venue_order_id, client_order_id)
         waiting = self._waiting.pop(venue_order_id, None)
         if waiting is None:
             return []
@@ -146,8 +146,9 @@ class OrderTracker:
         waiting = self._waiting.get(venue_order_id)
         if waiting is None:
             if len(self._waiting) >= self.limit:
-                log.warning("venue.fill_not_held", venue=self.venue, venue_order_id=venue_order_id)
-                return None
+                log.warning("venue.fill_wait_full", venue=self.venue,
+                            venue_order_id=venue_order_id)  # fmt: skip
+                return None  # not held: the order's re-query finds the trade
             waiting = self._waiting[venue_order_id] = _Waiting([], now)
         waiting.fills.append(make)
         self.fills_waited += 1
@@ -218,6 +219,14 @@ class OrderTracker:
             return NOTHING
         error = result if isinstance(result, Exception) else TypeError(f"re-query: {result!r}")
         return (Fail(error),)
+
+    def _remember_venue_id(self, venue_order_id: str, client_order_id: str) -> None:
+        """Map a venue order id to its client order id; the oldest of ``limit`` forgotten."""
+        by_id = self._by_venue_id
+        by_id[venue_order_id] = client_order_id
+        by_id.move_to_end(venue_order_id)
+        while len(by_id) > self.limit:
+            by_id.popitem(last=False)
 
     def _deliver_fill(self, fill: Fill) -> Deliver | None:
         return Deliver(fill) if self.trades.add((fill.venue, fill.trade_id)) else None

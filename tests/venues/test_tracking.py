@@ -96,12 +96,12 @@ def test_requery_answers_not_found_errors_and_bugs() -> None:
     assert isinstance(bug, Fail) and isinstance(bug.error, TypeError)
 
 
-def test_venue_order_ids_learned_from_the_stream_are_bounded_oldest_first() -> None:
+def test_venue_ids_learned_from_the_stream_are_bounded_oldest_forgotten() -> None:
     t = OrderTracker("v", limit=3)
     for i in range(5):
-        t.learn(f"V{i}", f"c{i}")  # every order push of a long session teaches one
+        t.learn(f"V{i}", f"c{i}")  # e.g. order pushes of every order on the account
     assert [t.client_order_id(f"V{i}") for i in range(5)] == [None, None, "c2", "c3", "c4"]
-    t.learn("V2", "c2")  # seen again: the newest now
+    t.learn("V2", "c2")  # learned again: the newest now
     t.learn("V5", "c5")
     assert t.client_order_id("V2") == "c2" and t.client_order_id("V3") is None
 
@@ -123,3 +123,11 @@ def test_health_counts_skipped_items_in_its_snapshot() -> None:
     health = VenueHealth("v")
     health.skipped += 2
     assert health.snapshot(0.0)["skipped"] == 2
+
+
+def test_fills_waiting_for_their_order_id_are_bounded() -> None:
+    t = OrderTracker("v", limit=2, fill_wait_s=5.0)
+    for i in range(4):  # fills of orders no note and no push ever names
+        assert t.fill_for_venue_order(f"V{i}", lambda cid, i=i: fill(cid, f"T{i}"), 1.0) is None
+    assert t.fills_waited == 2 and len(t._waiting) == 2  # the others: left to the re-query
+    assert [len(t.learn(f"V{i}", f"c{i}")) for i in range(4)] == [1, 1, 0, 0]

@@ -11,8 +11,13 @@ Implements :class:`arbtrio.venues.base.VenueClient`; the rules are in ``specs/01
   cancel by the numeric id when this client placed the order (the ``text`` lookup only
   works up to 60 s after an order finishes), else by ``text``.
 * Private stream: :class:`~arbtrio.venues.gateio.feed.GateOrderFeed`; every order placed
-  here is posted to it (:class:`~arbtrio.venues.tracking.Placed`), and its REST
-  re-queries come back here as fetches (``query_order``).
+  here is posted to it with its venue order id (:class:`~arbtrio.venues.tracking.Placed`:
+  fills pushed before the answer wait for it), and its REST re-queries come back here as
+  fetches (``query_order``).
+* Lists the venue answers (contracts, positions, orders, trades) decode item by item: an
+  item that does not decode, or one foreign to this client (a position in a contract it
+  does not trade, another order's trade), is skipped and counted in ``health.skipped``,
+  never failing the call (``specs/013-gateio.md``, "Decoding").
 * Rate limits and errors: :class:`GateRules` (a token bucket per endpoint class, see
   :data:`RATE_LIMITS`; non-2xx answers mapped by :mod:`arbtrio.venues.gateio.errors`).
 * Symbol hints: assets (``"BTC"``) or contracts (``"BTC_USDT"``), resolved against the
@@ -29,7 +34,6 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
-import msgspec
 import structlog
 import trio
 from trio_websocket import WebSocketConnection
@@ -172,22 +176,32 @@ class GateRules:
         )
 
 
-def _decoder(decoder: msgspec.json.Decoder[T], what: str) -> Callable[[Any], T]:
+def _object(into: type[T], what: str) -> Callable[[Any], T]:
     def decode(raw: Any) -> T:
-        return codecs.decode(decoder, raw, what)
+        return codecs.decode_object(into, raw, what)
 
     return decode
 
 
-_decode_contracts = _decoder(codecs.contracts_decoder, "contracts")
-_decode_contract = _decoder(codecs.contract_decoder, "contract")
-_decode_snapshot = _decoder(codecs.snapshot_decoder, "order_book")
-_decode_order = _decoder(codecs.order_decoder, "order")
-_decode_orders = _decoder(codecs.orders_decoder, "orders")
-_decode_trades = _decoder(codecs.my_trades_decoder, "my_trades")
-_decode_account = _decoder(codecs.account_decoder, "accounts")
-_decode_positions = _decoder(codecs.positions_decoder, "positions")
-_decode_detail = _decoder(codecs.account_detail_decoder, "account detail")
+def _items(into: type[T], what: str) -> Callable[[Any], codecs.Items[T]]:
+    def decode(raw: Any) -> codecs.Items[T]:
+        return codecs.decode_items(into, raw, what)
+
+    return decode
+
+
+def _decode_snapshot(raw: Any) -> codecs.OrderBookSnapshot:
+    return codecs.decode(codecs.snapshot_decoder, raw, "order_book")
+
+
+_decode_contracts = _items(codecs.Contract, "contracts")
+_decode_contract = _object(codecs.Contract, "contract")
+_decode_order = _object(codecs.FuturesOrder, "order")
+_decode_orders = _items(codecs.FuturesOrder, "orders")
+_decode_trades = _items(codecs.MyTrade, "my_trades")
+_decode_account = _object(codecs.Account, "accounts")
+_decode_positions = _items(codecs.Position, "positions")
+_decode_detail = _object(codecs.AccountDetail, "account detail")
 
 
 def _ignore(raw: Any) -> None:
@@ -240,6 +254,8 @@ class GateClient:
         self.hinted_symbols: list[str] = []  # the hints as contracts (after load_instruments)
         self._uid: int | None = None
         self._order_ids: OrderedDict[str, str] = OrderedDict()  # placed here: text → id
+        self.max_order_ids = MAX_ORDER_IDS
+        self._untradable: frozenset[str] = frozenset()  # listed, not tradable (last load)
         self.orders = GateOrderFeed(
             self._creds or Credentials(), self.instruments, self.health, wall_clock,
             ping_interval=ping_interval, idle_timeout=idle_timeout,
@@ -272,6 +288,14 @@ class GateClient:
 
     def _ts_ms(self) -> int:
         return int(self._wall() * 1000)
+
+    def _skipped(self, what: str, reasons: Sequence[str]) -> None:
+        """Count and log the items of a list answer that were left out (``health.skipped``):
+        undecodable, or foreign to what this client trades."""
+        if reasons:
+            self.health.skipped += len(reasons)
+            log.warning("venue.items_skipped", venue=VENUE, what=what, count=len(reasons),
+                        first=reasons[0])  # fmt: skip
 
     async def _request(
         self,
@@ -315,13 +339,22 @@ class GateClient:
 
     # -- instruments -----------------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
-        """Every tradable ``*_USDT`` contract; also resolves the symbol hints."""
+        """Every tradable ``*_USDT`` contract; also resolves the symbol hints. A contract
+        that does not decode (or describes no valid instrument) is skipped and counted; the
+        untradable ones (status, delisting, not USDT) are left out uncounted."""
         contracts = await self._request("GET", "/futures/usdt/contracts", _decode_contracts)
-        loaded = {
-            c.name: convert.instrument_from_contract(c)
-            for c in contracts
-            if convert.is_tradable_contract(c)
-        }
+        self._skipped("contracts", contracts.errors)
+        loaded: dict[str, Instrument] = {}
+        invalid: list[str] = []
+        for c in contracts.items:
+            if not convert.is_tradable_contract(c):
+                continue
+            try:
+                loaded[c.name] = convert.instrument_from_contract(c)
+            except ValueError as exc:
+                invalid.append(f"contract {c.name}: {exc}")
+        self._skipped("contracts", invalid)
+        self._untradable = frozenset(c.name for c in contracts.items) - loaded.keys()
         self.instruments.clear()  # in place: the order stream reads the same map
         self.instruments.update(loaded)
         self.hinted_symbols, unknown = convert.symbols_for_hints(loaded.values(), self.symbols_hint)
@@ -376,9 +409,11 @@ class GateClient:
         venue_order_id = str(order.id)
         self._order_ids[cid] = venue_order_id
         self._order_ids.move_to_end(cid)
-        while len(self._order_ids) > MAX_ORDER_IDS:
+        while len(self._order_ids) > self.max_order_ids:
             self._order_ids.popitem(last=False)
-        self.order_stream.post(Placed(cid, inst.symbol, sent_at=sent_at))
+        self.order_stream.post(
+            Placed(cid, inst.symbol, venue_order_id=venue_order_id, sent_at=sent_at)
+        )
         return OrderAck(
             venue=VENUE, client_order_id=cid, venue_order_id=venue_order_id,
             ts=trio.current_time(),
@@ -419,9 +454,12 @@ class GateClient:
         trades: list[codecs.MyTrade] = []
         if abs(order.size) != abs(order.left):
             query = [("contract", symbol), ("order", str(order.id))]
-            trades = await self._request(
+            rows = await self._request(
                 "GET", "/futures/usdt/my_trades", _decode_trades, query=query, signed=True
             )
+            self._skipped("my_trades", rows.errors)
+            trades, foreign = convert.trades_of(order, rows.items)
+            self._skipped("my_trades", foreign)
         return convert.order_report(inst, order, trades, trio.current_time())
 
     async def _find_finished(self, symbol: str, text: str) -> codecs.FuturesOrder | None:
@@ -429,7 +467,10 @@ class GateClient:
         orders = await self._request(
             "GET", ORDER_ENDPOINT, _decode_orders, query=query, signed=True
         )
-        return next((o for o in orders if o.text == text), None)
+        self._skipped("orders", orders.errors)
+        self._skipped("orders", [f"order {o.id} of {o.contract}" for o in orders.items
+                                 if o.contract != symbol])  # fmt: skip
+        return next((o for o in orders.items if o.text == text and o.contract == symbol), None)
 
     # -- account ---------------------------------------------------------------------------
     async def fetch_balances(self) -> list[Balance]:
@@ -442,16 +483,18 @@ class GateClient:
         ]
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        positions = await self._request(
-            "GET", "/futures/usdt/positions", _decode_positions, signed=True
-        )
-        result = []
-        for p in positions:
-            if p.size == 0:
-                continue
-            inst = await self._instrument(p.contract)
-            result.append(convert.position(inst, p.size, p.entry_price))
-        return result
+        """The account's open positions in the contracts this client trades. A position in
+        any other contract (inverse, delisted, untradable) or one that does not decode is
+        skipped and counted (``health.skipped``), never failing the rest; a contract the
+        last instrument load did not list reloads the list once first."""
+        rows = await self._request("GET", "/futures/usdt/positions", _decode_positions, signed=True)
+        self._skipped("positions", rows.errors)
+        known = self.instruments.keys() | self._untradable
+        if any(p.size and p.contract not in known for p in rows.items):
+            await self.load_instruments()  # listed since the last load?
+        held, foreign = convert.positions_of(self.instruments, rows.items)
+        self._skipped("positions", foreign)
+        return held
 
     async def fetch_funding(self, symbols: Sequence[str]) -> list[FundingRate]:
         result = []

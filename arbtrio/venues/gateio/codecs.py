@@ -13,15 +13,36 @@ fields are ignored, so the venue adding fields never breaks decoding. Convention
 * Structs carrying money derive from :class:`~arbtrio.venues.wire.Exact` (finite decimals
   only); :func:`decode` turns every decoding failure into
   :class:`~arbtrio.venues.base.MalformedMessage`.
+
+Account and order messages (REST answers and private pushes) decode leniently, as Gate
+sends them (``specs/013-gateio.md``, "Decoding"): :func:`decode_object` for one object,
+:func:`decode_items` for a list, item by item.
+
+* Numbers as the venue writes them: Gate documents that a number may come as an integer,
+  a decimal or a string (``1596531048``, ``"1596531048.285"``), and with
+  ``X-Gate-Size-Decimal`` sizes, ids and times come as strings. JSON numbers are read
+  exactly (a float literal becomes a ``Decimal`` from its text, never through a binary
+  float), then converted to the field's type.
+* A ``null`` or ``""`` field is absent: its default applies (``"fee": null`` is no fee,
+  ``"price": ""`` no price); absent and required is a decoding failure.
+* Extra fields are ignored.
+* A list decodes item by item: an item that fails is returned as an error (the caller
+  counts it in ``health.skipped``), never taking its neighbours with it. Only a message
+  that is not JSON or not a list at all is malformed as a whole.
+
+Order-book frames keep their strict, one-pass decoders (the hot path): a book delta's
+levels are not independent items, and a bad one resyncs the book.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+import attrs
 import msgspec
 
+from arbtrio.venues.base import MalformedMessage
 from arbtrio.venues.wire import Exact, decode_or_malformed
 
 VENUE = "gateio"
@@ -269,27 +290,18 @@ class ErrorBody(msgspec.Struct):
 # -- decoders (built once) -----------------------------------------------------------------
 T = TypeVar("T")
 
-envelope_decoder = msgspec.json.Decoder(WsEnvelope)
+envelope_decoder = msgspec.json.Decoder(WsEnvelope, strict=False)
 book_update_decoder = msgspec.json.Decoder(BookUpdate, strict=False)
 book_frame_decoder = msgspec.json.Decoder(BookFrame, strict=False)
 snapshot_decoder = msgspec.json.Decoder(OrderBookSnapshot, strict=False)
 ws_request_decoder = msgspec.json.Decoder(WsRequest)
 subscribe_status_decoder = msgspec.json.Decoder(SubscribeStatus)
-ws_orders_decoder = msgspec.json.Decoder(list[WsOrder])
-ws_usertrades_decoder = msgspec.json.Decoder(list[WsUserTrade])
-ws_positions_decoder = msgspec.json.Decoder(list[WsPosition])
-ws_balances_decoder = msgspec.json.Decoder(list[WsBalance])
-contracts_decoder = msgspec.json.Decoder(list[Contract])
-contract_decoder = msgspec.json.Decoder(Contract)
 order_create_decoder = msgspec.json.Decoder(OrderCreate)
-order_decoder = msgspec.json.Decoder(FuturesOrder)
-orders_decoder = msgspec.json.Decoder(list[FuturesOrder])
-my_trades_decoder = msgspec.json.Decoder(list[MyTrade])
-positions_decoder = msgspec.json.Decoder(list[Position])
-account_decoder = msgspec.json.Decoder(Account)
-account_detail_decoder = msgspec.json.Decoder(AccountDetail)
 server_time_decoder = msgspec.json.Decoder(ServerTime)
 error_decoder = msgspec.json.Decoder(ErrorBody)
+_untyped = msgspec.json.Decoder(float_hook=Decimal)  # JSON floats read exactly, from their text
+_ITEM_ERRORS = (msgspec.ValidationError, ValueError, TypeError)
+_INT_MAX = Decimal(2**63)
 
 encoder = msgspec.json.Encoder(decimal_format="string")
 
@@ -297,6 +309,66 @@ encoder = msgspec.json.Encoder(decimal_format="string")
 def decode(decoder: msgspec.json.Decoder[T], data: bytes | str | msgspec.Raw, what: str) -> T:
     """Decode ``data`` or raise MalformedMessage naming ``what`` and the failing field."""
     return decode_or_malformed(VENUE, decoder, data, what)
+
+
+@attrs.frozen
+class Items(Generic[T]):
+    """A list decoded item by item: the items that decoded, and why each other one did not
+    (``"<what>[<index>]: <reason>"``), in list order."""
+
+    items: list[T]
+    errors: list[str]
+
+
+def _untyped_json(data: bytes | str | msgspec.Raw, what: str) -> Any:
+    try:
+        return _untyped.decode(data)
+    except msgspec.DecodeError as exc:
+        raise MalformedMessage(VENUE, f"{what}: {exc}") from None
+
+
+def _lenient(obj: Any, into: type[T]) -> T:
+    """One decoded JSON object as ``into``: null and "" fields absent, numbers converted
+    from whatever JSON type carried them. Raises msgspec.ValidationError (or ValueError)."""
+    if not isinstance(obj, dict):
+        raise msgspec.ValidationError(f"expected an object, got {type(obj).__name__}")
+    present = {k: _integral(v) for k, v in obj.items() if v is not None and v != ""}
+    return msgspec.convert(present, into, strict=False)
+
+
+def _integral(value: Any) -> Any:
+    """A float literal with an integral value (``28800.0``, ``1.6e12``) as an int, so that
+    integer fields take it (exact either way for decimal and float fields)."""
+    if isinstance(value, Decimal) and value.is_finite() and abs(value) < _INT_MAX:
+        integral = value.to_integral_value()
+        if integral == value:
+            return int(integral)
+    return value
+
+
+def decode_object(into: type[T], data: bytes | str | msgspec.Raw, what: str) -> T:
+    """One account or order object, leniently (module docstring); MalformedMessage when
+    it is not JSON, not an object, or lacks a field ``into`` needs."""
+    try:
+        return _lenient(_untyped_json(data, what), into)
+    except _ITEM_ERRORS as exc:
+        raise MalformedMessage(VENUE, f"{what}: {exc}") from None
+
+
+def decode_items(into: type[T], data: bytes | str | msgspec.Raw, what: str) -> Items[T]:
+    """A JSON array of ``into`` objects, item by item (module docstring). MalformedMessage
+    only when ``data`` is not JSON or not an array."""
+    items = _untyped_json(data, what)
+    if not isinstance(items, list):
+        raise MalformedMessage(VENUE, f"{what}: expected an array, got {type(items).__name__}")
+    good: list[T] = []
+    errors: list[str] = []
+    for i, item in enumerate(items):
+        try:
+            good.append(_lenient(item, into))
+        except _ITEM_ERRORS as exc:
+            errors.append(f"{what}[{i}]: {exc}")
+    return Items(good, errors)
 
 
 def encode(obj: Any) -> bytes:

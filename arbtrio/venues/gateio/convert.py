@@ -7,8 +7,10 @@ contracts × ``quanto_multiplier``, which :class:`Instrument` carries as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+
+import structlog
 
 from arbtrio.core.instruments import Instrument, format_decimal, from_contracts, to_contracts
 from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side, VenuePosition
@@ -18,12 +20,16 @@ from arbtrio.venues.gateio.codecs import (
     Contract,
     FuturesOrder,
     MyTrade,
+    Position,
     WsOrder,
     WsUserTrade,
     id_str,
 )
 
+log = structlog.get_logger("arbtrio.venues.gateio")
+
 ZERO = Decimal(0)
+POINT = "POINT"  # Gate's point card: a fee paid in points is kept in points, never as USDT
 
 # finish_as of an order that finished with nothing filled: the venue refused it outright.
 # Anything else unfilled (ioc, cancelled, liquidated, ...) is a cancellation.
@@ -128,11 +134,21 @@ def filled_base(inst: Instrument, size: Decimal, left: Decimal) -> Decimal:
     return from_contracts(inst, abs(size) - abs(left))
 
 
-def order_update(inst: Instrument, o: FuturesOrder | WsOrder, ts: float) -> OrderUpdate:
+def is_client_order_id(text: str) -> bool:
+    """Whether an order's ``text`` is a client order id (``t-…``): Gate reserves the other
+    values (``api``, ``web``, ``app``, ``-``, liquidation marks…) for orders it made or that
+    were placed without one."""
+    return text.startswith("t-")
+
+
+def order_update(
+    inst: Instrument, o: FuturesOrder | WsOrder, ts: float, client_order_id: str = ""
+) -> OrderUpdate:
+    """The order's status as an update of ``client_order_id`` (default: its ``text``)."""
     filled = filled_base(inst, o.size, o.left)
     return OrderUpdate(
         venue=VENUE,
-        client_order_id=o.text,
+        client_order_id=client_order_id or o.text,
         status=order_status(o.status, o.finish_as, o.size, o.left),
         filled_qty=filled,
         avg_price=o.fill_price if filled > 0 and o.fill_price > 0 else None,
@@ -141,25 +157,42 @@ def order_update(inst: Instrument, o: FuturesOrder | WsOrder, ts: float) -> Orde
     )
 
 
+def trade_fee(t: MyTrade | WsUserTrade) -> tuple[Decimal, str]:
+    """``(fee, currency)`` of a trade: ``fee`` is in the settle currency (USDT: ``""``, the
+    quote), ``point_fee`` in points. A trade paid in points only keeps its fee in
+    :data:`POINT`; one paid in both keeps the USDT part (one Fill carries one currency; the
+    venue documents no such split) and logs the points part."""
+    if t.point_fee and not t.fee:
+        return t.point_fee, POINT
+    if t.point_fee:
+        log.warning("gateio.point_fee_not_booked", trade=id_str(t.id), point_fee=str(t.point_fee))
+    return t.fee, ""
+
+
 def fill_from_trade(
     inst: Instrument, t: MyTrade | WsUserTrade, client_order_id: str, ts: float
 ) -> Fill:
-    """A usertrade/my_trade as a Fill; the side is the sign of the trade's size."""
+    """A usertrade/my_trade of order ``client_order_id`` as a Fill; the side is the sign of
+    the trade's size, the fee keeps its currency (:func:`trade_fee`)."""
+    fee, currency = trade_fee(t)
     return Fill(
         venue=VENUE,
-        client_order_id=client_order_id or t.text,
+        client_order_id=client_order_id,
         trade_id=id_str(t.id),
         side=Side.BUY if t.size > 0 else Side.SELL,
         qty=from_contracts(inst, abs(t.size)),
         price=t.price,
-        fee=t.fee,
+        fee=fee,
         ts=ts,
+        fee_currency=currency,
     )
 
 
 def order_report(
-    inst: Instrument, o: FuturesOrder, trades: list[MyTrade], ts: float
+    inst: Instrument, o: FuturesOrder, trades: Iterable[MyTrade], ts: float
 ) -> OrderReport:
+    """The order's state and the fills of ``trades`` (the order's own: see
+    :func:`trades_of`)."""
     u = order_update(inst, o, ts)
     return OrderReport(
         venue=VENUE,
@@ -170,3 +203,36 @@ def order_report(
         fills=tuple(fill_from_trade(inst, t, o.text, ts) for t in trades),
         reason=u.reason,
     )
+
+
+def trades_of(o: FuturesOrder, trades: Iterable[MyTrade]) -> tuple[list[MyTrade], list[str]]:
+    """``(the trades of order o, why each other one is not)``: another order's or another
+    contract's trade in the answer is foreign, never booked as this order's fill."""
+    own: list[MyTrade] = []
+    foreign: list[str] = []
+    order_id = str(o.id)
+    for t in trades:
+        if id_str(t.order_id) == order_id and t.contract == o.contract:
+            own.append(t)
+        else:
+            foreign.append(f"trade {id_str(t.id)} of order {id_str(t.order_id)} ({t.contract})")
+    return own, foreign
+
+
+def positions_of(
+    instruments: Mapping[str, Instrument], rows: Iterable[Position]
+) -> tuple[list[VenuePosition], list[str]]:
+    """``(the open positions of contracts arbtrio trades, why each other one is left out)``:
+    a position in a contract not in ``instruments`` (inverse, delisted, untradable) is
+    foreign; a flat one is no position and not reported."""
+    held: list[VenuePosition] = []
+    foreign: list[str] = []
+    for p in rows:
+        if p.size == 0:
+            continue
+        inst = instruments.get(p.contract)
+        if inst is None:
+            foreign.append(f"position of {p.size} contracts in {p.contract} (not traded here)")
+            continue
+        held.append(position(inst, p.size, p.entry_price))
+    return held, foreign

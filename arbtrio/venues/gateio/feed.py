@@ -44,20 +44,35 @@ book (not the initial sync).
 
 :class:`GateOrderFeed` — the private channels ``futures.orders``, ``futures.usertrades``,
 ``futures.positions`` (payload ``[uid, "!all"]``) and ``futures.balances`` (``[uid]``),
-each subscribe signed; ``connected``'s ``info`` is the account's uid. Orders become
-:class:`OrderUpdate` and usertrades :class:`Fill` (``Deliver``; fills de-duplicated by
-trade id), positions and balances are kept in :attr:`GateOrderFeed.positions` and
-:attr:`GateOrderFeed.balance`. The REST fallback is the shared
-:class:`~arbtrio.venues.tracking.OrderTracker`: the client posts every order it placed
-(:class:`~arbtrio.venues.tracking.Placed`); after every (re)subscription, every malformed
-private frame and periodically, each such order whose terminal state the stream has not
-delivered is re-queried (``Fetch(Requery)``) and its fills (de-duplicated with the stream's)
-and status delivered; an order sent before the current session was subscribed is re-queried
+each subscribe signed; ``connected``'s ``info`` is the account's uid. Pushes decode item by
+item (:func:`~arbtrio.venues.gateio.codecs.decode_items`): an item that does not decode, or
+one foreign to this client (a contract it does not trade, an order it did not place, a
+balance in another currency) is skipped and counted in ``health.skipped``, its neighbours
+delivered; an undecodable order or fill item also re-queries the unfinished orders. Orders
+become :class:`OrderUpdate` and usertrades :class:`Fill` (``Deliver``; fills de-duplicated
+by trade id; a fee paid in points keeps its currency), positions and balances are kept in
+:attr:`GateOrderFeed.positions` and :attr:`GateOrderFeed.balance`.
+
+Whose order: a ``text`` of ``t-…`` is the client order id. Any other text (Gate's own
+marks: ``api``, ``web``, ``-``…) leaves only the venue's order id: an order push is this
+client's when the tracker knows that id (from a :class:`~arbtrio.venues.tracking.Placed`
+note or an earlier push), else foreign; a fill waits for the id
+(:meth:`~arbtrio.venues.tracking.OrderTracker.fill_for_venue_order`) until the placement's
+note, which carries the venue order id, or an order push maps it — else the order's REST
+re-query recovers its trade.
+
+The REST fallback is the shared :class:`~arbtrio.venues.tracking.OrderTracker`: the client
+posts every order it placed (``Placed``, with the venue order id); after every
+(re)subscription, every malformed private frame or undecodable order/fill item, and every
+``reconcile_every_s``, each such order whose terminal state the stream has not delivered
+is re-queried (``Fetch(Requery)``) and its fills (de-duplicated with the stream's) and
+status delivered; an order sent before the current session was subscribed is re-queried
 as soon as its note arrives (the stream may have missed its pushes).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -93,6 +108,7 @@ __all__ = [
 
 log = structlog.get_logger("arbtrio.venues.gateio")
 
+SETTLE = "USDT"  # the settle currency of the USDT-margined futures this stream serves
 PRIVATE_CHANNELS = ("futures.orders", "futures.usertrades", "futures.positions", "futures.balances")
 AUTH_WS_CODES = frozenset({4, 6, 11})  # WS error codes meaning authentication failed
 _frame = codecs.book_frame_decoder
@@ -407,7 +423,8 @@ class GateOrderFeed:
     """The account's private stream (see the module docstring).
 
     ``instruments`` is the client's contract map (read only: events of contracts it does not
-    hold are skipped)."""
+    hold are skipped and counted). ``max_orders`` bounds the tracker's maps (orders, venue
+    ids, fills waiting; the oldest forgotten)."""
 
     def __init__(
         self,
@@ -502,36 +519,104 @@ class GateOrderFeed:
 
     # -- pushes -----------------------------------------------------------------------------
     def events(self, env: WsEnvelope, now: float) -> list[Output]:
-        """The order events of one private update, to deliver (positions and balances are
-        kept, not delivered). Raises :class:`MalformedMessage`: the whole push is dropped."""
+        """The outputs of one private update: order events to deliver (positions and the
+        balance are kept, not delivered). Items decode one by one: an undecodable or
+        foreign one is skipped and counted (``health.skipped``); an undecodable order or
+        fill also re-queries the unfinished orders (it may have been one of theirs).
+        Raises :class:`MalformedMessage` when the result is not a list at all."""
         channel = env.channel
-        events: list[Output] = []
-        instruments = self.instruments
         if channel == "futures.orders":
-            for o in codecs.decode(codecs.ws_orders_decoder, env.result, channel):
-                inst = instruments.get(o.contract)
-                if inst is None:
-                    continue
-                update = convert.order_update(inst, o, now)
-                if update.status.is_terminal:
-                    self.tracker.finished(o.text)
-                events.append(Deliver(update))
-        elif channel == "futures.usertrades":
-            for t in codecs.decode(codecs.ws_usertrades_decoder, env.result, channel):
-                inst = instruments.get(t.contract)
-                if inst is None:
-                    continue
-                delivered = self.tracker.fill(convert.fill_from_trade(inst, t, t.text, now))
-                if delivered is not None:
-                    events.append(delivered)
-        elif channel == "futures.positions":
-            for p in codecs.decode(codecs.ws_positions_decoder, env.result, channel):
-                inst = instruments.get(p.contract)
-                if inst is not None:
-                    self.positions[p.contract] = convert.position(inst, p.size, p.entry_price)
+            orders = codecs.decode_items(codecs.WsOrder, env.result, channel)
+            return self._orders(orders, now)
+        if channel == "futures.usertrades":
+            trades = codecs.decode_items(codecs.WsUserTrade, env.result, channel)
+            return self._trades(trades, now)
+        if channel == "futures.positions":
+            positions = codecs.decode_items(codecs.WsPosition, env.result, channel)
+            self._positions(positions)
         elif channel == "futures.balances":
-            for b in codecs.decode(codecs.ws_balances_decoder, env.result, channel):
-                self.balance = Balance(
-                    venue=VENUE, currency=b.currency.upper(), total=b.balance, available=b.balance
-                )
-        return events
+            balances = codecs.decode_items(codecs.WsBalance, env.result, channel)
+            self._balances(balances)
+        return []
+
+    def _orders(self, orders: codecs.Items[codecs.WsOrder], now: float) -> list[Output]:
+        out: list[Output] = self._undecodable(orders.errors, now)
+        tracker = self.tracker
+        foreign: list[str] = []
+        for o in orders.items:
+            inst = self.instruments.get(o.contract)
+            if inst is None:
+                foreign.append(f"order {o.id} of {o.contract} (not traded here)")
+                continue
+            venue_order_id = str(o.id)
+            if convert.is_client_order_id(o.text):
+                cid = o.text
+                out += tracker.learn(venue_order_id, cid)  # fills that waited for this id
+            else:
+                known = tracker.client_order_id(venue_order_id)
+                if known is None:
+                    foreign.append(f"order {o.id} with text {o.text!r} (not placed here)")
+                    continue
+                cid = known
+            update = convert.order_update(inst, o, now, cid)
+            if update.status.is_terminal:
+                tracker.finished(cid)
+            out.append(Deliver(update))
+        self._skip("futures.orders", foreign)
+        return out
+
+    def _trades(self, trades: codecs.Items[codecs.WsUserTrade], now: float) -> list[Output]:
+        out: list[Output] = self._undecodable(trades.errors, now)
+        tracker = self.tracker
+        foreign: list[str] = []
+        for t in trades.items:
+            inst = self.instruments.get(t.contract)
+            if inst is None:
+                foreign.append(f"trade {codecs.id_str(t.id)} of {t.contract} (not traded here)")
+                continue
+            make = functools.partial(convert.fill_from_trade, inst, t, ts=now)
+            if convert.is_client_order_id(t.text):
+                delivered: Output | None = tracker.fill(make(t.text))
+            else:  # only the venue's order id tells whose fill it is: the tracker holds it
+                delivered = tracker.fill_for_venue_order(codecs.id_str(t.order_id), make, now)
+            if delivered is not None:
+                out.append(delivered)
+        self._skip("futures.usertrades", foreign)
+        return out
+
+    def _positions(self, positions: codecs.Items[codecs.WsPosition]) -> None:
+        self._skip("futures.positions", positions.errors)
+        foreign: list[str] = []
+        for p in positions.items:
+            inst = self.instruments.get(p.contract)
+            if inst is None:
+                foreign.append(f"position in {p.contract} (not traded here)")
+                continue
+            self.positions[p.contract] = convert.position(inst, p.size, p.entry_price)
+        self._skip("futures.positions", foreign)
+
+    def _balances(self, balances: codecs.Items[codecs.WsBalance]) -> None:
+        self._skip("futures.balances", balances.errors)
+        foreign: list[str] = []
+        for b in balances.items:
+            currency = b.currency.upper()
+            if currency != SETTLE:
+                foreign.append(f"balance in {currency} (this stream settles in {SETTLE})")
+                continue
+            self.balance = Balance(venue=VENUE, currency=currency, total=b.balance,
+                                   available=b.balance)  # fmt: skip
+        self._skip("futures.balances", foreign)
+
+    def _undecodable(self, errors: list[str], now: float) -> list[Output]:
+        """Order or fill items that did not decode: skipped and counted, and every
+        unfinished order re-queried (the lost item may have been one of theirs)."""
+        if not errors:
+            return []
+        self._skip("private push", errors)
+        return self.tracker.requery(now)
+
+    def _skip(self, what: str, reasons: list[str]) -> None:
+        if reasons:
+            self.health.skipped += len(reasons)
+            log.warning("venue.items_skipped", venue=VENUE, what=what, count=len(reasons),
+                        first=reasons[0])  # fmt: skip

@@ -343,8 +343,12 @@ def test_unfinished_placed_orders_are_requeried_after_subscription_and_malformed
     assert kinds(out) == [Ready, Fetch]
     assert fetches(out) == [Requery("BTC_USDT", "t-open")]
     out = f.frame(push("futures.orders", [{"contract": "BTC_USDT"}]), 2.0)  # no id, size…
-    assert f.health.malformed == 1 and fetches(out) == [Requery("BTC_USDT", "t-open")]
+    assert f.health.skipped == 1 and fetches(out) == [Requery("BTC_USDT", "t-open")]  # one item
     assert fetches(f.frame("not json", 2.1)) == [Requery("BTC_USDT", "t-open")]
+    assert fetches(f.frame(push("futures.usertrades", {"id": 1}), 2.2)) == [
+        Requery("BTC_USDT", "t-open")
+    ]  # not a list: the whole push
+    assert f.health.malformed == 2 and f.health.skipped == 1
 
 
 def test_a_terminal_push_before_the_placement_note_counts() -> None:
@@ -404,3 +408,58 @@ def test_private_pings_and_upgrade() -> None:
     (fail,) = f.frame('{"time":1,"channel":"","event":"upgrade"}', 16.0)
     assert isinstance(fail.error, Disconnected)
     assert f.disconnected("gone", 17.0) == ()
+
+
+# -- fills before acks ----------------------------------------------------------------------
+def anonymous_trade(trade_id: str, order_id: str = "7", size: int = 100) -> str:
+    """A usertrade naming only the venue's order id (no client order id in ``text``)."""
+    return push(
+        "futures.usertrades",
+        [{"id": trade_id, "contract": "BTC_USDT", "order_id": order_id, "size": size,
+          "price": "100.5", "text": "api", "fee": 0.01}],
+    )  # fmt: skip
+
+
+def test_a_fill_before_its_order_is_known_is_delivered_once_the_order_push_names_it() -> None:
+    f = order_feed()
+    subscribed(f)
+    assert f.frame(anonymous_trade("t1"), 2.0) == ()  # whose? not known yet: held
+    out = f.frame(order_push("t-fast"), 2.1)  # order 7 is t-fast
+    fill, update = (o.event for o in out if isinstance(o, Deliver))
+    assert isinstance(fill, Fill) and fill.client_order_id == "t-fast" and fill.trade_id == "t1"
+    assert isinstance(update, OrderUpdate) and update.status is OrderStatus.FILLED
+    (later,) = f.frame(anonymous_trade("t2"), 2.2)  # known now: delivered at once
+    assert isinstance(later, Deliver) and later.event.client_order_id == "t-fast"
+
+
+def test_a_fill_whose_order_stays_unknown_is_recovered_by_the_order_requery() -> None:
+    """Neither a note nor a push names order 7 within the wait: the held fill is dropped
+    (never delivered as an orphan), and the order's REST re-query delivers its trade."""
+    f = order_feed()
+    subscribed(f, now=1.0)
+    assert f.frame(anonymous_trade("t1"), 2.0) == ()
+    assert f.timer(8.0) == ()  # waited fill_wait_s: dropped with a warning
+    assert f.note(Placed("t-late", "BTC_USDT", venue_order_id="", sent_at=1.5), 9.0) == ()
+    (key,) = fetches(f.timer(61.5))  # the periodic re-query of unfinished orders
+    assert key == Requery("BTC_USDT", "t-late")
+    fills = (
+        Fill(venue="gateio", client_order_id="t-late", trade_id="t1", side=Side.BUY,
+             qty=Decimal("0.01"), price=Decimal("100.5"), fee=Decimal("0.01"), ts=61.6),
+    )  # fmt: skip
+    report = OrderReport(
+        venue="gateio", client_order_id="t-late", status=OrderStatus.FILLED,
+        filled_qty=Decimal("0.01"), avg_price=Decimal("100.5"), fills=fills,
+    )  # fmt: skip
+    events = [o.event for o in f.fetched(key, report, 61.7) if isinstance(o, Deliver)]
+    assert [type(e) for e in events] == [Fill, OrderUpdate]
+    assert events[0].client_order_id == "t-late" and f.tracker.unfinished() == []
+
+
+def test_the_order_protocol_bounds_what_it_learns_per_order() -> None:
+    f = GateOrderFeed(CREDS, INSTRUMENTS, VenueHealth("gateio"), lambda: WALL, max_orders=2)
+    subscribed(f)
+    for i in range(4):
+        f.note(Placed(f"t-{i}", "BTC_USDT", venue_order_id=str(100 + i), sent_at=1.5), 2.0)
+    known = [f.tracker.client_order_id(str(100 + i)) for i in range(4)]
+    assert known == [None, None, "t-2", "t-3"]
+    assert [r.client_order_id for r in f.tracker.unfinished()] == ["t-2", "t-3"]
