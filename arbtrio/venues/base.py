@@ -92,7 +92,12 @@ class MalformedMessage(VenueError):
 # -- health ------------------------------------------------------------------------------
 @attrs.define(eq=False)
 class VenueHealth:
-    """Mutable health counters owned by one client; :meth:`snapshot` for readers."""
+    """Mutable health counters owned by one client; :meth:`snapshot` for readers.
+
+    ``malformed`` counts messages (frames, answers) that failed to decode as a whole;
+    ``skipped`` counts single items of a list that a client left out while decoding their
+    neighbours: a foreign item (another category, an untraded contract, a spot order) or
+    a malformed one."""
 
     venue: str
     connected: bool = False
@@ -101,6 +106,7 @@ class VenueHealth:
     resyncs: int = 0
     reconnects: int = 0
     malformed: int = 0
+    skipped: int = 0
     consecutive_failures: int = 0
     last_error: str = ""
 
@@ -117,6 +123,7 @@ class VenueHealth:
             "resyncs": self.resyncs,
             "reconnects": self.reconnects,
             "malformed": self.malformed,
+            "skipped": self.skipped,
             "last_error": self.last_error,
         }
 
