@@ -120,6 +120,9 @@ class OrderTracker:
         """The stream told which client order a venue order id is (e.g. an order push):
         remember it and deliver the fills waiting for it."""
         self._by_venue_id[venue_order_id] = client_order_id
+        self._by_venue_id.move_to_end(venue_order_id)
+        while len(self._by_venue_id) > self.limit:
+            self._by_venue_id.popitem(last=False)
         waiting = self._waiting.pop(venue_order_id, None)
         if waiting is None:
             return []
@@ -138,10 +141,15 @@ class OrderTracker:
         cid = self._by_venue_id.get(venue_order_id)
         if cid is not None:
             return self._deliver_fill(make(cid))
-        waiting = self._waiting.setdefault(venue_order_id, _Waiting([], now))
-        if len(self._waiting) <= self.limit:
-            waiting.fills.append(make)
-            self.fills_waited += 1
+        waiting = self._waiting.get(venue_order_id)
+        if waiting is None:
+            if len(self._waiting) >= self.limit:
+                log.warning("venue.fill_without_order", venue=self.venue,
+                            venue_order_id=venue_order_id, fills=1)  # fmt: skip
+                return None  # full: not held (the order's re-query finds the trade)
+            waiting = self._waiting[venue_order_id] = _Waiting([], now)
+        waiting.fills.append(make)
+        self.fills_waited += 1
         return None
 
     def finished(self, client_order_id: str) -> None:
