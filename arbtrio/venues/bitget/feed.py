@@ -8,10 +8,18 @@
   after ``max_resyncs`` resyncs of one symbol without a snapshot in between. Text ``ping``
   every ``ping_interval``; the text ``pong`` is a frame like any other for liveness.
 * :class:`BitgetOrderFeed` — the private stream: ``login`` (the timestamp in seconds, from
-  the injected wall clock), then ``orders``, ``fill``, ``positions`` and ``account``; fills
-  de-duplicated by ``tradeId``; the order id → client order id map learned from ``orders``
-  pushes and from the client's own placements (posted as :class:`OrderPlaced` notes);
-  the latest ``positions`` and ``account`` pushes kept for readers.
+  the injected wall clock), then ``orders``, ``fill``, ``positions`` and ``account``,
+  ``Ready`` once all four are acknowledged. Pushes are decoded item by item (a foreign or
+  malformed item is skipped and counted in ``health.skipped``); fills and order updates go
+  through the shared :class:`~arbtrio.venues.tracking.OrderTracker`: de-duplicated by
+  ``tradeId``, a fill naming only its order id held until the client's
+  :class:`~arbtrio.venues.tracking.Placed` note or an ``orders`` push maps it, and every
+  order placed and not seen finishing re-queried over REST (``Fetch(Requery)``) after
+  every subscription, after a malformed frame or item, and every ``reconcile_every_s``. A
+  terminal ``orders`` push finishes its order only once the fills delivered for it add up
+  to its ``accBaseVolume``; otherwise it is re-queried after ``fill_wait_s``. Every map kept
+  per order holds at most ``max_orders`` (oldest forgotten). The latest ``positions`` and
+  ``account`` pushes are kept for readers.
 * :class:`SendBudget` — the venue's per-connection send limit, which both protocols keep:
   at most 10 messages a second, pings included, or the venue closes the connection.
 
