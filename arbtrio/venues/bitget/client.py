@@ -10,11 +10,19 @@ venue's rules and the choices made are in ``specs/012-bitget.md``.
   endpoint for a second. Requests are built and signed by :mod:`.prepare`.
 * Orders: ``place-order`` limit IOC (``force: "ioc"``) with ``clientOid`` = the request's
   client order id, ``reduceOnly "YES"/"NO"`` in one-way mode, ``tradeSide`` in hedge mode;
-  the order id of each placement is posted to the private stream's protocol.
+  each placement is posted to the private stream's protocol
+  (:class:`~arbtrio.venues.tracking.Placed`, with the venue's order id), which re-queries
+  it over REST (``Fetch(Requery)``, answered by :meth:`BitgetClient.query_order`) until
+  the stream or a re-query delivers its terminal state.
 * Streams: both through :class:`~arbtrio.venues.stream.Stream` —
   :class:`~arbtrio.venues.bitget.feed.BitgetBookFeed` (books, checksums, resyncs) and
-  :class:`~arbtrio.venues.bitget.feed.BitgetOrderFeed` (login, pushes, fill
-  de-duplication), each keeping the venue's 10-messages-a-second send limit.
+  :class:`~arbtrio.venues.bitget.feed.BitgetOrderFeed` (login, pushes, fills before acks,
+  reconciliation through the shared order tracker), each keeping the venue's
+  10-messages-a-second send limit.
+* Lists in REST answers (contracts, funding rates, balances, positions, fills) are decoded
+  item by item: an item that does not decode, or names a contract this client does not
+  trade, is skipped and counted in ``health.skipped`` (the private stream's in
+  ``private_health.skipped``).
 * ``symbols_hint`` may name assets (``"BTC"``: what ``arbtrio run`` passes) or venue
   symbols (``"BTCUSDT"``: what the simulator passes); hints are mapped through the loaded
   instruments and an unknown hint is skipped.
@@ -23,7 +31,8 @@ venue's rules and the choices made are in ``specs/012-bitget.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
@@ -56,13 +65,7 @@ from arbtrio.venues.base import (
 )
 from arbtrio.venues.bitget import codecs as c
 from arbtrio.venues.bitget.errors import error_for, http_error_for
-from arbtrio.venues.bitget.feed import (
-    ORDER_STATUS,
-    BitgetBookFeed,
-    BitgetOrderFeed,
-    OrderPlaced,
-    fill_of,
-)
+from arbtrio.venues.bitget.feed import ORDER_STATUS, BitgetBookFeed, BitgetOrderFeed, fill_of
 from arbtrio.venues.bitget.prepare import (
     ORDER_PATH,
     BitgetAccount,
@@ -75,6 +78,7 @@ from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.rest import Budget, RestClient
 from arbtrio.venues.stream import Stream, websocket
+from arbtrio.venues.tracking import Placed, Requery
 from arbtrio.venues.wire import private_url_for as _private_url_for
 
 __all__ = ["DEFAULT_REST_URL", "DEFAULT_WS_URL", "BitgetClient", "BitgetRules", "hinted"]
@@ -106,6 +110,10 @@ ENDPOINT_LIMITS: Mapping[str, float] = {
     "/api/v2/mix/position/all-position": 5,
 }
 
+DEFAULT_MAKER = Decimal("0.0002")  # the standard rates, when a contract names none
+DEFAULT_TAKER = Decimal("0.0006")
+FILL_PAGE = 100  # rows per /order/fills page (the venue's maximum)
+MAX_FILL_PAGES = 10
 T = TypeVar("T")
 
 
@@ -169,8 +177,9 @@ class BitgetRules:
             if mutating:
                 raise OutcomeUnknown(VENUE, f"{path}: undecodable answer") from None
             raise
-        if env.code != "00000":
-            raise error_for(env.code, env.msg, mutating=mutating)
+        code = str(env.code)
+        if code != "00000":
+            raise error_for(code, env.msg or "", mutating=mutating)
         return env.data
 
 
@@ -196,6 +205,7 @@ class BitgetClient:
         max_resyncs: int = 5,
         backoff: Backoff = DEFAULT_BACKOFF,
         wall_clock: Callable[[], float] = time.time,
+        reconcile_every_s: float = 60.0,
     ) -> None:
         if channel not in BOOK_CHANNELS:
             raise ValueError(f"channel must be one of {BOOK_CHANNELS}, got {channel!r}")
@@ -228,11 +238,13 @@ class BitgetClient:
             ping_interval=ping_interval,
             idle_timeout=idle_timeout,
             auth_timeout=request_timeout,
+            instruments=self.instruments,
+            reconcile_every_s=reconcile_every_s,
         )
         # Built now so that placements can post to it before (and while) it runs.
         self.order_stream = Stream(
             VENUE, "orders", self.orders, websocket(self.private_ws_url), self.private_health,
-            backoff=backoff,
+            fetch=self._requery, backoff=backoff,
         )  # fmt: skip
 
     @property
@@ -283,21 +295,44 @@ class BitgetClient:
 
         return await self.rest.call(method, path, build, decode, mutating=mutating)
 
+    def _items(self, rows: Iterable[msgspec.Raw], item_type: type[T], what: str) -> list[T]:
+        """The items of a REST list decoded one by one; one that does not decode is
+        skipped, counted in ``health.skipped`` and logged."""
+        out: list[T] = []
+        for raw in rows:
+            try:
+                out.append(c.decode_item(item_type, raw, what))
+            except MalformedMessage as exc:
+                self._skipped(what, exc.message)
+        return out
+
+    def _skipped(self, what: str, why: str) -> None:
+        self.health.skipped += 1
+        log.warning("bitget.item_skipped", what=what, reason=why)
+
+    async def _list(self, path: str, params: Mapping[str, str], *, signed: bool = False
+                    ) -> list[msgspec.Raw]:  # fmt: skip
+        rows: list[msgspec.Raw] = await self._request(
+            "GET", path, list[msgspec.Raw] | None, params=params, signed=signed
+        )
+        return rows or []
+
     # -- instruments, account ------------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
         """Every ``normal`` USDT perpetual; tick = priceEndStep × 10^−pricePlace. With
         credentials, the account's fees from ``trade-rate``, asked for the first instrument
         ``symbols_hint`` names (assets or symbols; the first instrument when none does)."""
-        contracts: list[c.Contract] = await self._request(
-            "GET", "/api/v2/mix/market/contracts", list[c.Contract],
-            params={"productType": PRODUCT},
-        )  # fmt: skip
+        path = "/api/v2/mix/market/contracts"
+        rows = await self._list(path, {"productType": PRODUCT})
         result = []
-        for k in contracts:
+        for k in self._items(rows, c.Contract, path):
             if k.symbolStatus != "normal" or k.symbolType != "perpetual" or k.quoteCoin != "USDT":
+                self._skipped(path, f"{k.symbol}: {k.symbolStatus} {k.symbolType} {k.quoteCoin}")
                 continue
             try:
                 tick = k.priceEndStep.scaleb(-int(k.pricePlace))
+                maker = c.parse_decimal(k.makerFeeRate, "makerFeeRate")
+                taker = c.parse_decimal(k.takerFeeRate, "takerFeeRate")
                 inst = Instrument(
                     venue=VENUE,
                     symbol=k.symbol,
@@ -306,14 +341,14 @@ class BitgetClient:
                     tick_size=tick,
                     lot_size=k.sizeMultiplier,
                     min_size=k.minTradeNum,
-                    min_notional=k.minTradeUSDT,
-                    taker_fee=k.takerFeeRate,
-                    maker_fee=k.makerFeeRate,
+                    min_notional=c.parse_decimal(k.minTradeUSDT, "minTradeUSDT") or Decimal(0),
+                    taker_fee=DEFAULT_TAKER if taker is None else taker,
+                    maker_fee=DEFAULT_MAKER if maker is None else maker,
                     funding_interval_hours=int(k.fundInterval or 8),
-                    max_leverage=int(k.maxLever) if k.maxLever.isdigit() else None,
+                    max_leverage=int(k.maxLever) if k.maxLever and k.maxLever.isdigit() else None,
                 )
-            except (ValueError, ArithmeticError) as exc:
-                log.warning("bitget.instrument.skipped", symbol=k.symbol, error=str(exc))
+            except (ValueError, ArithmeticError, MalformedMessage) as exc:
+                self._skipped(path, f"{k.symbol}: {exc}")
                 continue
             result.append(inst)
         if self.credentials is not None and result:
@@ -331,45 +366,60 @@ class BitgetClient:
         return result
 
     async def fetch_balances(self) -> list[Balance]:
-        rows: list[c.AccountPush] = await self._request(
-            "GET", "/api/v2/mix/account/accounts", list[c.AccountPush],
-            params={"productType": PRODUCT}, signed=True,
-        )  # fmt: skip
+        """Each margin coin's equity (``accountEquity``) and ``available`` (absent: 0)."""
+        path = "/api/v2/mix/account/accounts"
+        rows = await self._list(path, {"productType": PRODUCT}, signed=True)
         out = []
-        for row in rows:
-            total = c.parse_decimal(row.accountEquity or row.equity, "accountEquity")
-            out.append(Balance(venue=VENUE, currency=row.marginCoin,
-                               total=total if total is not None else row.available,
-                               available=row.available))  # fmt: skip
+        for row in self._items(rows, c.AccountPush, path):
+            try:
+                available = c.parse_decimal(row.available, "available") or Decimal(0)
+                total = c.parse_decimal(row.accountEquity or row.equity, "accountEquity")
+            except MalformedMessage as exc:
+                self._skipped(path, exc.message)
+                continue
+            out.append(Balance(venue=VENUE, currency=row.marginCoin.upper(),
+                               total=total if total is not None else available,
+                               available=available))  # fmt: skip
         return out
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        rows: list[c.PositionPush] = await self._request(
-            "GET", "/api/v2/mix/position/all-position", list[c.PositionPush],
-            params={"productType": PRODUCT, "marginCoin": "USDT"}, signed=True,
-        )  # fmt: skip
-        return [_position(p) for p in rows if p.total != 0]
+        """Every open position (``total`` ≠ 0), long positive, short negative."""
+        path = "/api/v2/mix/position/all-position"
+        rows = await self._list(path, {"productType": PRODUCT, "marginCoin": "USDT"}, signed=True)
+        out = []
+        for p in self._items(rows, c.PositionPush, path):
+            if p.total == 0:
+                continue
+            try:
+                out.append(_position(p))
+            except MalformedMessage as exc:
+                self._skipped(path, exc.message)
+        return out
 
     async def fetch_funding(self, symbols: Sequence[str]) -> list[FundingRate]:
         """Current funding rate, interval and next settlement (on the runtime clock)."""
-        rows: list[c.FundRate] = await self._request(
-            "GET", "/api/v2/mix/market/current-fund-rate", list[c.FundRate],
-            params={"productType": PRODUCT},
-        )  # fmt: skip
+        path = "/api/v2/mix/market/current-fund-rate"
+        rows = await self._list(path, {"productType": PRODUCT})
         wanted = set(symbols)
         out = []
-        for r in rows:
-            if r.symbol not in wanted:
+        for r in self._items(rows, c.FundRate, path):
+            symbol = r.symbol.upper()
+            if symbol not in wanted:
                 continue
-            hours = int(r.fundingRateInterval) if r.fundingRateInterval.isdigit() else None
+            interval = r.fundingRateInterval or ""
+            hours = int(interval) if interval.isdigit() else None
             if hours is None:
-                inst = self.instruments.get(r.symbol)
+                inst = self.instruments.get(symbol)
                 hours = inst.funding_interval_hours if inst else 8
-            nxt = c.parse_decimal(r.nextUpdate, "nextUpdate")
+            try:
+                nxt = c.parse_decimal(r.nextUpdate, "nextUpdate")
+            except MalformedMessage as exc:
+                self._skipped(path, exc.message)
+                continue
             next_ts = None
             if nxt is not None:
                 next_ts = trio.current_time() + (float(nxt) / 1000.0 - self.wall_clock())
-            out.append(FundingRate(venue=VENUE, symbol=r.symbol, rate=r.fundingRate,
+            out.append(FundingRate(venue=VENUE, symbol=symbol, rate=r.fundingRate,
                                    interval_hours=hours, next_funding_ts=next_ts))  # fmt: skip
         return out
 
@@ -380,8 +430,9 @@ class BitgetClient:
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
         """``POST place-order`` (:func:`~arbtrio.venues.bitget.prepare.prepare_order`);
-        the venue's order id is posted to the private stream (fill pushes may carry only
-        that id)."""
+        the placement is posted to the private stream's protocol as a
+        :class:`~arbtrio.venues.tracking.Placed` note with the venue's order id (fill
+        pushes may carry only that id; the order is re-queried until it is seen finished)."""
         account = self._account()
 
         def build() -> PreparedRequest:
@@ -390,11 +441,13 @@ class BitgetClient:
         def decode(raw: Any) -> c.OrderIds:
             return c.decode_data(c.OrderIds, raw, ORDER_PATH)
 
+        sent_at = trio.current_time()
         ids = await self.rest.call("POST", ORDER_PATH, build, decode, mutating=True)
-        if ids.orderId:
-            self.order_stream.post(OrderPlaced(ids.orderId, request.client_order_id))
+        order_id = ids.orderId or ""
+        self.order_stream.post(Placed(request.client_order_id, request.symbol,
+                                      venue_order_id=order_id, sent_at=sent_at))  # fmt: skip
         return OrderAck(venue=VENUE, client_order_id=request.client_order_id,
-                        venue_order_id=ids.orderId, ts=trio.current_time())  # fmt: skip
+                        venue_order_id=order_id, ts=trio.current_time())  # fmt: skip
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> None:
         body = c.CancelOrder(symbol=symbol, productType=PRODUCT, marginCoin="USDT",
@@ -411,29 +464,55 @@ class BitgetClient:
         )  # fmt: skip
         if detail is None:
             raise OrderNotFound(VENUE, f"no order with clientOid {client_order_id}")
-        status_text = detail.status or detail.state
+        status_text = detail.status or detail.state or ""
         status = ORDER_STATUS.get(status_text)
         if status is None:
             raise MalformedMessage(VENUE, f"order detail: unknown status {status_text!r}")
+        filled = c.parse_decimal(detail.baseVolume, "baseVolume") or Decimal(0)
         fills: tuple[Fill, ...] = ()
-        if detail.baseVolume > 0:
-            res: c.FillList = await self._request(
-                "GET", "/api/v2/mix/order/fills", c.FillList,
-                params={"productType": PRODUCT, "symbol": symbol, "orderId": detail.orderId},
-                signed=True,
-            )  # fmt: skip
-            now = trio.current_time()
-            fills = tuple(fill_of(f, now, client_order_id) for f in res.fillList or ())
+        if filled > 0:
+            fills = await self._order_fills(symbol, detail.orderId, client_order_id)
         avg = c.parse_decimal(detail.priceAvg, "priceAvg")
         return OrderReport(
             venue=VENUE,
             client_order_id=client_order_id,
             status=status,
-            filled_qty=detail.baseVolume,
+            filled_qty=filled,
             avg_price=avg if avg else None,
             fills=fills,
-            reason=detail.cancelReason,
+            reason=detail.cancelReason or "",
         )
+
+    async def _order_fills(self, symbol: str, order_id: str, cid: str) -> tuple[Fill, ...]:
+        """Every fill of ``order_id``, newest page first (``idLessThan`` = the page's
+        ``endId`` while a page is full, at most :data:`MAX_FILL_PAGES` pages). A row that
+        does not decode or names another order is skipped and counted."""
+        path = "/api/v2/mix/order/fills"
+        params = {"productType": PRODUCT, "symbol": symbol, "orderId": order_id,
+                  "limit": str(FILL_PAGE)}  # fmt: skip
+        fills: dict[str, Fill] = {}
+        for _ in range(MAX_FILL_PAGES):
+            res: c.FillList = await self._request("GET", path, c.FillList, params=params,
+                                                  signed=True)  # fmt: skip
+            rows = res.fillList or []
+            now = trio.current_time()
+            new = 0
+            for f in self._items(rows, c.FillPush, path):
+                if f.orderId != order_id:
+                    self._skipped(path, f"fill {f.tradeId} of order {f.orderId}")
+                    continue
+                try:
+                    fill = fill_of(f, now, cid)
+                except MalformedMessage as exc:
+                    self._skipped(path, exc.message)
+                    continue
+                if fill.trade_id not in fills:
+                    fills[fill.trade_id] = fill
+                    new += 1
+            if len(rows) < FILL_PAGE or not new or not res.endId:
+                break
+            params = {**params, "idLessThan": res.endId}
+        return tuple(fills.values())
 
     # -- streams ------------------------------------------------------------------------------
     async def run_books(
@@ -466,6 +545,12 @@ class BitgetClient:
         self.order_stream.deliver = send
         await self.order_stream.run(task_status=task_status)
 
+    async def _requery(self, key: Hashable) -> OrderReport:
+        """The order protocol's ``Fetch(Requery)``: the order's state and fills."""
+        if not isinstance(key, Requery):
+            raise TypeError(f"bitget orders: unexpected fetch {key!r}")
+        return await self.query_order(key.symbol, key.client_order_id)
+
     async def aclose(self) -> None:
         await self.rest.aclose()
 
@@ -476,5 +561,5 @@ def _position(p: c.PositionPush) -> VenuePosition:
     if sign is None:
         raise MalformedMessage(VENUE, f"position: holdSide {p.holdSide!r}")
     entry = c.parse_decimal(p.openPriceAvg, "openPriceAvg")
-    return VenuePosition(venue=VENUE, symbol=p.symbol or p.instId, qty=sign * p.total,
+    return VenuePosition(venue=VENUE, symbol=p.name, qty=sign * p.total,
                          entry_price=entry)  # fmt: skip

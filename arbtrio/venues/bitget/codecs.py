@@ -6,9 +6,22 @@ Orders, fills, balances and instruments decode to :class:`~decimal.Decimal` (non
 values are rejected). Every ``decode_*`` raises
 :class:`~arbtrio.venues.base.MalformedMessage` and nothing else on bad input.
 
+Decoding rules (the fixtures in ``tests/venues/bitget/fixtures`` are the venue's own
+examples and recorded answers):
+
+* only the fields a message cannot do without are required (ids, side, status, sizes and
+  prices of a trade); every other field is optional and may be absent, ``null`` or ``""``
+  (:func:`parse_decimal` reads the last two as "no value"); unknown fields are ignored;
+* lists (pushes, contracts, fills, positions, balances) are decoded item by item:
+  :func:`decode_items` splits the list, :func:`decode_item` decodes one item, so the caller
+  skips and counts (``health.skipped``) an item that does not decode and keeps its
+  neighbours;
+* REST answers write some symbols in lower case (``"ethusdt"``): callers compare upper case.
+
 Quirks kept here: ``code`` is a string on REST (``"00000"``) and a string or a number on
-the streams; ``reduceOnly`` is ``"YES"``/``"NO"`` in requests and ``"yes"``/``"no"`` in
-responses; order detail names its status ``state`` in examples and ``status`` in tables.
+the streams; ``requestTime`` a number or a string; ``reduceOnly`` is ``"YES"``/``"NO"`` in
+requests and ``"yes"``/``"no"`` (or upper case) in responses; order detail names its status
+``state`` in examples and ``status`` in tables.
 """
 
 from __future__ import annotations
@@ -67,45 +80,57 @@ class ArgOnly(msgspec.Struct):
 
 
 class PrivateFrame(msgspec.Struct):
-    action: str = ""
+    action: str | None = None
     arg: Arg | None = None
     data: msgspec.Raw = msgspec.field(default_factory=_raw_null)
-    ts: int = 0
-    event: str = ""
-    code: str | int = ""
-    msg: str = ""
+    ts: int | str | None = None
+    event: str | None = None
+    code: str | int | None = None
+    msg: str | None = None
+
+
+# Optional venue fields are ``str | None``: the venue sends ``""`` for an absent value and
+# some answers ``null``; :func:`parse_decimal` reads both as "no value". The fields a
+# message cannot do without (ids, sides, prices and sizes of a trade) stay required.
+Opt = str | None
 
 
 class FeeDetail(msgspec.Struct):
-    feeCoin: str = "USDT"
-    fee: Decimal = Decimal(0)  # orders push
-    totalFee: Decimal = Decimal(0)  # fill push, negative = paid
-    deduction: str = ""
-    totalDeductionFee: str = ""
+    """One ``feeDetail`` entry: ``fee`` on ``orders`` pushes, ``totalFee`` (negative =
+    paid) on ``fill`` pushes and ``/order/fills`` rows, in ``feeCoin`` (``BGB`` when the
+    fee was deducted in BGB). ``totalDeductionFee`` is informational (``null`` seen)."""
+
+    feeCoin: Opt = None
+    fee: Opt = None
+    totalFee: Opt = None
+    deduction: Opt = None
+    totalDeductionFee: Opt = None
 
 
 class OrderPush(msgspec.Struct):
     orderId: str
-    clientOid: str
     instId: str
     side: str
     status: str
     size: Decimal
-    accBaseVolume: Decimal = Decimal(0)
-    price: str = ""
-    priceAvg: str = ""
-    posSide: str = ""
-    tradeSide: str = ""
-    orderType: str = "limit"
-    force: str = ""
-    reduceOnly: str = "no"
-    tradeId: str = ""
-    fillPrice: str = ""
-    baseVolume: str = ""
-    feeDetail: list[FeeDetail] = msgspec.field(default_factory=list)
-    cancelReason: str = ""
-    cTime: str = ""
-    uTime: str = ""
+    clientOid: Opt = None
+    accBaseVolume: Opt = None
+    price: Opt = None
+    priceAvg: Opt = None
+    posSide: Opt = None
+    tradeSide: Opt = None
+    orderType: Opt = None
+    force: Opt = None
+    reduceOnly: Opt = None
+    tradeId: Opt = None
+    fillPrice: Opt = None
+    baseVolume: Opt = None
+    fillFee: Opt = None
+    fillFeeCoin: Opt = None
+    feeDetail: list[FeeDetail] | None = None
+    cancelReason: Opt = None
+    cTime: Opt = None
+    uTime: Opt = None
 
 
 class FillPush(msgspec.Struct):
@@ -117,46 +142,51 @@ class FillPush(msgspec.Struct):
     side: str
     price: Decimal
     baseVolume: Decimal
-    feeDetail: list[FeeDetail] = msgspec.field(default_factory=list)
-    clientOid: str = ""
-    orderType: str = "limit"
-    tradeSide: str = ""
-    tradeScope: str = ""
-    quoteVolume: str = ""
-    profit: str = ""
-    posMode: str = ""
-    cTime: str = ""
-    uTime: str = ""
+    feeDetail: list[FeeDetail] | None = None
+    clientOid: Opt = None
+    orderType: Opt = None
+    tradeSide: Opt = None
+    tradeScope: Opt = None
+    quoteVolume: Opt = None
+    profit: Opt = None
+    posMode: Opt = None
+    cTime: Opt = None
+    uTime: Opt = None
 
 
 class PositionPush(msgspec.Struct):
     holdSide: str
     total: Decimal
-    instId: str = ""
-    symbol: str = ""  # REST all-position names it symbol
-    openPriceAvg: str = ""
-    marginCoin: str = "USDT"
-    marginMode: str = ""
-    posMode: str = ""
-    available: str = ""
-    unrealizedPL: str = ""
+    instId: Opt = None
+    symbol: Opt = None  # REST all-position names it symbol
+    openPriceAvg: Opt = None
+    marginCoin: Opt = None
+    marginMode: Opt = None
+    posMode: Opt = None
+    available: Opt = None
+    unrealizedPL: Opt = None
+
+    @property
+    def name(self) -> str:
+        """The contract, upper case (REST answers write some symbols in lower case)."""
+        return (self.instId or self.symbol or "").upper()
 
 
 class AccountPush(msgspec.Struct):
     marginCoin: str
-    available: Decimal = Decimal(0)
-    equity: str = ""
-    usdtEquity: str = ""
-    accountEquity: str = ""  # REST accounts
-    locked: str = ""
-    frozen: str = ""
+    available: Opt = None
+    equity: Opt = None
+    usdtEquity: Opt = None
+    accountEquity: Opt = None  # REST accounts
+    locked: Opt = None
+    frozen: Opt = None
 
 
 # -- REST ----------------------------------------------------------------------------------
 class Envelope(msgspec.Struct):
-    code: str
-    msg: str = ""
-    requestTime: int = 0
+    code: str | int
+    msg: Opt = None
+    requestTime: int | str | None = None  # a number in the docs, a string in recorded answers
     data: msgspec.Raw = msgspec.field(default_factory=_raw_null)
 
 
@@ -167,16 +197,16 @@ class Contract(msgspec.Struct):
     minTradeNum: Decimal
     priceEndStep: Decimal
     pricePlace: str
-    volumePlace: str
     sizeMultiplier: Decimal
-    makerFeeRate: Decimal = Decimal("0.0002")
-    takerFeeRate: Decimal = Decimal("0.0006")
-    minTradeUSDT: Decimal = Decimal(0)
-    symbolStatus: str = "normal"
-    symbolType: str = "perpetual"
-    fundInterval: str = "8"
-    maxLever: str = ""
-    supportMarginCoins: list[str] = msgspec.field(default_factory=list)
+    volumePlace: Opt = None
+    makerFeeRate: Opt = None
+    takerFeeRate: Opt = None
+    minTradeUSDT: Opt = None
+    symbolStatus: Opt = None
+    symbolType: Opt = None
+    fundInterval: Opt = None
+    maxLever: Opt = None
+    supportMarginCoins: list[str] | None = None
 
 
 class TradeRate(msgspec.Struct):
@@ -185,41 +215,43 @@ class TradeRate(msgspec.Struct):
 
 
 class OrderIds(msgspec.Struct):
-    orderId: str = ""  # may be missing on a one-way reduce-only order (place-order docs)
-    clientOid: str = ""
+    orderId: Opt = None  # may be missing on a one-way reduce-only order (place-order docs)
+    clientOid: Opt = None
 
 
 class OrderDetail(msgspec.Struct):
     symbol: str
     orderId: str
-    clientOid: str
     size: Decimal
     side: str
-    baseVolume: Decimal = Decimal(0)
-    price: str = ""
-    priceAvg: str = ""
-    fee: str = ""
-    state: str = ""
-    status: str = ""
-    force: str = ""
-    reduceOnly: str = "no"
-    tradeSide: str = ""
-    posMode: str = ""
-    cancelReason: str = ""
-    cTime: str = ""
-    uTime: str = ""
+    clientOid: Opt = None
+    baseVolume: Opt = None
+    price: Opt = None
+    priceAvg: Opt = None
+    fee: Opt = None
+    state: Opt = None
+    status: Opt = None
+    force: Opt = None
+    reduceOnly: Opt = None
+    tradeSide: Opt = None
+    posMode: Opt = None
+    cancelReason: Opt = None
+    cTime: Opt = None
+    uTime: Opt = None
 
 
 class FillList(msgspec.Struct):
-    fillList: list[FillPush] | None = None
-    endId: str = ""
+    """``/order/fills``: its rows are decoded one by one (:func:`decode_items`)."""
+
+    fillList: list[msgspec.Raw] | None = None
+    endId: Opt = None
 
 
 class FundRate(msgspec.Struct):
     symbol: str
     fundingRate: Decimal
-    fundingRateInterval: str = ""
-    nextUpdate: str = ""
+    fundingRateInterval: Opt = None
+    nextUpdate: Opt = None
 
 
 class ServerTime(msgspec.Struct):
@@ -324,6 +356,21 @@ def decode_private(raw: bytes | str) -> PrivateFrame:
     return _decode(_private, raw, "private frame")
 
 
+_items = msgspec.json.Decoder(list[msgspec.Raw] | None)
+
+
+def decode_items(raw: bytes | msgspec.Raw, what: str) -> list[msgspec.Raw]:
+    """The items of a list (``null`` = none), each still undecoded: decode them one by one
+    (:func:`decode_item`) so one bad item never takes its neighbours with it. Raises
+    MalformedMessage when ``raw`` is not a list."""
+    return _decode(_items, raw, what) or []
+
+
+def decode_item(data_type: type[T], raw: msgspec.Raw, what: str) -> T:
+    """One item of a list as ``data_type``; MalformedMessage when it does not decode."""
+    return decode_data(data_type, raw, what)
+
+
 def decode_data(data_type: type[T], raw: bytes | msgspec.Raw, what: str) -> T:
     """The ``data`` of a push or of a successful envelope, as ``data_type``."""
     value: T = _decode(_decoder(data_type), raw, what)
@@ -351,9 +398,10 @@ def decode_cancel(raw: bytes) -> CancelOrder:
     return _decode(_cancel, raw, "cancel-order body")
 
 
-def parse_decimal(text: str, field: str) -> Decimal | None:
-    """A venue decimal string; ``""`` → None. Raises MalformedMessage naming ``field``."""
-    if text == "":
+def parse_decimal(text: str | None, field: str) -> Decimal | None:
+    """A venue decimal string; ``""`` or None → None. Raises MalformedMessage naming
+    ``field``."""
+    if not text:
         return None
     try:
         value = Decimal(text)

@@ -8,10 +8,18 @@
   after ``max_resyncs`` resyncs of one symbol without a snapshot in between. Text ``ping``
   every ``ping_interval``; the text ``pong`` is a frame like any other for liveness.
 * :class:`BitgetOrderFeed` — the private stream: ``login`` (the timestamp in seconds, from
-  the injected wall clock), then ``orders``, ``fill``, ``positions`` and ``account``; fills
-  de-duplicated by ``tradeId``; the order id → client order id map learned from ``orders``
-  pushes and from the client's own placements (posted as :class:`OrderPlaced` notes);
-  the latest ``positions`` and ``account`` pushes kept for readers.
+  the injected wall clock), then ``orders``, ``fill``, ``positions`` and ``account``,
+  ``Ready`` once all four are acknowledged. Pushes are decoded item by item (a foreign or
+  malformed item is skipped and counted in ``health.skipped``); fills and order updates go
+  through the shared :class:`~arbtrio.venues.tracking.OrderTracker`: de-duplicated by
+  ``tradeId``, a fill naming only its order id held until the client's
+  :class:`~arbtrio.venues.tracking.Placed` note or an ``orders`` push maps it, and every
+  order placed and not seen finishing re-queried over REST (``Fetch(Requery)``) after
+  every subscription, after a malformed frame or item, and every ``reconcile_every_s``. A
+  terminal ``orders`` push finishes its order only once the fills delivered for it add up
+  to its ``accBaseVolume``; otherwise it is re-queried after ``fill_wait_s``. Every map kept
+  per order holds at most ``max_orders`` (oldest forgotten). The latest ``positions`` and
+  ``account`` pushes are kept for readers.
 * :class:`SendBudget` — the venue's per-connection send limit, which both protocols keep:
   at most 10 messages a second, pings included, or the venue closes the connection.
 
@@ -26,13 +34,14 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import structlog
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.types import Fill, OrderEvent, OrderStatus, OrderUpdate, Side
+from arbtrio.core.instruments import Instrument
+from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -44,8 +53,8 @@ from arbtrio.venues.base import (
 from arbtrio.venues.bitget import codecs as c
 from arbtrio.venues.bitget.book import BitgetBook, Verdict
 from arbtrio.venues.bitget.signing import login_args
-from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Output, Send
-from arbtrio.venues.wire import RecentIds
+from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Fetch, Output, Send
+from arbtrio.venues.tracking import OrderTracker, Placed, Requery
 
 __all__ = [
     "ORDER_STATUS",
@@ -54,8 +63,9 @@ __all__ = [
     "TICK",
     "BitgetBookFeed",
     "BitgetOrderFeed",
-    "OrderPlaced",
     "SendBudget",
+    "fee_of",
+    "fill_maker",
     "fill_of",
     "order_update_of",
 ]
@@ -86,8 +96,9 @@ ORDER_STATUS: Mapping[str, OrderStatus] = {
     "cancelled": OrderStatus.CANCELLED,
 }
 SIDES = {"buy": Side.BUY, "sell": Side.SELL}
-REMEMBERED_ORDERS = 50_000  # order id → client order id entries kept
-REMEMBERED_FILLS = 50_000  # trade ids kept for de-duplication
+PRIVATE_CHANNELS = frozenset(a["channel"] for a in PRIVATE_ARGS)
+QUOTE = "USDT"  # the quote (and margin) currency of every USDT-FUTURES contract
+MAX_ORDERS = 10_000  # orders remembered by the private protocol (and 10x as many trade ids)
 _APPLIED: Final = Verdict.APPLIED
 _RESYNC: Final = Verdict.RESYNC
 _decode_public = c.public_decoder.decode
@@ -305,25 +316,23 @@ class BitgetBookFeed:
         return self._resync(targets, now)
 
 
-class OrderPlaced:
-    """A note for :class:`BitgetOrderFeed`: the client placed ``client_order_id`` and the
-    venue named it ``order_id`` (fill pushes may carry only the order id)."""
+class _Unsettled(NamedTuple):
+    """A terminal ``orders`` push whose fills have not all arrived (yet)."""
 
-    __slots__ = ("client_order_id", "order_id")
-
-    def __init__(self, order_id: str, client_order_id: str) -> None:
-        self.order_id = order_id
-        self.client_order_id = client_order_id
-
-    def __repr__(self) -> str:
-        return f"OrderPlaced({self.order_id!r}, {self.client_order_id!r})"
+    symbol: str
+    filled: Decimal | None  # the push's accBaseVolume (None: not given)
+    since: float
 
 
 class BitgetOrderFeed:
     """The account's private stream (see the module docstring).
 
     ``wall_clock`` gives the login timestamp (epoch seconds); ``auth_timeout`` seconds
-    without an answer to ``login`` end the session."""
+    without the answer to ``login`` and the acknowledgement of every subscription end the
+    session. ``instruments`` is the client's contract map (read only, filled by
+    ``load_instruments``): while it is not empty, items naming another contract are
+    foreign (skipped and counted in ``health.skipped``). ``max_orders`` bounds every map
+    kept per order (the tracker's, the fills delivered per order, the unsettled orders)."""
 
     def __init__(
         self,
@@ -331,31 +340,44 @@ class BitgetOrderFeed:
         health: VenueHealth,
         wall_clock: Callable[[], float],
         *,
+        instruments: Mapping[str, Instrument] | None = None,
         ping_interval: float = 30.0,
         idle_timeout: float = 60.0,
         auth_timeout: float = 5.0,
+        reconcile_every_s: float = 60.0,
+        fill_wait_s: float = 5.0,
+        max_orders: int = MAX_ORDERS,
     ) -> None:
         self.credentials = credentials
         self.health = health
         self.wall_clock = wall_clock
+        self.instruments: Mapping[str, Instrument] = instruments if instruments is not None else {}
         self.idle_timeout = idle_timeout
         self.timer_interval = TICK
         self.ping_interval = ping_interval
         self.auth_timeout = auth_timeout
+        self.fill_wait_s = fill_wait_s
+        self.max_orders = max_orders
         self.budget = SendBudget()
+        self.tracker = OrderTracker(VENUE, reconcile_every_s=reconcile_every_s,
+                                    fill_wait_s=fill_wait_s, limit=max_orders)  # fmt: skip
         self.positions: dict[tuple[str, str], c.PositionPush] = {}  # (symbol, holdSide)
         self.accounts: dict[str, c.AccountPush] = {}  # latest push per margin coin
-        self._seen_fills = RecentIds(REMEMBERED_FILLS)
-        self._cid_by_order_id: OrderedDict[str, str] = OrderedDict()
+        self._filled: OrderedDict[str, Decimal] = OrderedDict()  # cid -> qty delivered
+        self._unsettled: OrderedDict[str, _Unsettled] = OrderedDict()  # cid -> terminal push
         self._authed = False
-        self._auth_deadline = 0.0
+        self._acked: set[str] = set()
+        self._subscribed = False
+        self._deadline = 0.0
         self._next_ping = 0.0
 
     # -- inputs ------------------------------------------------------------------------------
     def connected(self, info: Any, now: float) -> Sequence[Output]:
         """``login`` with a fresh signature (timestamp in seconds)."""
-        self._authed = False
-        self._auth_deadline = now + self.auth_timeout
+        self._authed = self._subscribed = False
+        self._acked.clear()
+        self.tracker.unsubscribed()
+        self._deadline = now + self.auth_timeout
         self.budget.reset(now)
         creds = self.credentials
         args = login_args(creds.api_key, creds.api_secret, creds.passphrase,
@@ -365,130 +387,309 @@ class BitgetOrderFeed:
 
     def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
         if raw == PONG:
-            return self.budget.drain(now) if self.budget.queue else NOTHING
+            return self._drain(now)
         try:
             frame = c.decode_private(raw)
-            if not self._authed:
-                return self._login_reply(frame, now)
-            events = self.events(frame, now)
         except MalformedMessage as exc:
-            self.health.malformed += 1
-            log.warning("bitget.private.malformed", error=exc.message)
-            return NOTHING
-        except BadRequest as exc:  # the venue reported an error on the stream: reconnect
-            return (Fail(exc),)
-        return [Deliver(event) for event in events]
+            return self._malformed(exc, now)
+        if not self._authed:
+            return self._login_reply(frame, now)
+        if frame.event == "error":  # the venue reported an error on the stream: reconnect
+            return (Fail(BadRequest(VENUE, f"private stream error {frame.code}: {frame.msg}")),)
+        if frame.event == "subscribe":
+            return self._acknowledged(frame, now)
+        if frame.event:  # unsubscribe and other acks carry no data
+            return self._drain(now)
+        try:
+            out = self.events(frame, now)
+        except MalformedMessage as exc:
+            return self._malformed(exc, now)
+        if self.budget.queue:
+            out.extend(self.budget.drain(now))
+        return out or NOTHING
 
     def timer(self, now: float) -> Sequence[Output]:
-        """The login deadline; text ``ping`` every ``ping_interval`` once logged in."""
-        if not self._authed:
-            if now >= self._auth_deadline:
-                return (Fail(Disconnected(VENUE, "private stream: no answer to login")),)
-        elif now >= self._next_ping:
+        """The login/subscription deadline; once subscribed, the tracker's periodic
+        re-query, unsettled orders re-queried and a text ``ping`` every ``ping_interval``."""
+        if not self._subscribed:
+            if now >= self._deadline:
+                what = "login" if not self._authed else "subscribe"
+                return (Fail(Disconnected(VENUE, f"private stream: no answer to {what}")),)
+            return self._drain(now)
+        out = self._settle_due(now)
+        out.extend(self._count(self.tracker.timer(now)))
+        if now >= self._next_ping:
             self._next_ping = now + self.ping_interval
             self.budget.push(PING)
-        return self.budget.drain(now) if self.budget.queue else NOTHING
+        if self.budget.queue:
+            out.extend(self.budget.drain(now))
+        return out or NOTHING
 
     def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
-        return NOTHING
+        """A re-query's answer (:class:`~arbtrio.venues.tracking.Requery`): the fills not
+        delivered yet and the status."""
+        out = self.tracker.fetched(key, result, now)
+        if out is None:
+            return NOTHING
+        terminal = isinstance(result, OrderReport) and result.status.is_terminal
+        if terminal and isinstance(key, Requery):
+            self._unsettled.pop(key.client_order_id, None)
+        return self._count(out) or NOTHING
 
     def note(self, message: Any, now: float) -> Sequence[Output]:
-        """:class:`OrderPlaced`: remember the order id's client order id."""
-        if isinstance(message, OrderPlaced):
-            self.remember(message.order_id, message.client_order_id)
-        return NOTHING
+        """:class:`~arbtrio.venues.tracking.Placed` (posted by ``place_order``): track the
+        order; fills that waited for its venue order id are delivered."""
+        if not isinstance(message, Placed):
+            return NOTHING
+        return self._count(self.tracker.placed(message, now)) or NOTHING
 
     def disconnected(self, reason: str, now: float) -> Sequence[Output]:
-        self._authed = False
+        self._authed = self._subscribed = False
+        self.tracker.unsubscribed()
         self.budget.queue.clear()
         return NOTHING
 
+    def client_order_id(self, order_id: str) -> str:
+        """The client order id known for ``order_id`` ("" when none)."""
+        return self.tracker.client_order_id(order_id) or ""
+
     # -- rules -------------------------------------------------------------------------------
+    def _drain(self, now: float) -> Sequence[Output]:
+        return self.budget.drain(now) if self.budget.queue else NOTHING
+
+    def _malformed(self, exc: MalformedMessage, now: float) -> Sequence[Output]:
+        """Counted and logged; once subscribed, every unfinished order is re-queried (the
+        frame may have carried one of its events)."""
+        self.health.malformed += 1
+        log.warning("bitget.private.malformed", error=exc.message)
+        if not self._subscribed:
+            return self._drain(now)
+        return [*self.tracker.requery(now), *self._drain(now)]
+
     def _login_reply(self, frame: c.PrivateFrame, now: float) -> Sequence[Output]:
-        """Before login only its answer matters: success subscribes (then Ready), an error
-        or a refused login stops the stream (``AuthenticationFailed``)."""
+        """Before login only its answer matters: success subscribes, an error or a refused
+        login stops the stream (``AuthenticationFailed``)."""
         if frame.event not in ("login", "error"):
             return NOTHING
         if frame.event != "login" or str(frame.code) != "0":
             error = AuthenticationFailed(VENUE, f"stream login refused: {frame.code} {frame.msg}")
             return (Fail(error),)
         self._authed = True
+        self._deadline = now + self.auth_timeout
         self._next_ping = now + self.ping_interval
         self.budget.push(_op("subscribe", PRIVATE_ARGS))
-        out = self.budget.drain(now)
-        out.append(READY)
+        return self.budget.drain(now)
+
+    def _acknowledged(self, frame: c.PrivateFrame, now: float) -> Sequence[Output]:
+        """``Ready`` once every private channel is acknowledged (pushes before that may be
+        lost), then every unfinished order is re-queried."""
+        channel = frame.arg.channel if frame.arg is not None else ""
+        if self._subscribed or channel not in PRIVATE_CHANNELS:
+            return self._drain(now)
+        self._acked.add(channel)
+        if len(self._acked) < len(PRIVATE_CHANNELS):
+            return self._drain(now)
+        self._subscribed = True
+        return [READY, *self.tracker.subscribed(now), *self._drain(now)]
+
+    def events(self, frame: c.PrivateFrame, now: float) -> list[Output]:
+        """The outputs of one push, item by item: fills and order updates delivered (fills
+        de-duplicated by trade id; a fill naming only its order id waits for the order's
+        client id), ``positions`` and ``account`` kept in :attr:`positions` and
+        :attr:`accounts`. A foreign or malformed item is skipped and counted in
+        ``health.skipped``; a malformed ``fill``/``orders`` item also re-queries every
+        unfinished order. Raises MalformedMessage when ``data`` is not a list."""
+        arg = frame.arg
+        channel = arg.channel if arg is not None else ""
+        handler = self._handlers.get(channel)
+        if handler is None:
+            return []
+        items = c.decode_items(frame.data, f"{channel} push")
+        if arg is not None and arg.instType and arg.instType.upper() != PRODUCT:
+            self._skip(len(items), channel, f"instType {arg.instType}")
+            return []
+        out: list[Output] = []
+        malformed = 0
+        for item in items:
+            try:
+                if not handler(self, item, now, out):
+                    self._skip(1, channel, "foreign")
+            except MalformedMessage as exc:
+                malformed += 1
+                self._skip(1, channel, exc.message)
+        if malformed and channel in ("fill", "orders") and self._subscribed:
+            out.extend(self.tracker.requery(now))
         return out
 
-    def events(self, frame: c.PrivateFrame, now: float) -> list[OrderEvent]:
-        """Order events of one private push (fills already seen are dropped); ``positions``
-        and ``account`` pushes update :attr:`positions` and :attr:`accounts`. Raises
-        MalformedMessage for a push that does not decode, BadRequest for a stream error."""
-        channel = frame.arg.channel if frame.arg is not None else ""
-        if frame.event == "error":
-            raise BadRequest(VENUE, f"private stream error {frame.code}: {frame.msg}")
-        if frame.event:  # login / subscribe / unsubscribe acks carry no data
-            return []
-        if channel == "fill":
-            out: list[OrderEvent] = []
-            for f in c.decode_data(list[c.FillPush], frame.data, "fill push"):
-                if f.tradeId in self._seen_fills:
-                    continue
-                cid = f.clientOid or self._cid_by_order_id.get(f.orderId, "")
-                out.append(fill_of(f, now, cid))
-                self._seen_fills.add(f.tradeId)
-            return out
-        if channel == "orders":
-            out = []
-            for o in c.decode_data(list[c.OrderPush], frame.data, "orders push"):
-                self.remember(o.orderId, o.clientOid)
-                out.append(order_update_of(o, now))
-            return out
-        if channel == "positions":
-            for p in c.decode_data(list[c.PositionPush], frame.data, "positions push"):
-                self.positions[(p.instId or p.symbol, p.holdSide)] = p
-        elif channel == "account":
-            for a in c.decode_data(list[c.AccountPush], frame.data, "account push"):
-                self.accounts[a.marginCoin] = a
-        return []
+    def _skip(self, n: int, channel: str, why: str) -> None:
+        if n:
+            self.health.skipped += n
+            log.warning("bitget.private.item_skipped", channel=channel, items=n, reason=why)
 
-    def remember(self, order_id: str, client_order_id: str) -> None:
-        """Map ``order_id`` to ``client_order_id`` (the oldest of 50 000 forgotten)."""
-        self._cid_by_order_id[order_id] = client_order_id
-        if len(self._cid_by_order_id) > REMEMBERED_ORDERS:
-            self._cid_by_order_id.popitem(last=False)
+    def _foreign(self, symbol: str) -> bool:
+        return bool(self.instruments) and symbol not in self.instruments
 
-    def client_order_id(self, order_id: str) -> str:
-        """The client order id known for ``order_id`` ("" when none)."""
-        return self._cid_by_order_id.get(order_id, "")
+    def _fill_item(self, raw: msgspec.Raw, now: float, out: list[Output]) -> bool:
+        f = c.decode_item(c.FillPush, raw, "fill push")
+        if self._foreign(f.symbol.upper()):
+            return False
+        make = fill_maker(f, now, stream=True)
+        tracker = self.tracker
+        cid = f.clientOid
+        delivered: Output | None
+        if cid:
+            if tracker.client_order_id(f.orderId) != cid:
+                out.extend(self._count(tracker.learn(f.orderId, cid)))
+            delivered = tracker.fill(make(cid))
+        else:  # only the order id: delivered once the order's client id is known
+            delivered = tracker.fill_for_venue_order(f.orderId, make, now)
+        if delivered is not None:
+            out.extend(self._count((delivered,)))
+        return True
+
+    def _order_item(self, raw: msgspec.Raw, now: float, out: list[Output]) -> bool:
+        o = c.decode_item(c.OrderPush, raw, "orders push")
+        symbol = o.instId.upper()
+        if self._foreign(symbol):
+            return False
+        tracker = self.tracker
+        cid = o.clientOid or tracker.client_order_id(o.orderId)
+        if not cid:
+            return False  # neither its client id nor a placement of ours names it
+        update = order_update_of(o, now, cid)
+        if tracker.client_order_id(o.orderId) != cid:
+            out.extend(self._count(tracker.learn(o.orderId, cid)))
+        out.append(Deliver(update))
+        if update.status.is_terminal:
+            self._settle(cid, symbol, c.parse_decimal(o.accBaseVolume, "accBaseVolume"), now)
+        return True
+
+    def _position_item(self, raw: msgspec.Raw, now: float, out: list[Output]) -> bool:
+        p = c.decode_item(c.PositionPush, raw, "positions push")
+        if self._foreign(p.name):
+            return False
+        self.positions[(p.name, p.holdSide)] = p
+        return True
+
+    def _account_item(self, raw: msgspec.Raw, now: float, out: list[Output]) -> bool:
+        a = c.decode_item(c.AccountPush, raw, "account push")
+        self.accounts[a.marginCoin.upper()] = a
+        return True
+
+    _handlers: Mapping[str, Callable[[BitgetOrderFeed, msgspec.Raw, float, list[Output]], bool]] = {
+        "fill": _fill_item,
+        "orders": _order_item,
+        "positions": _position_item,
+        "account": _account_item,
+    }
+
+    # -- fills against terminal pushes --------------------------------------------------------
+    def _count(self, outputs: Sequence[Output]) -> list[Output]:
+        """``outputs``, after adding each delivered fill to its order's delivered quantity
+        (an unsettled order whose fills are all in is finished)."""
+        for o in outputs:
+            if isinstance(o, Deliver) and isinstance(o.event, Fill):
+                cid = o.event.client_order_id
+                filled = self._filled.get(cid, Decimal(0)) + o.event.qty
+                self._filled[cid] = filled
+                self._filled.move_to_end(cid)
+                while len(self._filled) > self.max_orders:
+                    self._filled.popitem(last=False)
+                pending = self._unsettled.get(cid)
+                if pending is not None and pending.filled is not None and filled >= pending.filled:
+                    del self._unsettled[cid]
+                    self.tracker.finished(cid)
+        return list(outputs)
+
+    def _settle(self, cid: str, symbol: str, filled: Decimal | None, now: float) -> None:
+        """A terminal ``orders`` push: the order is finished once the fills delivered for it
+        add up to its filled quantity; until then it is unsettled, and re-queried after
+        ``fill_wait_s`` (the ``fill`` push may have been lost)."""
+        if filled is not None and self._filled.get(cid, Decimal(0)) >= filled:
+            self._unsettled.pop(cid, None)
+            self.tracker.finished(cid)
+            return
+        self._unsettled[cid] = _Unsettled(symbol, filled, now)
+        self._unsettled.move_to_end(cid)
+        while len(self._unsettled) > self.max_orders:
+            self._unsettled.popitem(last=False)
+
+    def _settle_due(self, now: float) -> list[Output]:
+        """Unsettled orders whose fills did not arrive within ``fill_wait_s``: re-queried."""
+        out: list[Output] = []
+        for cid, pending in list(self._unsettled.items()):
+            if now - pending.since < self.fill_wait_s:
+                break  # oldest first: the rest are younger
+            del self._unsettled[cid]
+            log.warning("bitget.fills_missing", order=cid, filled=str(pending.filled))
+            out.append(Fetch(Requery(pending.symbol, cid)))
+        return out
 
 
 # -- conversions -----------------------------------------------------------------------------
-def fill_of(f: c.FillPush, now: float, client_order_id: str) -> Fill:
-    """One trade (a ``fill`` push or a ``/order/fills`` row) as a :class:`Fill`: Bitget
-    reports paid fees as negative numbers (the fee here is positive when paid), and a
-    hedge-mode ``close`` names the position's side (the order's side is the opposite)."""
-    if f.baseVolume <= 0:
-        raise MalformedMessage(VENUE, f"fill {f.tradeId}: baseVolume {f.baseVolume} <= 0")
+def fee_of(details: Sequence[c.FeeDetail] | None, trade_id: str) -> tuple[Decimal, str]:
+    """``(fee, fee_currency)`` of a trade's ``feeDetail``: positive when paid (Bitget
+    reports paid fees negative), in ``feeCoin`` — ``""`` for the quote currency (USDT),
+    else the coin (``"BGB"`` when deducted in BGB). A missing, ``null`` or ``""`` amount
+    counts as 0. Fees in several coins (never seen documented): the quote currency's is
+    kept, the others logged."""
+    by_coin: dict[str, Decimal] = {}
+    for d in details or ():
+        amount = c.parse_decimal(d.totalFee, "totalFee")
+        if amount:
+            coin = (d.feeCoin or QUOTE).upper()
+            by_coin[coin] = by_coin.get(coin, Decimal(0)) + amount
+    if not by_coin:
+        return Decimal(0), ""
+    coin = QUOTE if QUOTE in by_coin else next(iter(by_coin))
+    if len(by_coin) > 1:
+        log.warning("bitget.fill.fees_in_several_coins", trade=trade_id, kept=coin,
+                    fees={k: str(v) for k, v in by_coin.items()})  # fmt: skip
+    return -by_coin[coin], "" if coin == QUOTE else coin
+
+
+def fill_maker(f: c.FillPush, now: float, *, stream: bool) -> Callable[[str], Fill]:
+    """One trade (a ``fill`` push, ``stream``, or an ``/order/fills`` row) as a function of
+    its client order id. The ``fill`` channel names the trade's own direction (hedge mode
+    included: close long is ``sell``); a hedge-mode ``/order/fills`` row with ``tradeSide``
+    ``close`` names the position's side, so its direction is the opposite. Raises
+    MalformedMessage for a trade without a positive size and price or with an unknown
+    side."""
+    if f.baseVolume <= 0 or f.price <= 0:
+        raise MalformedMessage(VENUE, f"fill {f.tradeId}: size {f.baseVolume} price {f.price}")
     side = SIDES.get(f.side)
     if side is None:
         raise MalformedMessage(VENUE, f"fill {f.tradeId}: side {f.side!r}")
-    if f.tradeSide == "close":
+    if not stream and f.tradeSide == "close":
         side = side.opposite
-    fee = -sum((d.totalFee for d in f.feeDetail), Decimal(0))
-    return Fill(venue=VENUE, client_order_id=client_order_id, trade_id=f.tradeId, side=side,
-                qty=f.baseVolume, price=f.price, fee=fee, ts=now)  # fmt: skip
+    fee, currency = fee_of(f.feeDetail, f.tradeId)
+    trade_id, qty, price = f.tradeId, f.baseVolume, f.price
+
+    def make(client_order_id: str) -> Fill:
+        return Fill(venue=VENUE, client_order_id=client_order_id, trade_id=trade_id, side=side,
+                    qty=qty, price=price, fee=fee, ts=now, fee_currency=currency)  # fmt: skip
+
+    return make
 
 
-def order_update_of(o: c.OrderPush, now: float) -> OrderUpdate:
-    """One ``orders`` push as an :class:`OrderUpdate` (an IOC's cancelled remainder is
-    reported as such when the venue gives no reason)."""
+def fill_of(f: c.FillPush, now: float, client_order_id: str, *, stream: bool = False) -> Fill:
+    """:func:`fill_maker` applied to ``client_order_id``."""
+    return fill_maker(f, now, stream=stream)(client_order_id)
+
+
+def order_update_of(o: c.OrderPush, now: float, client_order_id: str = "") -> OrderUpdate:
+    """One ``orders`` push as an :class:`OrderUpdate` for ``client_order_id`` (the push's
+    own ``clientOid`` when not given). ``accBaseVolume`` absent: a filled order's size, else
+    0. An IOC's cancelled remainder is reported as such when the venue gives no reason."""
     status = ORDER_STATUS.get(o.status)
     if status is None:
         raise MalformedMessage(VENUE, f"orders push: unknown status {o.status!r}")
+    acc = c.parse_decimal(o.accBaseVolume, "accBaseVolume")
+    filled = acc if acc is not None else (o.size if status is OrderStatus.FILLED else Decimal(0))
     avg = c.parse_decimal(o.priceAvg, "priceAvg")
     reason = o.cancelReason or (
         "IOC remainder cancelled" if status is OrderStatus.CANCELLED else ""
     )
-    return OrderUpdate(venue=VENUE, client_order_id=o.clientOid, status=status,
-                       filled_qty=o.accBaseVolume, avg_price=avg if avg else None, ts=now,
-                       reason=reason)  # fmt: skip
+    return OrderUpdate(venue=VENUE, client_order_id=client_order_id or o.clientOid or "",
+                       status=status, filled_qty=filled, avg_price=avg if avg else None,
+                       ts=now, reason=reason)  # fmt: skip

@@ -21,11 +21,11 @@ from arbtrio.venues.bitget.feed import (
     TICK,
     BitgetBookFeed,
     BitgetOrderFeed,
-    OrderPlaced,
     SendBudget,
 )
 from arbtrio.venues.bitget.signing import login_signature
-from arbtrio.venues.stream import Changed, Deliver, Fail, Output, Ready, Send
+from arbtrio.venues.stream import Changed, Deliver, Fail, Fetch, Output, Ready, Send
+from arbtrio.venues.tracking import Placed, Requery
 
 Levels = list[tuple[str, str]]
 
@@ -251,9 +251,28 @@ def fill_row(trade_id: str, order_id: str = "o1", client_oid: str = "c1") -> dic
             "feeDetail": [{"feeCoin": "USDT", "totalFee": "-0.0006"}]}  # fmt: skip
 
 
+def ack(channel: str) -> str:
+    field = "coin" if channel == "account" else "instId"
+    return json.dumps(
+        {
+            "event": "subscribe",
+            "arg": {"instType": "USDT-FUTURES", "channel": channel, field: "default"},
+        }
+    )
+
+
+def acked(f: BitgetOrderFeed, now: float = 0.2) -> list[Output]:
+    """Every private channel acknowledged: the outputs of the last acknowledgement."""
+    out: list[Output] = []
+    for channel in ("orders", "fill", "positions", "account"):
+        out = list(f.frame(ack(channel), now))
+    return out
+
+
 def logged_in(f: BitgetOrderFeed) -> None:
     f.connected(None, 0.0)
     f.frame(LOGIN_OK, 0.1)
+    acked(f)
 
 
 def test_private_stream_logs_in_with_seconds_then_subscribes() -> None:
@@ -267,7 +286,10 @@ def test_private_stream_logs_in_with_seconds_then_subscribes() -> None:
     assert ops(out) == [("subscribe", ["default", "default", "default", "default"])]
     assert [a["channel"] for a in sends(out)[0]["args"]] == ["orders", "fill", "positions",
                                                              "account"]  # fmt: skip
-    assert isinstance(out[-1], Ready)
+    assert not any(isinstance(o, Ready) for o in out)  # pushes may be lost until acknowledged
+    for channel in ("orders", "fill", "positions"):
+        assert f.frame(ack(channel), 0.15) == ()
+    assert [type(o) for o in f.frame(ack("account"), 0.2)] == [Ready]
 
 
 def test_private_pushes_deliver_events_and_duplicate_fills_are_dropped() -> None:
@@ -276,7 +298,8 @@ def test_private_pushes_deliver_events_and_duplicate_fills_are_dropped() -> None
     (d,) = f.frame(private("fill", [fill_row("t1")]), 1.0)
     assert isinstance(d, Deliver) and isinstance(d.event, Fill)
     assert d.event.fee == Decimal("0.0006") and d.event.client_order_id == "c1"
-    assert f.frame(private("fill", [fill_row("t1"), fill_row("t1")]), 1.1) == []  # seen
+    assert d.event.fee_currency == ""  # USDT: the quote currency
+    assert f.frame(private("fill", [fill_row("t1"), fill_row("t1")]), 1.1) == ()  # seen
     order = {"orderId": "o2", "clientOid": "c2", "instId": "BTCUSDT", "side": "buy",
              "status": "filled", "size": "0.01", "accBaseVolume": "0.01",
              "priceAvg": "100"}  # fmt: skip
@@ -287,14 +310,15 @@ def test_private_pushes_deliver_events_and_duplicate_fills_are_dropped() -> None
     (d2,) = f.frame(private("fill", [fill_row("t2", "o2", "")]), 1.3)
     assert isinstance(d2, Deliver) and d2.event.client_order_id == "c2"
     pos = {"instId": "BTCUSDT", "holdSide": "long", "total": "0.01"}
-    assert f.frame(private("positions", [pos]), 1.4) == []
+    assert f.frame(private("positions", [pos]), 1.4) == ()
     assert f.positions[("BTCUSDT", "long")].total == Decimal("0.01")
+    assert f.health.skipped == 0 and f.health.malformed == 0
 
 
 def test_a_placement_posted_as_a_note_names_the_fills_of_its_order() -> None:
     f = BitgetOrderFeed(CREDS, VenueHealth("bitget"), lambda: 0.0)
     logged_in(f)
-    assert f.note(OrderPlaced("o9", "c9"), 1.0) == ()
+    assert f.note(Placed("c9", "BTCUSDT", venue_order_id="o9", sent_at=0.5), 1.0) == ()
     (d,) = f.frame(private("fill", [fill_row("t9", "o9", "")]), 1.1)
     assert isinstance(d, Deliver) and d.event.client_order_id == "c9"
     assert f.client_order_id("o9") == "c9"
@@ -305,11 +329,15 @@ def test_a_placement_posted_as_a_note_names_the_fills_of_its_order() -> None:
 def test_malformed_private_push_is_counted_and_a_stream_error_reconnects() -> None:
     f = BitgetOrderFeed(CREDS, VenueHealth("bitget"), lambda: 0.0)
     logged_in(f)
+    f.note(Placed("c5", "BTCUSDT", venue_order_id="o5", sent_at=0.5), 0.9)
     bad = fill_row("t5")
     bad["baseVolume"] = "NaN"
-    assert f.frame(private("fill", [bad]), 1.0) == ()
-    assert f.frame("{truncated", 1.1) == ()
-    assert f.health.malformed == 2
+    # the bad item is skipped and counted; the order it may belong to is re-queried
+    (fetch,) = f.frame(private("fill", [bad]), 1.0)
+    assert isinstance(fetch, Fetch) and fetch.key == Requery("BTCUSDT", "c5")
+    assert f.health.skipped == 1 and f.health.malformed == 0
+    (fetch,) = f.frame("{truncated", 1.1)  # a whole frame unreadable: malformed
+    assert isinstance(fetch, Fetch) and f.health.malformed == 1
     # the good fill of a malformed push is not marked seen: a later push still delivers it
     (d,) = f.frame(private("fill", [fill_row("t5")]), 1.2)
     assert isinstance(d, Deliver) and d.event.trade_id == "t5"  # type: ignore[union-attr]
@@ -331,6 +359,11 @@ def test_private_login_refused_fails_and_silence_times_out() -> None:
     assert f.timer(24.0) == ()
     (fail,) = f.timer(25.0)
     assert isinstance(fail, Fail) and isinstance(fail.error, Disconnected)
+    f.connected(None, 30.0)  # logged in, but the subscriptions never acknowledged
+    f.frame(LOGIN_OK, 31.0)
+    assert f.timer(35.9) == ()
+    (fail,) = f.timer(36.0)
+    assert isinstance(fail, Fail) and "subscribe" in str(fail.error)
 
 
 def test_private_ping_every_ping_interval_after_login() -> None:
@@ -338,6 +371,42 @@ def test_private_ping_every_ping_interval_after_login() -> None:
     f.connected(None, 0.0)
     assert f.timer(4.0) == ()  # not logged in: no ping (and the login deadline not reached)
     f.frame(LOGIN_OK, 1.0)
+    acked(f, 1.1)
     assert f.timer(30.9) == ()
     assert sends(f.timer(31.0)) == ["ping"]
     assert f.frame("pong", 31.1) == ()
+
+
+def filled_push(order_id: str, cid: str, acc: str) -> str:
+    return private("orders", [{"orderId": order_id, "clientOid": cid, "instId": "BTCUSDT",
+                               "side": "buy", "status": "filled", "size": acc,
+                               "accBaseVolume": acc, "priceAvg": "100"}])  # fmt: skip
+
+
+def test_a_terminal_push_ahead_of_its_fills_finishes_the_order_only_when_they_add_up() -> None:
+    f = BitgetOrderFeed(CREDS, VenueHealth("bitget"), lambda: 0.0, fill_wait_s=5.0,
+                        reconcile_every_s=3600.0)  # fmt: skip
+    logged_in(f)
+    f.note(Placed("c1", "BTCUSDT", venue_order_id="o1", sent_at=0.5), 0.6)
+    f.note(Placed("c2", "BTCUSDT", venue_order_id="o2", sent_at=0.5), 0.6)
+    f.frame(filled_push("o1", "c1", "0.01"), 1.0)  # its fill is late
+    f.frame(filled_push("o2", "c2", "0.01"), 1.0)  # its fill is lost
+    assert {k.client_order_id for k in f.tracker.unfinished()} == {"c1", "c2"}
+    f.frame(private("fill", [fill_row("t1", "o1", "c1")]), 2.0)
+    assert {k.client_order_id for k in f.tracker.unfinished()} == {"c2"}  # all of c1 is in
+    assert [o for o in f.timer(5.9) if isinstance(o, Fetch)] == []
+    (fetch,) = [o for o in f.timer(6.0) if isinstance(o, Fetch)]  # the wait is over
+    assert fetch.key == Requery("BTCUSDT", "c2")
+
+
+def test_every_map_kept_per_order_is_bounded() -> None:
+    f = BitgetOrderFeed(CREDS, VenueHealth("bitget"), lambda: 0.0, max_orders=3)
+    logged_in(f)
+    for i in range(10):
+        f.note(Placed(f"c{i}", "BTCUSDT", venue_order_id=f"o{i}", sent_at=0.5), 1.0)
+        f.frame(private("fill", [fill_row(f"t{i}", f"o{i}", f"c{i}")]), 1.0)
+        f.frame(filled_push(f"o{i}", f"c{i}", "0.02"), 1.0)  # short: unsettled
+        f.frame(private("fill", [fill_row(f"u{i}", f"x{i}", "")]), 1.0)  # nobody's: waits
+    assert f.client_order_id("o0") == "" and f.client_order_id("o9") == "c9"  # oldest forgotten
+    assert [k.client_order_id for k in f.tracker.unfinished()] == ["c7", "c8", "c9"]
+    assert len(f._filled) == 3 and len(f._unsettled) == 3 and len(f.tracker._waiting) == 3

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.types import OrderRequest, OrderStatus, Side
+from arbtrio.core.types import Fill, OrderRequest, OrderStatus, Side
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -36,6 +36,8 @@ from arbtrio.venues.bitget.signing import (
     rest_prehash,
     rest_signature,
 )
+from arbtrio.venues.stream import Deliver
+from arbtrio.venues.tracking import Placed
 
 # -- signing: the documented pre-hash strings, signatures self-computed (secret "test_secret") --
 POST_BODY = ('{"productType":"usdt-futures","symbol":"BTCUSDT","size":"8","marginMode":"crossed",'
@@ -233,8 +235,10 @@ def test_documented_messages_decode() -> None:
     u = order_update_of(o, 0.0)
     assert u.status is OrderStatus.FILLED and u.filled_qty == Decimal("0.01")
     client = BitgetClient(rest_url="http://127.0.0.1:1")
-    (fill,) = client.orders.events(c.decode_private(DOC_FILL), 0.0)
-    assert fill.fee == Decimal("0.306003") and fill.side is Side.BUY  # type: ignore[union-attr]
+    client.orders.note(Placed("c111", "BTCUSDT", venue_order_id="111"), 0.0)  # no clientOid
+    (delivered,) = client.orders.events(c.decode_private(DOC_FILL), 0.0)
+    assert isinstance(delivered, Deliver) and isinstance(delivered.event, Fill)
+    assert delivered.event.fee == Decimal("0.306003") and delivered.event.side is Side.BUY
     assert client.orders.events(c.decode_private(DOC_FILL), 0.0) == []  # de-duplicated
     (k,) = c.decode_data(list[c.Contract], c.decode_envelope(DOC_CONTRACTS).data, "contracts")
     assert k.priceEndStep.scaleb(-int(k.pricePlace)) == Decimal("0.1")
