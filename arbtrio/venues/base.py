@@ -101,6 +101,7 @@ class VenueHealth:
     resyncs: int = 0
     reconnects: int = 0
     malformed: int = 0
+    skipped: int = 0  # list items and pushes skipped one by one: foreign or undecodable
     consecutive_failures: int = 0
     last_error: str = ""
 
@@ -117,6 +118,7 @@ class VenueHealth:
             "resyncs": self.resyncs,
             "reconnects": self.reconnects,
             "malformed": self.malformed,
+            "skipped": self.skipped,
             "last_error": self.last_error,
         }
 
