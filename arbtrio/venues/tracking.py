@@ -19,6 +19,10 @@ no fills. So each venue's order protocol keeps an :class:`OrderTracker`:
 "Finished" means the stream (or a re-query) delivered the order's terminal status; a
 placement's REST answer does not finish it, since it carries no fills. A terminal push can
 arrive before the note; it is remembered and applied when the note comes.
+
+Memory is bounded: orders, venue-id mappings (from notes and from :meth:`OrderTracker.learn`)
+and early terminal pushes keep the latest ``limit``, delivered trade ids ``10 × limit``; at
+most ``limit`` venue order ids hold waiting fills (a fill beyond is left to the re-query).
 """
 
 from __future__ import annotations
@@ -120,6 +124,8 @@ class OrderTracker:
         """The stream told which client order a venue order id is (e.g. an order push):
         remember it and deliver the fills waiting for it."""
         self._by_venue_id[venue_order_id] = client_order_id
+        while len(self._by_venue_id) > self.limit:
+            self._by_venue_id.popitem(last=False)
         waiting = self._waiting.pop(venue_order_id, None)
         if waiting is None:
             return []
@@ -138,10 +144,15 @@ class OrderTracker:
         cid = self._by_venue_id.get(venue_order_id)
         if cid is not None:
             return self._deliver_fill(make(cid))
-        waiting = self._waiting.setdefault(venue_order_id, _Waiting([], now))
-        if len(self._waiting) <= self.limit:
-            waiting.fills.append(make)
-            self.fills_waited += 1
+        waiting = self._waiting.get(venue_order_id)
+        if waiting is None:
+            if len(self._waiting) >= self.limit:  # bounded: the order's re-query finds it
+                log.warning("venue.fill_wait_full", venue=self.venue,
+                            venue_order_id=venue_order_id)  # fmt: skip
+                return None
+            waiting = self._waiting[venue_order_id] = _Waiting([], now)
+        waiting.fills.append(make)
+        self.fills_waited += 1
         return None
 
     def finished(self, client_order_id: str) -> None:

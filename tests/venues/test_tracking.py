@@ -94,3 +94,16 @@ def test_requery_answers_not_found_errors_and_bugs() -> None:
     assert isinstance(fail, Fail) and isinstance(fail.error, AuthenticationFailed)
     (bug,) = t.fetched(key, "not a report", 0.0) or ()
     assert isinstance(bug, Fail) and isinstance(bug.error, TypeError)
+
+
+def test_the_venue_id_map_and_the_waiting_fills_stay_bounded() -> None:
+    t = OrderTracker("v", limit=3)
+    for n in range(10):  # order pushes map venue ids the client never placed
+        t.learn(f"V{n}", f"c{n}")
+    assert [t.client_order_id(f"V{n}") for n in (6, 7, 8, 9)] == [None, "c7", "c8", "c9"]
+    with structlog.testing.capture_logs() as logs:
+        for n in range(10):  # fills of unknown orders: at most `limit` venue ids wait
+            t.fill_for_venue_order(f"W{n}", lambda cid: fill(cid, "T"), 1.0)
+    assert t.fills_waited == 3 and [e["event"] for e in logs] == ["venue.fill_wait_full"] * 7
+    (delivered,) = t.learn("W2", "c2")  # a waiting fill is still delivered once mapped
+    assert isinstance(delivered, Deliver) and delivered.event.client_order_id == "c2"
