@@ -305,7 +305,8 @@ def test_private_stream_delivers_fills_at_the_account_rate_and_drops_duplicates(
     (done,) = feed.frame(order_change("filled", "done", filledSize="10"), 1.3)
     assert done.event.status is OrderStatus.FILLED  # type: ignore[union-attr]
     other = order_change("open", "open", symbol="DOGEUSDTM")
-    assert feed.frame(other, 1.4) == []  # not an instrument of this client
+    assert feed.frame(other, 1.4) == ()  # not an instrument of this client: skipped, counted
+    assert feed.health.skipped == 1 and feed.health.malformed == 0
 
 
 def test_unfinished_placed_orders_are_requeried_after_subscription_and_malformed_frames() -> None:
@@ -367,7 +368,7 @@ def test_position_and_wallet_pushes_are_kept() -> None:
         "topic": "/contractAccount/wallet", "type": "message", "subject": "walletBalance.change",
         "data": {"currency": "USDT", "walletBalance": "100.5", "availableBalance": "90"},
     }  # fmt: skip
-    assert feed.frame(json.dumps(position), 1.0) == []
-    assert feed.frame(json.dumps(wallet), 1.1) == []
+    assert feed.frame(json.dumps(position), 1.0) == ()
+    assert feed.frame(json.dumps(wallet), 1.1) == ()
     assert feed.positions["XBTUSDTM"].qty == Decimal("-0.010")
     assert feed.balance is not None and feed.balance.total == Decimal("100.5")
