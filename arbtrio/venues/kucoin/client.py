@@ -342,13 +342,17 @@ class KucoinClient:
             token, server = await self._bullet(private)
             separator = "&" if "?" in server.endpoint else "?"
             connect_id = f"{VENUE}{next(self._connect_ids)}"
-            self.tokens_used.append(token)
-            del self.tokens_used[:-TOKENS_KEPT]
+            self._remember_token(token)
             url = f"{server.endpoint}{separator}token={token}&connectId={connect_id}"
             async with open_websocket(url) as ws:
                 yield ws, server
 
         return session
+
+    def _remember_token(self, token: str) -> None:
+        """Record a token connected with in :attr:`tokens_used` (the latest 100 kept)."""
+        self.tokens_used.append(token)
+        del self.tokens_used[:-TOKENS_KEPT]
 
     async def _bullet(self, private: bool) -> tuple[str, codecs.InstanceServer]:
         """A fresh token and the instance server to connect to (never reused)."""
