@@ -33,10 +33,14 @@ disconnected        everything learned from the session is void
   is a :class:`~arbtrio.core.types.Fill`, de-duplicated by ``tradeId``, with the fee at the
   account's rate; every push an :class:`~arbtrio.core.types.OrderUpdate`),
   ``/contract/positionAll`` and ``/contractAccount/wallet`` (kept in :attr:`positions` and
-  :attr:`balance`). Orders the client placed reach it as :class:`Placed` notes; after every
-  subscription and every malformed frame it asks for a REST re-query (:class:`Fetch` of a
+  :attr:`balance`). Its :class:`~arbtrio.venues.tracking.OrderTracker` keeps the orders the
+  client placed (:class:`Placed` notes); after every subscription, every malformed frame and
+  every ``reconcile_every_s`` it asks for a REST re-query (:class:`Fetch` of a
   :class:`Requery`) of each order not yet seen finishing, and delivers the answer's new
-  fills and status.
+  fills and status. A push that names only the venue's order id (no ``clientOid``) is held
+  by that id until the order's note maps it; a note for an order sent before the last
+  malformed frame re-queries it. Pushes of contracts the client does not trade (and wallets
+  of other currencies) are skipped and counted in ``health.skipped``.
 
 Malformed input never raises: it is counted in ``health.malformed``, logged, and answered
 with resync outputs (books: every book invalidated and re-snapshotted; orders: re-queries).
