@@ -210,6 +210,7 @@ class KucoinClient:
         self.health = VenueHealth(VENUE)  # both streams count here
         self.books: dict[str, L2Book] = {}
         self.instruments: dict[str, Instrument] = {}  # updated in place: the protocols read it
+        self.not_traded: set[str] = set()  # listed but foreign, or held and not listed
         self.tokens_used: list[str] = []  # the bullet tokens connected with (latest 100)
         self._connect_ids = itertools.count(1)
         self.book_feed: KucoinBookFeed | None = None  # the protocol of the last run_books
@@ -317,6 +318,7 @@ class KucoinClient:
         self._skipped(foreign, foreign=True)
         self.instruments.clear()
         self.instruments.update(loaded)
+        self.not_traded = {reason.partition(":")[0] for reason in foreign}
         return list(loaded.values())
 
     def hinted_symbols(self) -> list[str]:
@@ -520,8 +522,10 @@ class KucoinClient:
         positions, refused = decode_items(codecs.position_item_decoder, raws, "positions")
         self._skipped(refused)
         held = [p for p in positions if p.currentQty != 0]
-        if any(p.symbol not in self.instruments for p in held):
-            await self.load_instruments()  # a contract listed since: known once reloaded
+        unknown = {p.symbol for p in held} - set(self.instruments) - self.not_traded
+        if unknown:  # a contract listed since the last load is known once reloaded
+            await self.load_instruments()
+            self.not_traded |= unknown - set(self.instruments)  # delisted: not asked again
         result = []
         foreign: list[str] = []
         for p in held:

@@ -573,3 +573,27 @@ def test_position_pushes_keep_traded_contracts_and_ignore_the_rest() -> None:
     quiet["data"]["currentQty"] = -2
     feed.frame(json.dumps(quiet), 1.3)
     assert feed.positions["XBTUSDTM"].qty == D("-0.002")
+
+
+async def test_foreign_positions_reload_the_instruments_once_not_at_every_call() -> None:
+    contracts = payload("rest_contracts_active")
+    contracts["data"].append({**contracts["data"][0], "symbol": "ETHUSDM", "isInverse": True})
+    fake = FakeRest(
+        {POSITIONS: [raw("rest_positions")], CONTRACTS: [json.dumps(contracts).encode()]}
+    )
+    client = KucoinClient(credentials=CREDS)
+    client.rest.call = fake.call  # type: ignore[method-assign]
+    for _ in range(3):
+        assert [p.symbol for p in await client.fetch_positions()] == ["XBTUSDTM"]
+    assert [p.path.partition("?")[0] for p in fake.sent] == [
+        POSITIONS,
+        CONTRACTS,
+        POSITIONS,
+        POSITIONS,
+    ]
+    delisted = payload("rest_positions")
+    delisted["data"].append({**delisted["data"][1], "symbol": "GONEUSDTM"})  # listed nowhere
+    fake.answers[POSITIONS] = [json.dumps(delisted).encode()]
+    for _ in range(2):
+        await client.fetch_positions()
+    assert [p.path.partition("?")[0] for p in fake.sent][4:] == [POSITIONS, CONTRACTS, POSITIONS]
