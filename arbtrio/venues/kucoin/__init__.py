@@ -14,6 +14,7 @@ from arbtrio.venues.base import Credentials
 from arbtrio.venues.kucoin.bench import bench_rows
 from arbtrio.venues.kucoin.client import DEFAULT_REST_URL, DEFAULT_WS_URL, KucoinClient
 from arbtrio.venues.kucoin.prepare import KucoinAccount, prepare_order
+from arbtrio.venues.kucoin.sign import KEY_VERSION
 
 __all__ = [
     "DEFAULT_REST_URL",
@@ -32,14 +33,17 @@ def create_client(
     ws_url: str | None = None,
     credentials: Credentials | None = None,
     symbols_hint: Sequence[str] = (),
+    key_version: str = KEY_VERSION,
 ) -> KucoinClient:
     """A KuCoin Futures client; ``credentials=None`` gives public data only.
 
     KuCoin's stream URL comes from the bullet-token answer of the REST host, so ``ws_url``
     is only used as the REST base when ``rest_url`` is not given (emulators report both as
-    the same base URL)."""
+    the same base URL). ``key_version`` is the API key's version (``"2"``, or ``"3"`` for
+    current keys): the venue refuses a ``KC-API-KEY-VERSION`` that is not the key's."""
     return KucoinClient(
         rest_url=rest_url or ws_url or DEFAULT_REST_URL,
         credentials=credentials,
         symbols_hint=symbols_hint,
+        key_version=key_version,
     )

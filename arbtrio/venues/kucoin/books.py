@@ -117,7 +117,7 @@ class KucoinBooks:
         try:
             if frame is None:
                 msg = _message.decode(raw)
-                if msg.type != "message" or not msg.topic.startswith(TOPIC_PREFIX):
+                if not msg.is_push or not msg.topic.startswith(TOPIC_PREFIX):
                     return msg
                 change = _change.decode(msg.data)  # raises: the level-2 push is malformed
                 topic = msg.topic

@@ -18,6 +18,11 @@ are in ``specs/014-kucoin.md``.
   :func:`~arbtrio.venues.kucoin.prepare.prepare_order`; query and cancel by clientOid.
 * ``symbols_hint`` (the symbols whose fee rates the order stream loads) may name assets
   (``"BTC"``) or venue symbols (``"XBTUSDTM"``); a hint no instrument matches is skipped.
+* Lists (contracts, positions, fills) are decoded item by item: an item that does not
+  decode, or names a contract arbtrio does not trade (inverse, USDC-settled, delisted), is
+  skipped, counted in ``health.skipped`` and logged; its neighbours are kept.
+* ``key_version`` is the API key's version (``"2"``, or ``"3"`` for current keys), sent as
+  ``KC-API-KEY-VERSION``.
 """
 
 from __future__ import annotations
@@ -60,8 +65,8 @@ from arbtrio.venues.base import (
     RateLimited,
     VenueHealth,
 )
-from arbtrio.venues.kucoin import codecs, convert
-from arbtrio.venues.kucoin.codecs import OK, VENUE, Envelope, decode
+from arbtrio.venues.kucoin import codecs, convert, sign
+from arbtrio.venues.kucoin.codecs import OK, VENUE, Envelope, decode, decode_items
 from arbtrio.venues.kucoin.errors import NOT_CANCELABLE, error_for
 from arbtrio.venues.kucoin.feed import (
     FeeRates,
@@ -89,6 +94,9 @@ DEFAULT_REST_URL = "https://api-futures.kucoin.com"
 DEFAULT_WS_URL = DEFAULT_REST_URL  # the WS endpoint comes from the bullet answer
 DEFAULT_BACKOFF = Backoff()
 T = TypeVar("T")
+FILLS_PAGE_SIZE = 1000  # the venue's maximum
+MAX_FILLS_PAGES = 20
+TOKENS_KEPT = 100  # tokens_used keeps the latest
 
 # Weight pools (VIP0): capacity per 30 s window, refilled evenly. Public: unsigned calls
 # (per IP); Futures: signed calls (per account).
@@ -176,9 +184,15 @@ class KucoinClient:
         backoff: Backoff = DEFAULT_BACKOFF,
         margin_mode: str = "ISOLATED",
         leverage: int = 5,
+        key_version: str = sign.KEY_VERSION,
+        reconcile_every_s: float = 60.0,
+        fill_wait_s: float = 5.0,
+        max_orders: int = 10_000,
     ) -> None:
         if margin_mode not in ("ISOLATED", "CROSS"):
             raise ValueError(f"kucoin: margin_mode must be ISOLATED or CROSS, got {margin_mode}")
+        if key_version not in sign.KEY_VERSIONS:
+            raise ValueError(f"kucoin: key_version must be one of {sign.KEY_VERSIONS}")
         self.rest_url = rest_url.rstrip("/")
         self.rules = KucoinRules()
         self.rest = RestClient(VENUE, self.rest_url, self.rules, timeout=request_timeout)
@@ -192,15 +206,18 @@ class KucoinClient:
         self.backoff = backoff
         self.margin_mode = margin_mode
         self.leverage = leverage
+        self.key_version = key_version
         self.health = VenueHealth(VENUE)  # both streams count here
         self.books: dict[str, L2Book] = {}
         self.instruments: dict[str, Instrument] = {}  # updated in place: the protocols read it
-        self.tokens_used: list[str] = []  # every bullet token this client connected with
+        self.not_traded: set[str] = set()  # listed but foreign, or held and not listed
+        self.tokens_used: list[str] = []  # the bullet tokens connected with (latest 100)
         self._connect_ids = itertools.count(1)
         self.book_feed: KucoinBookFeed | None = None  # the protocol of the last run_books
         self.order_feed = KucoinOrderFeed(
             self.instruments, self.health, welcome_timeout=welcome_timeout,
-            max_session_s=max_session_s,
+            max_session_s=max_session_s, reconcile_every_s=reconcile_every_s,
+            fill_wait_s=fill_wait_s, max_orders=max_orders,
         )  # fmt: skip
         self.order_stream = Stream(
             VENUE, "orders", self.order_feed, self.connect(private=True), self.health,
@@ -225,8 +242,9 @@ class KucoinClient:
 
     def _account(self) -> KucoinAccount:
         return KucoinAccount.from_credentials(
-            self._require_credentials(), self.margin_mode, self.leverage, self.rest.prefix
-        )
+            self._require_credentials(), self.margin_mode, self.leverage, self.rest.prefix,
+            self.key_version,
+        )  # fmt: skip
 
     def _ts_ms(self) -> int:
         """The signature timestamp (wall clock), taken when the request is built."""
@@ -268,18 +286,39 @@ class KucoinClient:
             raise BadRequest(VENUE, f"unknown or untradable contract {symbol!r}")
         return inst
 
+    def _skipped(self, refused: Sequence[str], *, foreign: bool = False, **fields: Any) -> None:
+        """Count and log list items left out (``refused``: why each one was)."""
+        self.health.skipped += len(refused)
+        for reason in refused:
+            if foreign:
+                log.info("venue.item_foreign", venue=VENUE, reason=reason, **fields)
+            else:
+                log.warning("venue.item_skipped", venue=VENUE, reason=reason, **fields)
+
     # -- instruments -----------------------------------------------------------------------
     async def load_instruments(self) -> list[Instrument]:
-        contracts = await self._request(
+        """The tradable contracts (item by item: foreign or undecodable ones are skipped and
+        counted)."""
+        raws = await self._request(
             "GET", "/api/v1/contracts/active", codecs.contracts_decoder, "contracts"
         )
-        loaded = {
-            c.symbol: convert.instrument_from_contract(c)
-            for c in contracts
-            if convert.is_tradable_contract(c)
-        }
+        contracts, refused = decode_items(codecs.contract_item_decoder, raws, "contracts")
+        self._skipped(refused)
+        loaded: dict[str, Instrument] = {}
+        foreign: list[str] = []
+        for c in contracts:
+            why = convert.foreign_contract(c)
+            if why:
+                foreign.append(f"{c.symbol}: {why}")
+                continue
+            try:
+                loaded[c.symbol] = convert.instrument_from_contract(c)
+            except ValueError as exc:
+                self._skipped([f"{c.symbol}: {exc}"])
+        self._skipped(foreign, foreign=True)
         self.instruments.clear()
         self.instruments.update(loaded)
+        self.not_traded = {reason.partition(":")[0] for reason in foreign}
         return list(loaded.values())
 
     def hinted_symbols(self) -> list[str]:
@@ -305,12 +344,17 @@ class KucoinClient:
             token, server = await self._bullet(private)
             separator = "&" if "?" in server.endpoint else "?"
             connect_id = f"{VENUE}{next(self._connect_ids)}"
-            self.tokens_used.append(token)
+            self._remember_token(token)
             url = f"{server.endpoint}{separator}token={token}&connectId={connect_id}"
             async with open_websocket(url) as ws:
                 yield ws, server
 
         return session
+
+    def _remember_token(self, token: str) -> None:
+        """Record a token connected with in :attr:`tokens_used` (the latest 100 kept)."""
+        self.tokens_used.append(token)
+        del self.tokens_used[:-TOKENS_KEPT]
 
     async def _bullet(self, private: bool) -> tuple[str, codecs.InstanceServer]:
         """A fresh token and the instance server to connect to (never reused)."""
@@ -394,8 +438,11 @@ class KucoinClient:
         def decode_created(raw: bytes) -> codecs.OrderCreated:
             return decode(codecs.order_created_decoder, raw, "order").data
 
+        sent_at = trio.current_time()
         created = await self.rest.call("POST", ORDER_ENDPOINT, build, decode_created, mutating=True)
-        self.order_stream.post(Placed(cid, inst.symbol, venue_order_id=created.orderId))
+        self.order_stream.post(
+            Placed(cid, inst.symbol, venue_order_id=created.orderId, sent_at=sent_at)
+        )
         return OrderAck(
             venue=VENUE, client_order_id=cid, venue_order_id=created.orderId,
             ts=trio.current_time(),
@@ -424,14 +471,33 @@ class KucoinClient:
         )  # fmt: skip
         if detail is None:
             raise OrderNotFound(VENUE, f"no order {client_order_id!r} on {symbol}")
-        fills: list[codecs.TradeFill] = []
-        if detail.filledSize > 0:
+        fills = await self._fills(detail) if convert.filled_lots(detail) > 0 else []
+        return convert.order_report(inst, detail, fills, client_order_id, trio.current_time())
+
+    async def _fills(self, order: codecs.OrderDetail) -> list[codecs.TradeFill]:
+        """Every fill of ``order`` (``GET /api/v1/fills?orderId=``, page by page; items of
+        other orders, repeated or undecodable ones are skipped and counted)."""
+        fills: dict[str, codecs.TradeFill] = {}
+        page_no = 1
+        while True:
             page = await self._request(
                 "GET", "/api/v1/fills", codecs.fills_decoder, "fills",
-                query=[("orderId", detail.id)],
+                query=[("orderId", order.id), ("currentPage", str(page_no)),
+                       ("pageSize", str(FILLS_PAGE_SIZE))],
             )  # fmt: skip
-            fills = page.items
-        return convert.order_report(inst, detail, fills, trio.current_time())
+            items, refused = decode_items(codecs.trade_fill_item_decoder, page.items, "fills")
+            new = 0
+            for t in items:
+                if t.orderId != order.id:
+                    refused.append(f"fill {t.tradeId} of order {t.orderId}")
+                elif t.tradeId not in fills:
+                    fills[t.tradeId] = t
+                    new += 1
+            self._skipped(refused, order=order.id)
+            last = page.totalPage or 1
+            if page_no >= min(last, MAX_FILLS_PAGES) or not new:
+                return list(fills.values())
+            page_no += 1
 
     # -- account ---------------------------------------------------------------------------
     async def fetch_balances(self) -> list[Balance]:
@@ -447,15 +513,30 @@ class KucoinClient:
         ]  # fmt: skip
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        positions = await self._request(
+        """The account's open positions in the contracts arbtrio trades. A position in any
+        other contract (inverse, USDC-settled, delisted) or one that does not decode is
+        skipped, counted in ``health.skipped`` and logged; the others are returned."""
+        raws = await self._request(
             "GET", "/api/v1/positions", codecs.positions_decoder, "positions"
         )
+        positions, refused = decode_items(codecs.position_item_decoder, raws, "positions")
+        self._skipped(refused)
+        held = [p for p in positions if p.currentQty != 0]
+        unknown = {p.symbol for p in held} - set(self.instruments) - self.not_traded
+        if unknown:  # a contract listed since the last load is known once reloaded
+            await self.load_instruments()
+            self.not_traded |= unknown - set(self.instruments)  # delisted: not asked again
         result = []
-        for p in positions:
-            if p.currentQty == 0:
+        foreign: list[str] = []
+        for p in held:
+            inst = self.instruments.get(p.symbol)
+            if inst is None:
+                foreign.append(f"{p.symbol}: {p.currentQty} lots, not a traded contract")
                 continue
-            inst = await self._instrument(p.symbol)
             result.append(convert.position(inst, p.currentQty, p.avgEntryPrice))
+        if foreign:
+            self.health.skipped += len(foreign)
+            log.warning("venue.positions_foreign", venue=VENUE, positions=foreign)
         return result
 
     async def fetch_funding(self, symbols: Sequence[str]) -> list[FundingRate]:
@@ -471,7 +552,9 @@ class KucoinClient:
             result.append(
                 FundingRate(
                     venue=VENUE, symbol=symbol, rate=f.value,
-                    interval_hours=max(1, round(f.granularity / 3_600_000)),
+                    interval_hours=max(
+                        1, round((f.granularity or convert.DEFAULT_FUNDING_MS) / 3_600_000)
+                    ),
                     next_funding_ts=next_ts,
                 )
             )  # fmt: skip

@@ -10,18 +10,29 @@ Conventions:
   carrying money derive from :class:`~arbtrio.venues.wire.Exact` (finite decimals only).
 * The level-2 increment (``"price,side,size"`` in one string) is decoded in one pass by
   :data:`level2_frame_decoder`; the change string is parsed by :func:`parse_change`.
+
+Decoding rules (what the venue is known to send, see ``specs/014-kucoin.md``):
+
+* **Optional, null, blank.** A field the client can do without has a default and accepts
+  ``null``; a private order push's sizes and prices are the venue's text (:data:`Text`),
+  where ``""`` means absent (:func:`amount`). Unknown fields are ignored.
+* **Lists item by item.** The lists a client reads (contracts, positions, fills) arrive as
+  ``list[msgspec.Raw]`` and each item is decoded on its own (:func:`decode_items`): an item
+  that does not decode is skipped and reported, never taking its neighbours with it. A
+  book's levels are the exception: a snapshot with one bad level is refused whole.
 """
 
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
 from arbtrio.venues.base import MalformedMessage
-from arbtrio.venues.wire import Exact, decode_or_malformed
+from arbtrio.venues.wire import MAX_DECIMAL, Exact, decode_or_malformed
 
 VENUE = "kucoin"
 OK = "200000"
@@ -30,6 +41,7 @@ T = TypeVar("T")
 Price = Annotated[float, msgspec.Meta(gt=0, lt=1e15)]
 Size = Annotated[float, msgspec.Meta(ge=0, lt=1e15)]
 Code = str | int
+Text = str | int  # a decimal the venue sends as text (sometimes a bare integer); "" = absent
 
 
 # -- REST envelope -------------------------------------------------------------------------
@@ -55,21 +67,21 @@ class Contract(Exact):
     multiplier: Decimal
     lotSize: Decimal
     tickSize: Decimal
-    rootSymbol: str = "USDT"
-    type: str = "FFWCSX"
-    quoteCurrency: str = "USDT"
-    settleCurrency: str = "USDT"
-    maxOrderQty: Decimal = Decimal(1_000_000)
-    makerFeeRate: Decimal = Decimal("0.0002")
-    takerFeeRate: Decimal = Decimal("0.0006")
+    rootSymbol: str | None = "USDT"
+    type: str | None = "FFWCSX"
+    quoteCurrency: str | None = "USDT"
+    settleCurrency: str | None = "USDT"
+    maxOrderQty: Decimal | None = None
+    makerFeeRate: Decimal | None = None  # None: the venue's default rates (convert)
+    takerFeeRate: Decimal | None = None
     fundingFeeRate: Decimal | None = None
     predictedFundingFeeRate: Decimal | None = None
-    fundingRateGranularity: int = 28_800_000
+    fundingRateGranularity: int | None = None  # None: 8 h
     nextFundingRateTime: int | None = None
-    status: str = "Open"
-    isInverse: bool = False
+    status: str | None = "Open"
+    isInverse: bool | None = False
     maxLeverage: int | None = None
-    supportCross: bool = True
+    supportCross: bool | None = True
 
 
 class Level2Snapshot(msgspec.Struct):
@@ -101,9 +113,9 @@ class FundingCurrent(Exact):
     """``GET /api/v1/funding-rate/{symbol}/current``."""
 
     value: Decimal
-    granularity: int = 28_800_000
-    symbol: str = ""
-    timePoint: int = 0
+    granularity: int | None = None  # None: 8 h
+    symbol: str | None = ""
+    timePoint: int | None = None
     predictedValue: Decimal | None = None
     fundingTime: int | None = None  # next settlement, wall-clock ms
 
@@ -143,57 +155,70 @@ class OrderDetail(Exact):
     side: str
     size: Decimal
     status: str  # "open" | "done"
-    filledSize: Decimal = Decimal(0)
-    filledValue: Decimal = Decimal(0)
+    filledSize: Decimal | None = None  # None: ``dealSize`` (the older name)
+    dealSize: Decimal | None = None
+    filledValue: Decimal | None = None
+    dealValue: Decimal | None = None
     price: Decimal | None = None
-    type: str = "limit"
-    clientOid: str = ""
-    isActive: bool = False
-    cancelExist: bool = False
-    reduceOnly: bool = False
-    timeInForce: str = "GTC"
+    type: str | None = "limit"
+    clientOid: str | None = ""
+    isActive: bool | None = None
+    cancelExist: bool | None = None
+    reduceOnly: bool | None = None
+    timeInForce: str | None = ""
     avgDealPrice: Decimal | None = None
-    createdAt: int = 0
+    settleCurrency: str | None = ""
+    createdAt: int | None = None
     endAt: int | None = None
 
 
 class TradeFill(Exact):
-    """``GET /api/v1/fills`` item: ``fee`` is the real amount (the WS match has none)."""
+    """``GET /api/v1/fills`` item: ``fee`` is the real amount (the WS match has none), in
+    ``feeCurrency``; a ``null`` fee is ``value × feeRate`` (convert)."""
 
     tradeId: str
     orderId: str
-    symbol: str
     side: str
     price: Decimal
     size: Decimal
-    fee: Decimal = Decimal(0)
-    liquidity: str = "taker"
-    feeCurrency: str = "USDT"
-    tradeTime: int = 0
+    symbol: str | None = ""
+    fee: Decimal | None = None
+    feeRate: Decimal | None = None
+    value: Decimal | None = None
+    liquidity: str | None = ""
+    feeCurrency: str | None = ""
+    settleCurrency: str | None = ""
+    tradeTime: int | None = None
 
 
 class FillsPage(msgspec.Struct):
-    items: list[TradeFill]
-    currentPage: int = 1
-    pageSize: int = 50
-    totalNum: int = 0
-    totalPage: int = 1
+    """One page of ``GET /api/v1/fills``; ``items`` are decoded one by one."""
+
+    items: list[msgspec.Raw]
+    currentPage: int | None = 1
+    pageSize: int | None = 50
+    totalNum: int | None = None
+    totalPage: int | None = 1
 
 
 class Position(Exact):
+    """``GET /api/v1/positions`` item (one by one: an inverse or USDC contract is foreign)."""
+
     symbol: str
     currentQty: Decimal  # signed lots
-    avgEntryPrice: Decimal = Decimal(0)
-    isOpen: bool = True
-    marginMode: str = "ISOLATED"
+    avgEntryPrice: Decimal | None = None
+    isOpen: bool | None = None
+    isInverse: bool | None = None
+    settleCurrency: str | None = ""
+    marginMode: str | None = ""
 
 
 class AccountOverview(Exact):
     accountEquity: Decimal
     availableBalance: Decimal
     currency: str = "USDT"
-    marginBalance: Decimal = Decimal(0)
-    unrealisedPNL: Decimal = Decimal(0)
+    marginBalance: Decimal | None = None
+    unrealisedPNL: Decimal | None = None
 
 
 class CancelledByClientOid(msgspec.Struct):
@@ -211,13 +236,17 @@ class WsMessage(msgspec.Struct):
     """Every server frame; ``data`` stays raw until ``topic``/``subject`` say what it is.
     Errors carry ``code`` and a text ``data``."""
 
-    type: str
-    id: str = ""
+    type: str = ""  # "" with a topic: a push (the legacy documentation's pushes omit it)
+    id: str | int = ""
     topic: str = ""
     subject: str = ""
     sn: int | None = None
     data: msgspec.Raw = msgspec.Raw()
     code: Code | None = None
+
+    @property
+    def is_push(self) -> bool:
+        return self.type == "message" or (not self.type and bool(self.topic))
 
 
 class WsRequest(msgspec.Struct, omit_defaults=True):
@@ -245,50 +274,62 @@ class Level2Frame(msgspec.Struct, tag_field="subject", tag="level2"):
     sn: int | None = None
 
 
-class OrderChange(Exact):
-    """``/contractMarket/tradeOrders`` ``orderChange`` data (sizes: lots, as strings)."""
+class OrderChange(msgspec.Struct):
+    """``/contractMarket/tradeOrders`` ``orderChange`` data. Sizes (lots) and prices are the
+    venue's text, ``""`` when absent (:func:`amount`); ``clientOid`` is absent for orders
+    placed without one."""
 
     symbol: str
     side: str
     orderId: str
     type: str  # open | match | update | filled | canceled
     status: str  # open | match | done
-    size: Decimal = Decimal(0)
-    filledSize: Decimal = Decimal(0)
-    remainSize: Decimal = Decimal(0)
-    canceledSize: Decimal = Decimal(0)
-    clientOid: str = ""
-    orderType: str = "limit"
-    price: Decimal | None = None
-    matchPrice: Decimal | None = None
-    matchSize: Decimal | None = None
-    tradeId: str = ""
-    liquidity: str = ""
-    marginMode: str = ""
-    orderTime: int = 0
-    ts: int = 0
+    size: Text | None = ""
+    filledSize: Text | None = ""
+    remainSize: Text | None = ""
+    canceledSize: Text | None = ""
+    clientOid: str | None = ""
+    orderType: str | None = "limit"
+    price: Text | None = ""
+    matchPrice: Text | None = ""
+    matchSize: Text | None = ""
+    tradeId: str | None = ""
+    liquidity: str | None = ""
+    marginMode: str | None = ""
+    tradeType: str | None = ""
+    orderTime: int | None = None
+    ts: int | None = None
 
 
 class PositionChange(Exact):
-    symbol: str
-    currentQty: Decimal = Decimal(0)
-    avgEntryPrice: Decimal = Decimal(0)
-    changeReason: str = ""
+    """``/contract/position:SYMBOL`` data. Pushes caused by the mark price carry neither
+    ``symbol`` (the topic has it) nor ``currentQty``."""
+
+    symbol: str | None = ""
+    currentQty: Decimal | None = None
+    avgEntryPrice: Decimal | None = None
+    settleCurrency: str | None = ""
+    changeReason: str | None = ""
 
 
 class WalletBalance(Exact):
+    """``/contractAccount/wallet`` data: ``walletBalance.change`` has the whole wallet; the
+    older ``availableBalance.change`` only the available amount."""
+
     currency: str
-    walletBalance: Decimal = Decimal(0)
-    availableBalance: Decimal = Decimal(0)
-    holdBalance: Decimal = Decimal(0)
-    equity: Decimal = Decimal(0)
-    timestamp: str | int = 0
+    walletBalance: Decimal | None = None
+    availableBalance: Decimal | None = None
+    holdBalance: Decimal | None = None
+    equity: Decimal | None = None
+    timestamp: str | int | None = None
 
 
 # -- decoders (built once) -----------------------------------------------------------------
 status_decoder = msgspec.json.Decoder(Status)
-contracts_decoder = msgspec.json.Decoder(Envelope[list[Contract]])
+items_decoder = msgspec.json.Decoder(Envelope[list[msgspec.Raw]])  # decode_items follows
+contracts_decoder = items_decoder
 contract_decoder = msgspec.json.Decoder(Envelope[Contract])
+contract_item_decoder = msgspec.json.Decoder(Contract)
 snapshot_decoder = msgspec.json.Decoder(Envelope[Level2Snapshot], strict=False)
 bullet_decoder = msgspec.json.Decoder(Envelope[Bullet])
 funding_decoder = msgspec.json.Decoder(Envelope[FundingCurrent])
@@ -297,7 +338,9 @@ order_create_decoder = msgspec.json.Decoder(OrderCreate)
 order_created_decoder = msgspec.json.Decoder(Envelope[OrderCreated])
 order_detail_decoder = msgspec.json.Decoder(Envelope[OrderDetail | None])
 fills_decoder = msgspec.json.Decoder(Envelope[FillsPage])
-positions_decoder = msgspec.json.Decoder(Envelope[list[Position]])
+trade_fill_item_decoder = msgspec.json.Decoder(TradeFill)
+positions_decoder = items_decoder
+position_item_decoder = msgspec.json.Decoder(Position)
 account_decoder = msgspec.json.Decoder(Envelope[AccountOverview])
 cancelled_decoder: msgspec.json.Decoder[Envelope[msgspec.Raw]] = msgspec.json.Decoder(Acknowledged)
 timestamp_decoder = msgspec.json.Decoder(Envelope[int])
@@ -319,6 +362,35 @@ def decode(decoder: msgspec.json.Decoder[T], data: bytes | str | msgspec.Raw, wh
 
 def encode(obj: Any) -> bytes:
     return encoder.encode(obj)
+
+
+def decode_items(
+    decoder: msgspec.json.Decoder[T], items: Iterable[msgspec.Raw], what: str
+) -> tuple[list[T], list[str]]:
+    """Each of ``items`` decoded on its own: those that decode, in order, and why each
+    other one did not (``"<what>[i]: <reason>"``) — for the caller to skip and count."""
+    decoded: list[T] = []
+    refused: list[str] = []
+    for i, raw in enumerate(items):
+        try:
+            decoded.append(decoder.decode(raw))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            refused.append(f"{what}[{i}]: {exc}")
+    return decoded, refused
+
+
+def amount(value: Text | None, what: str) -> Decimal | None:
+    """A decimal the venue sent as text: None when absent (``""`` or null), else a finite
+    ``Decimal`` of sane magnitude; MalformedMessage naming ``what`` otherwise."""
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(value) if isinstance(value, int) else Decimal(value.strip())
+    except InvalidOperation:
+        number = None
+    if number is None or not (number.is_finite() and -MAX_DECIMAL < number < MAX_DECIMAL):
+        raise MalformedMessage(VENUE, f"{what}: {str(value)[:40]!r} is not a decimal")
+    return number
 
 
 _INF = math.inf

@@ -41,6 +41,7 @@ CODES: dict[str, type[VenueError]] = {
     "300005": OrderRejected,  # risk limit exceeded
     "300006": OrderRejected,  # close price worse than bankruptcy
     "300009": OrderRejected,  # no position to close (reduce-only)
+    "300018": OutcomeUnknown,  # clientOid repeated: an order with it exists (query it)
     "330005": OrderRejected,  # margin mode mismatch
     # rate limits
     "200002": RateLimited,  # per-endpoint limit (10 s block)
@@ -51,7 +52,7 @@ CODES: dict[str, type[VenueError]] = {
 }
 
 ORDER_NOT_EXIST = "orderNotExist"
-DUPLICATE_MARK = "duplicate"  # clientOid already used (emulator wording; venue unverified)
+DUPLICATE_MARK = "duplicate"  # clientOid already used, in other wording (the emulator's)
 NOT_CANCELABLE = "100004"  # the order is already done: nothing to cancel
 RATE_LIMIT_BLOCK_S = {"200002": 10.0, "1015": 30.0}
 

@@ -33,10 +33,14 @@ disconnected        everything learned from the session is void
   is a :class:`~arbtrio.core.types.Fill`, de-duplicated by ``tradeId``, with the fee at the
   account's rate; every push an :class:`~arbtrio.core.types.OrderUpdate`),
   ``/contract/positionAll`` and ``/contractAccount/wallet`` (kept in :attr:`positions` and
-  :attr:`balance`). Orders the client placed reach it as :class:`Placed` notes; after every
-  subscription and every malformed frame it asks for a REST re-query (:class:`Fetch` of a
+  :attr:`balance`). Its :class:`~arbtrio.venues.tracking.OrderTracker` keeps the orders the
+  client placed (:class:`Placed` notes); after every subscription, every malformed frame and
+  every ``reconcile_every_s`` it asks for a REST re-query (:class:`Fetch` of a
   :class:`Requery`) of each order not yet seen finishing, and delivers the answer's new
-  fills and status.
+  fills and status. A push that names only the venue's order id (no ``clientOid``) is held
+  by that id until the order's note maps it; a note for an order sent before the last
+  malformed frame re-queries it. Pushes of contracts the client does not trade (and wallets
+  of other currencies) are skipped and counted in ``health.skipped``.
 
 Malformed input never raises: it is counted in ``health.malformed``, logged, and answered
 with resync outputs (books: every book invalidated and re-snapshotted; orders: re-queries).
@@ -45,16 +49,18 @@ with resync outputs (books: every book invalidated and re-snapshotted; orders: r
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Mapping, Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
 import attrs
+import msgspec
 import structlog
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Balance, VenuePosition
+from arbtrio.core.types import Balance, Fill, VenuePosition
 from arbtrio.venues.base import (
     BadRequest,
     Disconnected,
@@ -68,7 +74,8 @@ from arbtrio.venues.kucoin import codecs, convert
 from arbtrio.venues.kucoin.books import KucoinBooks
 from arbtrio.venues.kucoin.codecs import VENUE, InstanceServer, WsMessage, WsRequest, decode
 from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Fetch, Output, Send
-from arbtrio.venues.tracking import OrderTracker, Placed
+from arbtrio.venues.tracking import OrderTracker, Placed, Requery
+from arbtrio.venues.wire import RecentIds
 
 __all__ = [
     "PRIVATE_TOPICS",
@@ -192,8 +199,8 @@ class KucoinSession:
         error = stream_error(msg)
         if error is not None:
             return (Fail(error),)
-        if msg.type == "ack" and msg.id in self._acks:
-            self._acks.discard(msg.id)
+        if msg.type == "ack" and str(msg.id) in self._acks:
+            self._acks.discard(str(msg.id))
             if not self._acks:
                 return self._subscribed(now)
         return NOTHING
@@ -370,8 +377,16 @@ class KucoinOrderFeed(KucoinSession):
     """The account's private stream (see the module docstring).
 
     ``instruments`` (venue symbol → instrument) is the client's table, read here; pushes for
-    symbols it does not hold are skipped. Fee rates arrive as a :class:`FeeRates` note
-    (until then, and for symbols without one, a match is charged the contract's rates)."""
+    symbols it does not hold are skipped and counted (``health.skipped``). Fee rates arrive
+    as a :class:`FeeRates` note (until then, and for symbols without one, a match is charged
+    the contract's rates).
+
+    Order pushes are mapped to client order ids by their ``clientOid``, else by the venue
+    order id the tracker learned (a :class:`Placed` note, an earlier push). A match that
+    names neither waits in the tracker (:meth:`OrderTracker.fill_for_venue_order`) for the
+    note; the status of such a push is left to a re-query of the order, asked for when its
+    note arrives (at most ``max_orders`` such venue ids are remembered). ``balance`` follows
+    the wallet of ``settle_currency`` only."""
 
     def __init__(
         self,
@@ -382,16 +397,25 @@ class KucoinOrderFeed(KucoinSession):
         max_session_s: float = 23 * 3600.0,
         timer_interval: float = 1.0,
         reconcile_every_s: float = 60.0,
+        fill_wait_s: float = 5.0,
+        max_orders: int = 10_000,
+        settle_currency: str = convert.SETTLE,
     ) -> None:
         super().__init__(
             PRIVATE_TOPICS, True, health, welcome_timeout=welcome_timeout,
             max_session_s=max_session_s, timer_interval=timer_interval,
         )  # fmt: skip
         self.instruments = instruments
+        self.settle_currency = settle_currency
         self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}
         self.positions: dict[str, VenuePosition] = {}  # the latest position push per symbol
-        self.balance: Balance | None = None  # the latest wallet push
-        self.tracker = OrderTracker(VENUE, reconcile_every_s=reconcile_every_s)
+        self.balance: Balance | None = None  # the latest wallet push (settle currency)
+        self.tracker = OrderTracker(
+            VENUE, reconcile_every_s=reconcile_every_s, fill_wait_s=fill_wait_s,
+            limit=max_orders,
+        )  # fmt: skip
+        self.unmapped = RecentIds(max_orders)  # venue order ids pushed without a client id
+        self._lossy_at = -math.inf  # the last malformed frame (events may be lost there)
 
     def connected(self, info: Any, now: float) -> Sequence[Output]:
         self._open(info, now)
@@ -403,52 +427,97 @@ class KucoinOrderFeed(KucoinSession):
             return self._welcome(raw, now)
         try:
             msg = decode(codecs.ws_message_decoder, raw, "private message")
-            if msg.type != "message":
+            if not msg.is_push:
                 return self._control(msg, now)
-            return self.events(msg, now)
+            return self.events(msg, now) or NOTHING
         except MalformedMessage as exc:
             self.health.malformed += 1
             log.warning("venue.malformed", venue=VENUE, error=exc.message, frame=clip(raw))
+            self._lossy_at = now  # an order whose note is still to come is re-queried then
             return self.tracker.requery(now)
 
     def events(self, msg: WsMessage, now: float) -> list[Output]:
-        """The order events of one private push, to deliver (fills already seen are
-        dropped); position and wallet pushes update :attr:`positions` and :attr:`balance`.
-        Raises ``MalformedMessage`` for a push that does not decode."""
+        """The outputs of one private push: order events to deliver (fills already seen are
+        dropped) and re-queries; position and wallet pushes update :attr:`positions` and
+        :attr:`balance`. Raises ``MalformedMessage`` for a push that does not decode."""
         topic = msg.topic
-        events: list[Output] = []
         if topic.startswith("/contractMarket/tradeOrders"):
-            o = decode(codecs.order_change_decoder, msg.data, "orderChange")
-            inst = self.instruments.get(o.symbol)
-            if inst is None:
-                return events
-            if o.type == "match":
-                taker, maker = self.fee_rates.get(o.symbol, (inst.taker_fee, inst.maker_fee))
-                try:
-                    fill = convert.fill_from_match(
-                        inst, o, maker if o.liquidity == "maker" else taker, now
-                    )
-                except ValueError as exc:
-                    raise MalformedMessage(VENUE, f"orderChange: {exc}") from None
-                delivered = self.tracker.fill(fill)
-                if delivered is not None:
-                    events.append(delivered)
-            update = convert.order_update(inst, o, now)
-            if update.status.is_terminal:
-                self.tracker.finished(o.clientOid)
-            events.append(Deliver(update))
-        elif topic.startswith("/contract/position"):
-            p = decode(codecs.position_change_decoder, msg.data, "position.change")
-            inst = self.instruments.get(p.symbol)
-            if inst is not None and msg.subject == "position.change":
-                self.positions[p.symbol] = convert.position(inst, p.currentQty, p.avgEntryPrice)
+            order = decode(codecs.order_change_decoder, msg.data, "orderChange")
+            return self._order_change(order, now)
+        if topic.startswith("/contract/position"):
+            if msg.subject == "position.change":  # settlement, risk limit: nothing to keep
+                self._position_change(topic, msg.data)
         elif topic.startswith("/contractAccount/wallet"):
-            w = decode(codecs.wallet_decoder, msg.data, "wallet")
+            self._wallet_change(msg.subject, msg.data)
+        return []
+
+    def _skip(self, what: str, **fields: Any) -> None:
+        self.health.skipped += 1
+        log.info("venue.push_skipped", venue=VENUE, what=what, **fields)
+
+    def _order_change(self, o: codecs.OrderChange, now: float) -> list[Output]:
+        """One order push: decoded whole first (MalformedMessage before any state changes),
+        then the mapping learned, the fill delivered or held, the status delivered."""
+        inst = self.instruments.get(o.symbol)
+        if inst is None:
+            self._skip("orderChange", symbol=o.symbol, order=o.orderId)
+            return []
+        tracker = self.tracker
+        known = tracker.client_order_id(o.orderId)
+        cid = o.clientOid or known or ""
+        fill = None
+        if o.type == "match":
+            taker, maker = self.fee_rates.get(o.symbol, (inst.taker_fee, inst.maker_fee))
+            rate = maker if o.liquidity == "maker" else taker
+            fill = convert.fill_from_match(inst, o, rate, cid, now)
+        update = convert.order_update(inst, o, cid, now)  # raises for a bad size too
+        out: list[Output] = []
+        if o.clientOid and known != o.clientOid:
+            out += tracker.learn(o.orderId, o.clientOid)  # and the fills that waited for it
+        if o.type == "match" and fill is None:  # a match without its trade: re-query it
+            if cid:
+                out.append(Fetch(Requery(o.symbol, cid)))
+        elif fill is not None and cid:
+            delivered = tracker.fill(fill)
+            if delivered is not None:
+                out.append(delivered)
+        elif fill is not None:
+            tracker.fill_for_venue_order(o.orderId, _fill_of(fill), now)
+        if not cid:  # its status comes from the re-query its Placed note asks for
+            self.unmapped.add(o.orderId)
+            return out
+        if update.status.is_terminal:
+            tracker.finished(cid)
+        out.append(Deliver(update))
+        return out
+
+    def _position_change(self, topic: str, data: msgspec.Raw) -> None:
+        p = decode(codecs.position_change_decoder, data, "position.change")
+        symbol = p.symbol or topic.partition(":")[2]
+        if p.currentQty is None:
+            return  # a mark-price update: the quantity did not change
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            self._skip("position.change", symbol=symbol)
+            return
+        self.positions[symbol] = convert.position(inst, p.currentQty, p.avgEntryPrice)
+
+    def _wallet_change(self, subject: str, data: msgspec.Raw) -> None:
+        if subject not in ("walletBalance.change", "availableBalance.change"):
+            return  # order margin, withdrawal holds: not a balance
+        w = decode(codecs.wallet_decoder, data, subject)
+        if w.currency.upper() != self.settle_currency:
+            self._skip(subject, currency=w.currency)
+            return
+        balance = self.balance
+        if w.walletBalance is not None:
+            available = w.availableBalance if w.availableBalance is not None else w.walletBalance
             self.balance = Balance(
-                venue=VENUE, currency=w.currency, total=w.walletBalance,
-                available=w.availableBalance,
+                venue=VENUE, currency=self.settle_currency, total=w.walletBalance,
+                available=available,
             )  # fmt: skip
-        return events
+        elif w.availableBalance is not None and balance is not None:
+            self.balance = attrs.evolve(balance, available=w.availableBalance)
 
     def _subscribed(self, now: float) -> Sequence[Output]:
         return (READY, *self.tracker.subscribed(now))
@@ -462,7 +531,14 @@ class KucoinOrderFeed(KucoinSession):
 
     def note(self, message: Any, now: float) -> Sequence[Output]:
         if isinstance(message, Placed):
-            return self.tracker.placed(message, now) or NOTHING
+            out = self.tracker.placed(message, now)
+            vid = message.venue_order_id
+            # pushed before its note without a client id, or sent before a malformed frame
+            if (vid and vid in self.unmapped) or message.sent_at <= self._lossy_at:
+                key = Requery(message.symbol, message.client_order_id)
+                if not any(isinstance(o, Fetch) and o.key == key for o in out):
+                    out.append(Fetch(key))
+            return out or NOTHING
         if isinstance(message, FeeRates):
             self.fee_rates.update(message.rates)
         else:
@@ -478,6 +554,11 @@ class KucoinOrderFeed(KucoinSession):
         self.welcomed = False
         self.tracker.unsubscribed()
         return NOTHING
+
+
+def _fill_of(fill: Fill) -> Callable[[str], Fill]:
+    """``fill`` for the client order id the tracker learns later."""
+    return lambda client_order_id: attrs.evolve(fill, client_order_id=client_order_id)
 
 
 def clip(raw: str | bytes, limit: int = 300) -> str:

@@ -27,8 +27,9 @@ _JSON = ("Content-Type", "application/json")
 
 @attrs.frozen
 class KucoinAccount:
-    """What signs and shapes KuCoin orders: key, secret, passphrase (key version 2), the
-    margin mode and leverage of opening orders, and the deployment's path prefix ("")."""
+    """What signs and shapes KuCoin orders: key, secret, passphrase, the key's version
+    (``sign.KEY_VERSIONS``), the margin mode and leverage of opening orders, and the
+    deployment's path prefix ("")."""
 
     api_key: str = attrs.field(repr=False)
     api_secret: str = attrs.field(repr=False)
@@ -36,14 +37,20 @@ class KucoinAccount:
     margin_mode: str = "ISOLATED"
     leverage: int = 5
     path_prefix: str = ""
+    key_version: str = attrs.field(default=sign.KEY_VERSION)
+
+    @key_version.validator
+    def _known_version(self, _: attrs.Attribute[str], value: str) -> None:
+        if value not in sign.KEY_VERSIONS:
+            raise ValueError(f"kucoin: key_version must be one of {sign.KEY_VERSIONS}: {value!r}")
 
     @classmethod
     def from_credentials(
         cls, creds: Credentials, margin_mode: str = "ISOLATED", leverage: int = 5,
-        path_prefix: str = "",
+        path_prefix: str = "", key_version: str = sign.KEY_VERSION,
     ) -> KucoinAccount:  # fmt: skip
         return cls(creds.api_key, creds.api_secret, creds.passphrase, margin_mode, leverage,
-                   path_prefix)  # fmt: skip
+                   path_prefix, key_version)  # fmt: skip
 
 
 def prepare_request(
@@ -61,7 +68,7 @@ def prepare_request(
     if account is not None:
         headers += sign.rest_headers(
             account.api_key, account.api_secret, account.passphrase, str(ts_ms), method,
-            path, content.decode(),
+            path, content.decode(), account.key_version,
         ).items()  # fmt: skip
     return PreparedRequest(method, path, content, tuple(headers))
 

@@ -1,7 +1,8 @@
 """KuCoin Futures REST request signing (pure functions).
 
 Headers ``KC-API-KEY``, ``KC-API-TIMESTAMP`` (ms), ``KC-API-SIGN``, ``KC-API-PASSPHRASE``,
-``KC-API-KEY-VERSION: 2``::
+``KC-API-KEY-VERSION`` (the key's version: ``"2"`` by default, ``"3"`` for current keys; the
+venue refuses a header that does not match the key)::
 
     KC-API-SIGN       = base64(HMAC-SHA256(secret, timestamp + METHOD + endpoint + body))
     KC-API-PASSPHRASE = base64(HMAC-SHA256(secret, passphrase))     (key versions 2 and 3)
@@ -15,9 +16,17 @@ from __future__ import annotations
 
 from arbtrio.venues.hmac_sign import hmac_sha256_b64
 
-__all__ = ["KEY_VERSION", "passphrase_sign", "rest_headers", "rest_prehash", "rest_sign"]
+__all__ = [
+    "KEY_VERSION",
+    "KEY_VERSIONS",
+    "passphrase_sign",
+    "rest_headers",
+    "rest_prehash",
+    "rest_sign",
+]
 
-KEY_VERSION = "2"
+KEY_VERSION = "2"  # the default
+KEY_VERSIONS = ("2", "3")  # both sign the passphrase; v1 keys are retired by the venue
 
 
 def rest_prehash(timestamp_ms: str, method: str, endpoint: str, body: str) -> str:
@@ -42,12 +51,13 @@ def rest_headers(
     method: str,
     endpoint: str,
     body: str,
+    key_version: str = KEY_VERSION,
 ) -> dict[str, str]:
-    """The five auth headers of a signed REST request."""
+    """The five auth headers of a signed REST request by a key of ``key_version``."""
     return {
         "KC-API-KEY": api_key,
         "KC-API-SIGN": rest_sign(secret, timestamp_ms, method, endpoint, body),
         "KC-API-TIMESTAMP": timestamp_ms,
         "KC-API-PASSPHRASE": passphrase_sign(secret, passphrase),
-        "KC-API-KEY-VERSION": KEY_VERSION,
+        "KC-API-KEY-VERSION": key_version,
     }

@@ -29,10 +29,7 @@ CONTRACT = (
     '"predictedFundingFeeRate":0.000083,"fundingRateGranularity":28800000,'
     '"nextFundingRateTime":17752926,"status":"Open","isInverse":false,"supportCross":true}'
 )
-CONTRACTS = f'{{"code":"200000","data":[{CONTRACT}]}}'
-INST = convert.instrument_from_contract(
-    codecs.decode(codecs.contracts_decoder, CONTRACTS, "t").data[0]
-)
+INST = convert.instrument_from_contract(codecs.decode(codecs.contract_item_decoder, CONTRACT, "t"))
 REAL_PUSH = (
     '{"topic":"/contractMarket/level2:XBTUSDTM","type":"message","subject":"level2",'
     '"sn":1709400450243,"data":{"sequence":1709400450243,"change":"90631.2,sell,2",'
@@ -186,7 +183,7 @@ def test_ladder_diff_removals_first() -> None:
 REAL_MESSAGES: list[tuple[Any, str]] = [
     (codecs.level2_frame_decoder, REAL_PUSH),
     (codecs.snapshot_decoder, REAL_SNAPSHOT),
-    (codecs.contracts_decoder, f'{{"code":"200000","data":[{CONTRACT}]}}'),
+    (codecs.contract_item_decoder, CONTRACT),
     (
         codecs.order_change_decoder,
         '{"symbol":"XBTUSDTM","orderType":"limit","side":"buy","orderId":"5cdfc138b21023a909e5ad55",'

@@ -21,7 +21,7 @@ from arbtrio.venues.base import (
     RateLimited,
     VenueHealth,
 )
-from arbtrio.venues.kucoin import codecs
+from arbtrio.venues.kucoin import KucoinClient, codecs
 from arbtrio.venues.kucoin.feed import (
     PRIVATE_TOPICS,
     FeeRates,
@@ -305,7 +305,8 @@ def test_private_stream_delivers_fills_at_the_account_rate_and_drops_duplicates(
     (done,) = feed.frame(order_change("filled", "done", filledSize="10"), 1.3)
     assert done.event.status is OrderStatus.FILLED  # type: ignore[union-attr]
     other = order_change("open", "open", symbol="DOGEUSDTM")
-    assert feed.frame(other, 1.4) == []  # not an instrument of this client
+    assert feed.frame(other, 1.4) == ()  # not an instrument of this client: skipped, counted
+    assert feed.health.skipped == 1 and feed.health.malformed == 0
 
 
 def test_unfinished_placed_orders_are_requeried_after_subscription_and_malformed_frames() -> None:
@@ -367,7 +368,66 @@ def test_position_and_wallet_pushes_are_kept() -> None:
         "topic": "/contractAccount/wallet", "type": "message", "subject": "walletBalance.change",
         "data": {"currency": "USDT", "walletBalance": "100.5", "availableBalance": "90"},
     }  # fmt: skip
-    assert feed.frame(json.dumps(position), 1.0) == []
-    assert feed.frame(json.dumps(wallet), 1.1) == []
+    assert feed.frame(json.dumps(position), 1.0) == ()
+    assert feed.frame(json.dumps(wallet), 1.1) == ()
     assert feed.positions["XBTUSDTM"].qty == Decimal("-0.010")
     assert feed.balance is not None and feed.balance.total == Decimal("100.5")
+
+
+# -- fills before acks, bounded memory ---------------------------------------------------------
+def test_a_match_naming_only_the_venue_order_id_is_delivered_once_its_note_maps_it() -> None:
+    feed, _ = subscribed_orders()
+    anonymous = match("t7", "4").replace('"clientOid": "c1", ', "")
+    assert '"clientOid"' not in anonymous
+    assert feed.frame(anonymous, 1.0) == ()  # neither the fill nor the status: whose order?
+    out = feed.note(Placed("c1", "XBTUSDTM", "o1", sent_at=0.9), 1.1)
+    (fill,) = [o.event for o in out if isinstance(o, Deliver)]
+    assert isinstance(fill, Fill) and (fill.client_order_id, fill.trade_id) == ("c1", "t7")
+    assert [f.key for f in of(Fetch, out)] == [Requery("XBTUSDTM", "c1")]  # for the status
+    (update,) = [o.event for o in feed.frame(anonymous, 1.2)]  # type: ignore[union-attr]
+    assert isinstance(update, OrderUpdate) and update.client_order_id == "c1"  # now mapped
+
+
+def test_an_order_push_with_its_client_oid_maps_the_venue_id_for_later_pushes() -> None:
+    feed, _ = subscribed_orders()
+    feed.frame(order_change("open", "open", cid="c5", orderId="o5"), 1.0)
+    anonymous = match("t8", "4").replace('"clientOid": "c1", ', "").replace('"o1"', '"o5"')
+    fill, _ = (d.event for d in feed.frame(anonymous, 1.1))  # type: ignore[union-attr]
+    assert isinstance(fill, Fill) and fill.client_order_id == "c5"
+
+
+def test_a_malformed_frame_before_an_orders_note_requeries_it_when_the_note_comes() -> None:
+    feed, _ = subscribed_orders()
+    feed.frame('{"type":"message","topic":"/contractMarket/tradeOrders","data":{}}', 2.0)
+    assert feed.health.malformed == 1
+    early = feed.note(Placed("c1", "XBTUSDTM", "o1", sent_at=1.9), 2.1)
+    assert [f.key for f in of(Fetch, early)] == [Requery("XBTUSDTM", "c1")]
+    assert feed.note(Placed("c2", "XBTUSDTM", "o2", sent_at=2.05), 2.2) == ()  # sent after
+
+
+def test_what_the_order_protocol_keeps_per_order_is_bounded() -> None:
+    feed = KucoinOrderFeed({"XBTUSDTM": BTC}, VenueHealth("kucoin"), max_orders=3)
+    feed.connected(SERVER, 0.0)
+    for request in sent(feed.frame(WELCOME, 0.1)):
+        feed.frame(ack(request), 0.2)
+    for n in range(10):
+        feed.note(Placed(f"c{n}", "XBTUSDTM", f"o{n}", sent_at=1.0), 1.0)
+        anonymous = match(f"t{n}", "4").replace('"clientOid": "c1", ', "")
+        feed.frame(anonymous.replace('"o1"', f'"x{n}"'), 1.0)  # pushes of unknown orders
+    tracker = feed.tracker
+    assert [r.client_order_id for r in tracker.unfinished()] == ["c7", "c8", "c9"]
+    assert tracker.client_order_id("o0") is None and tracker.client_order_id("o9") == "c9"
+    assert len(feed.unmapped) == 3 and "x0" not in feed.unmapped and "x9" in feed.unmapped
+    assert tracker.fills_waited == 3  # at most max_orders venue ids hold fills
+    for n in range(100):
+        feed.frame(order_change("match", "match", cid="c9", orderId="o9", filledSize="4",
+                                matchPrice="1", matchSize="1", tradeId=f"T{n}"), 2.0)  # fmt: skip
+    assert len(tracker.trades) == 30  # delivered trade ids: 10 × max_orders
+
+
+def test_the_client_keeps_the_latest_hundred_tokens() -> None:
+    client = KucoinClient()
+    for n in range(250):
+        client._remember_token(f"tok{n}")
+    assert len(client.tokens_used) == 100 and client.tokens_used[-1] == "tok249"
+    assert client.tokens_used[0] == "tok150"
