@@ -92,7 +92,12 @@ class MalformedMessage(VenueError):
 # -- health ------------------------------------------------------------------------------
 @attrs.define(eq=False)
 class VenueHealth:
-    """Mutable health counters owned by one client; :meth:`snapshot` for readers."""
+    """Mutable health counters owned by one client; :meth:`snapshot` for readers.
+
+    ``malformed`` counts messages that failed to decode as a whole; ``skipped`` counts the
+    single items of a list the client left out while keeping their neighbours (a foreign
+    item: another category, an untraded, inverse or spot contract; or one malformed item).
+    """
 
     venue: str
     connected: bool = False
@@ -101,6 +106,7 @@ class VenueHealth:
     resyncs: int = 0
     reconnects: int = 0
     malformed: int = 0
+    skipped: int = 0  # items of a list skipped one by one (foreign or malformed)
     consecutive_failures: int = 0
     last_error: str = ""
 
@@ -117,6 +123,7 @@ class VenueHealth:
             "resyncs": self.resyncs,
             "reconnects": self.reconnects,
             "malformed": self.malformed,
+            "skipped": self.skipped,
             "last_error": self.last_error,
         }
 
