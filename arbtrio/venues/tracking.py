@@ -101,9 +101,7 @@ class OrderTracker:
             self._orders.popitem(last=False)
         out: list[Output] = []
         if note.venue_order_id:
-            self._by_venue_id[note.venue_order_id] = cid
-            while len(self._by_venue_id) > self.limit:
-                self._by_venue_id.popitem(last=False)
+            self._remember(note.venue_order_id, cid)
             waiting = self._waiting.pop(note.venue_order_id, None)
             if waiting is not None:
                 out += [d for d in (self._deliver_fill(make(cid)) for make in waiting.fills) if d]
@@ -118,8 +116,9 @@ class OrderTracker:
 
     def learn(self, venue_order_id: str, client_order_id: str) -> list[Output]:
         """The stream told which client order a venue order id is (e.g. an order push):
-        remember it and deliver the fills waiting for it."""
-        self._by_venue_id[venue_order_id] = client_order_id
+        remember it (the oldest of more than ``limit`` mappings is forgotten) and deliver the
+        fills waiting for it."""
+        self._remember(venue_order_id, client_order_id)
         waiting = self._waiting.pop(venue_order_id, None)
         if waiting is None:
             return []
@@ -134,14 +133,18 @@ class OrderTracker:
         self, venue_order_id: str, make: Callable[[str], Fill], now: float
     ) -> Output | None:
         """A fill that names only the venue's order id: delivered at once if the order is
-        known, else held until :meth:`placed` or :meth:`learn` tells (``make(cid)`` builds it)."""
+        known, else held until :meth:`placed` or :meth:`learn` tells (``make(cid)`` builds it;
+        at most ``limit`` venue order ids are held at once)."""
         cid = self._by_venue_id.get(venue_order_id)
         if cid is not None:
             return self._deliver_fill(make(cid))
-        waiting = self._waiting.setdefault(venue_order_id, _Waiting([], now))
-        if len(self._waiting) <= self.limit:
-            waiting.fills.append(make)
-            self.fills_waited += 1
+        waiting = self._waiting.get(venue_order_id)
+        if waiting is None:
+            if len(self._waiting) >= self.limit:
+                return None  # not held: the order's re-query finds the trade
+            waiting = self._waiting[venue_order_id] = _Waiting([], now)
+        waiting.fills.append(make)
+        self.fills_waited += 1
         return None
 
     def finished(self, client_order_id: str) -> None:
@@ -209,6 +212,12 @@ class OrderTracker:
             return NOTHING
         error = result if isinstance(result, Exception) else TypeError(f"re-query: {result!r}")
         return (Fail(error),)
+
+    def _remember(self, venue_order_id: str, client_order_id: str) -> None:
+        self._by_venue_id[venue_order_id] = client_order_id
+        self._by_venue_id.move_to_end(venue_order_id)
+        while len(self._by_venue_id) > self.limit:
+            self._by_venue_id.popitem(last=False)
 
     def _deliver_fill(self, fill: Fill) -> Deliver | None:
         return Deliver(fill) if self.trades.add((fill.venue, fill.trade_id)) else None

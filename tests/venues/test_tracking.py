@@ -94,3 +94,17 @@ def test_requery_answers_not_found_errors_and_bugs() -> None:
     assert isinstance(fail, Fail) and isinstance(fail.error, AuthenticationFailed)
     (bug,) = t.fetched(key, "not a report", 0.0) or ()
     assert isinstance(bug, Fail) and isinstance(bug.error, TypeError)
+
+
+def test_the_venue_order_id_map_and_the_waiting_fills_stay_bounded() -> None:
+    """``learn`` (order pushes naming ids this client never placed) forgets the oldest
+    mapping past ``limit`` as ``placed`` does; fills for more than ``limit`` unknown venue
+    order ids are not held (their orders' re-queries find them)."""
+    t = OrderTracker("v", limit=3)
+    for i in range(10):
+        t.learn(f"V{i}", f"c{i}")
+    assert len(t._by_venue_id) == 3 and t.client_order_id("V9") == "c9"
+    assert t.client_order_id("V0") is None  # the oldest was forgotten
+    for i in range(10):
+        t.fill_for_venue_order(f"U{i}", lambda cid: fill(cid, "T"), 1.0)
+    assert len(t._waiting) == 3 and t.fills_waited == 3
