@@ -412,18 +412,9 @@ class HyperliquidClient:
             return self._at(prepare_order(request, market, account, account.signer.nonces.next()))
 
         sent_at = trio.current_time()
-        body = await self._post_exchange(build)
-        status = _single_status(body, f"order {cloid}")
-        if status.error is not None:
-            raise OrderRejected(VENUE, status.error)
-        if status.resting is not None:
-            oid = status.resting.oid
-        elif status.filled is not None:
-            oid = status.filled.oid
-        else:
-            raise OutcomeUnknown(VENUE, f"order {cloid}: status without resting/filled/error")
-        if status.filled is not None:
-            self._order_stream.post(InstantFill(cloid, status.filled))
+        oid, filled = placement_of(await self._post_exchange(build), cloid)
+        if filled is not None:
+            self._order_stream.post(InstantFill(cloid, filled))
         placed = Placed(cloid, request.symbol, venue_order_id=str(oid), sent_at=sent_at)
         self._order_stream.post(placed)
         return OrderAck(
@@ -435,16 +426,7 @@ class HyperliquidClient:
         action = c.CancelByCloidAction(
             cancels=[c.CancelByCloidWire(asset=asset, cloid=client_order_id)]
         )
-        body = await self._exchange(action)
-        statuses = body.data.statuses if body.data else []
-        if statuses == ["success"]:
-            return
-        if len(statuses) == 1 and isinstance(statuses[0], c.OrderStatusObj):
-            error = statuses[0].error or ""
-            if error.startswith(_MISSING_ORDER):
-                raise OrderNotFound(VENUE, error)
-            raise OrderRejected(VENUE, error or "cancel: unexpected status")
-        raise OutcomeUnknown(VENUE, f"cancel {client_order_id}: unexpected statuses {statuses!r}")
+        cancel_outcome(await self._exchange(action), client_order_id)
 
     async def schedule_cancel(self, at_ms: int | None) -> None:
         """The dead-man switch: cancel every open order at ``at_ms`` (epoch ms, ≥ 5 s ahead),
@@ -547,6 +529,35 @@ def _ok_body(body: Any) -> c.ExchangeOkBody:
     return body
 
 
+def placement_of(body: c.ExchangeOkBody, cloid: str) -> tuple[int, c.Filled | None]:
+    """The oid of one placement's answer (and its instant-fill summary): ``resting`` or
+    ``filled``; ``error`` → ``OrderRejected``; anything but one status object (a TP/SL
+    grouping's extra bare strings, a batch error) → ``OutcomeUnknown``: query it."""
+    status = _single_status(body, f"order {cloid}")
+    if status.error is not None:
+        raise OrderRejected(VENUE, status.error)
+    if status.resting is not None:
+        return status.resting.oid, None
+    if status.filled is not None:
+        return status.filled.oid, status.filled
+    raise OutcomeUnknown(VENUE, f"order {cloid}: status without resting/filled/error")
+
+
+def cancel_outcome(body: c.ExchangeOkBody, cloid: str) -> None:
+    """A cancel's answer: ``"success"`` is done; "Order was never placed, already canceled,
+    or filled." → ``OrderNotFound``; another error → ``OrderRejected``; any other shape →
+    ``OutcomeUnknown``."""
+    statuses = body.data.statuses if body.data else []
+    if statuses == ["success"]:
+        return
+    if len(statuses) == 1 and isinstance(statuses[0], c.OrderStatusObj):
+        error = statuses[0].error or ""
+        if error.startswith(_MISSING_ORDER):
+            raise OrderNotFound(VENUE, error)
+        raise OrderRejected(VENUE, error or "cancel: unexpected status")
+    raise OutcomeUnknown(VENUE, f"cancel {cloid}: unexpected statuses {statuses!r}"[:300])
+
+
 def _single_status(body: c.ExchangeOkBody, what: str) -> c.OrderStatusObj:
     statuses = body.data.statuses if body.data else []
     if len(statuses) != 1 or not isinstance(statuses[0], c.OrderStatusObj):
@@ -589,8 +600,10 @@ __all__ = [
     "DEFAULT_WS_URL",
     "HyperliquidClient",
     "HyperliquidRules",
+    "cancel_outcome",
     "create_client",
     "filled_of",
     "order_status",
+    "placement_of",
     "symbols_for_hints",
 ]
