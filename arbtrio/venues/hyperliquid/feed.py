@@ -349,10 +349,12 @@ class HyperliquidOrderFeed:
         self.tracker = OrderTracker(
             VENUE, reconcile_every_s=reconcile_every_s, fill_wait_s=fill_wait_s, limit=max_orders
         )
-        self.instant: OrderedDict[str, c.Filled] = OrderedDict()  # cloid → instant fill
-        self.filled_sums: OrderedDict[int, tuple[Decimal, Decimal]] = OrderedDict()  # oid →
-        self.acked = RecentIds(max_orders)  # (size, notional) of the fills seen; cloids acked
-        self._counted = RecentIds(10 * max_orders)  # tids in filled_sums
+        # cloid → the place answer of an instant fill; oid → (size, notional) of its fills
+        # seen; the cloids acked; the tids counted in filled_sums. All bounded.
+        self.instant: OrderedDict[str, c.Filled] = OrderedDict()
+        self.filled_sums: OrderedDict[int, tuple[Decimal, Decimal]] = OrderedDict()
+        self.acked = RecentIds(max_orders)
+        self._counted = RecentIds(10 * max_orders)
         self._connected_at: float | None = None
         self._subscribed = False
         self._next_ping = 0.0
