@@ -117,14 +117,6 @@ def test_fills_waiting_for_an_order_id_are_bounded_by_venue_order_ids() -> None:
     assert t.learn("V3", "c3") == []  # over the bound: not held (the re-query finds it)
 
 
-def test_health_counts_skipped_items_in_its_snapshot() -> None:
-    from arbtrio.venues.base import VenueHealth
-
-    health = VenueHealth("v")
-    health.skipped += 2
-    assert health.snapshot(0.0)["skipped"] == 2
-
-
 def test_fills_waiting_for_their_order_id_are_bounded() -> None:
     t = OrderTracker("v", limit=2, fill_wait_s=5.0)
     for i in range(4):  # fills of orders no note and no push ever names

@@ -21,10 +21,17 @@ Theory of operation
 * Orders: ``order`` (limit, IOC by default, ``c`` = the request's client order id),
   ``cancelByCloid``; one :class:`NonceSource` per signer, on the injected ``wall_clock``.
 * Private stream: :class:`~arbtrio.venues.hyperliquid.feed.HyperliquidOrderFeed`
-  (``orderUpdates`` + ``userFills`` of the master account). What ``place_order`` and
-  ``query_order`` learn (oid → client order id, an instant fill's summary) is *posted* to
-  it as an :class:`~arbtrio.venues.hyperliquid.feed.OrderPlaced` note, so fills waiting for
-  their order are released by the stream's reader, never written from here.
+  (``orderUpdates`` + ``userFills`` of the master account) with the shared
+  :class:`~arbtrio.venues.tracking.OrderTracker`. ``place_order`` *posts* every order it
+  placed (:class:`~arbtrio.venues.tracking.Placed`, with the oid and the time it was sent;
+  an instant fill's summary as :class:`~arbtrio.venues.hyperliquid.feed.InstantFill`) and
+  ``query_order`` the oid it learned (:class:`~arbtrio.venues.hyperliquid.feed.OrderSeen`),
+  so fills waiting for their order are released by the stream's reader, never written from
+  here. The stream's re-queries of unfinished orders (``Fetch(Requery)``, after every
+  subscription, malformed frame and ``reconcile_every_s``) are answered by ``query_order``.
+* Answers are decoded item by item (:mod:`~arbtrio.venues.hyperliquid.convert`): a foreign
+  or malformed universe entry, context, position or fill is skipped and counted in
+  ``health.skipped`` (the private stream's in ``order_health.skipped``).
 * ``symbols_hint`` may name assets or venue symbols (on Hyperliquid they coincide: the
   coin); :attr:`HyperliquidClient.hinted_symbols` is what they name among the loaded
   instruments. Nothing depends on them, and an unknown hint is logged, never fatal.
@@ -34,7 +41,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -53,7 +60,6 @@ from arbtrio.core.types import (
     OrderEvent,
     OrderReport,
     OrderRequest,
-    OrderStatus,
     VenuePosition,
 )
 from arbtrio.venues.base import (
@@ -72,14 +78,22 @@ from arbtrio.venues.base import (
     VenueHealth,
 )
 from arbtrio.venues.hyperliquid import codecs as c
+from arbtrio.venues.hyperliquid.convert import (
+    Universe,
+    balances_of,
+    filled_of,
+    fills_of,
+    funding_of,
+    order_status,
+    positions_of,
+    report_of,
+    universe_of,
+)
 from arbtrio.venues.hyperliquid.feed import (
     HyperliquidBookFeed,
     HyperliquidOrderFeed,
-    OrderPlaced,
-    average_price,
-    fill_of,
-    filled_of,
-    order_status,
+    InstantFill,
+    OrderSeen,
 )
 from arbtrio.venues.hyperliquid.prepare import (
     EXCHANGE_PATH,
@@ -94,6 +108,7 @@ from arbtrio.venues.ratelimit import TokenBucket
 from arbtrio.venues.reconnect import Backoff
 from arbtrio.venues.rest import Budget, RestClient
 from arbtrio.venues.stream import Stream
+from arbtrio.venues.tracking import Placed, Requery
 from arbtrio.venues.wire import open_websocket
 
 log = structlog.get_logger("arbtrio.venues.hyperliquid")
@@ -225,6 +240,8 @@ class HyperliquidClient:
         backoff: Backoff = _BACKOFF,
         vault_address: str | None = None,
         wall_clock: Callable[[], float] = time.time,
+        reconcile_every_s: float = 60.0,
+        max_orders: int = 10_000,
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url
@@ -264,11 +281,13 @@ class HyperliquidClient:
         self.orders = HyperliquidOrderFeed(
             self.user, self.order_health, wall_clock,
             ping_interval=ping_interval, idle_timeout=idle_timeout,
+            reconcile_every_s=reconcile_every_s, max_orders=max_orders,
         )  # fmt: skip
         # Created now so that notes posted before the stream runs wait for its first session.
         self._order_stream = Stream(
-            VENUE, "orders", self.orders, self._connect, self.order_health, backoff=backoff
-        )
+            VENUE, "orders", self.orders, self._connect, self.order_health,
+            fetch=self._requery, backoff=backoff,
+        )  # fmt: skip
 
     # ================================================================================
     # REST plumbing
@@ -323,27 +342,31 @@ class HyperliquidClient:
     # instruments, account
     # ================================================================================
     async def load_instruments(self) -> list[Instrument]:
-        meta, ctxs = await self._info(c.InfoRequest(type="metaAndAssetCtxs"))
-        if len(ctxs) != len(meta.universe):
-            raise MalformedMessage(VENUE, "metaAndAssetCtxs: meta and contexts differ in length")
+        """The tradable first-dex perps of ``metaAndAssetCtxs`` (delisted, foreign and
+        malformed entries skipped and counted in ``health.skipped``; asset ids are indices
+        in the full universe); fees from ``userFees`` when an account is configured."""
+        universe = await self._universe()
         taker, maker = c.BASE_TAKER_FEE, c.BASE_MAKER_FEE
         if self.user:
             try:
                 fees: c.UserFees = await self._info(c.InfoRequest(type="userFees", user=self.user))
-                taker, maker = fees.userCrossRate, fees.userAddRate
+                taker = c.finite(fees.userCrossRate, "userCrossRate")
+                maker = c.finite(fees.userAddRate, "userAddRate")
             except VenueError as exc:
                 log.warning("hyperliquid.user_fees_unavailable", error=str(exc))
-        instruments = []
-        for index, (asset, ctx) in enumerate(zip(meta.universe, ctxs, strict=True)):
-            self._asset[asset.name] = index  # the index in the FULL universe
-            self.asset_ctxs[asset.name] = ctx
-            if asset.isDelisted:
-                continue
-            inst = c.instrument_from_meta(asset, taker_fee=taker, maker_fee=maker)
-            self.instruments[asset.name] = inst
-            instruments.append(inst)
+        instruments = [
+            attrs.evolve(inst, taker_fee=taker, maker_fee=maker) for inst in universe.instruments
+        ]
+        self._asset.update(universe.assets)
+        self.asset_ctxs.update(universe.ctxs)
+        for inst in instruments:
+            self.instruments[inst.symbol] = inst
         self.hinted_symbols = symbols_for_hints(self.symbols_hint, instruments)
         return instruments
+
+    async def _universe(self) -> Universe:
+        answer = await self._info(c.InfoRequest(type="metaAndAssetCtxs"))
+        return universe_of(answer, self.health)
 
     async def _instrument(self, symbol: str) -> tuple[Instrument, int]:
         if symbol not in self.instruments:
@@ -354,28 +377,12 @@ class HyperliquidClient:
             raise BadRequest(VENUE, f"unknown or delisted coin {symbol!r}") from None
 
     async def fetch_balances(self) -> list[Balance]:
-        state = await self._clearinghouse()
-        return [
-            Balance(
-                venue=VENUE,
-                currency="USDC",
-                total=c.finite(state.marginSummary.accountValue, "accountValue"),
-                available=c.finite(state.withdrawable, "withdrawable"),
-            )
-        ]
+        return balances_of(await self._clearinghouse())
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        state = await self._clearinghouse()
-        return [
-            VenuePosition(
-                venue=VENUE,
-                symbol=p.position.coin,
-                qty=c.finite(p.position.szi, "szi"),
-                entry_price=p.position.entryPx,
-            )
-            for p in state.assetPositions
-            if p.position.szi != 0
-        ]
+        """Open positions of the first dex (a foreign or malformed item is skipped and
+        counted in ``health.skipped``)."""
+        return positions_of(await self._clearinghouse(), self.health)
 
     async def _clearinghouse(self) -> c.ClearinghouseState:
         user = self._require_user()
@@ -386,26 +393,12 @@ class HyperliquidClient:
 
     async def fetch_funding(self, symbols: Sequence[str]) -> list[FundingRate]:
         """Current hourly rates; ``next_funding_ts`` is the next whole UTC hour on Trio's
-        clock (funding is paid every hour)."""
-        meta, ctxs = await self._info(c.InfoRequest(type="metaAndAssetCtxs"))
-        by_name = {a.name: ctx for a, ctx in zip(meta.universe, ctxs, strict=False)}
+        clock (funding is paid every hour). A coin without a usable context is skipped and
+        counted (:func:`~arbtrio.venues.hyperliquid.convert.funding_of`)."""
+        universe = await self._universe()
         wall = self.wall_clock()
         next_ts = trio.current_time() + (math.floor(wall / 3600) + 1) * 3600 - wall
-        out = []
-        for symbol in symbols:
-            ctx = by_name.get(symbol)
-            if ctx is None:
-                raise BadRequest(VENUE, f"unknown coin {symbol!r}")
-            out.append(
-                FundingRate(
-                    venue=VENUE,
-                    symbol=symbol,
-                    rate=c.finite(ctx.funding, "funding"),
-                    interval_hours=1,
-                    next_funding_ts=next_ts,
-                )
-            )
-        return out
+        return funding_of(universe, symbols, next_ts, self.health)
 
     # ================================================================================
     # orders
@@ -418,17 +411,12 @@ class HyperliquidClient:
         def build() -> PreparedRequest:
             return self._at(prepare_order(request, market, account, account.signer.nonces.next()))
 
-        body = await self._post_exchange(build)
-        status = _single_status(body, f"order {cloid}")
-        if status.error is not None:
-            raise OrderRejected(VENUE, status.error)
-        if status.resting is not None:
-            oid = status.resting.oid
-        elif status.filled is not None:
-            oid = status.filled.oid
-        else:
-            raise OutcomeUnknown(VENUE, f"order {cloid}: status without resting/filled/error")
-        self._order_stream.post(OrderPlaced(oid, cloid, status.filled))
+        sent_at = trio.current_time()
+        oid, filled = placement_of(await self._post_exchange(build), cloid)
+        if filled is not None:
+            self._order_stream.post(InstantFill(cloid, filled))
+        placed = Placed(cloid, request.symbol, venue_order_id=str(oid), sent_at=sent_at)
+        self._order_stream.post(placed)
         return OrderAck(
             venue=VENUE, client_order_id=cloid, venue_order_id=str(oid), ts=trio.current_time()
         )
@@ -438,16 +426,7 @@ class HyperliquidClient:
         action = c.CancelByCloidAction(
             cancels=[c.CancelByCloidWire(asset=asset, cloid=client_order_id)]
         )
-        body = await self._exchange(action)
-        statuses = body.data.statuses if body.data else []
-        if statuses == ["success"]:
-            return
-        if len(statuses) == 1 and isinstance(statuses[0], c.OrderStatusObj):
-            error = statuses[0].error or ""
-            if error.startswith(_MISSING_ORDER):
-                raise OrderNotFound(VENUE, error)
-            raise OrderRejected(VENUE, error or "cancel: unexpected status")
-        raise OutcomeUnknown(VENUE, f"cancel {client_order_id}: unexpected statuses {statuses!r}")
+        cancel_outcome(await self._exchange(action), client_order_id)
 
     async def schedule_cancel(self, at_ms: int | None) -> None:
         """The dead-man switch: cancel every open order at ``at_ms`` (epoch ms, ≥ 5 s ahead),
@@ -460,38 +439,38 @@ class HyperliquidClient:
             raise VenueError(VENUE, exc.message) from None
 
     async def query_order(self, symbol: str, client_order_id: str) -> OrderReport:
-        """``orderStatus`` by cloid, plus the order's fills from ``userFills``. The oid it
-        learns is posted to the order stream (fills waiting for it are released there)."""
+        """``orderStatus`` by cloid, plus the order's fills from ``userFills`` (one that does
+        not convert is skipped and counted). The oid it learns is posted to the order stream
+        (fills waiting for it are released there)."""
         user = self._require_user()
         resp: c.OrderStatusResponse = await self._info(
             c.InfoRequest(type="orderStatus", user=user, oid=client_order_id)
         )
         if resp.status != "order" or resp.order is None:
             raise OrderNotFound(VENUE, f"order {client_order_id}: {resp.status}")
-        entry = resp.order
-        status = order_status(entry.status)
-        self._order_stream.post(OrderPlaced(entry.order.oid, client_order_id))
-        filled = filled_of(entry.order, status)
-        fills = await self.fetch_fills(oid=entry.order.oid)
-        now, wall = self.clock(), self.wall_clock()
-        events = tuple(fill_of(f, client_order_id, now, wall) for f in fills)
-        return OrderReport(
-            venue=VENUE,
-            client_order_id=client_order_id,
-            status=status,
-            filled_qty=filled,
-            avg_price=average_price(fills, filled),
-            fills=events,
-            reason="" if status is OrderStatus.FILLED else entry.status,
+        oid = resp.order.order.oid
+        self._order_stream.post(OrderSeen(oid, client_order_id))
+        fills = await self.fetch_fills(oid=oid)
+        report = report_of(
+            resp, client_order_id, fills, self.clock(), self.wall_clock(), self.health
         )
+        assert report is not None  # an "order" answer
+        return report
 
     async def fetch_fills(self, *, oid: int | None = None) -> list[c.UserFill]:
-        """The account's recent fills over REST (at most 2000), optionally of one oid."""
+        """The account's recent fills over REST (at most 2000), optionally of one oid (a
+        malformed item is skipped and counted in ``health.skipped``)."""
         user = self._require_user()
-        fills: list[c.UserFill] = await self._info(c.InfoRequest(type="userFills", user=user))
-        if len(fills) >= 20:  # the venue charges 1 more weight per 20 items returned
-            await self.rules.ip.acquire(len(fills) // 20)
-        return [f for f in fills if oid is None or f.oid == oid]
+        items: list[Any] = await self._info(c.InfoRequest(type="userFills", user=user))
+        if len(items) >= 20:  # the venue charges 1 more weight per 20 items returned
+            await self.rules.ip.acquire(len(items) // 20)
+        return [f for f in fills_of(items, self.health) if oid is None or f.oid == oid]
+
+    async def _requery(self, key: Hashable) -> OrderReport:
+        """The order stream's ``Fetch(Requery)``: the order's state and fills."""
+        if not isinstance(key, Requery):
+            raise TypeError(f"hyperliquid orders: unexpected fetch {key!r}")
+        return await self.query_order(key.symbol, key.client_order_id)
 
     # ================================================================================
     # streams
@@ -550,6 +529,35 @@ def _ok_body(body: Any) -> c.ExchangeOkBody:
     return body
 
 
+def placement_of(body: c.ExchangeOkBody, cloid: str) -> tuple[int, c.Filled | None]:
+    """The oid of one placement's answer (and its instant-fill summary): ``resting`` or
+    ``filled``; ``error`` → ``OrderRejected``; anything but one status object (a TP/SL
+    grouping's extra bare strings, a batch error) → ``OutcomeUnknown``: query it."""
+    status = _single_status(body, f"order {cloid}")
+    if status.error is not None:
+        raise OrderRejected(VENUE, status.error)
+    if status.resting is not None:
+        return status.resting.oid, None
+    if status.filled is not None:
+        return status.filled.oid, status.filled
+    raise OutcomeUnknown(VENUE, f"order {cloid}: status without resting/filled/error")
+
+
+def cancel_outcome(body: c.ExchangeOkBody, cloid: str) -> None:
+    """A cancel's answer: ``"success"`` is done; "Order was never placed, already canceled,
+    or filled." → ``OrderNotFound``; another error → ``OrderRejected``; any other shape →
+    ``OutcomeUnknown``."""
+    statuses = body.data.statuses if body.data else []
+    if statuses == ["success"]:
+        return
+    if len(statuses) == 1 and isinstance(statuses[0], c.OrderStatusObj):
+        error = statuses[0].error or ""
+        if error.startswith(_MISSING_ORDER):
+            raise OrderNotFound(VENUE, error)
+        raise OrderRejected(VENUE, error or "cancel: unexpected status")
+    raise OutcomeUnknown(VENUE, f"cancel {cloid}: unexpected statuses {statuses!r}"[:300])
+
+
 def _single_status(body: c.ExchangeOkBody, what: str) -> c.OrderStatusObj:
     statuses = body.data.statuses if body.data else []
     if len(statuses) != 1 or not isinstance(statuses[0], c.OrderStatusObj):
@@ -592,8 +600,10 @@ __all__ = [
     "DEFAULT_WS_URL",
     "HyperliquidClient",
     "HyperliquidRules",
+    "cancel_outcome",
     "create_client",
     "filled_of",
     "order_status",
+    "placement_of",
     "symbols_for_hints",
 ]

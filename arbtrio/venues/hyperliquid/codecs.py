@@ -7,6 +7,21 @@ Action Structs define their fields in the venue's hash order and omit absent opt
 signing path encodes them directly. Every decode failure raises
 :class:`~arbtrio.venues.base.MalformedMessage` and nothing else.
 
+Decoding what the venue sends (``specs/010-hyperliquid.md``, "Decoding"):
+
+* only the fields the client reads are typed; the others are ``Any`` (any value, null or
+  absent) and unknown fields are ignored, so a field the venue adds, drops or nulls that we
+  never read cannot fail a message;
+* numbers may come as decimal strings or JSON numbers, integers also as digit strings
+  (``strict=False``); an optional number that is ``null`` or ``""`` is absent
+  (:func:`opt_decimal`);
+* a list whose items stand alone — the universe and its contexts, positions, fills, order
+  updates — is decoded as raw items and each item on its own (:func:`decode_item`), so
+  one bad item is skipped and counted by the caller and never takes its neighbours with
+  it; the items of a book side are not (a book missing a level is wrong, not smaller);
+* :func:`foreign_coin` names the coins that are not first-dex perps (spot ``@107`` /
+  ``PURR/USDC``, builder-deployed ``xyz:XYZ100``): their items are skipped and counted.
+
 Prices and sizes leave here as canonical decimal strings: at most 5 significant figures
 (integers always allowed), at most ``6 − szDecimals`` decimals, sizes on ``szDecimals``, no
 trailing zeros, never ``-0`` (:func:`price_to_wire`, :func:`size_to_wire`).
@@ -51,36 +66,45 @@ class InfoRequest(Struct, omit_defaults=True):
     endTime: int | None = None
 
 
+Num = str | float | int  # a number as the venue may send it (decimal string or JSON number)
+
+
 class AssetMeta(Struct):
+    """One ``meta.universe`` entry (read: name, szDecimals, maxLeverage, isDelisted)."""
+
     name: str
     szDecimals: int
     maxLeverage: int
-    onlyIsolated: bool = False
-    isDelisted: bool = False
-    marginMode: str | None = None
-    marginTableId: int | None = None
+    isDelisted: bool | None = False
+    onlyIsolated: Any = None
+    marginMode: Any = None
+    marginTableId: Any = None
 
 
 class Meta(Struct):
-    universe: list[AssetMeta]
-    marginTables: list[Any] = msgspec.field(default_factory=list)
-    collateralToken: int | None = None
+    """``meta``: the universe as raw items (decoded one by one, index = asset id)."""
+
+    universe: list[msgspec.Raw]
+    marginTables: Any = None
+    collateralToken: Any = None
 
 
 class AssetCtx(Struct):
+    """One ``metaAndAssetCtxs`` context (same index as its universe entry)."""
+
     funding: Decimal
     openInterest: Decimal
     markPx: Decimal
     oraclePx: Decimal
-    prevDayPx: Decimal | None = None
-    dayNtlVlm: Decimal | None = None
-    premium: Decimal | None = None
-    midPx: Decimal | None = None
-    impactPxs: list[Decimal] | None = None
-    dayBaseVlm: Decimal | None = None
+    prevDayPx: Any = None
+    dayNtlVlm: Any = None
+    premium: Any = None
+    midPx: Any = None
+    impactPxs: Any = None
+    dayBaseVlm: Any = None
 
 
-MetaAndAssetCtxs = tuple[Meta, list[AssetCtx]]
+MetaAndAssetCtxs = tuple[Meta, list[msgspec.Raw]]
 
 
 class Level(Struct, gc=False):
@@ -115,24 +139,25 @@ class WireL2BookData(Struct):
 
 
 class OrderInfo(Struct):
-    """An order as ``orderStatus`` / ``orderUpdates`` / ``openOrders`` report it."""
+    """An order as ``orderStatus`` / ``orderUpdates`` / ``historicalOrders`` report it (read:
+    coin, side, sz = the remainder, origSz, oid, cloid)."""
 
     coin: str
     side: Literal["A", "B"]
-    limitPx: Decimal
     sz: Decimal  # remaining
     oid: int
-    timestamp: int
     origSz: Decimal
     cloid: str | None = None
-    reduceOnly: bool | None = None
-    orderType: str | None = None
-    tif: str | None = None
-    triggerCondition: str | None = None
-    isTrigger: bool | None = None
-    triggerPx: Decimal | None = None
-    children: list[Any] | None = None
-    isPositionTpsl: bool | None = None
+    limitPx: Any = None
+    timestamp: Any = None
+    reduceOnly: Any = None
+    orderType: Any = None
+    tif: Any = None
+    triggerCondition: Any = None
+    isTrigger: Any = None
+    triggerPx: Any = None
+    children: Any = None
+    isPositionTpsl: Any = None
 
 
 class OrderStatusEntry(Struct):
@@ -147,79 +172,73 @@ class OrderStatusResponse(Struct, omit_defaults=True):
 
 
 class UserFill(Struct, omit_defaults=True):
-    """One fill, identical over REST ``userFills`` and the WS ``userFills`` channel."""
+    """One fill, identical over REST ``userFills`` and the WS ``userFills`` channel (read:
+    coin, px, sz, side, time, oid, tid, fee, feeToken, cloid). ``fee`` null or ``""`` is
+    an unknown fee (booked as 0, logged); ``feeToken`` absent, null or blank is USDC."""
 
     coin: str
     px: Decimal
     sz: Decimal
     side: Literal["A", "B"]
     time: int
-    startPosition: Decimal
-    dir: str
-    closedPnl: Decimal
-    hash: str
     oid: int
-    crossed: bool
-    fee: Decimal
     tid: int
-    feeToken: str = "USDC"
-    builderFee: Decimal | None = None
+    fee: Num | None = None
+    feeToken: str | None = None
     cloid: str | None = None
+    builderFee: Any = None
+    startPosition: Any = None
+    dir: Any = None
+    closedPnl: Any = None
+    hash: Any = None
+    crossed: Any = None
     liquidation: Any = None
-    twapId: int | None = None
-
-
-class Leverage(Struct):
-    type: str
-    value: int
-    rawUsd: Decimal | None = None
-
-
-class CumFunding(Struct):
-    allTime: Decimal
-    sinceChange: Decimal
-    sinceOpen: Decimal
+    twapId: Any = None
 
 
 class Position(Struct):
+    """One position (read: coin, szi, entryPx; ``entryPx`` null or ``""`` is absent)."""
+
     coin: str
     szi: Decimal
-    entryPx: Decimal | None = None
-    leverage: Leverage | None = None
-    liquidationPx: Decimal | None = None
-    marginUsed: Decimal | None = None
-    maxLeverage: int | None = None
-    positionValue: Decimal | None = None
-    returnOnEquity: Decimal | None = None
-    unrealizedPnl: Decimal | None = None
-    cumFunding: CumFunding | None = None
+    entryPx: Num | None = None
+    leverage: Any = None
+    liquidationPx: Any = None
+    marginUsed: Any = None
+    maxLeverage: Any = None
+    positionValue: Any = None
+    returnOnEquity: Any = None
+    unrealizedPnl: Any = None
+    cumFunding: Any = None
 
 
 class AssetPosition(Struct):
     position: Position
-    type: str = "oneWay"
+    type: Any = None
 
 
 class MarginSummary(Struct):
     accountValue: Decimal
-    totalMarginUsed: Decimal
-    totalNtlPos: Decimal
-    totalRawUsd: Decimal
+    totalMarginUsed: Any = None
+    totalNtlPos: Any = None
+    totalRawUsd: Any = None
 
 
 class ClearinghouseState(Struct):
-    assetPositions: list[AssetPosition]
+    """``clearinghouseState``: positions as raw items (decoded one by one)."""
+
     marginSummary: MarginSummary
-    crossMarginSummary: MarginSummary
     withdrawable: Decimal
-    time: int
-    crossMaintenanceMarginUsed: Decimal | None = None
+    assetPositions: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    crossMarginSummary: Any = None
+    time: Any = None
+    crossMaintenanceMarginUsed: Any = None
 
 
 class UserFees(Struct):
     userCrossRate: Decimal  # taker
     userAddRate: Decimal  # maker
-    activeReferralDiscount: Decimal | None = None
+    activeReferralDiscount: Any = None
 
 
 # ======================================================================================
@@ -389,8 +408,10 @@ class WsOrderUpdate(Struct):
 
 
 class UserFillsData(Struct, omit_defaults=True):
-    user: str
-    fills: list[UserFill]
+    """A ``userFills`` push: the fills as raw items (decoded one by one)."""
+
+    fills: list[msgspec.Raw]
+    user: Any = None
     isSnapshot: bool | None = None
 
 
@@ -408,7 +429,7 @@ class BboMsg(Struct, tag_field="channel", tag="bbo", gc=False):
 
 
 class OrderUpdatesMsg(Struct, tag_field="channel", tag="orderUpdates"):
-    data: list[WsOrderUpdate]
+    data: list[msgspec.Raw]  # WsOrderUpdate items, decoded one by one
 
 
 class UserFillsMsg(Struct, tag_field="channel", tag="userFills"):
@@ -458,17 +479,26 @@ _ws_decoder: msgspec.json.Decoder[WsMessage] = msgspec.json.Decoder(
 _json_encoder = msgspec.json.Encoder()
 
 DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
-    "meta": msgspec.json.Decoder(Meta),
-    "metaAndAssetCtxs": msgspec.json.Decoder(MetaAndAssetCtxs),
+    "meta": msgspec.json.Decoder(Meta, strict=False),
+    "metaAndAssetCtxs": msgspec.json.Decoder(MetaAndAssetCtxs, strict=False),
     "l2Book": msgspec.json.Decoder(L2BookData, strict=False),
-    "orderStatus": msgspec.json.Decoder(OrderStatusResponse),
-    "userFills": msgspec.json.Decoder(list[UserFill]),
-    "clearinghouseState": msgspec.json.Decoder(ClearinghouseState),
-    "userFees": msgspec.json.Decoder(UserFees),
-    "exchangeResponse": msgspec.json.Decoder(ExchangeResponse),
+    "orderStatus": msgspec.json.Decoder(OrderStatusResponse, strict=False),
+    "userFills": msgspec.json.Decoder(list[msgspec.Raw]),
+    "clearinghouseState": msgspec.json.Decoder(ClearinghouseState, strict=False),
+    "userFees": msgspec.json.Decoder(UserFees, strict=False),
+    "exchangeResponse": msgspec.json.Decoder(ExchangeResponse, strict=False),
     "exchangeRequest": msgspec.json.Decoder(ExchangeRequest),
     "infoRequest": msgspec.json.Decoder(InfoRequest),
     "wsRequest": msgspec.json.Decoder(WsRequest),
+}
+
+# The items of the lists decoded one by one (:func:`decode_item`).
+ITEM_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "asset": msgspec.json.Decoder(AssetMeta, strict=False),
+    "assetCtx": msgspec.json.Decoder(AssetCtx, strict=False),
+    "position": msgspec.json.Decoder(AssetPosition, strict=False),
+    "fill": msgspec.json.Decoder(UserFill, strict=False),
+    "orderUpdate": msgspec.json.Decoder(WsOrderUpdate, strict=False),
 }
 
 
@@ -484,8 +514,18 @@ def decode(kind: str, data: bytes | str) -> Any:
         raise _malformed(kind, exc) from None
 
 
+def decode_item(kind: str, raw: msgspec.Raw | bytes | str) -> Any:
+    """Decode one list item of ``kind`` (a key of :data:`ITEM_DECODERS`); MalformedMessage
+    for this item alone."""
+    try:
+        return ITEM_DECODERS[kind].decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _malformed(kind, exc) from None
+
+
 def decode_ws(data: bytes | str) -> WsMessage | None:
-    """Decode one WS frame; ``None`` for the plain-text greeting."""
+    """Decode one WS frame; ``None`` for the plain-text greeting. The items of an
+    ``orderUpdates`` / ``userFills`` push stay raw (:func:`decode_item`)."""
     if data == GREETING:
         return None
     try:
@@ -561,6 +601,36 @@ def finite(value: Decimal, field: str) -> Decimal:
     return value
 
 
+def opt_decimal(value: Num | None, field: str) -> Decimal | None:
+    """An optional number as sent: None for ``null`` or ``""``, else the finite Decimal it
+    spells (MalformedMessage for anything else)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise MalformedMessage(VENUE, f"{field} is not a number: {value!r}")
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(repr(value))
+    except InvalidOperation:
+        raise MalformedMessage(VENUE, f"{field} is not a number: {value!r}") from None
+    return finite(number, field)
+
+
+def foreign_coin(coin: str) -> bool:
+    """Whether ``coin`` is not a first-dex perp: a spot pair (``@107``, ``PURR/USDC``) or a
+    builder-deployed perp (``xyz:XYZ100``)."""
+    return coin.startswith("@") or "/" in coin or ":" in coin
+
+
+QUOTE: Final = "USDC"
+
+
+def fee_currency(fee_token: str | None) -> str:
+    """``Fill.fee_currency`` of a fill's ``feeToken``: ``""`` (the quote, USDC) when absent,
+    blank or USDC; else the token, stripped (the docs' HIP-3 example sends ``" USDC"``)."""
+    token = (fee_token or "").strip()
+    return "" if token in ("", QUOTE) else token
+
+
 # -- instruments and wire numbers --------------------------------------------------------
 def instrument_from_meta(
     asset: AssetMeta,
@@ -579,7 +649,7 @@ def instrument_from_meta(
         venue=VENUE,
         symbol=asset.name,
         asset=asset.name,
-        quote="USDC",
+        quote=QUOTE,
         tick_size=Decimal(1).scaleb(-max_decimals),
         lot_size=lot,
         min_size=lot,

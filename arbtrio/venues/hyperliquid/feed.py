@@ -12,37 +12,52 @@ clock. Both keep the rules of ``specs/010-hyperliquid.md``.
   ``max_quiet_rounds``-th silent round in a row ends the session. A malformed frame is
   counted, logged, and every book of the connection invalidated and resubscribed.
 * :class:`HyperliquidOrderFeed` — the private stream: ``orderUpdates`` + ``userFills`` of the
-  master account. Fills carry only the venue ``oid``: a fill whose order's client id is not
-  known yet waits until it is (an ``orderUpdates`` entry, the fill's own ``cloid``, or an
-  :class:`OrderPlaced` note the client posts from its own REST answer), then is delivered;
-  fills are de-duplicated by ``tid``.
+  master account, decoded item by item (a foreign or malformed item is skipped and counted
+  in ``health.skipped``). Fills carry only the venue ``oid``: a fill whose order's client id
+  is not known yet waits in the shared :class:`~arbtrio.venues.tracking.OrderTracker` until
+  it is (the :class:`~arbtrio.venues.tracking.Placed` note ``place_order`` posts, an
+  ``orderUpdates`` entry, the fill's own ``cloid``, an :class:`OrderSeen` note from
+  ``query_order``), then is delivered; fills are de-duplicated by ``tid``. After every
+  subscription, a malformed frame or item, and periodically, the orders the client placed
+  and has not seen finish are re-queried over REST (``Fetch(Requery)``).
 
-Neither asks for REST data (:class:`~arbtrio.venues.stream.Fetch`): snapshots arrive on the
-socket, and the order facts REST learns come as notes.
+The book feed never asks for REST data: its snapshots arrive on the socket.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
 import attrs
+import msgspec
 import structlog
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.types import Fill, OrderAck, OrderEvent, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import Fill, OrderAck, OrderStatus, OrderUpdate, Side
 from arbtrio.venues.base import Disconnected, MalformedMessage, VenueHealth
 from arbtrio.venues.hyperliquid import codecs as c
+from arbtrio.venues.hyperliquid.convert import (
+    average_price,
+    fill_of,
+    filled_of,
+    order_status,
+    runtime_ts,
+    skip,
+)
 from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Output, Send
+from arbtrio.venues.tracking import OrderTracker, Placed
 from arbtrio.venues.wire import RecentIds
 
 __all__ = [
     "PING",
     "HyperliquidBookFeed",
     "HyperliquidOrderFeed",
-    "OrderPlaced",
+    "InstantFill",
+    "OrderSeen",
     "average_price",
     "fill_of",
     "filled_of",
@@ -53,6 +68,7 @@ __all__ = [
 log = structlog.get_logger("arbtrio.venues.hyperliquid")
 
 VENUE: Final = c.VENUE
+_ZERO: Final = Decimal(0)
 PING: Final = Send('{"method":"ping"}')
 BOOK_CHANNELS: Final = ("l2Book", "bbo")
 ORDER_CHANNELS: Final = ("orderUpdates", "userFills")
@@ -267,14 +283,22 @@ class HyperliquidBookFeed:
 # private orders
 # ==========================================================================================
 @attrs.frozen
-class OrderPlaced:
-    """A note from the client's own REST calls: venue order ``oid`` is our ``cloid``, and
-    ``filled`` is the place answer's summary of an order that filled at once (its average
-    price is then exact). Posted by ``place_order`` and ``query_order``."""
+class InstantFill:
+    """A note from ``place_order``: the placement's answer said order ``cloid`` filled at
+    once, ``filled`` being its ``totalSz``/``avgPx`` (the exact average price of its
+    :class:`OrderUpdate` when the filled size matches)."""
+
+    cloid: str
+    filled: c.Filled
+
+
+@attrs.frozen
+class OrderSeen:
+    """A note from ``query_order``: venue order ``oid`` is client order ``cloid`` (fills
+    waiting for that oid are released)."""
 
     oid: int
     cloid: str
-    filled: c.Filled | None = None
 
 
 class HyperliquidOrderFeed:
@@ -282,8 +306,21 @@ class HyperliquidOrderFeed:
 
     Emits ``Deliver(OrderAck)`` the first time a client order id shows up not rejected,
     ``Deliver(OrderUpdate)`` for every ``orderUpdates`` entry of ours, ``Deliver(Fill)`` for
-    every new ``tid`` once its order is known. Orders with no client id we know are not
-    ours and are ignored. ``wall_clock`` (epoch seconds) maps venue timestamps onto ``now``.
+    every new ``tid`` once its order is known. The shared
+    :class:`~arbtrio.venues.tracking.OrderTracker` (:attr:`tracker`) keeps the orders the
+    client placed (:class:`~arbtrio.venues.tracking.Placed` notes): fills naming an oid not
+    known yet wait there for the note or an order push that maps it; after every
+    subscription (the ``userFills`` ack or snapshot; ``subscribe_wait_s`` after connecting
+    if neither came), after a malformed frame or item and every ``reconcile_every_s``, each
+    placed order not seen finishing is re-queried (``Fetch(Requery)``, answered by the
+    client's ``query_order``) and the answer's new fills and status delivered.
+
+    Pushes are decoded item by item: a foreign item (a spot or builder-dex coin, an order
+    that is not ours, an unknown-oid fill of a reconnect snapshot older than
+    ``snapshot_hold_s``) or a malformed one is skipped and counted in ``health.skipped``.
+    Every per-order map holds at most ``max_orders`` orders (oldest forgotten); trade ids
+    seen at most ``10 × max_orders``. ``wall_clock`` (epoch seconds) maps venue timestamps
+    onto ``now``.
     """
 
     def __init__(
@@ -294,198 +331,226 @@ class HyperliquidOrderFeed:
         *,
         ping_interval: float = 20.0,
         idle_timeout: float = 60.0,
-        seen_fills: int = 100_000,
-        max_pending_orders: int = 10_000,
+        max_orders: int = 10_000,
+        reconcile_every_s: float = 60.0,
+        fill_wait_s: float = 5.0,
+        snapshot_hold_s: float = 60.0,
+        subscribe_wait_s: float = 5.0,
     ) -> None:
         self.user = user
         self.health = health
         self.wall_clock = wall_clock
         self.idle_timeout = idle_timeout
-        self.timer_interval = ping_interval
-        self.max_pending_orders = max_pending_orders
-        self.oid_cloid: dict[int, str] = {}
-        self.placed: dict[str, c.Filled] = {}  # cloid → the place answer of an instant fill
-        self.pending_fills: dict[int, list[c.UserFill]] = {}  # oid → fills awaiting a cloid
-        self.stream_fills: dict[int, list[c.UserFill]] = {}  # oid → fills seen (average price)
-        self.acked: set[str] = set()
-        self._seen_tids = RecentIds(seen_fills)
+        self.ping_interval = ping_interval
+        self.timer_interval = min(ping_interval, max(0.05, fill_wait_s / 5))
+        self.max_orders = max_orders
+        self.snapshot_hold_s = snapshot_hold_s
+        self.subscribe_wait_s = subscribe_wait_s
+        self.tracker = OrderTracker(
+            VENUE, reconcile_every_s=reconcile_every_s, fill_wait_s=fill_wait_s, limit=max_orders
+        )
+        # cloid → the place answer of an instant fill; oid → (size, notional) of its fills
+        # seen; the cloids acked; the tids counted in filled_sums. All bounded.
+        self.instant: OrderedDict[str, c.Filled] = OrderedDict()
+        self.filled_sums: OrderedDict[int, tuple[Decimal, Decimal]] = OrderedDict()
+        self.acked = RecentIds(max_orders)
+        self._counted = RecentIds(10 * max_orders)
+        self._connected_at: float | None = None
+        self._subscribed = False
+        self._next_ping = 0.0
 
     # -- inputs ------------------------------------------------------------------------------
     def connected(self, info: Any, now: float) -> Sequence[Output]:
         """Subscribe ``orderUpdates`` and ``userFills`` of the user; ready at once (the
-        venue acks subscriptions but refuses none it can parse)."""
+        venue acks subscriptions but refuses none it can parse). The re-query of unfinished
+        orders waits for the ``userFills`` subscription to be acknowledged."""
+        self.tracker.unsubscribed()
+        self._connected_at = now
+        self._subscribed = False
+        self._next_ping = now + self.ping_interval
         return (*(_request("subscribe", kind, user=self.user) for kind in ORDER_CHANNELS), READY)
 
     def frame(self, raw: str | bytes, now: float) -> Sequence[Output]:
-        """Order events of one push. Malformed (undecodable, an impossible entry or fill):
-        counted and logged; the push's other entries and fills are still delivered."""
-        out: list[Output] = []
+        """Order events of one push. An undecodable frame is counted in
+        ``health.malformed``; a foreign or malformed item in ``health.skipped``, its
+        neighbours still delivered; anything malformed re-queries the unfinished orders."""
         try:
             msg = c.decode_ws(raw)
-            if isinstance(msg, c.OrderUpdatesMsg):
-                wall = self.wall_clock()
-                for update in msg.data:
-                    out.extend(Deliver(e) for e in self.order_events(update, now, wall))
-            elif isinstance(msg, c.UserFillsMsg):
-                fills = self.fill_events(msg.data.fills, now, self.wall_clock())
-                out.extend(Deliver(f) for f in fills)
-            elif isinstance(msg, c.ErrorMsg):
-                self.health.last_error = f"venue error: {msg.data!r}"[:200]
-                log.warning("hyperliquid.ws_error", stream="orders", data=str(msg.data)[:200])
         except MalformedMessage as exc:
-            self._malformed(exc)
-        return out
-
-    def note(self, message: Any, now: float) -> Sequence[Output]:
-        """An :class:`OrderPlaced`: learn the mapping (and the instant-fill summary) and
-        deliver the fills that were waiting for it."""
-        if not isinstance(message, OrderPlaced):
-            return NOTHING
-        if message.filled is not None:
-            self.placed[message.cloid] = message.filled
-        if self.oid_cloid.get(message.oid) == message.cloid:
-            return NOTHING
-        self.oid_cloid[message.oid] = message.cloid
-        waiting = self.pending_fills.pop(message.oid, None)
-        if not waiting:
-            return NOTHING
-        wall = self.wall_clock()  # waiting fills were checked when they arrived
-        return [Deliver(fill_of(f, message.cloid, now, wall)) for f in waiting]
-
-    def timer(self, now: float) -> Sequence[Output]:
-        return (PING,)
-
-    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
-        """Never asked for."""
+            self.health.malformed += 1
+            self.health.last_error = exc.message[:200]
+            log.warning("hyperliquid.malformed", stream="orders", error=exc.message[:200])
+            return self.tracker.requery(now) or NOTHING
+        if isinstance(msg, c.OrderUpdatesMsg):
+            return self._order_updates(msg.data, now)
+        if isinstance(msg, c.UserFillsMsg):
+            return self._user_fills(msg.data, now)
+        if isinstance(msg, c.SubscriptionResponseMsg):
+            sub = msg.data
+            if sub.method == "subscribe" and sub.subscription.type == "userFills":
+                return self._subscribed_now(now)
+        elif isinstance(msg, c.ErrorMsg):
+            self.health.last_error = f"venue error: {msg.data!r}"[:200]
+            log.warning("hyperliquid.ws_error", stream="orders", data=str(msg.data)[:200])
         return NOTHING
 
+    def note(self, message: Any, now: float) -> Sequence[Output]:
+        """A :class:`~arbtrio.venues.tracking.Placed` order (tracked; fills waiting for its
+        oid released; re-queried if sent before this subscription), an
+        :class:`InstantFill` (kept for the average price) or an :class:`OrderSeen`."""
+        if isinstance(message, Placed):
+            return self.tracker.placed(message, now) or NOTHING
+        if isinstance(message, InstantFill):
+            _put(self.instant, message.cloid, message.filled, self.max_orders)
+        elif isinstance(message, OrderSeen):
+            oid = str(message.oid)
+            if self.tracker.client_order_id(oid) != message.cloid:
+                return self.tracker.learn(oid, message.cloid) or NOTHING
+        return NOTHING
+
+    def timer(self, now: float) -> Sequence[Output]:
+        """The ping when due; the subscription taken as done ``subscribe_wait_s`` after
+        connecting if it was never acknowledged; the tracker's periodic re-query and the
+        expiry of fills that waited too long for their order."""
+        out: list[Output] = []
+        if now + self.timer_interval / 2 >= self._next_ping:  # ticks jitter: never skip one
+            self._next_ping = now + self.ping_interval
+            out.append(PING)
+        started = self._connected_at
+        if not self._subscribed and started is not None and now - started >= self.subscribe_wait_s:
+            out.extend(self._subscribed_now(now))
+        out.extend(self.tracker.timer(now))
+        return out or NOTHING
+
+    def fetched(self, key: Hashable, result: Any, now: float) -> Sequence[Output]:
+        """A re-query's answer (an ``OrderReport`` or the error ``query_order`` raised): the
+        order's new fills and its status, delivered. Any other key is a bug: ``Fail``."""
+        out = self.tracker.fetched(key, result, now)
+        if out is None:
+            return (Fail(TypeError(f"hyperliquid orders: unexpected fetch {key!r}")),)
+        return out
+
     def disconnected(self, reason: str, now: float) -> Sequence[Output]:
-        """Nothing to invalidate: the next session's ``userFills`` snapshot re-delivers
-        recent fills, and those already delivered are dropped by ``tid``."""
+        """Nothing to invalidate: the next session re-queries what is unfinished, and its
+        ``userFills`` snapshot's fills already delivered are dropped by ``tid``."""
+        self.tracker.unsubscribed()
+        self._connected_at = None
+        self._subscribed = False
         return NOTHING
 
     # -- push rules ----------------------------------------------------------------------------
-    def order_events(self, update: c.WsOrderUpdate, now: float, wall: float) -> list[OrderEvent]:
-        """The events of one ``orderUpdates`` entry (MalformedMessage for an impossible one)."""
+    def _subscribed_now(self, now: float) -> list[Output]:
+        if self._subscribed:
+            return []
+        self._subscribed = True
+        return self.tracker.subscribed(now)
+
+    def _order_updates(self, items: list[msgspec.Raw], now: float) -> Sequence[Output]:
+        out: list[Output] = []
+        wall = self.wall_clock()
+        malformed = False
+        for raw in items:
+            try:
+                out.extend(self.order_events(c.decode_item("orderUpdate", raw), now, wall))
+            except MalformedMessage as exc:
+                skip(self.health, "orderUpdates", exc.message, malformed=True)
+                malformed = True
+        if malformed:
+            out.extend(self.tracker.requery(now))
+        return out or NOTHING
+
+    def order_events(self, update: c.WsOrderUpdate, now: float, wall: float) -> list[Output]:
+        """The outputs of one ``orderUpdates`` entry: the ack (first time), the update, and
+        the fills that were waiting for its oid. A foreign one (another dex's or spot coin,
+        an order without a client id we know) is skipped and counted; MalformedMessage for
+        an impossible one."""
         order = update.order
-        cloid = order.cloid or self.oid_cloid.get(order.oid)
+        oid = str(order.oid)
+        if c.foreign_coin(order.coin):
+            skip(self.health, "orderUpdates", f"order {oid}: {order.coin} is not a first-dex perp")
+            return []
+        cloid = order.cloid or self.tracker.client_order_id(oid)
         if cloid is None:
-            return []  # not an arbtrio order (manual, or another process)
+            skip(self.health, "orderUpdates", f"order {oid} has no client order id of ours")
+            return []
         status = order_status(update.status)
         filled = filled_of(order, status)
         ts = runtime_ts(update.statusTimestamp, now, wall)
-        events: list[OrderEvent] = []
-        if order.oid not in self.oid_cloid:
-            self.oid_cloid[order.oid] = cloid
-        if cloid not in self.acked and status is not OrderStatus.REJECTED:
-            self.acked.add(cloid)
-            events.append(
-                OrderAck(venue=VENUE, client_order_id=cloid, venue_order_id=str(order.oid), ts=ts)
-            )
-        placed = self.placed.get(cloid)
-        if placed is not None and placed.totalSz == filled:
-            avg: Decimal | None = placed.avgPx
+        out: list[Output] = []
+        if status is not OrderStatus.REJECTED and self.acked.add(cloid):
+            out.append(Deliver(OrderAck(venue=VENUE, client_order_id=cloid, venue_order_id=oid,
+                                        ts=ts)))  # fmt: skip
+        instant = self.instant.get(cloid)
+        if instant is not None and instant.totalSz == filled:
+            avg: Decimal | None = instant.avgPx
         else:
-            avg = average_price(self.stream_fills.get(order.oid, []), filled)
-        events.append(
-            OrderUpdate(
-                venue=VENUE,
-                client_order_id=cloid,
-                status=status,
-                filled_qty=filled,
-                avg_price=avg,
-                ts=ts,
-                reason="" if status is OrderStatus.FILLED else update.status,
-            )
-        )
-        for fill in self.pending_fills.pop(order.oid, []):
-            events.append(fill_of(fill, cloid, now, wall))
-        return events
-
-    def fill_events(self, fills: list[c.UserFill], now: float, wall: float) -> list[Fill]:
-        """The new fills of one ``userFills`` push whose order is known; the others wait
-        (at most ``max_pending_orders`` orders' worth). An impossible fill (a number that
-        is not finite) is counted in ``health.malformed`` and skipped."""
-        out = []
-        for fill in fills:
-            if fill.tid in self._seen_tids:
-                continue
-            try:
-                _check_fill(fill)
-            except MalformedMessage as exc:
-                self._malformed(exc)
-                continue
-            self._seen_tids.add(fill.tid)
-            self.stream_fills.setdefault(fill.oid, []).append(fill)
-            cloid = fill.cloid or self.oid_cloid.get(fill.oid)
-            if cloid is None:
-                pending = self.pending_fills.setdefault(fill.oid, [])
-                if len(self.pending_fills) <= self.max_pending_orders:
-                    pending.append(fill)
-                continue
-            out.append(fill_of(fill, cloid, now, wall))
+            qty, notional = self.filled_sums.get(order.oid, (_ZERO, _ZERO))
+            avg = notional / qty if qty > 0 and qty == filled else None
+        out.append(Deliver(OrderUpdate(
+            venue=VENUE, client_order_id=cloid, status=status, filled_qty=filled,
+            avg_price=avg, ts=ts, reason="" if status is OrderStatus.FILLED else update.status,
+        )))  # fmt: skip
+        if status.is_terminal:
+            self.tracker.finished(cloid)
+        if self.tracker.client_order_id(oid) != cloid:
+            out.extend(self.tracker.learn(oid, cloid))  # releases fills waiting for the oid
         return out
 
-    def _malformed(self, exc: MalformedMessage) -> None:
-        self.health.malformed += 1
-        self.health.last_error = exc.message[:200]
-        log.warning("hyperliquid.malformed", stream="orders", error=exc.message[:200])
+    def _user_fills(self, data: c.UserFillsData, now: float) -> Sequence[Output]:
+        out: list[Output] = []
+        snapshot = bool(data.isSnapshot)
+        if snapshot:
+            out.extend(self._subscribed_now(now))
+        wall = self.wall_clock()
+        malformed = False
+        for raw in data.fills:
+            try:
+                fill = c.decode_item("fill", raw)
+                template = fill_of(fill, "", now, wall)  # checks every number once, here
+            except MalformedMessage as exc:
+                skip(self.health, "userFills", exc.message, malformed=True)
+                malformed = True
+                continue
+            if c.foreign_coin(fill.coin):
+                why = f"fill {fill.tid}: {fill.coin} is not a first-dex perp"
+                skip(self.health, "userFills", why)
+                continue
+            out.extend(self._fill(fill, template, snapshot, now, wall))
+        if malformed:
+            out.extend(self.tracker.requery(now))
+        return out or NOTHING
+
+    def _fill(
+        self, fill: c.UserFill, template: Fill, snapshot: bool, now: float, wall: float
+    ) -> list[Output]:
+        """One checked fill: delivered (new trade ids only) once its order is known; held by
+        the tracker until then — except an unknown-oid fill of a reconnect snapshot older
+        than ``snapshot_hold_s``, history that is not ours (or long delivered)."""
+        oid = str(fill.oid)
+        if self._counted.add(fill.tid):
+            qty, notional = self.filled_sums.get(fill.oid, (_ZERO, _ZERO))
+            sums = (qty + template.qty, notional + template.qty * template.price)
+            _put(self.filled_sums, fill.oid, sums, self.max_orders)
+
+        def make(cid: str) -> Fill:
+            return attrs.evolve(template, client_order_id=cid)
+
+        out: list[Output] = []
+        if fill.cloid and self.tracker.client_order_id(oid) != fill.cloid:
+            out.extend(self.tracker.learn(oid, fill.cloid))
+        known = self.tracker.client_order_id(oid)
+        if known is None and snapshot and wall * 1000.0 - fill.time > self.snapshot_hold_s * 1e3:
+            skip(self.health, "userFills", f"snapshot fill {fill.tid}: order {oid} unknown")
+            return out
+        delivered = self.tracker.fill_for_venue_order(oid, make, now)
+        if delivered is not None:
+            out.append(delivered)
+        return out
 
 
-# ==========================================================================================
-# conversions (shared with the client's REST paths)
-# ==========================================================================================
-def order_status(status: str) -> OrderStatus:
-    """Map a venue order status to the unified one; MalformedMessage if unknown."""
-    if status in ("open", "triggered"):
-        return OrderStatus.OPEN
-    if status == "filled":
-        return OrderStatus.FILLED
-    if status == "rejected" or status.endswith("Rejected"):
-        return OrderStatus.REJECTED
-    if status in ("canceled", "scheduledCancel") or status.endswith("Canceled"):
-        return OrderStatus.CANCELLED
-    raise MalformedMessage(VENUE, f"unknown order status {status!r}")
-
-
-def filled_of(order: c.OrderInfo, status: OrderStatus) -> Decimal:
-    """Cumulative filled size of an order report: ``origSz − sz`` (``sz`` is what remains)."""
-    if status is OrderStatus.REJECTED:
-        return Decimal(0)
-    if status is OrderStatus.FILLED:
-        return c.finite(order.origSz, "origSz")
-    return max(Decimal(0), c.finite(order.origSz, "origSz") - c.finite(order.sz, "sz"))
-
-
-def average_price(fills: Sequence[c.UserFill], filled: Decimal) -> Decimal | None:
-    """The fills' size-weighted price when they add up to ``filled`` (> 0), else None."""
-    qty = sum((c.finite(f.sz, "sz") for f in fills), Decimal(0))
-    if not fills or qty != filled or qty <= 0:
-        return None
-    return sum((c.finite(f.px, "px") * f.sz for f in fills), Decimal(0)) / qty
-
-
-def runtime_ts(venue_ms: int, now: float, wall: float) -> float:
-    """A venue epoch-ms timestamp on the runtime's clock (``now`` there is ``wall`` here)."""
-    return now - (wall - venue_ms / 1000.0)
-
-
-def _check_fill(fill: c.UserFill) -> None:
-    """MalformedMessage unless the fill's size, price and fee are finite numbers."""
-    c.finite(fill.sz, "sz")
-    c.finite(fill.px, "px")
-    c.finite(fill.fee, "fee")
-
-
-def fill_of(fill: c.UserFill, cloid: str, now: float, wall: float) -> Fill:
-    """One venue fill as a :class:`Fill` of order ``cloid`` (fees: positive is paid)."""
-    return Fill(
-        venue=VENUE,
-        client_order_id=cloid,
-        trade_id=str(fill.tid),
-        side=Side.BUY if fill.side == "B" else Side.SELL,
-        qty=c.finite(fill.sz, "sz"),
-        price=c.finite(fill.px, "px"),
-        fee=c.finite(fill.fee, "fee"),
-        ts=runtime_ts(fill.time, now, wall),
-    )
+def _put(cache: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """``cache[key] = value`` as the newest entry; the oldest forgotten past ``limit``."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)

@@ -17,8 +17,16 @@ from arbtrio.core.instruments import round_price
 from arbtrio.core.types import OrderStatus, Side
 from arbtrio.venues.base import MalformedMessage, VenueHealth
 from arbtrio.venues.hyperliquid import codecs as c
-from arbtrio.venues.hyperliquid.client import filled_of, order_status
-from arbtrio.venues.hyperliquid.feed import HyperliquidBookFeed, HyperliquidOrderFeed, fill_of
+from arbtrio.venues.hyperliquid.client import order_status
+from arbtrio.venues.hyperliquid.convert import (
+    balances_of,
+    fill_of,
+    fills_of,
+    positions_of,
+    report_of,
+    universe_of,
+)
+from arbtrio.venues.hyperliquid.feed import HyperliquidBookFeed, HyperliquidOrderFeed
 
 # -- real messages (the documentation's examples: info, exchange answers, WebSocket) -----------
 L2BOOK = '{"channel":"l2Book","data":{"coin":"BTC","time":1710131872708,"levels":[[{"px":"68674.0","sz":"0.97139","n":4},{"px":"68673.0","sz":"1.5","n":2}],[{"px":"68675.0","sz":"0.04396","n":1},{"px":"68676.0","sz":"2","n":3}]]}}'  # noqa: E501
@@ -66,30 +74,40 @@ def _book_feed(books: dict[str, L2Book] | None = None) -> HyperliquidBookFeed:
 
 
 def translate_ws(text: str) -> None:
+    """Everything the streams do with a frame: decode it and every item of it."""
     feed = _book_feed()
     orders = HyperliquidOrderFeed("0x" + "0" * 40, VenueHealth("hyperliquid"), lambda: 0.0)
     msg = c.decode_ws(text)
     if isinstance(msg, c.OrderUpdatesMsg):
-        for update in msg.data:
-            orders.order_events(update, 0.0, 0.0)
+        for raw in msg.data:
+            orders.order_events(c.decode_item("orderUpdate", raw), 0.0, 0.0)
     elif isinstance(msg, c.UserFillsMsg):
-        orders.fill_events(msg.data.fills, 0.0, 0.0)
-        for fill in msg.data.fills:
-            fill_of(fill, "0x" + "0" * 32, 0.0, 0.0)
+        for raw in msg.data.fills:
+            fill_of(c.decode_item("fill", raw), "0x" + "0" * 32, 0.0, 0.0)
     else:
         feed.apply(msg, 0.0)
 
 
 def translate_rest(kind: str, text: str) -> None:
+    """Everything the client does with an answer: decode it and convert it item by item
+    (a bad item is skipped, only a bad whole raises)."""
     decoded = c.decode(kind, text)
+    health = VenueHealth("hyperliquid")
     if kind == "meta":
-        for asset in decoded.universe:
-            c.instrument_from_meta(asset)
+        for raw in decoded.universe:
+            with contextlib.suppress(MalformedMessage):
+                c.instrument_from_meta(c.decode_item("asset", raw))
     elif kind == "metaAndAssetCtxs":
-        for ctx in decoded[1]:
-            c.finite(ctx.funding, "funding")
-    elif kind == "orderStatus" and decoded.order is not None:
-        filled_of(decoded.order.order, order_status(decoded.order.status))
+        universe_of(decoded, health)
+    elif kind == "orderStatus":
+        report_of(decoded, "0x" + "0" * 32, [], 0.0, 0.0, health)
+    elif kind == "clearinghouseState":
+        positions_of(decoded, health)
+        balances_of(decoded)
+    elif kind == "userFills":
+        for fill in fills_of(decoded, health):
+            with contextlib.suppress(MalformedMessage):
+                fill_of(fill, "0x" + "0" * 32, 0.0, 0.0)
 
 
 def test_real_messages_decode() -> None:
@@ -103,8 +121,10 @@ def test_real_messages_decode() -> None:
         [(68674.0, 0.97139), (68673.0, 1.5)],
         [(68675.0, 0.04396), (68676.0, 2.0)],
     )
-    meta, ctxs = c.decode("metaAndAssetCtxs", META_AND_CTXS)
-    assert [a.name for a in meta.universe] == ["BTC", "HPOS", "LOOM"] and ctxs[1].midPx is None
+    universe = universe_of(c.decode("metaAndAssetCtxs", META_AND_CTXS), VenueHealth("x"))
+    assert universe.assets == {"BTC": 0, "HPOS": 1, "LOOM": 2}
+    assert [i.symbol for i in universe.instruments] == ["BTC", "HPOS"]  # LOOM is delisted
+    assert universe.ctxs["HPOS"].midPx is None
     assert c.decode_ws(c.GREETING) is None
 
 

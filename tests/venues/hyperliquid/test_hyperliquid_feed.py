@@ -21,10 +21,11 @@ from arbtrio.venues.hyperliquid.feed import (
     PING,
     HyperliquidBookFeed,
     HyperliquidOrderFeed,
-    OrderPlaced,
+    InstantFill,
 )
 from arbtrio.venues.reconnect import Backoff
-from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Ready, Send, Stream
+from arbtrio.venues.stream import NOTHING, READY, Changed, Deliver, Fail, Fetch, Ready, Send, Stream
+from arbtrio.venues.tracking import Placed
 
 USER = "0x" + "ab" * 20
 CLOID = "0x" + "0" * 31 + "1"
@@ -227,13 +228,13 @@ def test_private_connect_subscribes_the_user_and_is_ready() -> None:
     out = order_feed().connected(None, 0.0)
     assert requests(out) == [("subscribe", "orderUpdates", USER), ("subscribe", "userFills", USER)]
     assert out[-1] is READY
-    assert order_feed().timer(20.0) == (PING,)
+    assert order_feed().timer(20.0) == [PING]
 
 
 def test_fills_wait_for_their_order_then_arrive_after_ack_and_update() -> None:
     f = order_feed()
     f.connected(None, 0.0)
-    assert f.frame(fills_msg(fill(1), fill(2)), 5.0) == []  # oid 7: whose order?
+    assert f.frame(fills_msg(fill(1), fill(2)), 5.0) == ()  # oid 7: whose order?
     out = events(f.frame(updates_msg(update("filled")), 6.0))
     assert [type(e) for e in out] == [OrderAck, OrderUpdate, Fill, Fill]
     ack, upd, first, _ = out
@@ -241,7 +242,7 @@ def test_fills_wait_for_their_order_then_arrive_after_ack_and_update() -> None:
     assert isinstance(upd, OrderUpdate) and upd.status is OrderStatus.FILLED
     assert upd.filled_qty == Decimal("0.02") and upd.avg_price == Decimal("100")
     assert isinstance(first, Fill) and first.client_order_id == CLOID and first.trade_id == "1"
-    assert first.ts == 6.0 - (WALL - 1_699_999_999.0)  # venue ms on the runtime's clock
+    assert first.ts == 5.0 - (WALL - 1_699_999_999.0)  # venue ms on the receipt's clock
     # The reconnect snapshot re-delivers the same tids: dropped; a new one passes.
     again = events(f.frame(fills_msg(fill(1), fill(2), fill(3), snapshot=True), 7.0))
     assert [e.trade_id for e in again] == ["3"]  # type: ignore[union-attr]
@@ -250,11 +251,12 @@ def test_fills_wait_for_their_order_then_arrive_after_ack_and_update() -> None:
 def test_a_placed_note_releases_waiting_fills_and_gives_the_average() -> None:
     f = order_feed()
     f.connected(None, 0.0)
-    assert f.frame(fills_msg(fill(1, px="100"), fill(2, px="102")), 1.0) == []
+    assert f.frame(fills_msg(fill(1, px="100"), fill(2, px="102")), 1.0) == ()
     summary = c.Filled(totalSz=Decimal("0.02"), avgPx=Decimal("101.5"), oid=7)
-    out = events(f.note(OrderPlaced(7, CLOID, summary), 1.5))
+    assert f.note(InstantFill(CLOID, summary), 1.5) is NOTHING
+    out = events(f.note(Placed(CLOID, "BTC", venue_order_id="7", sent_at=1.4), 1.5))
     assert [(type(e), e.trade_id) for e in out] == [(Fill, "1"), (Fill, "2")]  # type: ignore[union-attr]
-    assert f.note(OrderPlaced(7, CLOID), 1.6) is NOTHING  # known already
+    assert f.note(Placed(CLOID, "BTC", venue_order_id="7"), 1.6) is NOTHING  # known already
     assert f.note("something else", 1.6) is NOTHING
     (ack, upd) = events(f.frame(updates_msg(update("filled", cloid=None)), 2.0))
     assert isinstance(ack, OrderAck) and ack.client_order_id == CLOID  # mapped by the note
@@ -267,7 +269,8 @@ def test_a_placed_note_releases_waiting_fills_and_gives_the_average() -> None:
 def test_foreign_orders_rejections_and_partial_cancels() -> None:
     f = order_feed()
     f.connected(None, 0.0)
-    assert f.frame(updates_msg(update("open", oid=5, cloid=None)), 1.0) == []  # not ours
+    assert f.frame(updates_msg(update("open", oid=5, cloid=None)), 1.0) == ()  # not ours
+    assert f.health.skipped == 1
     (rej,) = events(f.frame(updates_msg(update("perpMarginRejected", oid=6)), 1.0))
     assert isinstance(rej, OrderUpdate) and rej.status is OrderStatus.REJECTED
     assert rej.filled_qty == 0 and rej.reason == "perpMarginRejected"
@@ -283,16 +286,19 @@ def test_foreign_orders_rejections_and_partial_cancels() -> None:
 def test_malformed_private_frames_are_counted_and_never_raise() -> None:
     f = order_feed()
     f.connected(None, 0.0)
-    assert f.frame("not json", 1.0) == []
+    assert f.frame("not json", 1.0) == () and f.health.malformed == 1
     # Entries are independent: the one before the impossible status is still delivered.
     out = events(f.frame(updates_msg(update("open"), update("mystery", oid=8)), 2.0))
-    assert [type(e) for e in out] == [OrderAck, OrderUpdate]
+    assert [type(e) for e in out] == [OrderAck, OrderUpdate] and f.health.skipped == 1
     # An impossible fill is counted and skipped; the others of its push are delivered.
     (good,) = events(f.frame(fills_msg(fill(1), fill(2, sz="NaN")), 3.0))
-    assert isinstance(good, Fill) and good.trade_id == "1" and f.health.malformed == 3
-    assert f.frame('{"channel":"error","data":"bad"}', 4.0) == []
-    assert f.health.last_error.startswith("venue error") and f.health.malformed == 3
-    assert f.fetched("x", None, 5.0) is NOTHING and f.disconnected("gone", 5.0) is NOTHING
+    assert isinstance(good, Fill) and good.trade_id == "1"
+    assert (f.health.malformed, f.health.skipped) == (1, 2)  # the frame, the two items
+    assert f.frame('{"channel":"error","data":"bad"}', 4.0) == ()
+    assert f.health.last_error.startswith("venue error") and f.health.malformed == 1
+    (bug,) = f.fetched("x", None, 5.0)  # a key it never asked for: a bug, the session ends
+    assert isinstance(bug, Fail) and isinstance(bug.error, TypeError)
+    assert f.disconnected("gone", 5.0) is NOTHING
 
 
 # -- through the shell --------------------------------------------------------------------------
@@ -332,3 +338,101 @@ async def test_book_feed_under_the_stream_shell(autojump_clock: MockClock) -> No
             ("subscribe", "bbo", "BTC"),
         ]
         nursery.cancel_scope.cancel()
+
+
+# -- reconciliation (the shared OrderTracker) ----------------------------------------------------
+def ack_of(kind: str) -> str:
+    sub = {"type": kind, "user": USER}
+    return json.dumps({"channel": "subscriptionResponse",
+                       "data": {"method": "subscribe", "subscription": sub}})  # fmt: skip
+
+
+def requeried(outputs: Any) -> list[str]:
+    return [o.key.client_order_id for o in outputs if isinstance(o, Fetch)]
+
+
+def test_unfinished_orders_are_requeried_on_subscription_malformed_input_and_timer() -> None:
+    f = HyperliquidOrderFeed(USER, VenueHealth("hyperliquid"), lambda: WALL, reconcile_every_s=60.0)
+    other = "0x" + "0" * 31 + "2"
+    f.connected(None, 0.0)
+    assert f.note(Placed(CLOID, "BTC", venue_order_id="7", sent_at=0.2), 0.3) is NOTHING
+    assert requeried(f.frame(ack_of("orderUpdates"), 0.9)) == []
+    assert requeried(f.frame(ack_of("userFills"), 1.0)) == [CLOID]  # subscribed: re-query
+    # Sent before the subscription, its note late: re-queried at once.
+    assert requeried(f.note(Placed(other, "BTC", venue_order_id="8", sent_at=0.5), 1.2)) == [other]
+    assert requeried(f.frame('{"channel":"userFills","data":', 2.0)) == [CLOID, other]
+    assert requeried(f.frame(updates_msg(update("mystery")), 3.0)) == [CLOID, other]  # bad item
+    assert requeried(f.timer(30.0)) == []
+    events(f.frame(updates_msg(update("filled")), 31.0))  # CLOID finished on the stream
+    assert requeried(f.timer(62.5)) == []
+    assert requeried(f.timer(63.0)) == [other]  # a minute after the last re-query (3.0)
+    f.disconnected("gone", 63.0)
+    assert requeried(f.timer(200.0)) == []  # not while down: the next subscription asks
+
+
+def test_without_an_acknowledgement_the_snapshot_or_a_timeout_counts_as_subscribed() -> None:
+    f = order_feed()
+    f.connected(None, 0.0)
+    f.note(Placed(CLOID, "BTC", venue_order_id="7"), 0.1)
+    assert requeried(f.frame(fills_msg(snapshot=True), 1.0)) == [CLOID]
+    assert requeried(f.frame(ack_of("userFills"), 1.1)) == []  # once a session
+    g = order_feed()
+    g.connected(None, 10.0)
+    g.note(Placed(CLOID, "BTC", venue_order_id="7"), 10.1)
+    assert requeried(g.timer(14.0)) == [] and requeried(g.timer(15.0)) == [CLOID]
+
+
+def test_a_requery_answer_delivers_the_new_fills_and_the_status() -> None:
+    from arbtrio.core.types import OrderReport
+    from arbtrio.venues.hyperliquid.feed import fill_of
+    from arbtrio.venues.tracking import Requery
+
+    f = order_feed()
+    f.connected(None, 0.0)
+    f.note(Placed(CLOID, "BTC", venue_order_id="7"), 0.1)
+    (seen,) = events(f.frame(fills_msg(fill(1)), 1.0))
+    assert isinstance(seen, Fill)
+    decoded = [c.decode_item("fill", json.dumps(fill(t)).encode()) for t in (1, 2)]
+    report = OrderReport(
+        venue="hyperliquid", client_order_id=CLOID, status=OrderStatus.FILLED,
+        filled_qty=Decimal("0.02"), avg_price=Decimal("100"),
+        fills=tuple(fill_of(x, CLOID, 2.0, WALL) for x in decoded),
+    )  # fmt: skip
+    new, upd = events(f.fetched(Requery("BTC", CLOID), report, 2.0))
+    assert isinstance(new, Fill) and new.trade_id == "2"  # the stream's T1 not twice
+    assert isinstance(upd, OrderUpdate) and upd.status is OrderStatus.FILLED
+    assert f.tracker.unfinished() == []
+
+
+# -- bounded memory ------------------------------------------------------------------------------
+def sizes(feed: HyperliquidOrderFeed) -> dict[str, int]:
+    """Every container the protocol and its tracker keep, by name, and its size."""
+    out = {}
+    for owner, prefix in ((feed, ""), (feed.tracker, "tracker.")):
+        for name, value in vars(owner).items():
+            if hasattr(value, "__len__") and not isinstance(value, str | bytes):
+                out[prefix + name] = len(value)
+    return out
+
+
+def test_every_per_order_map_is_bounded() -> None:
+    """10 500 orders through a protocol with the default limit (10 000 orders): acks,
+    instant fills, updates, fills, fills of unknown orders, foreign order ids. Every map
+    keyed by order holds at most 10 000 (oldest forgotten); trade-id sets 10 × that."""
+    f = order_feed()
+    f.connected(None, 0.0)
+    n = 10_500
+    for i in range(n):
+        cloid = f"0x{i:032x}"
+        filled = c.Filled(totalSz=Decimal("0.02"), avgPx=Decimal("100"), oid=i)
+        f.note(InstantFill(cloid, filled), 1.0)
+        f.note(Placed(cloid, "BTC", venue_order_id=str(i)), 1.0)
+        f.frame(updates_msg(update("filled", oid=i, cloid=cloid)), 1.0)
+        f.frame(fills_msg(fill(i, oid=i), fill(n + i, oid=n + i)), 1.0)  # the 2nd: unknown oid
+    got = sizes(f)
+    trade_sets = {"_counted", "tracker.trades"}
+    assert all(size <= 10_000 for name, size in got.items() if name not in trade_sets), got
+    assert all(got[name] <= 100_000 for name in trade_sets), got
+    assert got["tracker._orders"] == got["acked"] == 10_000  # still full: the newest kept
+    assert f.tracker.client_order_id(str(n - 1)) == f"0x{n - 1:032x}"
+    assert f.tracker.client_order_id("0") is None
