@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from arbtrio.core.types import Side
 
 Level = tuple[float, float]  # (price, size)
+LAG_FLOOR_DRIFT = 1e-4  # s/s: clocks drift well under 0.1 ms per second (NTP-kept)
 
 
 class L2Book:
@@ -24,6 +25,11 @@ class L2Book:
 
     ``tradable`` is False until the first snapshot and whenever a feed calls
     :meth:`invalidate` (gap, bad checksum, disconnect, malformed message).
+
+    ``last_update_ts`` is when the last message was applied (the runtime clock);
+    ``exchange_ts`` is the venue's own time of it (epoch seconds, 0.0 when the feed gives
+    none) and ``lag_s`` the feed's lag above its floor (:meth:`stamp`): a feed that keeps
+    flowing but lags looks fresh by receipt time alone.
     """
 
     __slots__ = (
@@ -31,7 +37,11 @@ class L2Book:
         "_asks",
         "_bid_px",
         "_bids",
+        "_lag_floor",
+        "_lag_floor_ts",
+        "exchange_ts",
         "invalid_reason",
+        "lag_s",
         "last_update_ts",
         "seq",
         "symbol",
@@ -50,6 +60,10 @@ class L2Book:
         self.tradable = False
         self.invalid_reason = "no snapshot yet"
         self.last_update_ts = 0.0
+        self.exchange_ts = 0.0
+        self.lag_s = 0.0
+        self._lag_floor: float | None = None
+        self._lag_floor_ts = 0.0
         self.seq = 0  # the venue's sequence/update id of the last applied message
         self.updates = 0  # count of applied snapshots and deltas
 
@@ -99,6 +113,23 @@ class L2Book:
         self.seq = seq
         self.last_update_ts = ts
         self.updates += 1
+
+    def stamp(self, exchange_ts: float) -> None:
+        """Record the venue's time of the message just applied (epoch seconds) and the feed's
+        lag: receipt (``last_update_ts``) − ``exchange_ts``, above the lowest such lag this
+        book has shown (the clocks' offset plus the network's floor). The floor follows a
+        drifting clock upwards by at most ``LAG_FLOOR_DRIFT`` seconds per second, so a feed
+        that falls behind and stays behind keeps showing its lag."""
+        received = self.last_update_ts
+        lag = received - exchange_ts
+        floor = self._lag_floor
+        if floor is None:
+            floor = lag
+        else:
+            floor = min(floor + LAG_FLOOR_DRIFT * (received - self._lag_floor_ts), lag)
+        self._lag_floor, self._lag_floor_ts = floor, received
+        self.exchange_ts = exchange_ts
+        self.lag_s = lag - floor
 
     def trim(self, depth: int) -> None:
         """Keep only the best ``depth`` levels per side (for feeds that maintain a top-N

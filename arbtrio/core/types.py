@@ -135,6 +135,8 @@ class VenuePosition:
     symbol: str
     qty: Decimal
     entry_price: Decimal | None
+    mark_price: Decimal | None = None  # the venue's mark, when it reports one
+    liquidation_price: Decimal | None = None  # None: not reported, or no liquidation price
 
 
 @attrs.frozen(kw_only=True)

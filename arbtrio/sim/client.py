@@ -57,6 +57,7 @@ from arbtrio.venues.base import (
     BadRequest,
     BookCallback,
     Disconnected,
+    MarginMode,
     OrderNotFound,
     OrderRejected,
     OutcomeUnknown,
@@ -161,6 +162,9 @@ class SimVenueClient:
         self.market = market
         self.driver = driver
         self.health = VenueHealth(venue=venue)
+        self.pushed_balances: dict[str, Balance] = {}
+        self.pushed_positions: dict[str, VenuePosition] = {}
+        self.configured: dict[str, tuple[int, str]] = {}  # symbol -> (leverage, margin mode)
         self.books: dict[str, L2Book] = {}
         self.depth = depth or market.config.ladder.levels
         self.backoff = backoff or Backoff(base=0.5, factor=2.0, cap=5.0)
@@ -436,6 +440,14 @@ class SimVenueClient:
         self._events_ready.set()
 
     # -- account -----------------------------------------------------------------------------
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        await self._rest()
+        if leverage < 1:
+            raise BadRequest(self.name, f"leverage must be >= 1, got {leverage}")
+        self.configured[symbol] = (leverage, margin_mode)
+
     async def fetch_balances(self) -> list[Balance]:
         await self._rest()
         return self.market.balances(self.name)

@@ -20,7 +20,7 @@ Contract in brief:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
 import trio
@@ -131,12 +131,19 @@ class VenueHealth:
 
 
 # -- the interface -----------------------------------------------------------------------
+MarginMode = Literal["cross", "isolated"]
+
+
 class VenueClient(Protocol):
     """Every venue client implements exactly this."""
 
     name: str  # "hyperliquid", "bybit", "bitget", "gateio", "kucoin"
     health: VenueHealth
     books: dict[str, L2Book]  # venue symbol -> book, owned by run_books
+    # What the private stream last pushed (empty where the venue pushes none); written only
+    # by run_order_stream, read by the runtime's account tracker between awaits.
+    pushed_balances: dict[str, Balance]  # settle currency -> balance
+    pushed_positions: dict[str, VenuePosition]  # venue symbol -> position
 
     async def load_instruments(self) -> list[Instrument]:
         """All tradable USDT/USDC perps with tick, lot (base units), minimums, fees, funding."""
@@ -171,6 +178,14 @@ class VenueClient(Protocol):
 
     async def query_order(self, symbol: str, client_order_id: str) -> OrderReport:
         """Status, cumulative fill and fills of one order. Raises OrderNotFound."""
+        ...
+
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        """Set the account's leverage and margin mode for ``symbol`` (at start-up, before
+        any order). Idempotent: a setting already in place is success. Raises VenueError
+        (BadRequest naming the value) when the venue refuses it."""
         ...
 
     async def fetch_balances(self) -> list[Balance]: ...

@@ -187,3 +187,16 @@ def test_a_snapshot_replaces_every_old_level() -> None:
     book.apply_snapshot([(98.0, 1.0)], [(103.0, 1.0)], ts=2.0)
     assert book.levels(Side.BUY) == [(98.0, 1.0)]
     assert book.levels(Side.SELL) == [(103.0, 1.0)]
+
+
+def test_stamp_measures_the_feed_lag_above_its_floor_and_follows_a_drifting_clock() -> None:
+    book = L2Book("v", "S")
+    lags = []
+    # receipt − exchange time: 0.30 s of clock offset, a message 0.05 s late, one on time,
+    # then a feed 0.8 s behind that keeps flowing.
+    for received, exchanged in [(10.0, 9.70), (11.0, 10.65), (12.0, 11.70), (13.0, 11.90)]:
+        book.apply_delta([], [], ts=received)
+        book.stamp(exchanged)
+        lags.append(round(book.lag_s, 6))
+    assert lags == [0.0, 0.0499, 0.0, 0.7999]  # the floor drifts up 0.1 ms per second
+    assert book.exchange_ts == 11.90
