@@ -297,7 +297,9 @@ def cmd_admin(args: argparse.Namespace) -> int:
         elif args.target:
             params["id"] = args.target
         else:
-            raise CliError("usage: arbtrio admin flatten ID | flatten --all")
+            raise CliError("usage: arbtrio admin flatten ID | flatten --all [--force]")
+        if args.force:
+            params["force"] = True
 
     async def main() -> int:
         try:
@@ -582,6 +584,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     adm.add_argument("target", nargs="?", help="position id (position, flatten)")
     adm.add_argument("--all", action="store_true", help="flatten every position")
+    adm.add_argument(
+        "--force",
+        action="store_true",
+        help="flatten even a hedged pair whose venue is down, stale or refusing orders",
+    )
     adm.set_defaults(func=cmd_admin)
 
     emu = sub.add_parser(

@@ -9,12 +9,22 @@ currency with ``quote_rates``: Hyperliquid quotes USDC, the CEXs quote USDT):
 
 * **gross spread** of buying on A and selling on B for a base quantity Q:
   ``(vwap_bid_B(Q)·rate_B / vwap_ask_A(Q)·rate_A − 1)·1e4``.
-* **edge**: gross spread − taker fee A − taker fee B − ``slippage_buffer_bps`` − funding carry.
-* **funding carry** (only with ``include_funding``): the expected net funding paid over
-  ``expected_holding_hours``, each venue's rate normalised per hour with that venue's own
-  interval: ``(rate_A / interval_A − rate_B / interval_B) · hours · 1e4``. A positive rate
-  means longs pay shorts, so the long leg on A pays ``rate_A`` and the short leg on B
-  receives ``rate_B``. Funding is paid at discrete times; this is its expectation.
+* **mid spread** of B over A: ``(mid_B·rate_B / mid_A·rate_A − 1)·1e4``; the **basis** of the
+  pair is what the mid spread returns to: ``basis_B − basis_A``, each venue's persistent
+  premium over the cross-venue reference (:class:`VenueOutlook`, measured by
+  :class:`~arbtrio.core.basis.MarketModel`). Spreads converge to the basis, not to zero.
+* **exit cost**: what closing Q costs on today's books beyond the mids, selling on A's bids
+  and buying on B's asks: ``((mid_A − vwap_bid_A(Q))/mid_A + (vwap_ask_B(Q) − mid_B)/mid_B)·1e4``.
+* **round-trip fees**: taker fees of both legs, paid twice (entry and exit by IOC).
+* **funding carry** (with ``include_funding``): what the pair pays at the discrete funding
+  settlements of both venues within ``expected_holding_hours`` (:mod:`arbtrio.core.funding`:
+  each venue's own schedule and interval); the long leg on A pays ``rate_A`` per settlement
+  and the short leg on B receives ``rate_B``.
+* **latency buffer**: each venue's ``buffer_bps`` (:class:`VenueOutlook`), the move its leg
+  can suffer between our decision and its fill (measured latency × current volatility).
+* **edge** (the round-trip edge) = gross − basis − exit cost − round-trip fees − funding
+  carry − both latency buffers − ``slippage_buffer_bps``: what the round trip is expected to
+  earn if the spread returns to the basis, every cost paid.
 * **closing spread** of an open position (long on L, short on S):
   ``(ask_S·rate_S / bid_L·rate_L − 1)·1e4``, what buying back the short and selling the long
   costs now. A position's gross gain is about ``entry spread − closing spread``.
@@ -32,18 +42,21 @@ from typing import Literal
 import attrs
 
 from arbtrio.core.book import L2Book
+from arbtrio.core.funding import settlement_cost_bps
 from arbtrio.core.instruments import Instrument, floor_qty, joint_size, joint_step, step_multiple
 from arbtrio.core.types import FundingRate, Side
 
-ExitReason = Literal["converged", "max_hold", "stop"]
+ExitReason = Literal["converged", "funding", "max_hold", "stop"]
 
 # Why a (buy venue, sell venue) pair produced no opportunity. Book-level reasons first.
 SKIP_REASONS = (
     "not_tradable",  # the feed cleared the book's tradable flag (resync, gap, disconnect)
-    "stale",  # last update older than max_quote_age_ms
+    "stale",  # last update older than max_quote_age_ms (receipt age + the feed's lag)
+    "lagging",  # the feed runs more than max_feed_lag_ms behind the venue's own clock
     "crossed",  # best bid >= best ask: corrupt or half-applied
     "bad_price",  # a best price that is not a positive finite number
     "funding_unknown",  # include_funding, but no funding rate for the venue
+    "warming_up",  # an outlook was given without this venue: its basis is not known yet
     "empty_book",  # the side to take is empty
     "too_small",  # joint sizing found no quantity clearing both venues' steps and minimums
     "thin_book",  # a book cannot fill the sized quantity
@@ -74,6 +87,11 @@ class DetectorConfig:
 
     ``target_notional`` is the intended size of each leg in the reference currency, valued at
     the top of book; joint sizing rounds it down to what both venues can trade.
+    ``stop_widen_bps`` = 0 turns the spread stop off (a stop on a mean-reverting spread
+    realises the loss it would have recovered; ``max_holding_s`` bounds the hold instead).
+    The ``basis_*``, ``vol_*`` and ``latency_*`` knobs are the market model's
+    (:class:`~arbtrio.core.basis.MarketModel`, spec 008); ``funding_exit_lead_s`` is how far
+    ahead a funding settlement weighs on the exit rule.
     """
 
     entry_threshold_bps: float
@@ -82,10 +100,30 @@ class DetectorConfig:
     max_quote_age_ms: float = attrs.field(validator=_positive)
     target_notional: Decimal = attrs.field(validator=_positive_decimal)
     max_holding_s: float = attrs.field(validator=_positive)
-    stop_widen_bps: float = attrs.field(validator=_positive)
+    stop_widen_bps: float = attrs.field(validator=_non_negative)
     include_funding: bool = False
     expected_holding_hours: float = attrs.field(default=1.0, validator=_non_negative)
     sanity_band_bps: float = attrs.field(default=300.0, validator=_positive)
+    max_feed_lag_ms: float = attrs.field(default=500.0, validator=_positive)
+    funding_exit_lead_s: float = attrs.field(default=120.0, validator=_non_negative)
+    basis_window_s: float = attrs.field(default=600.0, validator=_positive)
+    basis_warmup_s: float = attrs.field(default=20.0, validator=_non_negative)
+    vol_half_life_s: float = attrs.field(default=120.0, validator=_positive)
+    latency_z: float = attrs.field(default=1.0, validator=_non_negative)
+    assumed_latency_ms: float = attrs.field(default=200.0, validator=_positive)
+
+
+@attrs.frozen
+class VenueOutlook:
+    """What the detector expects of one venue beyond its book, in bps: ``basis_bps``, its
+    mid's persistent premium over the cross-venue reference (negative: a discount), and
+    ``buffer_bps``, the adverse move its leg may suffer before it fills."""
+
+    basis_bps: float = 0.0
+    buffer_bps: float = 0.0
+
+
+_NO_OUTLOOK = VenueOutlook()
 
 
 @attrs.frozen(kw_only=True, slots=False)  # a dict class: ~40 % cheaper to build, per pair
@@ -95,7 +133,10 @@ class Opportunity:
     ``long_price``/``short_price`` are the VWAPs the books offered for ``qty`` (reference
     values for limits and PnL, not order prices: the position quantises its own limits).
     ``long_notional``/``short_notional`` are ``qty × VWAP × quote rate``, in the reference
-    currency. ``edge_bps = gross_bps − fees_bps − slippage buffer − funding_bps``.
+    currency. ``fees_bps`` are the round-trip fees, ``basis_bps`` the pair's basis,
+    ``exit_cost_bps`` the exit cost and ``buffer_bps`` both latency buffers (module
+    docstring): ``edge_bps = gross_bps − basis_bps − exit_cost_bps − fees_bps − funding_bps −
+    buffer_bps − slippage buffer``.
     """
 
     asset: str
@@ -111,6 +152,9 @@ class Opportunity:
     funding_bps: float
     edge_bps: float
     ts: float
+    basis_bps: float = 0.0
+    exit_cost_bps: float = 0.0
+    buffer_bps: float = 0.0
 
 
 @attrs.define
@@ -132,13 +176,17 @@ class Candidate:
     opportunities (every boundary already decided exactly), with the same float figures;
     :meth:`materialize` builds the exact Opportunity (Decimal prices and notionals) for the
     one pair the caller trades. ``asset``, ``long``, ``short``, ``qty``, ``gross_bps``,
-    ``fees_bps``, ``funding_bps``, ``edge_bps`` and ``ts`` read as on the Opportunity;
-    ``long_book``/``short_book`` are the books the VWAPs were taken from.
+    ``basis_bps``, ``exit_cost_bps``, ``buffer_bps``, ``fees_bps``, ``funding_bps``,
+    ``edge_bps`` and ``ts`` read as on the Opportunity; ``long_book``/``short_book`` are the
+    books the VWAPs were taken from.
     """
 
     __slots__ = (
         "asset",
+        "basis_bps",
+        "buffer_bps",
         "edge_bps",
+        "exit_cost_bps",
         "fees_bps",
         "funding_bps",
         "gross_bps",
@@ -164,6 +212,7 @@ class Candidate:
         vwap_bid: float,
         gross: float,
         carry: float,
+        exit_cost: float,
         edge: float,
         now: float,
     ) -> None:
@@ -178,8 +227,11 @@ class Candidate:
         self.long_vwap = vwap_ask
         self.short_vwap = vwap_bid
         self.gross_bps = gross
-        self.fees_bps = a.fee_bps + b.fee_bps
+        self.fees_bps = 2.0 * (a.fee_bps + b.fee_bps)
         self.funding_bps = carry
+        self.basis_bps = b.basis - a.basis
+        self.exit_cost_bps = exit_cost
+        self.buffer_bps = a.buffer + b.buffer
         self.edge_bps = edge
         self.ts = now
 
@@ -207,6 +259,9 @@ class Candidate:
             funding_bps=self.funding_bps,
             edge_bps=self.edge_bps,
             ts=self.ts,
+            basis_bps=self.basis_bps,
+            exit_cost_bps=self.exit_cost_bps,
+            buffer_bps=self.buffer_bps,
         )
 
 
@@ -216,12 +271,17 @@ class _Venue:
     __slots__ = (
         "ask",
         "ask_ref",
+        "basis",
         "bid",
         "bid_ref",
         "book",
+        "buffer",
         "fee_bps",
-        "funding_h",
+        "funding",
+        "half_ask",
+        "half_bid",
         "inst",
+        "mid",
         "rate",
         "rate_f",
         "reason",
@@ -233,12 +293,22 @@ class _Venue:
         self.rate = rate
         self.rate_f = rate_f = float(rate)
         self.fee_bps = _fee_bps(inst)
-        self.funding_h = 0.0  # funding rate per hour, when include_funding
+        self.funding = 0.0  # what a long leg pays at settlements in the window, bps
+        self.basis = 0.0
+        self.buffer = 0.0
         top_ask, top_bid = book.best_ask(), book.best_bid()
         self.ask = ask = top_ask[0] if top_ask is not None else None
         self.bid = bid = top_bid[0] if top_bid is not None else None
         self.ask_ref = ask * rate_f if ask is not None else None  # reference currency
         self.bid_ref = bid * rate_f if bid is not None else None
+        # Exit cost at the top of book, bps: selling at the bid, buying at the ask.
+        if ask is not None and bid is not None and 0.0 < bid < ask:
+            self.mid = mid = (ask + bid) / 2
+            self.half_bid = (mid - bid) / mid * 1e4
+            self.half_ask = (ask - mid) / mid * 1e4
+        else:
+            self.mid = 0.0
+            self.half_bid = self.half_ask = math.inf
         self.reason: str | None = None
 
 
@@ -256,8 +326,14 @@ def quote_rate(quote_rates: Mapping[str, Decimal], inst: Instrument) -> Decimal:
     return rate
 
 
-def book_problem(book: L2Book, now: float, max_quote_age_ms: float) -> str | None:
-    """Why ``book`` must not be traded on at ``now`` (a :data:`SKIP_REASONS` entry), or None."""
+def book_problem(
+    book: L2Book, now: float, max_quote_age_ms: float, max_feed_lag_ms: float = math.inf
+) -> str | None:
+    """Why ``book`` must not be traded on at ``now`` (a :data:`SKIP_REASONS` entry), or None.
+
+    Freshness is judged by the venue's clock where the feed stamps it (``L2Book.lag_s``): a
+    book is ``stale`` when its receipt age plus the feed's lag exceeds ``max_quote_age_ms``
+    and ``lagging`` when the lag alone exceeds ``max_feed_lag_ms``."""
     top_ask, top_bid = book.best_ask(), book.best_bid()
     return _problem(
         book,
@@ -265,6 +341,7 @@ def book_problem(book: L2Book, now: float, max_quote_age_ms: float) -> str | Non
         top_bid[0] if top_bid is not None else None,
         now - book.last_update_ts,
         max_quote_age_ms,
+        max_feed_lag_ms,
     )
 
 
@@ -293,12 +370,20 @@ def band_outliers(mids: Mapping[str, float], band_bps: float) -> set[str]:
 
 
 def _problem(
-    book: L2Book, ask: float | None, bid: float | None, age_s: float, max_age_ms: float
+    book: L2Book,
+    ask: float | None,
+    bid: float | None,
+    age_s: float,
+    max_age_ms: float,
+    max_lag_ms: float,
 ) -> str | None:
     if not book.tradable:
         return "not_tradable"
-    if age_s * 1000.0 > max_age_ms:
+    lag_ms = book.lag_s * 1000.0
+    if age_s * 1000.0 + lag_ms > max_age_ms:
         return "stale"
+    if lag_ms > max_lag_ms:
+        return "lagging"
     if ask is not None and bid is not None and bid >= ask:
         return "crossed"
     if (ask is not None and not 0.0 < ask < math.inf) or (
@@ -322,6 +407,7 @@ def find_opportunities(
     quote_rates: Mapping[str, Decimal],
     funding: Mapping[str, FundingRate] | None = None,
     stats: DetectionStats | None = None,
+    outlook: Mapping[str, VenueOutlook] | None = None,
 ) -> list[Opportunity]:
     """Every (buy venue, sell venue) opportunity on ``asset`` with edge ≥ the entry threshold,
     best edge first: :func:`find_candidates`, each materialised (same arguments and errors).
@@ -339,6 +425,7 @@ def find_opportunities(
             quote_rates=quote_rates,
             funding=funding,
             stats=stats,
+            outlook=outlook,
         )
     ]
 
@@ -352,6 +439,7 @@ def find_candidates(
     quote_rates: Mapping[str, Decimal],
     funding: Mapping[str, FundingRate] | None = None,
     stats: DetectionStats | None = None,
+    outlook: Mapping[str, VenueOutlook] | None = None,
 ) -> list[Candidate]:
     """Every (buy venue, sell venue) pair on ``asset`` with edge ≥ the entry threshold, as
     :class:`Candidate` s whose :meth:`~Candidate.materialize` is the exact Opportunity.
@@ -362,6 +450,8 @@ def find_candidates(
         quote_rates: reference value of one unit of each quote currency.
         funding: ``venue → FundingRate``; required when ``config.include_funding``.
         stats: if given, each ordered pair is counted as found or skipped with a reason.
+        outlook: ``venue → VenueOutlook`` (basis and latency buffer); a venue missing from
+            a given outlook is skipped as ``warming_up``. None: no basis, no buffer.
 
     Returns:
         Candidates best edge first (ties by venue names, so the order is deterministic).
@@ -372,12 +462,14 @@ def find_candidates(
     """
     if config.include_funding and funding is None:
         raise ValueError("DetectorConfig.include_funding is set but no funding was given")
+    horizon_s = config.expected_holding_hours * 3600.0
     venues: list[_Venue] = []
     for key, (inst, book) in quotes.items():
         if inst.asset != asset:
             raise ValueError(f"quotes[{key!r}] is {inst.venue}:{inst.symbol} of {inst.asset!r}")
         v = _Venue(inst, book, quote_rate(quote_rates, inst))
-        v.reason = _problem(book, v.ask, v.bid, now - book.last_update_ts, config.max_quote_age_ms)
+        v.reason = _problem(book, v.ask, v.bid, now - book.last_update_ts,
+                            config.max_quote_age_ms, config.max_feed_lag_ms)  # fmt: skip
         if funding is not None and config.include_funding:
             fr = funding.get(key)
             if fr is None:
@@ -385,14 +477,19 @@ def find_candidates(
             elif fr.interval_hours <= 0:
                 raise ValueError(f"funding[{key!r}].interval_hours must be > 0")
             else:
-                v.funding_h = float(fr.rate) / fr.interval_hours
+                v.funding = settlement_cost_bps(fr, now, horizon_s)
+        if outlook is not None:
+            view = outlook.get(key)
+            if view is None:
+                v.reason = v.reason or "warming_up"
+            else:
+                v.basis, v.buffer = view.basis_bps, view.buffer_bps
         venues.append(v)
 
     found: list[Candidate] = []
     skipped: dict[str, int] = {}
     entry = config.entry_threshold_bps
     slippage = config.slippage_buffer_bps
-    carry_factor = config.expected_holding_hours * 1e4 if config.include_funding else 0.0
     target_f = float(config.target_notional)
     for a in venues:
         for b in venues:
@@ -400,14 +497,19 @@ def find_candidates(
                 continue
             reason = a.reason or b.reason
             if reason is None:
-                if a.ask_ref is None or b.bid_ref is None:
+                if a.ask_ref is None or b.bid_ref is None or a.bid is None or b.ask is None:
                     reason = "empty_book"
                 else:
-                    carry = (a.funding_h - b.funding_h) * carry_factor
-                    costs = a.fee_bps + b.fee_bps + slippage + carry
-                    # Top of book bounds every VWAP from the good side: prune before any
-                    # sizing. This is the common case, so it stays inline.
-                    if (b.bid_ref / a.ask_ref - 1.0) * 1e4 - costs < entry:
+                    carry = a.funding - b.funding
+                    costs = (
+                        2.0 * (a.fee_bps + b.fee_bps) + slippage + carry
+                        + (b.basis - a.basis) + a.buffer + b.buffer
+                    )  # fmt: skip
+                    # Top of book bounds every VWAP from the good side (the gross from above,
+                    # the exit cost from below): prune before any sizing. This is the common
+                    # case, so it stays inline.
+                    top = (b.bid_ref / a.ask_ref - 1.0) * 1e4 - a.half_bid - b.half_ask
+                    if top - costs < entry:
                         reason = "below_threshold"
                     else:
                         result = _evaluate(asset, a, b, now, config, carry, costs, target_f)
@@ -519,8 +621,9 @@ def _evaluate(
 ) -> Candidate | str:
     """Buy on ``a``, sell on ``b`` (both books usable, top of book past the threshold).
 
-    Floats decide (joint size, VWAPs, edge, the sell leg's minimum notional at its VWAP, with
-    the exact fallbacks); the Decimal figures wait for :meth:`Candidate.materialize`.
+    Floats decide (joint size, VWAPs, exit cost, edge, the sell leg's minimum notional at its
+    VWAP, with the exact fallbacks); the Decimal figures wait for :meth:`Candidate.materialize`.
+    A book that cannot fill the quantity on the side its exit takes is ``thin_book`` too.
     """
     assert a.ask_ref is not None and b.bid_ref is not None
     sizing = _pair_sizing(a.inst, b.inst)
@@ -534,14 +637,19 @@ def _evaluate(
     if vwap_ask is None or vwap_bid is None or filled_a < need or filled_b < need:
         return "thin_book"
     gross = (vwap_bid * b.rate_f / (vwap_ask * a.rate_f) - 1.0) * 1e4
-    edge = gross - costs
+    exit_bid, exit_a = a.book.vwap(Side.SELL, q)
+    exit_ask, exit_b = b.book.vwap(Side.BUY, q)
+    if exit_bid is None or exit_ask is None or exit_a < need or exit_b < need:
+        return "thin_book"
+    exit_cost = ((a.mid - exit_bid) / a.mid + (exit_ask - b.mid) / b.mid) * 1e4
+    edge = gross - costs - exit_cost
     if edge < config.entry_threshold_bps:
         return "below_threshold"
     # qty × _dec(vwap_bid) >= the sell leg's minimum: its VWAP is below its top of book.
     min_b, min_b_f = sizing.min_notional[1]
     if min_b and not _clears_notional(qty, q, vwap_bid, min_b, min_b_f):
         return "too_small"
-    return Candidate(asset, a, b, qty, vwap_ask, vwap_bid, gross, carry, edge, now)
+    return Candidate(asset, a, b, qty, vwap_ask, vwap_bid, gross, carry, exit_cost, edge, now)
 
 
 def closing_spread_bps(
@@ -563,8 +671,8 @@ def closing_spread_bps(
     """
     rate_l = float(quote_rate(quote_rates, long))
     rate_s = float(quote_rate(quote_rates, short))
-    max_age = config.max_quote_age_ms
-    if book_problem(long_book, now, max_age) or book_problem(short_book, now, max_age):
+    age, lag = config.max_quote_age_ms, config.max_feed_lag_ms
+    if book_problem(long_book, now, age, lag) or book_problem(short_book, now, age, lag):
         return None
     if qty is None:
         top_bid, top_ask = long_book.best_bid(), short_book.best_ask()
@@ -581,6 +689,24 @@ def closing_spread_bps(
     return (ask * rate_s / (bid * rate_l) - 1.0) * 1e4
 
 
+def mid_spread_bps(
+    long: Instrument,
+    long_book: L2Book,
+    short: Instrument,
+    short_book: L2Book,
+    *,
+    quote_rates: Mapping[str, Decimal],
+) -> float | None:
+    """The mid spread of the short venue over the long one, in bps (None: a side empty)."""
+    lb, la = long_book.best_bid(), long_book.best_ask()
+    sb, sa = short_book.best_bid(), short_book.best_ask()
+    if lb is None or la is None or sb is None or sa is None:
+        return None
+    rate_l = float(quote_rate(quote_rates, long))
+    rate_s = float(quote_rate(quote_rates, short))
+    return ((sb[0] + sa[0]) * rate_s / ((lb[0] + la[0]) * rate_l) - 1.0) * 1e4
+
+
 def exit_signal(
     long: Instrument,
     long_book: L2Book,
@@ -593,19 +719,27 @@ def exit_signal(
     config: DetectorConfig,
     quote_rates: Mapping[str, Decimal],
     qty: float | None = None,
+    basis_bps: float = 0.0,
+    funding_bps: float = 0.0,
 ) -> ExitReason | None:
     """Why an open position (long on ``long``, short on ``short``) should close now, or None.
 
-    ``entry_spread_bps`` is the gross spread captured at entry (``Opportunity.gross_bps`` or
-    the same formula on the entry fills). With the closing spread ``c``
-    (:func:`closing_spread_bps`):
+    Closing now beats holding when the spread has come back to where holding expects it to
+    go: with the mid spread ``m`` (:func:`mid_spread_bps`) and the pair's basis
+    ``basis_bps`` (short venue's basis − long venue's), and ``funding_bps`` what the pair
+    would pay at the funding settlements of the next ``funding_exit_lead_s`` (negative: it
+    would receive):
 
-    * ``"converged"``: ``c ≤ exit_threshold_bps``: the prices came back together.
-    * ``"stop"``: ``c ≥ entry_spread_bps + stop_widen_bps``: the spread widened against us.
+    * ``"converged"``: ``m ≤ basis_bps + exit_threshold_bps``.
+    * ``"funding"``: not converged, but ``m ≤ basis_bps + exit_threshold_bps + funding_bps``:
+      what is left to gain is less than the settlement about to be paid.
+    * ``"stop"`` (unless ``stop_widen_bps`` is 0): the closing spread
+      (:func:`closing_spread_bps`) ``≥ entry_spread_bps + stop_widen_bps``.
     * ``"max_hold"``: ``now − opened_ts ≥ max_holding_s``.
 
-    In that order of precedence. Converged and stop are judged only on trustworthy books
-    (see :func:`closing_spread_bps`); maximum holding time applies whatever the books say.
+    In that order of precedence, and only on trustworthy books (tradable, fresh, uncrossed,
+    deep enough for ``qty``): on any other book there is no exit signal at all, not even
+    ``max_hold``: a close priced on a stale book is how legs are left naked.
     """
     spread = closing_spread_bps(
         long,
@@ -617,11 +751,17 @@ def exit_signal(
         quote_rates=quote_rates,
         qty=qty,
     )
-    if spread is not None:
-        if spread <= config.exit_threshold_bps:
+    if spread is None:
+        return None
+    mid = mid_spread_bps(long, long_book, short, short_book, quote_rates=quote_rates)
+    if mid is not None:
+        target = basis_bps + config.exit_threshold_bps
+        if mid <= target:
             return "converged"
-        if spread >= entry_spread_bps + config.stop_widen_bps:
-            return "stop"
+        if funding_bps > 0 and mid <= target + funding_bps:
+            return "funding"
+    if config.stop_widen_bps > 0 and spread >= entry_spread_bps + config.stop_widen_bps:
+        return "stop"
     if now - opened_ts >= config.max_holding_s:
         return "max_hold"
     return None

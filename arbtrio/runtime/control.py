@@ -103,14 +103,27 @@ class Control:
             log.warning("operator.override", mismatches=len(overridden))
             return {"reconciling": rt.reconciler.reconciling, "overridden": overridden}
         if method == "flatten":
-            done = []
-            for actor in self._flatten_targets(params):
+            force = params.get("force") is True
+            targets = self._flatten_targets(params)
+            done, held = [], {}
+            for actor in targets:
+                blocker = None if force else rt.hedge_blocker(actor, now)
+                if blocker is not None:
+                    held[actor.position_id] = blocker
+                    continue
                 quotes = rt.market.quotes_for(actor.position.spec)
                 if await actor.send(ev.OperatorFlatten(ts=now, quotes=quotes)):
                     done.append(actor.position_id)
-            await rt.journal.service("flatten", now, positions=done)
-            log.warning("operator.flatten", positions=done)
-            return {"flattened": done}
+            if held and "id" in params:
+                ((pid, why),) = held.items()
+                raise AdminError(
+                    admin_mod.APPLICATION_ERROR,
+                    f"position {pid} kept hedged: {why} (closing now could leave a leg "
+                    f"naked); flatten with force to close anyway",
+                )
+            await rt.journal.service("flatten", now, positions=done, held=held, force=force)
+            log.warning("operator.flatten", positions=done, held=held, force=force)
+            return {"flattened": done, "held": held}
         if method == "kill":
             rt.lifecycle.killed = rt.lifecycle.stopping = True  # nothing opens from now on
             await rt.journal.service("kill", now)

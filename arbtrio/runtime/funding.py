@@ -36,8 +36,8 @@ import structlog
 import trio
 
 from arbtrio.core.events import FundingPaid, LegRole, Tick
+from arbtrio.core.funding import SAME_TS_S, next_funding_time
 from arbtrio.core.instruments import format_decimal, round_price
-from arbtrio.core.types import FundingRate
 from arbtrio.runtime.market import decimal_of
 
 if TYPE_CHECKING:
@@ -47,11 +47,21 @@ if TYPE_CHECKING:
     from arbtrio.runtime.positions import PositionBook
     from arbtrio.runtime.venues import VenueSupervisor
 
+__all__ = [
+    "FUNDING_QUANTUM",
+    "SAME_TS_S",
+    "FundingBooker",
+    "FundingSettlement",
+    "FundingSource",
+    "funding_amount",
+    "funding_shares",
+    "next_funding_time",
+]
+
 log = structlog.get_logger("arbtrio.runtime")
 
 FUNDING_QUANTUM = Decimal("1e-8")
 SETTLEMENT_WAIT_S = 5.0  # how long to wait for a source's settlement record
-SAME_TS_S = 0.5  # two funding times this close are the same settlement
 FUNDING_LATE_S = 10.0  # a funding time found this late is not booked (holdings unknown then)
 
 
@@ -112,25 +122,6 @@ def funding_shares(
         for i in order[: abs(missing)]:
             shares[i] += step
     return shares
-
-
-def next_funding_time(rate: FundingRate, now: float, after: float) -> float | None:
-    """The first settlement of ``rate``'s symbol later than ``after`` (the last one booked).
-
-    Uses the venue's ``next_funding_ts``; a venue that does not publish it settles on the
-    epoch grid of its interval (``k × interval_hours × 3600``). A published time at or before
-    ``after`` is stale (polled before the settlement we already booked): the schedule moves
-    on by whole intervals. None when the interval is unusable.
-    """
-    interval = rate.interval_hours * 3600.0
-    if not interval > 0:
-        return None
-    ts = rate.next_funding_ts
-    if ts is None or not math.isfinite(ts):
-        ts = (math.floor(now / interval) + 1) * interval
-    if ts <= after + SAME_TS_S:
-        ts += math.ceil((after + SAME_TS_S - ts) / interval + 1e-12) * interval
-    return ts
 
 
 # -- the funding task ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import trio
 from arbtrio.config import Config
 from arbtrio.core import events as ev
 from arbtrio.core.book import L2Book
-from arbtrio.core.detector import band_outliers
+from arbtrio.core.detector import band_outliers, book_problem
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.position import PositionSpec
 from arbtrio.core.types import FundingRate
@@ -153,7 +153,8 @@ class MarketView:
         book = client.books.get(symbol)
         if book is None or not book.tradable or book.is_crossed():
             return None
-        if (now - book.last_update_ts) * 1000.0 > self.config.detector.max_quote_age_ms:
+        detector = self.config.detector
+        if book_problem(book, now, detector.max_quote_age_ms, detector.max_feed_lag_ms):
             return None
         bid, ask = book.best_bid(), book.best_ask()
         if bid is None or ask is None or bid[0] <= 0 or ask[0] <= 0:
@@ -162,6 +163,29 @@ class MarketView:
         if asset is not None and venue in self.band_check(asset):
             return None  # a corrupt book does not price a close
         return ev.Quote(bid=decimal_of(bid[0]), ask=decimal_of(ask[0]))
+
+    def exit_blocker(self, spec: PositionSpec, now: float) -> str | None:
+        """Why closing ``spec``'s pair now could leave a leg naked, or None: one of its venues
+        is ``venue_down`` (supervision), ``refusing`` orders (the router), or its book is
+        missing, not tradable (a gap or resync), stale, crossed, or ``outside_band``. The
+        reason names the venue: ``"bybit: stale"``."""
+        for inst in (spec.long, spec.short):
+            venue = inst.venue
+            if not self.venue_up(venue):
+                return f"{venue}: venue_down"
+            health = self.venues.router.health.get(venue)
+            if health is not None and health.refusing(now):
+                return f"{venue}: refusing"
+            book = self.clients[venue].books.get(inst.symbol)
+            if book is None:
+                return f"{venue}: no_book"
+            detector = self.config.detector
+            problem = book_problem(book, now, detector.max_quote_age_ms, detector.max_feed_lag_ms)
+            if problem is not None:
+                return f"{venue}: {problem}"
+            if venue in self.band_check(spec.asset):
+                return f"{venue}: outside_band"
+        return None
 
     def quotes_for(self, spec: PositionSpec) -> dict[str, ev.Quote]:
         """The latest usable quote of each of a position's venues (now)."""

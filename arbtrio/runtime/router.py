@@ -27,6 +27,11 @@ Two directions, both lossless:
   machine queries again after its ``query_after_s``). ``CancelOrder`` → ``cancel_order``;
   the result arrives on the stream.
 
+Per venue it keeps how placements were answered lately (:class:`VenueOrderHealth`): the
+latency from sending to the ack (a moving average, for the detector's latency buffer) and
+the placements in a row that were not acknowledged (a venue that is *refusing* orders: the
+strategy does not start a close there, spec 008).
+
 Timestamps of events are the runtime clock at receipt (``trio.current_time()``): the machine
 compares them with its own deadlines, so they must all come from one clock.
 """
@@ -113,6 +118,40 @@ def to_position_event(event: OrderEvent, now: float) -> ev.Event | None:
     raise TypeError(f"not an order event: {event!r}")
 
 
+REFUSING_AFTER = 2  # placements in a row not acknowledged
+REFUSING_WINDOW_S = 30.0  # ... the last of them this recently
+_LATENCY_WEIGHT = 0.2  # of each new ack in the moving average
+
+
+@attrs.define
+class VenueOrderHealth:
+    """How one venue answered our placements lately (owned by the router)."""
+
+    failures: int = 0  # placements in a row not acknowledged (rejected, unknown, no ack)
+    last_failure_ts: float | None = None
+    latency_s: float | None = None  # moving average of send → ack, seconds
+    acks: int = 0
+
+    def refusing(self, now: float) -> bool:
+        """At least ``REFUSING_AFTER`` placements in a row failed, the last one recently."""
+        return (
+            self.failures >= REFUSING_AFTER
+            and self.last_failure_ts is not None
+            and now - self.last_failure_ts < REFUSING_WINDOW_S
+        )
+
+    def record(self, acked: bool, started: float, now: float) -> None:
+        if acked:
+            self.failures = 0
+            self.acks += 1
+            rtt = now - started
+            prev = self.latency_s
+            self.latency_s = rtt if prev is None else prev + _LATENCY_WEIGHT * (rtt - prev)
+        else:
+            self.failures += 1
+            self.last_failure_ts = now
+
+
 @attrs.define(eq=False)
 class Route:
     position_id: str
@@ -148,6 +187,7 @@ class OrderRouter:
         self._by_position: dict[str, set[str]] = {}
         self._on_orphan = on_orphan
         self.stats = RouterStatistics()
+        self.health: dict[str, VenueOrderHealth] = {name: VenueOrderHealth() for name in clients}
 
     # -- the routing table ---------------------------------------------------------------
     def register(self, client_order_id: str, position_id: str, inbox: Inbox) -> None:
@@ -227,6 +267,7 @@ class OrderRouter:
         cid = request.client_order_id
         client = self.clients[request.venue]
         self.stats.placed += 1
+        started = trio.current_time()
         result: ev.Event | None = None
         with trio.move_on_after(self.ack_timeout_s) as scope:
             try:
@@ -268,6 +309,8 @@ class OrderRouter:
             self.stats.rejected += 1
         elif isinstance(result, ev.LegOutcomeUnknown):
             self.stats.unknown += 1
+        health = self.health.setdefault(request.venue, VenueOrderHealth())
+        health.record(isinstance(result, ev.LegAcked), started, trio.current_time())
         return result
 
     async def _query(self, command: ev.QueryOrder) -> ev.Event | None:

@@ -109,6 +109,7 @@ class Runtime:
         self.hub = Hub()
         self.gate = RiskGate(config.risk)
         self.lifecycle = Lifecycle(svc.shutdown)
+        self._held_hedged: dict[str, str] = {}  # shutdown: HEDGED positions kept hedged, why
         self.router = OrderRouter(
             self.clients,
             ack_timeout_s=svc.ack_timeout_s,
@@ -244,8 +245,15 @@ class Runtime:
                                         timeout_s=self.config.service.ack_timeout_s)  # fmt: skip
         now = trio.current_time()
         policy = lifecycle.policy()
+        self._held_hedged = {}
         for actor in list(self.positions.unsettled()):
             if policy == "flatten" and actor.state is not S.FAULTED:
+                blocker = self.hedge_blocker(actor, now)
+                if blocker is not None:
+                    self._held_hedged[actor.position_id] = blocker
+                    log.error("service.flatten_held", position_id=actor.position_id,
+                              reason=blocker)  # fmt: skip
+                    continue
                 quotes = self.market.quotes_for(actor.position.spec)
                 event: ev.Event = (
                     ev.Kill(ts=now, quotes=quotes)
@@ -264,11 +272,18 @@ class Runtime:
             log.info("service.drained", positions=dict(self.positions.positions_by_state()))
         await self.journal.service("drained", trio.current_time(), undrained=left, policy=policy)
 
+    def hedge_blocker(self, actor: PositionActor, now: float) -> str | None:
+        """Why a HEDGED position must stay hedged rather than close now (a venue of its pair
+        could not take its close), or None; other states are never held."""
+        if actor.state is not S.HEDGED:
+            return None
+        return self.market.exit_blocker(actor.position.spec, now)
+
     def _drained_one(self, actor: PositionActor) -> bool:
         if actor.position.live_orders() or actor.funding_due > 0:
             return False
         ok = {S.SETTLED, S.FAULTED}
-        if self.lifecycle.policy() == "leave_hedged":
+        if self.lifecycle.policy() == "leave_hedged" or actor.position_id in self._held_hedged:
             ok.add(S.HEDGED)
         return actor.state in ok
 

@@ -1,12 +1,18 @@
 """The strategy task: wake on book changes, exit what converged, open what pays.
 
 For each asset whose books changed (conflated: :meth:`MarketView.wait_dirty`), on current
-books: first the exit signals of its HEDGED positions
+books: the market model sees the venues' mids (:class:`~arbtrio.core.basis.MarketModel`:
+basis and volatility), then the exit signals of its HEDGED positions
 (:func:`~arbtrio.core.detector.exit_signal`), then the detector's candidates
 (:func:`~arbtrio.core.detector.find_candidates`), the opening rules
 (:func:`~arbtrio.core.strategy.choose`), the risk gate, and a new position for the chosen
 pair. Every decision is pure; this task only waits, asks and applies. A rejection is counted
 once per opportunity episode (:class:`~arbtrio.core.strategy.Episodes`).
+
+An exit is never started while either venue of the pair could not take its close
+(:meth:`MarketView.exit_blocker`: down, refusing orders, a stale, gapped or corrupt book): the
+pair stays hedged, ``position.exit_held`` is logged once per position and reason, and the
+exit is decided again on the next book change once both venues are back.
 
 It also owns the risk gate's consecutive-failure count: it subscribes to every position
 (:meth:`Strategy.on_handled`) and records each entry's outcome.
@@ -21,8 +27,17 @@ import trio
 
 from arbtrio.config import Config
 from arbtrio.core import events as ev
-from arbtrio.core.detector import DetectionStats, Opportunity, exit_signal, find_candidates
-from arbtrio.core.instruments import format_decimal
+from arbtrio.core.basis import MarketModel
+from arbtrio.core.book import L2Book
+from arbtrio.core.detector import (
+    DetectionStats,
+    Opportunity,
+    exit_signal,
+    find_candidates,
+    quote_rate,
+)
+from arbtrio.core.funding import settlement_cost_bps
+from arbtrio.core.instruments import Instrument, format_decimal
 from arbtrio.core.position import PositionSpec, PositionState
 from arbtrio.core.risk import RiskGate
 from arbtrio.core.strategy import Episodes, choose
@@ -62,6 +77,9 @@ class Strategy:
         self.quote_rates = quote_rates
         self.detect_stats = DetectionStats()
         self.episodes = Episodes()
+        self.model = MarketModel(config.detector)
+        self.exit_held: dict[str, str] = {}  # position id -> why its exit is held now
+        self.exits_held = 0  # times a position's exit was held (one per position and reason)
 
     async def run(self) -> None:
         """Evaluate each changed asset once per wake-up, until cancelled."""
@@ -73,22 +91,27 @@ class Strategy:
         """An entry's outcome feeds the gate's consecutive-failure breaker."""
         if not handled.changed:
             return
+        self.exit_held.pop(handled.actor.position_id, None)
         if handled.before is S.OPENING and handled.after is S.HEDGED:
             self.gate.record_outcome(True)
         elif handled.before is S.OPENING or handled.after is S.FAULTED:
             self.gate.record_outcome(False)
 
     async def evaluate(self, asset: str, now: float) -> None:
-        await self.check_exits(asset, now)
         quotes = self.market.tradable_quotes(asset)
+        self.model.observe(asset, self._mids(quotes), now)
+        await self.check_exits(asset, now)
         if len(quotes) < 2:
             return
         detector = self.config.detector
         funding = self.market.funding_for(asset) if detector.include_funding else None
+        health = self.positions.router.health
+        latency = {v: (health[v].latency_s if v in health else None) for v in quotes}
         # Candidates carry the float figures; only the one we try to trade is materialised.
         candidates = find_candidates(
             asset, quotes, now=now, config=detector, quote_rates=self.quote_rates,
             funding=funding, stats=self.detect_stats,
+            outlook=self.model.outlook(asset, latency, now),
         )  # fmt: skip
         self.episodes.observe(candidates, now)
         if not candidates:
@@ -123,6 +146,28 @@ class Strategy:
                 reason=reason,
             )
 
+    def _mids(self, quotes: dict[str, tuple[Instrument, L2Book]]) -> dict[str, float]:
+        """Each usable book's mid in the reference currency."""
+        mids = {}
+        for venue, (inst, book) in quotes.items():
+            bid, ask = book.best_bid(), book.best_ask()
+            if bid is not None and ask is not None and 0 < bid[0] < ask[0]:
+                mids[venue] = (bid[0] + ask[0]) / 2 * float(quote_rate(self.quote_rates, inst))
+        return mids
+
+    def exit_funding_bps(self, spec: PositionSpec, now: float) -> float:
+        """What the pair pays (bps) at the funding settlements of the exit rule's lead
+        window (negative: receives); 0 without funding."""
+        detector = self.config.detector
+        if not detector.include_funding:
+            return 0.0
+        rates = self.market.funding_for(spec.asset)
+        lead = detector.funding_exit_lead_s
+        long_rate, short_rate = rates.get(spec.long.venue), rates.get(spec.short.venue)
+        paid = settlement_cost_bps(long_rate, now, lead) if long_rate is not None else 0.0
+        got = settlement_cost_bps(short_rate, now, lead) if short_rate is not None else 0.0
+        return paid - got
+
     async def _open(self, opp: Opportunity, now: float) -> None:
         pid = self.positions.next_position_id()
         try:
@@ -136,6 +181,7 @@ class Strategy:
                 short_price=opp.short_price,
                 policy=self.config.execution,
                 created_ts=now,
+                edge_bps=Decimal(repr(round(opp.edge_bps, 4))),
             )
         except ValueError as exc:
             self.episodes.count("invalid_spec")
@@ -150,6 +196,8 @@ class Strategy:
             qty=format_decimal(opp.qty),
             edge_bps=round(opp.edge_bps, 2),
             gross_bps=round(opp.gross_bps, 2),
+            basis_bps=round(opp.basis_bps, 2),
+            exit_cost_bps=round(opp.exit_cost_bps, 2),
         )
         await self.positions.open(spec, gross_bps=opp.gross_bps, now=now)
 
@@ -160,6 +208,17 @@ class Strategy:
             spec = actor.position.spec
             if spec.asset != asset or actor.state is not S.HEDGED or actor.exit_requested:
                 continue
+            pid = actor.position_id
+            blocker = self.market.exit_blocker(spec, now)
+            if blocker is not None:
+                if self.exit_held.get(pid) != blocker:
+                    self.exit_held[pid] = blocker
+                    self.exits_held += 1
+                    log.warning("position.exit_held", position_id=pid, reason=blocker,
+                                held_s=round(now - spec.created_ts, 1))  # fmt: skip
+                continue
+            if self.exit_held.pop(pid, None) is not None:
+                log.info("position.exit_free", position_id=pid)
             long_pair = self.market.book_for(spec.long.venue, asset)
             short_pair = self.market.book_for(spec.short.venue, asset)
             if long_pair is None or short_pair is None:
@@ -169,6 +228,8 @@ class Strategy:
                 entry_spread_bps=self.positions.entry_spread.get(actor.position_id, 0.0),
                 opened_ts=spec.created_ts, now=now, config=detector,
                 quote_rates=self.quote_rates, qty=float(spec.qty),
+                basis_bps=self.model.pair_basis_bps(asset, spec.long.venue, spec.short.venue, now),
+                funding_bps=self.exit_funding_bps(spec, now),
             )  # fmt: skip
             if reason is not None:
                 actor.exit_requested = True

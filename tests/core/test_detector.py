@@ -1,4 +1,5 @@
-"""Detector: executable edge net of fees, slippage and funding; skips; exit signals."""
+"""Detector: the round-trip edge net of fees, exit cost, basis, funding and buffers; skips;
+exit signals."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from arbtrio.core.detector import (
     DetectionStats,
     DetectorConfig,
     Opportunity,
+    VenueOutlook,
     closing_spread_bps,
     exit_signal,
     find_candidates,
@@ -99,29 +101,81 @@ def find(
     rates: dict[str, Decimal] = RATES,
     funding: dict[str, FundingRate] | None = None,
     stats: DetectionStats | None = None,
+    outlook: dict[str, VenueOutlook] | None = None,
 ) -> list[Opportunity]:
     return find_opportunities(
-        "ETH", q, now=NOW, config=config, quote_rates=rates, funding=funding, stats=stats
-    )
+        "ETH", q, now=NOW, config=config, quote_rates=rates, funding=funding, stats=stats,
+        outlook=outlook,
+    )  # fmt: skip
+
+
+def half_spread_bps(bid: float, ask: float) -> float:
+    """What crossing half a one-level spread costs, in bps of the mid."""
+    return (ask - bid) / 2 / ((ask + bid) / 2) * 1e4
+
+
+# HL 2999/3000 and Bybit 3019/3020: 63.3 bps gross, far past every cost.
+def wide() -> dict[str, tuple[Instrument, L2Book]]:
+    return quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3019, 3020)))
+
+
+EXIT_COST = half_spread_bps(2999, 3000) + half_spread_bps(3019, 3020)
 
 
 # -- entry ----------------------------------------------------------------------------------
 def test_spread_wider_than_all_costs_is_found_with_exact_sizing() -> None:
-    # Buy Hyperliquid at 3000, sell Bybit at 3009: 30 bps gross, 10 bps fees, 2 bps buffer.
+    # Buy Hyperliquid at 3000, sell Bybit at 3019: 63.3 bps gross; 20 bps of taker fees for
+    # the round trip (4.5 + 5.5, twice), 2 bps buffer, and the exit cost: selling back at
+    # the HL bid and buying back at the Bybit ask, half a spread each (≈ 3.3 bps).
     stats = DetectionStats()
-    [opp] = find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010))), stats=stats)
+    [opp] = find(wide(), stats=stats)
     assert (opp.long, opp.short) == (HL, BYBIT)
-    assert opp.gross_bps == pytest.approx(30.0)
-    assert opp.fees_bps == pytest.approx(10.0)
-    assert opp.funding_bps == 0.0
-    assert opp.edge_bps == pytest.approx(18.0)
-    # 3000 of notional at the dearer top (3009) is 0.997 ETH; both venues trade 0.01 steps.
+    assert opp.gross_bps == pytest.approx((3019 / 3000 - 1) * 1e4)
+    assert opp.fees_bps == pytest.approx(20.0)
+    assert opp.exit_cost_bps == pytest.approx(EXIT_COST)
+    assert opp.funding_bps == 0.0 and opp.basis_bps == 0.0 and opp.buffer_bps == 0.0
+    assert opp.edge_bps == pytest.approx(opp.gross_bps - 20 - 2 - EXIT_COST)
+    # 3000 of notional at the dearer top (3019) is 0.9937 ETH; both venues trade 0.01 steps.
     assert opp.qty == D("0.99")
-    assert (opp.long_price, opp.short_price) == (D(3000), D(3009))
-    assert opp.long_notional == D("2970.00") and opp.short_notional == D("2978.91")
+    assert (opp.long_price, opp.short_price) == (D(3000), D(3019))
+    assert opp.long_notional == D("2970.00") and opp.short_notional == D("2988.81")
     assert opp.ts == NOW
     assert stats.pairs == 2 and stats.found == 1
     assert stats.skipped == {"below_threshold": 1}  # the reverse direction
+
+
+def test_entry_fees_alone_no_longer_decide_a_round_trip_must_pay_its_exit() -> None:
+    # 30 bps gross clears the 10 bps of entry fees by 18 after the buffer, but not the
+    # round trip: 20 bps of fees and 3.3 bps of exit cost leave 4.7 < 5.
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+    assert find(q) == []
+    [opp] = find(q, attrs.evolve(CONFIG, entry_threshold_bps=4.0))
+    assert opp.edge_bps == pytest.approx(30 - 20 - 2 - opp.exit_cost_bps)
+    assert opp.exit_cost_bps == pytest.approx(
+        half_spread_bps(2999, 3000) + half_spread_bps(3009, 3010)
+    )
+
+
+def test_the_basis_is_where_spreads_return_so_a_persistent_premium_is_no_edge() -> None:
+    # Bybit trades 55 bps over Hyperliquid every day: the 63 bps gross is mostly that.
+    outlook = {"hyperliquid": VenueOutlook(-27.5), "bybit": VenueOutlook(27.5)}
+    stats = DetectionStats()
+    assert find(wide(), outlook=outlook, stats=stats) == []
+    assert stats.skipped == {"below_threshold": 2}
+    # At a 20 bps premium, 43 bps of the gross are a dislocation worth taking.
+    [opp] = find(wide(), outlook={"hyperliquid": VenueOutlook(-10), "bybit": VenueOutlook(10)})
+    assert opp.basis_bps == pytest.approx(20.0)
+    assert opp.edge_bps == pytest.approx(opp.gross_bps - 20 - 20 - 2 - EXIT_COST)
+
+
+def test_latency_buffers_are_costs_and_a_venue_without_an_outlook_is_warming_up() -> None:
+    outlook = {"hyperliquid": VenueOutlook(0.0, 3.0), "bybit": VenueOutlook(0.0, 1.5)}
+    [opp] = find(wide(), outlook=outlook)
+    assert opp.buffer_bps == pytest.approx(4.5)
+    assert opp.edge_bps == pytest.approx(opp.gross_bps - 20 - 2 - EXIT_COST - 4.5)
+    stats = DetectionStats()
+    assert find(wide(), outlook={"bybit": VenueOutlook()}, stats=stats) == []
+    assert stats.skipped == {"warming_up": 2}
 
 
 def test_fee_negative_spread_is_not_taken() -> None:
@@ -133,19 +187,42 @@ def test_fee_negative_spread_is_not_taken() -> None:
 
 
 def test_spread_just_under_the_threshold_after_slippage_is_not_taken() -> None:
-    # 16.9 bps gross − 10 fees − 2 buffer = 4.9 < 5.
-    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3005.07, 3006)))
+    # Bybit bid 3009.07: 30.2 bps gross − 20 fees − 2 buffer − 3.3 exit cost = 4.9 < 5.
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009.07, 3010.07)))
+    edge = (
+        (3009.07 / 3000 - 1) * 1e4
+        - 22
+        - half_spread_bps(2999, 3000)
+        - half_spread_bps(3009.07, 3010.07)
+    )
+    assert 4.8 < edge < 5.0
     assert find(q) == []
     assert len(find(q, attrs.evolve(CONFIG, slippage_buffer_bps=1.0))) == 1
 
 
 def test_stale_book_is_skipped() -> None:
     stats = DetectionStats()
-    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010, ts=NOW - 0.501)))
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3019, 3020, ts=NOW - 0.501)))
     assert find(q, stats=stats) == []
     assert stats.skipped == {"stale": 2}
-    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010, ts=NOW - 0.5)))
+    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3019, 3020, ts=NOW - 0.5)))
     assert len(find(q)) == 1  # exactly max_quote_age_ms old is still fresh
+
+
+def test_a_feed_that_flows_but_lags_the_venue_clock_is_not_traded() -> None:
+    # Received 0.1 s ago, so fresh by receipt; but the venue stamped it 0.45 s before that
+    # (above the feed's floor): its content is 0.55 s old.
+    lagging = book(BYBIT, 3019, 3020, ts=NOW - 0.1)
+    lagging.lag_s = 0.45
+    stats = DetectionStats()
+    assert find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, lagging)), stats=stats) == []
+    assert stats.skipped == {"stale": 2}
+    lagging.lag_s = 0.3  # fresh enough by age, but over max_feed_lag_ms
+    config = attrs.evolve(CONFIG, max_feed_lag_ms=250.0)
+    stats = DetectionStats()
+    assert find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, lagging)), config, stats=stats) == []
+    assert stats.skipped == {"lagging": 2}
+    assert len(find(quotes((HL, book(HL, 2999, 3000)), (BYBIT, lagging)))) == 1
 
 
 def test_untradable_book_is_skipped_even_with_a_great_price() -> None:
@@ -189,41 +266,56 @@ def test_missing_quote_rate_is_an_error_never_one() -> None:
         find(q, rates={"USDT": D(1)})
 
 
-def test_funding_carry_changes_the_decision() -> None:
-    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
+def test_funding_settlements_inside_the_holding_window_are_costs() -> None:
     with_funding = attrs.evolve(CONFIG, include_funding=True, expected_holding_hours=8.0)
-    # HL long pays 2 bps per 1 h; Bybit short receives 8 bps per 8 h = 1 bps/h.
-    # Carry over 8 h = (2 − 1) × 8 = 8 bps: edge 18 → 10, still taken.
+    # From t = 1000 s, the next 8 h hold 8 hourly Hyperliquid settlements and 1 of Bybit's
+    # 8-hourly ones (at 28 800 s, on the epoch grid): the HL long pays 2 bps × 8, the Bybit
+    # short receives 8 bps × 1: a carry of 8 bps.
     funding = {
         "hyperliquid": FundingRate(
             venue="hyperliquid", symbol="ETH", rate=D("0.0002"), interval_hours=1
         ),
         "bybit": FundingRate(venue="bybit", symbol="ETHUSDT", rate=D("0.0008"), interval_hours=8),
     }
-    [opp] = find(q, with_funding, funding=funding)
+    [opp] = find(wide(), with_funding, funding=funding)
     assert opp.funding_bps == pytest.approx(8.0)
-    assert opp.edge_bps == pytest.approx(10.0)
-    # Bybit funding turns negative: the short now pays 1 bps/h → carry 24 bps, no trade.
-    funding["bybit"] = attrs.evolve(funding["bybit"], rate=D("-0.0008"))
-    assert find(q, with_funding, funding=funding) == []
-    assert len(find(q, funding=funding)) == 1  # include_funding off: funding ignored
+    assert opp.edge_bps == pytest.approx(opp.gross_bps - 20 - 2 - EXIT_COST - 8)
+    # Bybit funding turns deeply negative: the short pays 24 bps → carry 40 bps, no trade.
+    funding["bybit"] = attrs.evolve(funding["bybit"], rate=D("-0.0024"))
+    assert find(wide(), with_funding, funding=funding) == []
+    assert len(find(wide(), funding=funding)) == 1  # include_funding off: funding ignored
+
+
+def test_a_settlement_just_outside_the_window_costs_nothing_and_just_inside_costs_it_all() -> None:
+    config = attrs.evolve(CONFIG, include_funding=True, expected_holding_hours=0.1)  # 360 s
+    rate = D("-0.0030")  # the HL long would receive 30 bps at the settlement
+    for next_ts, carry in ((NOW + 361, 0.0), (NOW + 359, -30.0)):
+        funding = {
+            "hyperliquid": FundingRate(venue="hyperliquid", symbol="ETH", rate=rate,
+                                       interval_hours=1, next_funding_ts=next_ts),
+            "bybit": FundingRate(venue="bybit", symbol="ETHUSDT", rate=D(0), interval_hours=8,
+                                 next_funding_ts=NOW + 20_000),
+        }  # fmt: skip
+        [opp] = find(wide(), config, funding=funding)
+        assert opp.funding_bps == pytest.approx(carry)
 
 
 def test_funding_can_make_the_reverse_direction_worth_it() -> None:
     # Buying Bybit at 3010 and selling HL at 2999 is −36.5 bps gross, but a short on HL
-    # that receives 8 bps/h for 8 h earns 64 bps: edge ≈ −36.5 − 10 − 2 + 64 = 15.5.
+    # that receives 10 bps at each of 8 hourly settlements earns 80 bps.
     q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
     config = attrs.evolve(CONFIG, include_funding=True, expected_holding_hours=8.0)
     funding = {
         "hyperliquid": FundingRate(
-            venue="hyperliquid", symbol="ETH", rate=D("0.0008"), interval_hours=1
+            venue="hyperliquid", symbol="ETH", rate=D("0.001"), interval_hours=1
         ),
         "bybit": FundingRate(venue="bybit", symbol="ETHUSDT", rate=D(0), interval_hours=8),
     }
     opps = find(q, config, funding=funding)
     assert [(o.long.venue, o.short.venue) for o in opps] == [("bybit", "hyperliquid")]
-    assert opps[0].funding_bps == pytest.approx(-64.0)
-    assert opps[0].edge_bps == pytest.approx((2999 / 3010 - 1) * 1e4 - 12 + 64)
+    assert opps[0].funding_bps == pytest.approx(-80.0)
+    exit_cost = half_spread_bps(3009, 3010) + half_spread_bps(2999, 3000)
+    assert opps[0].edge_bps == pytest.approx((2999 / 3010 - 1) * 1e4 - 22 - exit_cost + 80)
 
 
 def test_unknown_funding_is_skipped_and_missing_funding_input_is_an_error() -> None:
@@ -239,11 +331,16 @@ def test_unknown_funding_is_skipped_and_missing_funding_input_is_an_error() -> N
         find(q, config)
 
 
-def test_thin_book_is_skipped() -> None:
+def test_thin_book_is_skipped_on_the_entry_side_and_on_the_exit_side() -> None:
     thin = L2Book("hyperliquid", "ETH")
     thin.apply_snapshot([(2999.0, 10.0)], [(3000.0, 0.5)], ts=NOW)  # 0.5 < 0.99 wanted
     stats = DetectionStats()
-    assert find(quotes((HL, thin), (BYBIT, book(BYBIT, 3009, 3010))), stats=stats) == []
+    assert find(quotes((HL, thin), (BYBIT, book(BYBIT, 3019, 3020))), stats=stats) == []
+    assert stats.skipped["thin_book"] == 1
+    no_exit = L2Book("hyperliquid", "ETH")
+    no_exit.apply_snapshot([(2999.0, 0.5)], [(3000.0, 10.0)], ts=NOW)  # cannot sell it back
+    stats = DetectionStats()
+    assert find(quotes((HL, no_exit), (BYBIT, book(BYBIT, 3019, 3020))), stats=stats) == []
     assert stats.skipped["thin_book"] == 1
 
 
@@ -251,26 +348,25 @@ def test_edge_uses_the_vwap_of_the_sized_quantity_not_the_top() -> None:
     # 0.5 ETH at 3000 then plenty at 3006: buying 0.99 averages ≈ 3003.03.
     layered = L2Book("hyperliquid", "ETH")
     layered.apply_snapshot([(2999.0, 10.0)], [(3000.0, 0.5), (3006.0, 10.0)], ts=NOW)
-    [opp] = find(quotes((HL, layered), (BYBIT, book(BYBIT, 3012, 3013))))
+    [opp] = find(quotes((HL, layered), (BYBIT, book(BYBIT, 3022, 3023))))
     vwap = (0.5 * 3000 + 0.49 * 3006) / 0.99
     assert float(opp.long_price) == pytest.approx(vwap)
-    assert opp.gross_bps == pytest.approx((3012 / vwap - 1) * 1e4)
+    assert opp.gross_bps == pytest.approx((3022 / vwap - 1) * 1e4)
 
 
 def test_too_small_target_is_no_trade() -> None:
     # 8 of notional is below Hyperliquid's 10 minimum.
     stats = DetectionStats()
     config = attrs.evolve(CONFIG, target_notional=D(8))
-    q = quotes((HL, book(HL, 2999, 3000)), (BYBIT, book(BYBIT, 3009, 3010)))
-    assert find(q, config, stats=stats) == []
+    assert find(wide(), config, stats=stats) == []
     assert stats.skipped["too_small"] == 1
 
 
 def test_opportunities_come_best_first_and_every_pair_is_counted_once() -> None:
     q = quotes(
         (HL, book(HL, 2999, 3000)),
-        (BYBIT, book(BYBIT, 3009, 3010)),
-        (GATE, book(GATE, 3012, 3013)),
+        (BYBIT, book(BYBIT, 3019, 3020)),
+        (GATE, book(GATE, 3022, 3023)),
     )
     stats = DetectionStats()
     opps = find(q, stats=stats)
@@ -287,8 +383,8 @@ def test_opportunities_come_best_first_and_every_pair_is_counted_once() -> None:
 def test_candidates_are_the_opportunities_before_materialising() -> None:
     q = quotes(
         (HL, book(HL, 2999, 3000)),
-        (BYBIT, book(BYBIT, 3009, 3010)),
-        (GATE, book(GATE, 3012, 3013)),
+        (BYBIT, book(BYBIT, 3019, 3020)),
+        (GATE, book(GATE, 3022, 3023)),
     )
     c_stats, o_stats = DetectionStats(), DetectionStats()
     kwargs = dict(now=NOW, config=CONFIG, quote_rates=RATES)
@@ -370,7 +466,10 @@ def test_edge_matches_an_exact_reference_and_the_threshold_decides(
     config = attrs.evolve(CONFIG, entry_threshold_bps=entry)
     opps = [o for o in find(q, config, {"USDT": D(1), "USDC": rate}) if o.long is HL]
     gross = (Fraction(b_bid) / (Fraction(a_ask) * Fraction(rate)) - 1) * 10_000
-    edge = float(gross - 10 - 2)
+    # Round-trip fees 20, buffer 2, and half a 5.00 spread on each exit side.
+    a_mid, b_mid = Fraction(ask_a * 2 - 500, 200), Fraction(bid_b * 2 + 500, 200)
+    exit_cost = (Fraction(5, 2) / a_mid + Fraction(5, 2) / b_mid) * 10_000
+    edge = float(gross - 20 - 2 - exit_cost)
     if abs(edge - entry) < 1e-6:
         return  # too close to call in floats
     assert bool(opps) is (edge >= entry)
@@ -433,11 +532,14 @@ def test_widening_by_the_stop_distance_stops_out() -> None:
     assert exit_now(book(HL, 3000, 3001), book(BYBIT, 3013, 3014)) is None  # 46.7 bps
 
 
-def test_max_holding_time_exits_whatever_the_books_say() -> None:
+def test_max_holding_time_exits_only_on_trustworthy_books() -> None:
     later = NOW - 60 + CONFIG.max_holding_s
-    stale = book(BYBIT, 3005, 3006, ts=NOW)
-    assert exit_now(book(HL, 3000, 3001, ts=later), stale, now=later) == "max_hold"
+    fresh = book(BYBIT, 3005, 3006, ts=later)
+    assert exit_now(book(HL, 3000, 3001, ts=later), fresh, now=later) == "max_hold"
     assert exit_now(book(HL, 3000, 3001), book(BYBIT, 3005, 3006), now=later - 1) is None
+    # A stale book prices no close, not even at the holding limit: the pair stays hedged.
+    stale = book(BYBIT, 3005, 3006, ts=NOW)
+    assert exit_now(book(HL, 3000, 3001, ts=later), stale, now=later) is None
 
 
 def test_stale_or_untradable_books_never_trigger_convergence_or_stop() -> None:
@@ -448,10 +550,40 @@ def test_stale_or_untradable_books_never_trigger_convergence_or_stop() -> None:
     assert exit_now(book(HL, 3000, 3001), stop_but_resyncing) is None
 
 
-def test_exit_with_quantity_uses_the_closing_vwap() -> None:
-    # Top converged, but closing 5 ETH walks the Bybit asks up to 3001.3 on average.
+def test_exit_with_quantity_needs_books_deep_enough_to_close_it() -> None:
+    # Converged at the mids; closing 5 ETH walks the Bybit asks (a cost paid whenever the
+    # position closes, so it does not delay the exit), closing 50 ETH is more than the book.
     short = L2Book("bybit", "ETHUSDT")
     short.apply_snapshot([(2999.0, 10.0)], [(3000.3, 1.0), (3001.55, 4.0)], ts=NOW)
     assert exit_now(book(HL, 3000, 3001), short) == "converged"
-    assert exit_now(book(HL, 3000, 3001), short, qty=5.0) is None
+    assert exit_now(book(HL, 3000, 3001), short, qty=5.0) == "converged"
     assert exit_now(book(HL, 3000, 3001), short, qty=50.0) is None  # too thin to judge
+
+
+def test_a_spread_converges_to_its_basis_not_to_zero() -> None:
+    # Bybit's mid sits 16.7 bps over Hyperliquid's; with a 15 bps basis that is converged
+    # (≤ 15 + 2), with none it is a spread still worth holding for.
+    long, short = book(HL, 3000, 3001), book(BYBIT, 3005, 3006)
+    assert exit_now(long, short) is None
+    assert exit_signal(
+        HL, long, BYBIT, short, entry_spread_bps=30.0, opened_ts=NOW - 60, now=NOW,
+        config=CONFIG, quote_rates=RATES, basis_bps=15.0,
+    ) == "converged"  # fmt: skip
+
+
+def test_a_funding_payment_due_soon_closes_a_spread_with_less_left_to_gain() -> None:
+    # 16.7 bps of mid spread left to converge; the pair pays 20 bps at the next settlement.
+    long, short = book(HL, 3000, 3001), book(BYBIT, 3005, 3006)
+    kwargs = dict(entry_spread_bps=30.0, opened_ts=NOW - 60, now=NOW, config=CONFIG,
+                  quote_rates=RATES)  # fmt: skip
+    assert exit_signal(HL, long, BYBIT, short, funding_bps=20.0, **kwargs) == "funding"  # type: ignore[arg-type]
+    assert exit_signal(HL, long, BYBIT, short, funding_bps=10.0, **kwargs) is None  # type: ignore[arg-type]
+    assert exit_signal(HL, long, BYBIT, short, funding_bps=-50.0, **kwargs) is None  # type: ignore[arg-type]
+
+
+def test_a_zero_stop_widen_turns_the_spread_stop_off() -> None:
+    no_stop = attrs.evolve(CONFIG, stop_widen_bps=0.0)
+    assert exit_signal(
+        HL, book(HL, 3000, 3001), BYBIT, book(BYBIT, 3014, 3015.3), entry_spread_bps=30.0,
+        opened_ts=NOW - 60, now=NOW, config=no_stop, quote_rates=RATES,
+    ) is None  # fmt: skip

@@ -1,8 +1,9 @@
 """The detector's fast path returns exactly what the straightforward implementation returns.
 
-``reference_find`` below is the detector as it was before the float-first fast path
-(every pair past the top-of-book prune sized with :func:`joint_size` on Decimals, then VWAP,
-then the threshold). On random venues, instruments and books both must return the same
+``reference_find`` below is the detector written the straightforward way (every pair past
+the top-of-book prune sized with :func:`joint_size` on Decimals, then the entry and exit
+VWAPs, then the round-trip edge against the threshold; funding settlements counted by
+walking the schedule). On random venues, instruments and books both must return the same
 opportunities, field for field (Decimals compared by their digits too), and count the same
 skips.
 """
@@ -32,13 +33,30 @@ class _RefVenue:
         self.inst, self.book, self.rate = inst, book, rate
         self.rate_f = float(rate)
         self.fee_bps = float(inst.taker_fee) * 1e4
-        self.funding_h = 0.0
+        self.funding = 0.0
         top_ask, top_bid = book.best_ask(), book.best_bid()
         self.ask = top_ask[0] if top_ask is not None else None
         self.bid = top_bid[0] if top_bid is not None else None
         self.ask_ref = self.ask * self.rate_f if self.ask is not None else None
         self.bid_ref = self.bid * self.rate_f if self.bid is not None else None
+        self.mid = (self.ask + self.bid) / 2 if self.ask and self.bid else 0.0
         self.reason: str | None = None
+
+
+def _ref_settlement_bps(fr: FundingRate, now: float, horizon_s: float) -> float:
+    """A long leg's funding cost at the settlements in (now, now + horizon], walked one by one
+    (a settlement within half a second of ``now`` is the one just booked)."""
+    interval = fr.interval_hours * 3600.0
+    ts = fr.next_funding_ts
+    if ts is None or not math.isfinite(ts):
+        ts = (math.floor(now / interval) + 1) * interval
+    while ts <= now + 0.5:
+        ts += interval
+    count = 0
+    while ts <= now + horizon_s:
+        count += 1
+        ts += interval
+    return float(fr.rate) * count * 1e4
 
 
 def _ref_problem(
@@ -82,23 +100,26 @@ def reference_find(
             if fr is None:
                 v.reason = v.reason or "funding_unknown"
             else:
-                v.funding_h = float(fr.rate) / fr.interval_hours
+                v.funding = _ref_settlement_bps(fr, now, config.expected_holding_hours * 3600)
         venues.append(v)
     found: list[Opportunity] = []
     skipped: dict[str, int] = {}
-    carry_factor = config.expected_holding_hours * 1e4 if config.include_funding else 0.0
     for a in venues:
         for b in venues:
             if a is b:
                 continue
             reason = a.reason or b.reason
             if reason is None:
-                if a.ask_ref is None or b.bid_ref is None:
+                if a.ask is None or a.bid is None or b.ask is None or b.bid is None:
                     reason = "empty_book"
                 else:
-                    carry = (a.funding_h - b.funding_h) * carry_factor
-                    costs = a.fee_bps + b.fee_bps + config.slippage_buffer_bps + carry
-                    if (b.bid_ref / a.ask_ref - 1.0) * 1e4 - costs < config.entry_threshold_bps:
+                    assert a.ask_ref is not None and b.bid_ref is not None
+                    carry = a.funding - b.funding
+                    fees = 2 * (a.fee_bps + b.fee_bps)
+                    costs = fees + config.slippage_buffer_bps + carry
+                    top_exit = ((a.mid - a.bid) / a.mid + (b.ask - b.mid) / b.mid) * 1e4
+                    top = (b.bid_ref / a.ask_ref - 1.0) * 1e4 - top_exit
+                    if top - costs < config.entry_threshold_bps:
                         reason = "below_threshold"
                     else:
                         result = _ref_evaluate(asset, a, b, now, config, carry, costs)
@@ -132,7 +153,12 @@ def _ref_evaluate(
     if vwap_ask is None or vwap_bid is None or filled_a < need or filled_b < need:
         return "thin_book"
     gross = (vwap_bid * b.rate_f / (vwap_ask * a.rate_f) - 1.0) * 1e4
-    edge = gross - costs
+    exit_bid, exit_a = a.book.vwap(Side.SELL, q)
+    exit_ask, exit_b = b.book.vwap(Side.BUY, q)
+    if exit_bid is None or exit_ask is None or exit_a < need or exit_b < need:
+        return "thin_book"
+    exit_cost = ((a.mid - exit_bid) / a.mid + (exit_ask - b.mid) / b.mid) * 1e4
+    edge = gross - costs - exit_cost
     if edge < config.entry_threshold_bps:
         return "below_threshold"
     long_price, short_price = _dec(vwap_ask), _dec(vwap_bid)
@@ -141,8 +167,9 @@ def _ref_evaluate(
     return Opportunity(
         asset=asset, long=a.inst, short=b.inst, qty=qty, long_price=long_price,
         short_price=short_price, long_notional=qty * long_price * a.rate,
-        short_notional=qty * short_price * b.rate, gross_bps=gross, fees_bps=a.fee_bps + b.fee_bps,
-        funding_bps=carry, edge_bps=edge, ts=now,
+        short_notional=qty * short_price * b.rate, gross_bps=gross,
+        fees_bps=2 * (a.fee_bps + b.fee_bps), funding_bps=carry, edge_bps=edge, ts=now,
+        exit_cost_bps=exit_cost,
     )  # fmt: skip
 
 
@@ -217,7 +244,7 @@ def _fields(opp: Opportunity) -> tuple[object, ...]:
     return (
         opp.asset, opp.long.key, opp.short.key, str(opp.qty), str(opp.long_price),
         str(opp.short_price), str(opp.long_notional), str(opp.short_notional), opp.gross_bps,
-        opp.fees_bps, opp.funding_bps, opp.edge_bps, opp.ts,
+        opp.fees_bps, opp.funding_bps, opp.exit_cost_bps, opp.edge_bps, opp.ts,
     )  # fmt: skip
 
 

@@ -265,7 +265,7 @@ async def test_admin_socket_answers_and_steers_the_running_service(
                 break
             except AdminError as exc:  # it closed by itself meanwhile
                 assert "already settled" in exc.message
-        assert flat == {"flattened": [target]}
+        assert flat == {"flattened": [target], "held": {}}
         await eventually(lambda: rt.positions.actors[target].state is S.SETTLED)
         assert "OperatorFlatten" in [t.event for t in rt.positions.actors[target].position.history]
 

@@ -45,7 +45,11 @@ async def test_wire_sim_trades_through_every_emulator_and_replays(
 ) -> None:
     config = make_config(assets=("BTC", "ETH"), drain_timeout_s=10.0)
     busy = attrs.evolve(config.sim.dislocations, rate_per_hour=600.0)
-    config = attrs.evolve(config, sim=attrs.evolve(config.sim, dislocations=busy))
+    # 8 s of market: the basis is taken from the first look (no warm-up) so it can trade.
+    detector = attrs.evolve(config.detector, basis_warmup_s=0.0)
+    config = attrs.evolve(
+        config, sim=attrs.evolve(config.sim, dislocations=busy), detector=detector
+    )
     world = new_world(config)
     holder: dict[str, Runtime] = {}
     with trio.fail_after(45):
