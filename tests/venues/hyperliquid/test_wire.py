@@ -23,6 +23,7 @@ import httpx
 import pytest
 import trio
 from trio.testing import MockClock
+from venues.rig import shared_tls_context
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.ids import client_order_id
@@ -68,25 +69,26 @@ async def running(faults: FaultRates | None = None, **emulator_options: Any) -> 
     driver = MarketDriver(market)
     options: dict[str, Any] = {"hold_s": 3.0, "heartbeat_s": 0.2}
     options.update(emulator_options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(driver.run)
-        emulator = HyperliquidEmulator(market, driver, credentials=EMU_KEYS, **options)
-        endpoints = await nursery.start(emulator.serve)
-        client = create_client(
-            rest_url=endpoints.rest_url,
-            ws_url=endpoints.ws_url,
-            credentials=CREDS,
-            request_timeout=1.0,
-            ping_interval=0.5,
-            stale_after=1.0,
-            backoff=FAST,
-        )
-        env = Env(market, emulator, client, endpoints.rest_url, endpoints.ws_url, nursery)
-        try:
-            yield env
-        finally:
-            await client.aclose()
-            nursery.cancel_scope.cancel()
+    with shared_tls_context():  # one CA bundle load per process, not per client
+        async with trio.open_nursery() as nursery:
+            await nursery.start(driver.run)
+            emulator = HyperliquidEmulator(market, driver, credentials=EMU_KEYS, **options)
+            endpoints = await nursery.start(emulator.serve)
+            client = create_client(
+                rest_url=endpoints.rest_url,
+                ws_url=endpoints.ws_url,
+                credentials=CREDS,
+                request_timeout=1.0,
+                ping_interval=0.5,
+                stale_after=1.0,
+                backoff=FAST,
+            )
+            env = Env(market, emulator, client, endpoints.rest_url, endpoints.ws_url, nursery)
+            try:
+                yield env
+            finally:
+                await client.aclose()
+                nursery.cancel_scope.cancel()
 
 
 async def wait_for(condition: Callable[[], bool], signal: list[trio.Event]) -> None:
