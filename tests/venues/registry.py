@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import trio
@@ -166,21 +166,21 @@ class Venue:
     book_updates: int  # changes to see before comparing (the venue's pace: KuCoin one a level)
     published: Callable[[Rig, str], Ladders]  # what the emulator last published
     published_seq: Callable[[Rig, str], int] | None  # its update id, where it keeps one
-    size_tolerance: float  # relative: 0 where sizes are sent in base units, else contracts
+    size_tolerance: float  # relative: 0 for base-unit sizes, else contracts times a multiplier
     resync_faults: tuple[str, ...]  # emulator faults that lose or corrupt a book update
     malformed_frames: tuple[str, ...]  # public frames that must count as malformed
     malformed_fault: str | None  # the emulator fault that sends a malformed public frame
 
     # -- orders ------------------------------------------------------------------------------
     order_qty: Decimal  # an order size every case can use (above minimums, a few levels)
-    min_notional_bps: int = -9990  # how far through the touch a one-lot order is too small
+    min_notional_bps: int = -9990  # a one-lot order's price (bps through the touch) too small
     place_path: tuple[str, str]  # (method, path) of order placement: its budgets back off
     quote: str  # the balance currency
     numeric_order_ids: bool  # the venue's order ids are decimal numbers
     stream_acks: bool  # the order stream delivers an OrderAck before the fills
     update_avg_price: bool  # the stream's terminal update carries the average fill price
     finished_cancel: Expect | None  # cancel of a filled IOC (None: a no-op)
-    rejected_query: str  # query after a refused placement: "not_found" or "rejected"
+    rejected_query: Literal["not_found", "rejected"]  # the query after a refused placement
     refusals: Mapping[str, Expect]  # of REFUSALS, the cases the venue has
     rate_limit: Expect
     retry_after: float | None  # the retry-after a rate limit gives (None: any)
