@@ -20,6 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 import trio
 from trio.testing import MockClock
@@ -421,7 +422,7 @@ async def refusal(r: Rig, venue: Venue, case: str, expect: Expect) -> None:
         await raises(expect, r.client.place_order(request))
     elif case == "off_tick":
         request = order("px")
-        off = OrderRequest(**{**_fields(request), "price": request.price + inst.tick_size / 2})
+        off = attrs.evolve(request, price=request.price + inst.tick_size / 2)
         await raises(expect, r.client.place_order(off))
     elif case == "off_lot":
         await raises(expect, r.client.place_order(order("lot", qty=inst.lot_size * 3 / 2)))
@@ -437,12 +438,6 @@ async def refusal(r: Rig, venue: Venue, case: str, expect: Expect) -> None:
         await raises(expect, r.client.cancel_order(venue.symbol, order("never").client_order_id))
     else:
         raise AssertionError(f"unknown refusal case {case!r}")
-
-
-def _fields(request: OrderRequest) -> dict[str, Any]:
-    import attrs
-
-    return attrs.asdict(request, recurse=False)
 
 
 @each()
