@@ -184,8 +184,9 @@ async def test_disconnect_reconnects_and_resubscribes(
 async def test_malformed_frame_is_counted_and_the_book_resynced(
     venue: Venue, autojump_clock: MockClock
 ) -> None:
-    """A venue-shaped frame that does not parse, and one that is not JSON: each counted
-    once, each answered with a resync (no reconnect), the book back in step."""
+    """A venue-shaped frame that does not parse, one that is not JSON, and the one the
+    emulator's own fault sends (where it has one): each counted once, each answered with a
+    resync (no reconnect), the book back in step."""
     async with open_venue(venue) as r, trio.open_nursery() as n:
         await start_books(r, n, (venue.symbol,))
         await assert_in_step(r, venue)
@@ -281,14 +282,14 @@ async def open_order_stream(r: Rig, nursery: trio.Nursery) -> trio.MemoryReceive
 async def settle(
     receive: trio.MemoryReceiveChannel[OrderEvent], cid: str
 ) -> tuple[list[OrderEvent], list[Fill], OrderUpdate]:
-    """``cid``'s events up to a terminal update whose filled quantity its fills so far add up
-    to (fills and updates may come on two channels, in either order)."""
+    """The stream's events up to a terminal update of ``cid`` whose filled quantity the fills
+    so far add up to (fills and updates may come on two channels, in either order). The
+    tests place one order at a time: every event must be that order's."""
     events: list[OrderEvent] = []
     with trio.fail_after(GUARD_S):
         async for event in receive:
-            if getattr(event, "client_order_id", None) != cid:
-                continue
             events.append(event)
+            assert getattr(event, "client_order_id", None) == cid, event
             fills = [e for e in events if isinstance(e, Fill)]
             final = [e for e in events if isinstance(e, OrderUpdate) and e.status.is_terminal]
             if final and final[-1].filled_qty == sum(f.qty for f in fills):
