@@ -698,11 +698,20 @@ class HyperliquidEmulator(EmulatorApp):
         }]}  # fmt: skip
         fills_msg = {"channel": "userFills", "data": {"user": self.user, "fills": wire}}
         update_frame, fills_frame = w.encode(update), w.encode(fills_msg)
+        # duplicate_fill (drawn per fill): those fills are pushed once more, after the update
+        again = [uf for uf in wire if self.faults("duplicate_fill")]
+        again_frame = (
+            w.encode({"channel": "userFills", "data": {"user": self.user, "fills": again}})
+            if again
+            else None
+        )
         for conn in list(self.conns):
             if conn.user_fills:
                 conn.push(fills_frame)
             if conn.user_orders:
                 conn.push(update_frame)
+            if conn.user_fills and again_frame is not None:
+                conn.push(again_frame)
 
     # ====================================================================================
     # WebSocket

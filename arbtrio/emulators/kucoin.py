@@ -168,8 +168,9 @@ class KucoinEmulator(EmulatorApp):
     by pool, ``public``/``futures``; VIP0 2000 each by default).
 
     Test hooks: ``faults``, ``auth_failures``, ``token_rejections``, ``expire_tokens()``,
-    ``publish_tick()``, ``_published`` (the book as published), ``_conns`` (open
-    sessions; ``conn.state["private"]``), ``_check_signature(request)``, ``order_log``.
+    ``inject_public(text)``, ``publish_tick()``, ``_published`` (the book as published),
+    ``_conns`` (open sessions; ``conn.state["private"]``), ``_check_signature(request)``,
+    ``order_log``.
     """
 
     venue = VENUE
@@ -240,6 +241,12 @@ class KucoinEmulator(EmulatorApp):
         for conn in list(self._conns):
             conn.kill()
 
+    def inject_public(self, text: str) -> None:
+        """Send ``text`` verbatim on every session with a book subscription (tests:
+        malformed frames; the ``bad_checksum`` fault sends a truncated push this way)."""
+        for conn in [c for c in self._conns if c.state.get("books")]:
+            conn.offer(text)
+
     def _now_ms(self) -> int:
         return int(self.wall() * 1000)
 
@@ -264,8 +271,7 @@ class KucoinEmulator(EmulatorApp):
             for conn in book_conns:
                 conn.drop_next_book = True
         if self.faults("bad_checksum"):
-            for conn in book_conns:
-                conn.offer('{"topic":"/contractMarket/level2:","type":"message","data":{"seq')
+            self.inject_public('{"topic":"/contractMarket/level2:","type":"message","data":{"seq')
         if self.faults("feed_disconnect"):
             for conn in book_conns:
                 self._tokens[conn.state["token"]].expired = True

@@ -1,13 +1,16 @@
 """Loopback rig shared by the venue wire tests: a simulated market, its driver, one venue's
-emulator served on 127.0.0.1 and a client of that venue pointed at it."""
+emulator served on 127.0.0.1 and a client of that venue pointed at it. The conformance
+suite opens it through ``registry.open_venue``; a venue's own wire tests may too."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from typing import Any
 
+import httpx._transports.default as httpx_transports
 import trio
 
 from arbtrio.core.ids import client_order_id
@@ -64,6 +67,39 @@ class Rig:
         )  # fmt: skip
 
 
+_REAL_TLS = httpx_transports.create_ssl_context  # type: ignore[attr-defined]
+_TLS: list[ssl.SSLContext] = []  # the one shared default context, once built
+_TLS_USERS = [0]  # rigs (and other callers) inside shared_tls_context()
+
+
+def _cached_tls(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+    if verify is not True or cert is not None or not trust_env:
+        return _REAL_TLS(verify=verify, cert=cert, trust_env=trust_env)
+    if not _TLS:
+        _TLS.append(_REAL_TLS())
+    return _TLS[0]
+
+
+@contextmanager
+def shared_tls_context() -> Iterator[None]:
+    """Meanwhile, every httpx client built with the default TLS settings shares one context.
+
+    Each venue client's REST session is an ``httpx.AsyncClient``, whose construction loads
+    the CA bundle into a fresh TLS context (tens of milliseconds: most of a wire test's own
+    cost). The rig speaks plain HTTP to loopback, so no test reaches TLS at all: the bundle
+    is loaded once per process instead of once per client. Overlapping users are counted;
+    the last one out puts httpx back as it was."""
+    if _TLS_USERS[0] == 0:
+        httpx_transports.create_ssl_context = _cached_tls  # type: ignore[attr-defined]
+    _TLS_USERS[0] += 1
+    try:
+        yield
+    finally:
+        _TLS_USERS[0] -= 1
+        if _TLS_USERS[0] == 0:
+            httpx_transports.create_ssl_context = _REAL_TLS  # type: ignore[attr-defined]
+
+
 @asynccontextmanager
 async def open_rig(
     emulator_cls: Callable[..., Any],
@@ -85,21 +121,22 @@ async def open_rig(
     market = SimMarket(default_sim_config(seed=seed, faults=faults))
     driver = MarketDriver(market)
     emulator = emulator_cls(market, driver, emulator_credentials, **(emulator_kwargs or {}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(driver.run)
-        ep = await nursery.start(emulator.serve)
-        urls = {"rest_url": ep.rest_url} | ({"ws_url": ep.ws_url} if pass_ws_url else {})
-        client = client_cls(
-            **urls,
-            credentials=credentials,
-            backoff=backoff,
-            **({"request_timeout": 2.0} | client_kwargs),
-        )
-        try:
-            yield Rig(market, emulator, client, symbol=symbol)
-        finally:
-            await client.aclose()
-            nursery.cancel_scope.cancel()
+    with shared_tls_context():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(driver.run)
+            ep = await nursery.start(emulator.serve)
+            urls = {"rest_url": ep.rest_url} | ({"ws_url": ep.ws_url} if pass_ws_url else {})
+            client = client_cls(
+                **urls,
+                credentials=credentials,
+                backoff=backoff,
+                **({"request_timeout": 2.0} | client_kwargs),
+            )
+            try:
+                yield Rig(market, emulator, client, symbol=symbol)
+            finally:
+                await client.aclose()
+                nursery.cancel_scope.cancel()
 
 
 async def wait_until(predicate: Callable[[], bool], guard_s: float = 10.0) -> None:
