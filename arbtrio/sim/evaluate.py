@@ -88,9 +88,10 @@ def _quiet_logging() -> None:
 
     import structlog
 
-    structlog.configure(
-        processors=[structlog.processors.JSONRenderer(default=str)],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL + 10),
+    structlog.configure(  # every line below critical filtered, the rest returned unprinted
+        processors=[],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
+        logger_factory=structlog.ReturnLoggerFactory(),
         cache_logger_on_first_use=True,
     )
 

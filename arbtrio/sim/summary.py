@@ -2,42 +2,47 @@
 
 Definition. For one recorded dislocation ``d`` (venue V, asset A, signed size ``s`` at
 ``t0``, remaining ``D(t) = |d.remaining_bps(t)|``) and a partner venue W, the oracle trades
-ONE pair of the target notional ``N`` (base quantity ``q = N / fair value at t0``): short
+ONE pair of the target notional ``N`` (base quantity ``q = N / fair value`` now): short
 the dear venue, long the cheap one, with no latency, on the simulated books as they stand
-at each market step::
+at each market step ``t ≥ t0``. Prices are modelled free of everything but the
+dislocation: V at ``F·(1 + j(t))`` (``F`` the fair value, ``j(t) = d.remaining_bps(t)/1e4``
+signed), W at ``F``; each fill moves that price by its crossing cost ``c`` and pays its taker
+fee ``f``. Per unit of ``F``, a sell brings ``p·(1 − c)·(1 − f)`` and a buy costs
+``p·(1 + c)·(1 + f)``; each of the four fills is taken at its own best step::
 
-    entry(t) = D(t) − c_in(t)      c_in  = cost of buying q on the cheap venue's asks
-                                           + cost of selling q on the dear venue's bids
-    exit(t)  = D(t) + c_out(t)     c_out = cost of selling q on the cheap venue's bids
-                                           + cost of buying q on the dear venue's asks
-    available_bps(d, W) = max(0, max_t entry(t) − min_{t > t0} exit(t) − fees(V, W))
+    dear V (short V, long W):
+        v_in  = max_t (1 + j)(1 − c_V,bid)(1 − f_V)   v_out = min_t (1 + j)(1 + c_V,ask)(1 + f_V)
+        w_in  = min_t (1 + c_W,ask)(1 + f_W)          w_out = max_t (1 − c_W,bid)(1 − f_W)
+        available_bps(d, W) = max(0, v_in − v_out − w_in + w_out) × 1e4
+    cheap V: the mirror (long V: buy at the asks, sell at the bids; short W)
     available_bps(d)    = max over W of available_bps(d, W)
     available_quote(d)  = available_bps(d) × N / 1e4
 
-where a cost is the distance of the VWAP for ``q`` (the depth the target notional needs)
-from the venue's own mid, in bps (so it holds the quoted half spread and the ladder walk),
-and ``fees(V, W) = 2 × (taker_V + taker_W) × 1e4``: the taker fee on both entries and both
-exits. A step where either venue is down (an outage) or a book cannot fill ``q`` offers no
-entry or exit. Entries are watched from the start until ``D(t)`` has fallen to the best
-entry found (every cost is ≥ 0, so no later entry can beat it); exits until the market
-forgets the jump (``D < 0.01`` bps) or the run ends.
+To first order that is ``|s|`` less the jump left at V's exit, less the four crossing costs
+and the four fees (``fees_bps = 2 × (taker_V + taker_W) × 1e4``, what the summary reports).
+A crossing cost ``c_X,bid``/``c_X,ask`` is the distance from venue X's own mid, in bps, of
+the VWAP of selling/buying ``q`` on its real book at that step (the depth the target
+notional needs): the quoted half spread plus the ladder walk. A step where a venue is down
+(an outage) or its book cannot fill ``q`` offers that venue nothing. V's entry is watched
+until ``D(t)`` has fallen to the best entry found (every cost is ≥ 0, so no later entry can
+beat it); the rest until the market forgets the jump (``D < 0.01`` bps) or the run ends.
 
-Only the dislocation's own move counts as gross: the venues' mids are otherwise left out
-(each cost is measured from its own venue's mid), so basis noise, other dislocations and a
-persistent basis between the venues neither add to nor take from it.
+Only the dislocation's own move counts as gross: each cost is measured from its own venue's
+mid, so basis noise, other dislocations and a persistent basis between the venues neither
+add to nor take from it.
 
-Upper bound. The best entry and the best exit are taken independently (an exit may be
-earlier than the entry), fees are charged on the target notional, and the cost of every
-entry and exit any strategy could get on those books is at least the oracle's at that
-step, so no strategy trading one pair of at most the target notional on one dislocation
-captures more *from the dislocation* than ``available_quote(d)`` (tested by executing
-single pairs through the simulator, the oracle's own plan among them). It does NOT bound:
-stacking several pairs on one dislocation; trading basis noise; a pair that captures two
-dislocations at once (opposite jumps on its two venues, one round trip for both); the
-fair-value move on a pair whose legs fill at different moments (naked exposure); a pair on
-books thinner than the target whose smaller size pays less per unit. So the run's realised
-PnL over ``available_quote`` can exceed 1; :func:`attribute` splits the realised PnL into
-the first pair of each dislocation, the pairs stacked on it, and the rest.
+Upper bound. Each of the four fills is taken at its own best step (the legs need not fill
+together, an exit may even precede an entry), and every fill any strategy could get on
+those books is no better than the oracle's at that step (the VWAP of a smaller quantity is
+no better). So no strategy trading one pair of at most the target notional on one
+dislocation captures more *from the dislocation* than ``available_quote(d)`` (tested by
+executing single pairs through the simulator's matching, the oracle's own plan among them).
+It does NOT bound: stacking several pairs on one dislocation; trading basis noise; a pair
+that captures two dislocations at once (opposite jumps on its two venues, one round trip for
+both); the fair-value move on a pair whose legs fill at different moments (naked exposure);
+a smaller pair on a step whose book cannot fill the target. So the run's realised PnL over
+``available_quote`` can exceed 1; :func:`attribute` splits the realised PnL into the first
+pair of each dislocation, the pairs stacked on it, and the rest.
 """
 
 from __future__ import annotations
@@ -76,57 +81,130 @@ def crossing_bps(levels: Sequence[Level], qty: float, mid: float, *, buy: bool) 
     return None
 
 
+def _sell(factor: float, cost_bps: float, fee: float) -> float:
+    """Proceeds per unit of fair value of a sell at ``factor × (1 − cost)``, after the fee."""
+    return factor * (1.0 - cost_bps * 1e-4) * (1.0 - fee)
+
+
+def _buy(factor: float, cost_bps: float, fee: float) -> float:
+    """Cash paid per unit of fair value for a buy at ``factor × (1 + cost)``, fee included."""
+    return factor * (1.0 + cost_bps * 1e-4) * (1.0 + fee)
+
+
+@attrs.define
+class _Fill:
+    """The best of one of the oracle's four fills so far: ``value`` is proceeds (a sell, to
+    maximise) or cash paid (a buy, to minimise) per unit of fair value."""
+
+    sell: bool
+    value: float = math.nan
+    ts: float | None = None
+    cost: float | None = None
+
+    def offer(self, t: float, value: float, cost: float) -> None:
+        if math.isnan(self.value) or (value > self.value if self.sell else value < self.value):
+            self.value, self.ts, self.cost = value, t, cost
+
+    @property
+    def signed(self) -> float:
+        """Its contribution to the pair's result (NaN until found)."""
+        return self.value if self.sell else -self.value
+
+
 @attrs.define
 class OracleTrack:
-    """The oracle on one (dislocation, partner venue): best entry and best exit so far."""
+    """The oracle on one (dislocation, partner venue): the best of each of its four fills.
+
+    Prices are modelled free of everything but the dislocation: the dislocated venue at
+    ``fair × (1 + j(t))`` (``j`` the signed jump left), the partner at ``fair``, each fill
+    at that price moved by its crossing cost (measured on the real book from that venue's
+    mid) and paying its taker fee; per unit of fair value the pair's result is
+    ``Σ sells − Σ buys`` of the four fills, each taken at its own best step.
+    """
 
     dislocation: Dislocation
     partner: str
-    fees_bps: float
-    best_in: float = -math.inf
-    in_ts: float | None = None
-    in_cost: float | None = None
-    best_out: float = math.inf
-    out_ts: float | None = None
-    out_cost: float | None = None
+    fee_v: float  # taker fees, fractions
+    fee_w: float
+    v_in: _Fill = attrs.field(init=False)
+    v_out: _Fill = attrs.field(init=False)
+    w_in: _Fill = attrs.field(init=False)
+    w_out: _Fill = attrs.field(init=False)
     entry_open: bool = True
 
+    def __attrs_post_init__(self) -> None:
+        dear = self.dislocation.size_bps > 0  # short the dislocated venue, long the partner
+        self.v_in, self.v_out = _Fill(sell=dear), _Fill(sell=not dear)
+        self.w_in, self.w_out = _Fill(sell=not dear), _Fill(sell=dear)
+
+    @property
+    def fees_bps(self) -> float:
+        """The four taker fees at fair value, bps of notional."""
+        return 2.0 * (self.fee_v + self.fee_w) * 1e4
+
     def observe(
-        self, t: float, entry_cost: float | None, exit_cost: float | None
+        self,
+        t: float,
+        v_costs: tuple[float | None, float | None],
+        w_costs: tuple[float | None, float | None],
     ) -> None:
-        """One market step: ``entry_cost``/``exit_cost`` (bps, see the module docstring) or
-        None when that side cannot be traded now."""
+        """One market step: each venue's ``(bid cost, ask cost)`` now (bps, see
+        :func:`crossing_bps`), None for a side that cannot be traded now."""
         d = self.dislocation
         if t < d.start:
             return
-        remaining = abs(d.remaining_bps(t))
-        if self.entry_open:
-            if entry_cost is not None and remaining - entry_cost > self.best_in:
-                self.best_in, self.in_ts, self.in_cost = remaining - entry_cost, t, entry_cost
-            if remaining <= self.best_in:
-                self.entry_open = False  # costs are >= 0: no later entry beats it
-        if exit_cost is not None and t > d.start and remaining + exit_cost < self.best_out:
-            self.best_out, self.out_ts, self.out_cost = remaining + exit_cost, t, exit_cost
+        factor = 1.0 + d.remaining_bps(t) * 1e-4
+        for fill, costs, fee, price in (
+            (self.v_in, v_costs, self.fee_v, factor),
+            (self.v_out, v_costs, self.fee_v, factor),
+            (self.w_in, w_costs, self.fee_w, 1.0),
+            (self.w_out, w_costs, self.fee_w, 1.0),
+        ):
+            if fill is self.v_in and not self.entry_open:
+                continue
+            cost = costs[0] if fill.sell else costs[1]
+            if cost is not None:
+                value = _sell(price, cost, fee) if fill.sell else _buy(price, cost, fee)
+                fill.offer(t, value, cost)
+        # Costs and fees are >= 0: once the jump left is no better than the best entry found
+        # (a sell above the price, a buy below it), no later entry beats it.
+        best = self.v_in.value
+        if not math.isnan(best) and (factor <= best if self.v_in.sell else factor >= best):
+            self.entry_open = False
 
     @property
     def available_bps(self) -> float:
-        if not (math.isfinite(self.best_in) and math.isfinite(self.best_out)):
-            return 0.0
-        return max(0.0, self.best_in - self.best_out - self.fees_bps)
+        total = sum(f.signed for f in (self.v_in, self.v_out, self.w_in, self.w_out))
+        return 0.0 if math.isnan(total) else max(0.0, total * 1e4)
+
+    @property
+    def entry_cost_bps(self) -> float | None:
+        if self.v_in.cost is None or self.w_in.cost is None:
+            return None
+        return self.v_in.cost + self.w_in.cost
+
+    @property
+    def exit_cost_bps(self) -> float | None:
+        if self.v_out.cost is None or self.w_out.cost is None:
+            return None
+        return self.v_out.cost + self.w_out.cost
 
 
 @attrs.frozen(kw_only=True)
 class OracleEdge:
-    """The oracle's result for one dislocation: its best partner and plan."""
+    """The oracle's result for one dislocation: its best partner, its plan (the step of each
+    leg's entry and exit) and its costs."""
 
     dislocation: Dislocation
     partner: str | None
     available_bps: float
-    entry_ts: float | None = None
     entry_cost_bps: float | None = None
-    exit_ts: float | None = None
     exit_cost_bps: float | None = None
     fees_bps: float | None = None
+    dislocated_entry_ts: float | None = None
+    dislocated_exit_ts: float | None = None
+    partner_entry_ts: float | None = None
+    partner_exit_ts: float | None = None
 
 
 def best_edge(dislocation: Dislocation, tracks: Iterable[OracleTrack]) -> OracleEdge:
@@ -141,12 +219,17 @@ def best_edge(dislocation: Dislocation, tracks: Iterable[OracleTrack]) -> Oracle
         dislocation=dislocation,
         partner=best.partner,
         available_bps=best.available_bps,
-        entry_ts=best.in_ts,
-        entry_cost_bps=best.in_cost,
-        exit_ts=best.out_ts,
-        exit_cost_bps=best.out_cost,
+        entry_cost_bps=best.entry_cost_bps,
+        exit_cost_bps=best.exit_cost_bps,
         fees_bps=best.fees_bps,
+        dislocated_entry_ts=best.v_in.ts,
+        dislocated_exit_ts=best.v_out.ts,
+        partner_entry_ts=best.w_in.ts,
+        partner_exit_ts=best.w_out.ts,
     )
+
+
+BidAsk = tuple[float | None, float | None]
 
 
 class EdgeOracle:
@@ -178,9 +261,9 @@ class EdgeOracle:
         self._seen = len(market.dislocations)
         if not self._active:
             return
-        costs: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+        costs: dict[tuple[str, str], BidAsk] = {}
 
-        def cost(venue: str, asset: str) -> tuple[float | None, float | None]:
+        def cost(venue: str, asset: str) -> BidAsk:
             key = (venue, asset)
             found = costs.get(key)
             if found is None:
@@ -189,14 +272,9 @@ class EdgeOracle:
 
         ended = []
         for d, tracks in self._active.items():
+            dislocated = cost(d.venue, d.asset)
             for track in tracks:
-                dear, cheap = (d.venue, track.partner) if d.size_bps > 0 else (track.partner,
-                                                                                d.venue)
-                dear_bid, dear_ask = cost(dear, d.asset)
-                cheap_bid, cheap_ask = cost(cheap, d.asset)
-                entry = None if cheap_ask is None or dear_bid is None else cheap_ask + dear_bid
-                exit_ = None if cheap_bid is None or dear_ask is None else cheap_bid + dear_ask
-                track.observe(t, entry, exit_)
+                track.observe(t, dislocated, cost(track.partner, d.asset))
             if t > d.start and abs(d.remaining_bps(t)) < FORGET_BPS:
                 ended.append(d)
         for d in ended:
@@ -212,8 +290,9 @@ class EdgeOracle:
                 inst = market.instrument(venue, market.symbol_for(venue, d.asset))
             except UnknownInstrument:
                 continue
-            fees = 2.0 * (fee_v + float(inst.taker_fee)) * 1e4
-            tracks.append(OracleTrack(dislocation=d, partner=venue, fees_bps=fees))
+            tracks.append(
+                OracleTrack(dislocation=d, partner=venue, fee_v=fee_v, fee_w=float(inst.taker_fee))
+            )
         return tracks
 
     def _costs(
