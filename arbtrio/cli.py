@@ -3,7 +3,9 @@
 * ``arbtrio sim`` — the whole service against the five simulated venues (in-process, or
   ``--wire`` through each venue's loopback emulator and real client). Real time by default
   with a status line every second; ``--virtual-time`` runs simulated hours in seconds. Ends
-  with a summary (and ``--summary-json``).
+  with a summary (and ``--summary-json``, ``--report DIR``). ``--seeds 1-20`` (or
+  ``3,5,9``) runs one virtual-time simulation per seed in parallel processes
+  (:mod:`arbtrio.sim.evaluate`): a row per seed, an aggregate, a progress line.
 * ``arbtrio run --config PATH`` — live (``mode = "live"``) or paper (live data, simulated
   execution). Refuses to start when a venue has no adapter package or its secrets are unset.
 * ``arbtrio emulate`` — the five venue emulators on fixed loopback ports with test keys
@@ -99,6 +101,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     config = _load(args.config, default=DEFAULT_SIM_CONFIG)
     if config.service.mode != "sim":
         raise CliError(f"config mode is {config.service.mode!r}: use `arbtrio run` for it")
+    if args.seeds is not None:
+        return _sim_seeds(args, config)
     if args.seed is not None:
         config = attrs.evolve(config, sim=attrs.evolve(config.sim, seed=args.seed))
     journal = args.journal or config.service.journal
@@ -142,6 +146,47 @@ def cmd_sim(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary, indent=2) + "\n")
+    if args.report:
+        from arbtrio.sim.evaluate import aggregate
+        from arbtrio.sim.report import write_report
+
+        index = write_report([summary], aggregate([summary]), args.report)[-1]
+        print(f"report written: {index}")
+    return 0
+
+
+def _sim_seeds(args: argparse.Namespace, config: Config) -> int:
+    """``arbtrio sim --seeds``: one virtual-time run per seed in parallel processes."""
+    from arbtrio.sim.evaluate import Progress, aggregate, evaluate, format_table, parse_seeds
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.seed is not None:
+        raise CliError("--seed and --seeds are exclusive")
+    if args.duration is None or not args.duration > 0:
+        raise CliError("--seeds needs --duration (simulated seconds per seed)")
+    if args.wire:
+        raise CliError("--seeds runs in-process venues in virtual time; --wire is not supported")
+    if args.jobs is not None and args.jobs < 1:
+        raise CliError("--jobs must be >= 1")
+    progress = Progress(len(seeds))
+    try:
+        runs = evaluate(config, seeds, duration=args.duration, jobs=args.jobs,
+                        on_done=progress.update)  # fmt: skip
+    finally:
+        progress.close()
+    agg = aggregate(runs)
+    print(format_table(runs, agg))
+    if args.summary_json:
+        document = {"seeds": seeds, "duration_s": args.duration, "runs": runs, "aggregate": agg}
+        Path(args.summary_json).write_text(json.dumps(document, indent=2) + "\n")
+    if args.report:
+        from arbtrio.sim.report import write_report
+
+        index = write_report(runs, agg, args.report)[-1]
+        print(f"report written: {index}")
     return 0
 
 
@@ -567,6 +612,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--summary-json", help="also write the summary as JSON to this file")
     sim.add_argument("--wire", action="store_true", help="use venue emulators + real clients")
     sim.add_argument("--quiet", action="store_true", help="no status line")
+    sim.add_argument("--seeds", metavar="SPEC",
+                     help="one virtual-time run per seed in parallel, e.g. 1-20 or 3,5,9 "
+                          "(needs --duration)")  # fmt: skip
+    sim.add_argument("--jobs", type=int, help="processes for --seeds (default: all cores)")
+    sim.add_argument("--report", metavar="DIR",
+                     help="also write PNG plots and index.html into DIR")  # fmt: skip
     sim.set_defaults(func=cmd_sim)
 
     run = sub.add_parser("run", help="run live or paper")

@@ -17,7 +17,8 @@ depend on what is already open, and they live here, as functions of plain values
 * :func:`choose` picks the first candidate (best edge first) no block applies to.
 * :class:`Episodes` counts *opportunity episodes*: one (asset, long venue, short venue) pair
   showing edge; an episode ends after ``gap_s`` without showing, so a pair flickering around
-  the threshold counts once, and a rejection reason is counted once per episode.
+  the threshold counts once, and a rejection reason is counted once per episode. ``taken``
+  counts the episodes that opened at least one position (never more than ``seen``).
 
 The runtime's strategy task only waits for book changes and applies what these return.
 """
@@ -163,15 +164,19 @@ def choose(
 class Episodes:
     """Opportunity episodes per (asset, long venue, short venue) (see the module docstring).
 
-    ``seen`` counts episodes begun; ``rejected`` counts each reason once per episode.
+    ``seen`` counts episodes begun; ``taken`` the episodes that opened at least one position
+    (each counted once, so ``taken <= seen`` always); ``rejected`` counts each reason once per
+    episode.
     """
 
     def __init__(self, gap_s: float = EPISODE_GAP_S) -> None:
         self.gap_s = gap_s
         self.seen = 0
+        self.taken = 0
         self.rejected: Counter[str] = Counter()
         self._last: dict[tuple[str, str, str], float] = {}
         self._reason: dict[tuple[str, str, str], str] = {}
+        self._taken: set[tuple[str, str, str]] = set()
 
     def observe(self, candidates: Iterable[Pair], now: float) -> None:
         """Every candidate shown now continues (or begins) its episode."""
@@ -181,7 +186,20 @@ class Episodes:
             if last is None or now - last > self.gap_s:
                 self.seen += 1
                 self._reason.pop(key, None)
+                self._taken.discard(key)
             self._last[key] = now
+
+    def take(self, pair: Pair) -> bool:
+        """A position opens on ``pair``'s episode; True (and counted) the first time in it.
+
+        A pair never observed (no episode) counts nothing, so ``taken`` never exceeds ``seen``.
+        """
+        key = (pair.asset, pair.long.venue, pair.short.venue)
+        if key in self._taken or key not in self._last:
+            return False
+        self._taken.add(key)
+        self.taken += 1
+        return True
 
     def reject(self, pair: Pair, reason: str) -> bool:
         """Count ``reason`` for ``pair``'s episode; True the first time in this episode."""

@@ -56,6 +56,7 @@ from arbtrio.runtime.funding import FundingBooker, FundingSource
 from arbtrio.runtime.journal import Journal
 from arbtrio.runtime.lifecycle import Lifecycle
 from arbtrio.runtime.market import MarketView
+from arbtrio.runtime.metrics import RunMetrics
 from arbtrio.runtime.positions import PositionBook
 from arbtrio.runtime.reconcile import Reconciler
 from arbtrio.runtime.router import OrderRouter, journal_orphans
@@ -140,6 +141,8 @@ class Runtime:
             quote_rates=self.quote_rates,
         )
         self.positions.subscribers.append(self.strategy.on_handled)
+        self.metrics = RunMetrics(self.quote_rates)  # risk and execution metrics
+        self.positions.subscribers.append(self.metrics.on_handled)
         self.funding = FundingBooker(
             venues=self.venues,
             market=self.market,

@@ -6,9 +6,12 @@ per process; each enabled venue is served either in-process (:class:`SimVenueCli
 real ``create_client`` connected to it (a venue whose package is missing or incomplete falls
 back to in-process, with a log line).
 
-:func:`summarize` turns a finished run into the summary ``arbtrio sim`` prints: opportunities
-seen, taken and rejected by reason; positions by final state; realised PnL and fees; and the
-edge captured against what the simulator injected.
+:func:`summarize` turns a finished run into the summary ``arbtrio sim`` prints (its shape:
+specs/002-simulator.md § 9): opportunities seen, taken and rejected by reason; positions by
+final state; realised PnL and fees; the edge captured against the zero-latency oracle's
+(:class:`~arbtrio.sim.summary.EdgeOracle`, fed by a task woken on every market step); the
+risk and execution metrics the runtime recorded (:class:`~arbtrio.runtime.metrics.RunMetrics`)
+and what the market recorded (funding, margin, outages). :func:`format_summary` prints it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from arbtrio.runtime.service import Runtime
 from arbtrio.sim.client import SimVenueClient
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
-from arbtrio.sim.summary import edge_summary
+from arbtrio.sim.summary import EdgeOracle, attribute, edge_summary, percentile
 from arbtrio.venues.base import Credentials, VenueClient
 
 log = structlog.get_logger("arbtrio.sim")
@@ -47,11 +50,28 @@ class SimWorld:
     driver: MarketDriver
     clients: dict[str, VenueClient] = attrs.Factory(dict)
     wired: list[str] = attrs.Factory(list)
+    oracle: EdgeOracle | None = None  # the yardstick, fed every market step
+    observing: bool = False
 
 
 def new_world(config: Config) -> SimWorld:
     market = SimMarket(config.sim)
-    return SimWorld(market=market, driver=MarketDriver(market))
+    oracle = EdgeOracle(float(config.detector.target_notional))
+    return SimWorld(market=market, driver=MarketDriver(market), oracle=oracle)
+
+
+async def observe_edge(world: SimWorld) -> None:
+    """Feed the oracle every market step (until cancelled)."""
+    if world.oracle is None or world.observing:
+        return
+    world.observing = True
+    try:
+        oracle = world.oracle
+        while True:
+            await world.driver.wait_tick()
+            oracle.observe(world.market)
+    finally:
+        world.observing = False
 
 
 def in_process_clients(world: SimWorld, venues: list[str]) -> dict[str, VenueClient]:
@@ -167,6 +187,9 @@ async def run_simulation(
     world = world or new_world(config)
     venues = list(config.enabled_venues)
     async with trio.open_nursery() as nursery:
+        if world.oracle is None:
+            world.oracle = EdgeOracle(float(config.detector.target_notional))
+        nursery.start_soon(observe_edge, world)
         if not world.driver.running:
             await nursery.start(world.driver.run)
         if make_clients is not None:
@@ -211,9 +234,30 @@ async def _status_loop(runtime: Runtime, out: Callable[[str], None], interval: f
         out(runtime.status_line())
 
 
+def _money(value: Decimal) -> str:
+    return format_decimal(value.quantize(Decimal("0.01")))
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, 3)
+
+    return {
+        "n": len(values),
+        "p50": r(percentile(values, 50)),
+        "p95": r(percentile(values, 95)),
+        "mean": r(sum(values) / len(values)) if values else None,
+    }
+
+
 def summarize(runtime: Runtime, world: SimWorld, *, duration: float | None) -> dict[str, Any]:
-    """The run's summary, JSON-able (money as decimal strings)."""
+    """The run's summary, JSON-able (money as decimal strings); its shape is in
+    specs/002-simulator.md § 9."""
     market = world.market
+    started, now = runtime.started_at, trio.current_time()
+    metrics = runtime.metrics
+    metrics.finish(now, list(runtime.positions.live.values()))
+    rates = runtime.quote_rates
     states = {s.name: 0 for s in PositionState}
     states.update(runtime.positions.positions_by_state())  # running totals: evicted ones included
     settled_notional = runtime.positions.settled.notional
@@ -223,37 +267,106 @@ def summarize(runtime: Runtime, world: SimWorld, *, duration: float | None) -> d
         if pos.state is PositionState.FAULTED:
             reasons[pos.spec.position_id] = pos.history[-1].reason if pos.history else ""
     target = runtime.config.detector.target_notional
-    edge = edge_summary(market, float(target))
+    edge = edge_summary(market, float(target), since=started, until=now, oracle=world.oracle)
     available = Decimal(repr(edge.available_quote)).quantize(Decimal("0.01"))
     pnl = runtime.positions.realized_pnl()
+    in_run = [d for d in market.dislocations if started <= d.start <= now]
+    origins = attribute(metrics.settled.values(), in_run)
+    first_pnl = origins["first_pair"][1]
+    # -- what the market recorded ------------------------------------------------------------
+    payments = [
+        (venue, p)
+        for venue in market.venues
+        for p in market.account(venue).funding_payments
+        if started <= p.ts <= now
+    ]
+    paid = sum(
+        (-p.amount * rates.get(market.account(v).quote, Decimal(1)) for v, p in payments),
+        Decimal(0),
+    )
+    outages = [o for o in market.outages if o.start < now and o.end > started]
+    outage_s = sum(min(o.end, now) - max(o.start, started) for o in outages)
+    liquidations = [q for q in market.liquidations if started <= q.ts <= now]
+    naked = metrics.naked
+    entry_slip = list(metrics.entry_slippage.values())
+    exit_slip = list(metrics.exit_slippage.values())
+    opp = runtime.strategy.episodes
     return {
         "duration_s": duration,
         "seed": market.config.seed,
         "venues": sorted(runtime.clients),
         "wire": sorted(world.wired),
         "opportunities": {
-            "seen": runtime.strategy.episodes.seen,
-            "taken": runtime.positions.opened,
-            "rejected": dict(sorted(runtime.strategy.episodes.rejected.items())),
+            "seen": opp.seen,
+            "taken": opp.taken,
+            "positions_opened": runtime.positions.opened,
+            "rejected": dict(sorted(opp.rejected.items())),
         },
         "positions": states,
         "faulted": reasons,
         "realized_pnl": format_decimal(pnl),
         "fees": format_decimal(runtime.positions.fees()),
         "edge": {
+            "target_notional": format_decimal(target),
             "dislocations": edge.dislocations,
             "tradable_dislocations": edge.tradable,
             "available_bps": round(edge.available_bps, 2),
             "available_at_target_notional": format_decimal(available),
-            "captured": format_decimal(pnl.quantize(Decimal("0.01"))),
+            "floor_available_bps": round(edge.floor_available_bps, 2),
+            "mean_cost_bps": {
+                "entry": _round(edge.entry_cost_bps),
+                "exit": _round(edge.exit_cost_bps),
+                "fees": _round(edge.fees_bps),
+            },
+            "captured": _money(pnl),
             "captured_bps_of_notional": round(float(pnl / settled_notional * 10_000), 2)
             if settled_notional > 0
             else None,
             "captured_ratio": round(float(pnl / available), 4) if available > 0 else None,
+            "by_origin": {
+                origin: {"positions": count, "pnl": _money(value)}
+                for origin, (count, value) in origins.items()
+            },
+            "first_pair_ratio": round(float(first_pnl / available), 4) if available > 0 else None,
         },
+        "naked_exposure": {
+            "max_notional": round(naked.max_notional, 2),
+            "notional_seconds": round(naked.notional_seconds, 2),
+            "longest_s": round(naked.longest_s, 3),
+            "stretches": naked.stretches,
+        },
+        "slippage_bps": {"entry": _stats(entry_slip), "exit": _stats(exit_slip)},
+        "exits": {
+            reason: {"count": totals.count, "pnl": format_decimal(totals.pnl)}
+            for reason, totals in sorted(metrics.exits.items())
+        },
+        "funding": {
+            "settlements": len(payments),
+            "paid": format_decimal(paid),
+            "booked": format_decimal(metrics.funding_booked),
+        },
+        "margin": {
+            "rejections": sum(market.margin_rejections.values()),
+            "rejections_by_venue": dict(sorted(market.margin_rejections.items())),
+            "liquidations": len(liquidations),
+        },
+        "outages": {"count": len(outages), "seconds": round(outage_s, 3)},
         "router": attrs.asdict(runtime.router.stats),
         "stop_reason": runtime.lifecycle.stop_reason,
+        "series": {
+            "equity": [[round(ts - started, 3), float(v)] for ts, v in metrics.equity],
+            "slippage_entry": [round(x, 4) for x in entry_slip],
+            "slippage_exit": [round(x, 4) for x in exit_slip],
+        },
     }
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else str(value)
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -262,19 +375,43 @@ def format_summary(summary: dict[str, Any]) -> str:
     edge = summary["edge"]
     rejected = ", ".join(f"{k} {v}" for k, v in opp["rejected"].items()) or "none"
     states = ", ".join(f"{k} {v}" for k, v in summary["positions"].items() if v) or "none"
+    costs = edge["mean_cost_bps"]
+    origin = edge["by_origin"]
+    naked = summary["naked_exposure"]
+    slip = summary["slippage_bps"]
+    exits = ", ".join(
+        f"{reason} {e['count']} ({e['pnl']})" for reason, e in summary["exits"].items()
+    ) or "none"
+    funding, margin, outages = summary["funding"], summary["margin"], summary["outages"]
     lines = [
         "── arbtrio sim summary ─────────────────────────────────────────",
-        f"opportunities  seen {opp['seen']}  taken {opp['taken']}  rejected: {rejected}",
+        f"opportunities  seen {opp['seen']} episodes, taken {opp['taken']} "
+        f"(positions opened {opp['positions_opened']}); rejected: {rejected}",
         f"positions      {states}",
         f"realised PnL   {summary['realized_pnl']}  (fees {summary['fees']})",
-        f"edge           {edge['dislocations']} dislocations injected, "
-        f"{edge['tradable_dislocations']} worth trading after costs: "
-        f"available {edge['available_bps']} bps ≈ {edge['available_at_target_notional']} "
-        "(one target-notional pair per dislocation; trading ordinary basis noise and "
-        "stacking pairs can capture more)",
+        f"edge           {edge['dislocations']} dislocations, {edge['tradable_dislocations']} "
+        f"worth one {edge['target_notional']} pair to a zero-latency trader: available "
+        f"{edge['available_bps']} bps ≈ {edge['available_at_target_notional']} (mean costs: "
+        f"entry {_fmt(costs['entry'])}, exit {_fmt(costs['exit'])}, fees {_fmt(costs['fees'])} "
+        f"bps; model floor {edge['floor_available_bps']} bps)",
         f"captured       {edge['captured']} realised "
-        f"({edge['captured_bps_of_notional']} bps of settled notional); "
-        f"captured / available = {edge['captured_ratio']}",
+        f"({_fmt(edge['captured_bps_of_notional'])} bps of settled notional); "
+        f"captured / available = {_fmt(edge['captured_ratio'])} (stacking and basis noise "
+        "are not in the yardstick)",
+        f"  by origin    first pair {origin['first_pair']['positions']} "
+        f"({origin['first_pair']['pnl']}, ratio {_fmt(edge['first_pair_ratio'])}), "
+        f"stacked {origin['stacked']['positions']} ({origin['stacked']['pnl']}), "
+        f"other {origin['other']['positions']} ({origin['other']['pnl']})",
+        f"naked          max {naked['max_notional']}, {naked['notional_seconds']} "
+        f"notional-seconds, longest {naked['longest_s']} s ({naked['stretches']} stretches)",
+        f"slippage bps   entry p50 {_fmt(slip['entry']['p50'])} p95 {_fmt(slip['entry']['p95'])}"
+        f" (n {slip['entry']['n']}); exit p50 {_fmt(slip['exit']['p50'])} "
+        f"p95 {_fmt(slip['exit']['p95'])} (n {slip['exit']['n']})",
+        f"exits          {exits}",
+        f"funding        {funding['settlements']} settlements, paid {funding['paid']} "
+        f"(booked on positions {funding['booked']})",
+        f"margin         {margin['rejections']} rejections, {margin['liquidations']} "
+        f"liquidations; outages {outages['count']} ({outages['seconds']} s)",
     ]
     for pid, reason in summary.get("faulted", {}).items():
         lines.append(f"faulted        {pid}: {reason}")

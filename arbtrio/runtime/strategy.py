@@ -131,7 +131,8 @@ class Strategy:
             opportunity = choice.pair.materialize()
             decision = self.gate.check(opportunity, positions.exposure())
             if decision.approved:
-                await self._open(opportunity, now)
+                if await self._open(opportunity, now):
+                    self.episodes.take(choice.pair)
                 return
             reason = decision.reason
         assert reason is not None
@@ -168,7 +169,8 @@ class Strategy:
         got = settlement_cost_bps(short_rate, now, lead) if short_rate is not None else 0.0
         return paid - got
 
-    async def _open(self, opp: Opportunity, now: float) -> None:
+    async def _open(self, opp: Opportunity, now: float) -> bool:
+        """Open a position on ``opp``; False when its spec is invalid (nothing opened)."""
         pid = self.positions.next_position_id()
         try:
             spec = PositionSpec(
@@ -186,7 +188,7 @@ class Strategy:
         except ValueError as exc:
             self.episodes.count("invalid_spec")
             log.warning("opportunity.invalid_spec", error=str(exc))
-            return
+            return False
         log.info(
             "position.open",
             position_id=pid,
@@ -200,6 +202,7 @@ class Strategy:
             exit_cost_bps=round(opp.exit_cost_bps, 2),
         )
         await self.positions.open(spec, gross_bps=opp.gross_bps, now=now)
+        return True
 
     async def check_exits(self, asset: str, now: float) -> None:
         """Send an exit signal to every HEDGED position of ``asset`` whose exit rule fires."""

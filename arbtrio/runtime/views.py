@@ -109,6 +109,7 @@ def status(rt: Runtime) -> dict[str, Any]:
         "fees": format_decimal(positions.fees()),
         "funding_settlements": dict(rt.funding.settlements),
         "opportunities_seen": rt.strategy.episodes.seen,
+        "opportunities_taken": rt.strategy.episodes.taken,
         "opened": positions.opened,
         "rejections": dict(rt.strategy.episodes.rejected),
         "router": attrs.asdict(rt.router.stats),
