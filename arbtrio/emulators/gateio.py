@@ -10,7 +10,9 @@ documentation. Served as one ASGI app (:class:`~arbtrio.emulators.app.EmulatorAp
   ``order_book`` (``with_id=true`` adds the published book's id), ``spot/time``; signed
   ``POST/GET /futures/usdt/orders``, ``GET/DELETE /futures/usdt/orders/{order_id}``,
   ``DELETE /futures/usdt/orders`` (cancel all open: there are none), ``my_trades``,
-  ``accounts``, ``positions``, ``/account/detail``. Signed requests are verified as Gate
+  ``accounts``, ``positions[/{contract}]``, ``POST positions/{contract}/leverage`` and
+  ``POST positions/cross_mode`` (the account's margin setting per contract, kept and
+  reported in every position with its mark and liquidation price), ``/account/detail``. Signed requests are verified as Gate
   does (:func:`~arbtrio.emulators.gateio_auth.verify_rest`); every route is rate limited
   by :class:`~arbtrio.emulators.gateio_protocol.RateLimiter` (429 ``TOO_MANY_REQUESTS`` with
   ``X-Gate-RateLimit-*`` headers); errors are ``{"label", "message"}``.
@@ -23,7 +25,8 @@ documentation. Served as one ASGI app (:class:`~arbtrio.emulators.app.EmulatorAp
   emulator's ``depth``), ``futures.ping``/``pong``, private ``futures.orders``/
   ``usertrades``/``positions``/``balances`` (and the other documented private channels,
   which never push) with per-message auth, the user id first in the payload and a
-  contract or ``"!all"`` filter.
+  contract or ``"!all"`` filter. Book pushes carry the venue's time ``t`` (ms, the wall
+  clock when made); :attr:`GateEmulator.book_delay_s` delays them, ``t`` unchanged.
 
 Faults (``market.fault("gateio", kind)``, or :attr:`GateEmulator.faults` ``.force``):
 per market tick with book subscribers ``feed_disconnect`` (close every book socket),

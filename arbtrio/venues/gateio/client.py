@@ -14,6 +14,10 @@ Implements :class:`arbtrio.venues.base.VenueClient`; the rules are in ``specs/01
   here is posted to it with its venue order id (:class:`~arbtrio.venues.tracking.Placed`:
   fills pushed before the answer wait for it), and its REST re-queries come back here as
   fetches (``query_order``).
+* Margin: :meth:`GateClient.configure_instrument` (``positions/cross_mode``, then
+  ``positions/{contract}/leverage``; the answer must report the setting). Positions carry
+  the venue's mark and liquidation price; ``pushed_positions`` / ``pushed_balances`` are
+  the private stream's ``futures.positions`` / ``futures.balances``.
 * Lists the venue answers (contracts, positions, orders, trades) decode item by item: an
   item that does not decode, or one foreign to this client (a position in a contract it
   does not trade, another order's trade), is skipped and counted in ``health.skipped``,
