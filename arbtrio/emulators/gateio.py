@@ -12,9 +12,10 @@ documentation. Served as one ASGI app (:class:`~arbtrio.emulators.app.EmulatorAp
   ``DELETE /futures/usdt/orders`` (cancel all open: there are none), ``my_trades``,
   ``accounts``, ``positions[/{contract}]``, ``POST positions/{contract}/leverage`` and
   ``POST positions/cross_mode`` (the account's margin setting per contract, kept and
-  reported in every position with its mark and liquidation price), ``/account/detail``. Signed requests are verified as Gate
-  does (:func:`~arbtrio.emulators.gateio_auth.verify_rest`); every route is rate limited
-  by :class:`~arbtrio.emulators.gateio_protocol.RateLimiter` (429 ``TOO_MANY_REQUESTS`` with
+  reported in every position with its mark and liquidation price), ``/account/detail``.
+  Signed requests are verified as Gate does
+  (:func:`~arbtrio.emulators.gateio_auth.verify_rest`); every route is rate limited by
+  :class:`~arbtrio.emulators.gateio_protocol.RateLimiter` (429 ``TOO_MANY_REQUESTS`` with
   ``X-Gate-RateLimit-*`` headers); errors are ``{"label", "message"}``.
   ``X-Gate-Size-Decimal: 1`` makes every REST size a string; ``X-Client-Request-Id`` is
   echoed; ``x-gate-exptime`` (ms) refuses a placement or cancel received after it.

@@ -37,11 +37,12 @@ input                     outputs
 ``disconnected``          every book invalidated (``Changed``)
 ========================  ==========================================================
 
-Every delta applied from the stream stamps its book with the venue's ``t`` (``L2Book.stamp``:
-the feed's lag); REST snapshots do not. Liveness is the shell's: ``idle_timeout`` seconds without a frame end the session (pongs
-count). Gate pushes a contract only when its top levels change, so a quiet contract is not
-stale and there is no per-book staleness rule. ``health.resyncs`` counts resyncs of a live
-book (not the initial sync).
+Every delta applied from the stream stamps its book with the venue's ``t``
+(``L2Book.stamp``: the feed's lag); REST snapshots do not. Liveness is the shell's:
+``idle_timeout`` seconds without a frame end the session (pongs count). Gate pushes a
+contract only when its top levels change, so a quiet contract is not stale and there is
+no per-book staleness rule. ``health.resyncs`` counts resyncs of a live book (not the
+initial sync).
 
 :class:`GateOrderFeed` — the private channels ``futures.orders``, ``futures.usertrades``,
 ``futures.positions`` (payload ``[uid, "!all"]``) and ``futures.balances`` (``[uid]``),
