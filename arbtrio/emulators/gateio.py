@@ -10,9 +10,12 @@ documentation. Served as one ASGI app (:class:`~arbtrio.emulators.app.EmulatorAp
   ``order_book`` (``with_id=true`` adds the published book's id), ``spot/time``; signed
   ``POST/GET /futures/usdt/orders``, ``GET/DELETE /futures/usdt/orders/{order_id}``,
   ``DELETE /futures/usdt/orders`` (cancel all open: there are none), ``my_trades``,
-  ``accounts``, ``positions``, ``/account/detail``. Signed requests are verified as Gate
-  does (:func:`~arbtrio.emulators.gateio_auth.verify_rest`); every route is rate limited
-  by :class:`~arbtrio.emulators.gateio_protocol.RateLimiter` (429 ``TOO_MANY_REQUESTS`` with
+  ``accounts``, ``positions[/{contract}]``, ``POST positions/{contract}/leverage`` and
+  ``POST positions/cross_mode`` (the account's margin setting per contract, kept and
+  reported in every position with its mark and liquidation price), ``/account/detail``.
+  Signed requests are verified as Gate does
+  (:func:`~arbtrio.emulators.gateio_auth.verify_rest`); every route is rate limited by
+  :class:`~arbtrio.emulators.gateio_protocol.RateLimiter` (429 ``TOO_MANY_REQUESTS`` with
   ``X-Gate-RateLimit-*`` headers); errors are ``{"label", "message"}``.
   ``X-Gate-Size-Decimal: 1`` makes every REST size a string; ``X-Client-Request-Id`` is
   echoed; ``x-gate-exptime`` (ms) refuses a placement or cancel received after it.
@@ -23,7 +26,8 @@ documentation. Served as one ASGI app (:class:`~arbtrio.emulators.app.EmulatorAp
   emulator's ``depth``), ``futures.ping``/``pong``, private ``futures.orders``/
   ``usertrades``/``positions``/``balances`` (and the other documented private channels,
   which never push) with per-message auth, the user id first in the payload and a
-  contract or ``"!all"`` filter.
+  contract or ``"!all"`` filter. Book pushes carry the venue's time ``t`` (ms, the wall
+  clock when made); :attr:`GateEmulator.book_delay_s` delays them, ``t`` unchanged.
 
 Faults (``market.fault("gateio", kind)``, or :attr:`GateEmulator.faults` ``.force``):
 per market tick with book subscribers ``feed_disconnect`` (close every book socket),
@@ -38,9 +42,10 @@ Only limit IOC orders are supported (the simulator has no resting orders).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import attrs
@@ -68,8 +73,10 @@ from arbtrio.emulators.gateio_protocol import (
     API_PREFIX,
     BOOK_CHANNEL,
     CLIENT_REQUEST_ID_HEADER,
+    DEFAULT_LEVERAGE,
     ENABLE_DECIMAL,
     EXPTIME_HEADER,
+    MAINTENANCE_RATE,
     ORDER_SIZE_MAX,
     PING_CHANNEL,
     PONG_CHANNEL,
@@ -91,6 +98,8 @@ from arbtrio.emulators.gateio_protocol import (
     decode_ws_request,
     int_param,
     parse_book_payload,
+    parse_cross_mode,
+    parse_leverage_query,
     parse_order_create,
     parse_private_payload,
     query_params,
@@ -130,6 +139,15 @@ class _Order:
     wall_time: float  # venue timestamps (wall clock)
     finished_at: float  # market clock, for the text-lookup and retention windows
     trades: list[_Trade]
+
+
+@attrs.frozen
+class _Margin:
+    """One contract's margin setting: ``mode`` ``"cross"`` | ``"isolated"`` at ``leverage``
+    (the cross leverage limit when cross)."""
+
+    mode: str
+    leverage: int
 
 
 @attrs.frozen
@@ -229,6 +247,13 @@ class GateEmulator(EmulatorApp):
         self._next_trade_id = 9_000_000
         self.requests = 0
         self.auth_failures = 0
+        self.margin = {s: _Margin("cross", DEFAULT_LEVERAGE) for s in self.instruments}
+        # Test knob: book pushes reach their sockets this much later, their ``t`` and
+        # ``time_ms`` still the moment they were made (a feed that lags but flows).
+        self.book_delay_s = 0.0
+        self._delayed_send, self._delayed = trio.open_memory_channel[
+            tuple[float, EmuConnection, str]
+        ](math.inf)
 
     # -- serving ---------------------------------------------------------------------------
     def endpoints(self, base_url: str) -> Endpoints:
@@ -264,10 +289,19 @@ class GateEmulator(EmulatorApp):
 
     # -- market data -----------------------------------------------------------------------
     async def background(self) -> None:
-        """Publish the market's book changes after every tick."""
-        while True:
-            await self.driver.wait_tick()
-            self.publish_tick()
+        """Publish the market's book changes after every tick; deliver delayed pushes."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._deliver_delayed)
+            while True:
+                await self.driver.wait_tick()
+                self.publish_tick()
+
+    async def _deliver_delayed(self) -> None:
+        """Send each book push held back by ``book_delay_s`` when its time comes (in the
+        order made: the delay is one value at a time)."""
+        async for release_at, conn, frame in self._delayed:
+            await trio.sleep_until(release_at)
+            conn.offer(frame)
 
     def publish_tick(self) -> None:
         """Push every changed book to its subscribers, then apply this tick's feed faults."""
@@ -328,7 +362,10 @@ class GateEmulator(EmulatorApp):
                 continue
             if now < conn.mute_until:
                 continue
-            conn.offer(frame)
+            if self.book_delay_s > 0:
+                self._delayed_send.send_nowait((now + self.book_delay_s, conn, frame))
+            else:
+                conn.offer(frame)
 
     # -- WebSocket -------------------------------------------------------------------------
     async def _ws_reader(self, conn: EmuConnection) -> None:
@@ -558,7 +595,8 @@ class GateEmulator(EmulatorApp):
             "funding_interval": inst.funding_interval_hours * 3600,
             "funding_next_apply": next_apply,
             "leverage_min": "1",
-            "leverage_max": str(inst.max_leverage or 100),
+            "leverage_max": str(_leverage_max(inst)),
+            "maintenance_rate": format_decimal(MAINTENANCE_RATE),
             "status": "trading",
             "in_delisting": False,
             "enable_decimal": ENABLE_DECIMAL,
@@ -729,7 +767,7 @@ class GateEmulator(EmulatorApp):
         for trade in order.trades:
             times = 2 if self.faults("duplicate_fill") else 1
             self._push_private("futures.usertrades", symbol, [_trade_ws(order, trade)], times)
-        self._push_private("futures.positions", symbol, [self._position_json(inst, ws=True)])
+        self._push_private("futures.positions", symbol, [self._position_json(inst, False, ws=True)])
         balance = self.market.balances(VENUE)[0]
         self._push_private(
             "futures.balances",
@@ -872,33 +910,155 @@ class GateEmulator(EmulatorApp):
         )
 
     async def _positions(self, call: _Call) -> Response:
-        result = []
-        for inst in self.instruments.values():
-            entry = self._position_json(inst, ws=False)
-            entry["size"] = _size(Decimal(entry["size"]), call.decimal_sizes)
-            result.append(entry)
+        result = [
+            self._position_json(inst, call.decimal_sizes) for inst in self.instruments.values()
+        ]
         return (200, result, {})
 
-    def _position_json(self, inst: Instrument, *, ws: bool) -> dict[str, Any]:
+    async def _position(self, call: _Call) -> Response:
+        inst = self._instrument(call.path_params["contract"])
+        return (200, self._position_json(inst, call.decimal_sizes), {})
+
+    def _position_json(
+        self, inst: Instrument, decimal_sizes: bool, *, ws: bool = False
+    ) -> dict[str, Any]:
+        """A position as ``GET /futures/usdt/positions`` answers it (prices as strings,
+        ``mark_price``, ``pos_margin_mode``) or as ``futures.positions`` pushes it (numbers,
+        no mark price, ``time``/``time_ms``). ``leverage`` 0 is cross at
+        ``cross_leverage_limit``; ``liq_price`` 0 is none (flat, or nothing liquidates)."""
         qty = self.market.position(VENUE, inst.symbol)
         entry = next(
             (p.entry_price for p in self.market.positions(VENUE) if p.symbol == inst.symbol), None
         )
-        body: dict[str, Any] = {
-            "contract": inst.symbol,
-            "size": int(qty / inst.contract_multiplier),
-            "entry_price": format_decimal(entry) if entry else "0",
-            "mode": "single",
-            "user": str(self.user_id) if ws else self.user_id,
-            "leverage": "0",
-        }
+        margin = self.margin[inst.symbol]
+        liq = self._liquidation_price(inst, qty, entry or _ZERO, margin) or _ZERO
+        cross = margin.mode == "cross"
+        contracts = qty / inst.contract_multiplier
         if ws:
-            body["time_ms"] = int(self.wall() * 1000)
-        return body
+            wall = self.wall()
+            return {
+                "contract": inst.symbol,
+                "size": int(contracts),
+                "entry_price": entry or _ZERO,
+                "mode": "single",
+                "user": str(self.user_id),
+                "leverage": 0 if cross else margin.leverage,
+                "cross_leverage_limit": margin.leverage if cross else 0,
+                "leverage_max": _leverage_max(inst),
+                "maintenance_rate": MAINTENANCE_RATE,
+                "liq_price": liq,
+                "time": int(wall),
+                "time_ms": int(wall * 1000),
+            }
+        mark = self._mark_price(inst)
+        return {
+            "user": self.user_id,
+            "contract": inst.symbol,
+            "size": _size(contracts, decimal_sizes),
+            "leverage": "0" if cross else str(margin.leverage),
+            "cross_leverage_limit": str(margin.leverage) if cross else "0",
+            "leverage_max": str(_leverage_max(inst)),
+            "maintenance_rate": format_decimal(MAINTENANCE_RATE),
+            "value": format_decimal(abs(qty) * mark),
+            "entry_price": format_decimal(entry) if entry else "0",
+            "liq_price": format_decimal(liq),
+            "mark_price": format_decimal(mark),
+            "mode": "single",
+            "pos_margin_mode": margin.mode,
+        }
+
+    def _mark_price(self, inst: Instrument) -> Decimal:
+        """The emulator's mark: the simulated market's mid, on the contract's tick."""
+        mid = Decimal(repr(self.market.mid(VENUE, inst.asset)))
+        return mid.quantize(inst.tick_size)
+
+    def _liquidation_price(
+        self, inst: Instrument, qty: Decimal, entry: Decimal, margin: _Margin
+    ) -> Decimal | None:
+        """Where a position of ``qty`` (base units, signed) entered at ``entry`` is
+        liquidated, None when flat or never. ``m`` = :data:`MAINTENANCE_RATE`, maintenance
+        margin counted on the larger of the entry and liquidation notionals:
+
+        * isolated at leverage L (only the initial margin ``entry·|qty|/L`` backs it): long
+          ``entry·(1 − 1/L + m)``; short ``entry·(1 + 1/L)/(1 + m)``;
+        * cross: the account's balance less the maintenance margin of its other positions
+          (``B``) backs it: long ``(entry − B/|qty|)/(1 − m)``, short
+          ``(entry + B/|qty|)/(1 + m)``.
+
+        Rounded to the tick toward the entry price (specs/013-gateio.md)."""
+        if not qty or entry <= 0:
+            return None
+        m = MAINTENANCE_RATE
+        size = abs(qty)
+        if margin.mode == "isolated":
+            inverse = 1 / Decimal(margin.leverage)
+            price = entry * (1 - inverse + m) if qty > 0 else entry * (1 + inverse) / (1 + m)
+        else:
+            others = sum(
+                (m * abs(p.qty) * (p.entry_price or _ZERO) for p in self.market.positions(VENUE)
+                 if p.symbol != inst.symbol),
+                _ZERO,
+            )  # fmt: skip
+            backing = self.market.balances(VENUE)[0].total - others
+            if qty > 0:
+                price = (entry - backing / size) / (1 - m)
+            else:
+                price = (entry + backing / size) / (1 + m)
+        if price <= 0:
+            return None
+        tick = inst.tick_size
+        toward_entry = ROUND_CEILING if qty > 0 else ROUND_FLOOR
+        return (price / tick).to_integral_value(toward_entry) * tick
+
+    # leverage and margin mode
+    async def _set_leverage(self, call: _Call) -> Response:
+        """``POST .../positions/{contract}/leverage?leverage=N[&cross_leverage_limit=M]``:
+        ``leverage`` > 0 sets isolated margin at N, 0 cross at M (or the current
+        leverage). A setting already in place is answered like any other: 200."""
+        inst = self._instrument(call.path_params["contract"])
+        req = parse_leverage_query(call.params, call.req.body)
+        current = self.margin[inst.symbol]
+        if req.leverage == 0:
+            setting = _Margin("cross", req.cross_limit or current.leverage)
+        else:
+            setting = _Margin("isolated", req.leverage)
+        return self._configure(inst, setting, call.decimal_sizes)
+
+    async def _set_cross_mode(self, call: _Call) -> Response:
+        """``POST .../positions/cross_mode`` ``{"mode": "CROSS"|"ISOLATED", "contract"}``:
+        the margin mode, the leverage kept."""
+        contract, mode = parse_cross_mode(call.req.body)
+        inst = self._instrument(contract)
+        setting = _Margin(mode, self.margin[inst.symbol].leverage)
+        return self._configure(inst, setting, call.decimal_sizes)
+
+    def _configure(self, inst: Instrument, setting: _Margin, decimal_sizes: bool) -> Response:
+        """Apply ``setting`` or refuse it (``INVALID_PARAM_VALUE``): a leverage outside
+        1..``leverage_max``; a margin-mode change while a position is open. Pushes the
+        position and answers it."""
+        limit = _leverage_max(inst)
+        if not 1 <= setting.leverage <= limit:
+            raise GateError(
+                "INVALID_PARAM_VALUE",
+                f"leverage {setting.leverage} out of range 1..{limit} (leverage_max)",
+            )
+        current = self.margin[inst.symbol]
+        if setting.mode != current.mode and self.market.position(VENUE, inst.symbol):
+            raise GateError(
+                "INVALID_PARAM_VALUE",
+                f"cannot switch {inst.symbol} to {setting.mode} margin with an open position",
+            )
+        self.margin[inst.symbol] = setting
+        self._push_private(
+            "futures.positions", inst.symbol, [self._position_json(inst, False, ws=True)]
+        )
+        return (200, self._position_json(inst, decimal_sizes), {})
 
     async def _account_detail(self, call: _Call) -> Response:
         return (200, {"user_id": self.user_id, "ip_whitelist": [], "currency_pairs": []}, {})
 
+
+LEVERAGE_PATH = "/futures/usdt/positions/{contract}/leverage"
 
 # The REST paths the emulator serves, under /api/v4 (first match wins).
 ROUTES: tuple[Route, ...] = (
@@ -914,6 +1074,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/futures/usdt/my_trades", "private", GateEmulator._my_trades),
     Route("GET", "/futures/usdt/accounts", "private", GateEmulator._accounts),
     Route("GET", "/futures/usdt/positions", "private", GateEmulator._positions),
+    Route("POST", "/futures/usdt/positions/cross_mode", "private", GateEmulator._set_cross_mode),
+    Route("GET", "/futures/usdt/positions/{contract}", "private", GateEmulator._position),
+    Route("POST", LEVERAGE_PATH, "private", GateEmulator._set_leverage),
     Route("GET", "/account/detail", "private", GateEmulator._account_detail),
 )
 
@@ -924,6 +1087,11 @@ REJECTION_LABELS: tuple[tuple[str, str], ...] = (
     ("would increase", "INCREASE_POSITION"),
     ("below the minimum", "SIZE_TOO_SMALL"),
 )
+
+
+def _leverage_max(inst: Instrument) -> int:
+    """The contract's ``leverage_max`` (the instrument's, else 100)."""
+    return inst.max_leverage or 100
 
 
 def _rejection_label(reason: str) -> str:

@@ -24,6 +24,14 @@ Facts used (Gate's APIv4 REST and futures WebSocket documentation):
   returned as strings; without it sizes are integers and decimals are truncated toward zero.
 * Rate limits (v4.75 table, :data:`RATE_LIMITS`): public 200 / 10 s per endpoint; order
   placement + amend 100 / s; cancellation 200 / s; other private 200 / 10 s per endpoint.
+* Leverage: ``POST /futures/{settle}/positions/{contract}/leverage`` with the query
+  parameters ``leverage`` (required; ``0`` is cross margin) and ``cross_leverage_limit``
+  (the cross leverage, valid only when ``leverage`` is 0), no body, answered with the
+  position. Margin mode: ``POST /futures/{settle}/positions/cross_mode`` with the body
+  ``{"mode": "CROSS" | "ISOLATED", "contract"}`` (added in APIv4 v4.97.0), answered with the
+  position. Positions report ``leverage`` (0 = cross), ``cross_leverage_limit``,
+  ``leverage_max``, ``maintenance_rate``, ``liq_price``, ``mark_price`` (REST) and
+  ``pos_margin_mode`` (``isolated`` / ``cross``, newer answers).
 """
 
 from __future__ import annotations
@@ -76,6 +84,11 @@ SIGN_WINDOW_S = Decimal(60)  # |Timestamp − server time| ≤ 60 s
 TEXT_LOOKUP_WINDOW_S = 60.0  # a ``text`` finds an order only while open or ≤ 60 s after
 UNFILLED_RETENTION_S = 600.0  # orders cancelled with zero fill vanish after 10 minutes
 ORDER_SIZE_MAX = 1_000_000  # the emulator's ``order_size_max`` (contracts)
+# The emulator's maintenance rate for every contract (reported as ``maintenance_rate`` in
+# contracts and positions; Gate's documented example is 0.005, its lowest risk-limit tier).
+MAINTENANCE_RATE = Decimal("0.005")
+DEFAULT_LEVERAGE = 10  # a contract nothing configured yet: cross, 10× (the emulator's choice)
+CROSS_MODES = {"CROSS": "cross", "ISOLATED": "isolated"}  # cross_mode's ``mode`` → ours
 ENABLE_DECIMAL = False  # no emulated contract allows fractional sizes yet
 SIZE_DECIMAL_HEADER = "x-gate-size-decimal"
 EXPTIME_HEADER = "x-gate-exptime"
@@ -454,3 +467,59 @@ class RateLimiter:
             window = self._windows[key] = _Window(started=now)
         window.count += 1
         return (limit, limit - window.count, window.started + window_s - now)
+
+
+# -- leverage and margin mode --------------------------------------------------------------
+@attrs.frozen
+class LeverageRequest:
+    """A valid ``.../positions/{contract}/leverage`` query: ``leverage`` 0 means cross, with
+    ``cross_limit`` (None: keep the current cross leverage)."""
+
+    leverage: int
+    cross_limit: int | None
+
+
+def _leverage_value(params: dict[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()):
+        raise GateError(
+            "INVALID_PARAM_VALUE", f"{name} must be a non-negative integer, got {raw!r}"
+        )
+    return int(raw)
+
+
+def parse_leverage_query(params: dict[str, str], body: bytes) -> LeverageRequest:
+    """Read a leverage update: ``leverage`` required, a non-negative integer (a positive
+    one sets isolated margin at that leverage, 0 cross); ``cross_leverage_limit`` a
+    positive integer, only with ``leverage`` 0; no body. Refusals are
+    ``MISSING_REQUIRED_PARAM`` / ``INVALID_PARAM_VALUE``."""
+    if body.strip():
+        raise GateError("INVALID_REQUEST_BODY", "the leverage update takes query parameters only")
+    leverage = _leverage_value(params, "leverage")
+    if leverage is None:
+        raise GateError("MISSING_REQUIRED_PARAM", "leverage is required")
+    cross_limit = _leverage_value(params, "cross_leverage_limit")
+    if cross_limit is not None and leverage != 0:
+        raise GateError(
+            "INVALID_PARAM_VALUE", "cross_leverage_limit is valid only when leverage is 0"
+        )
+    if cross_limit == 0:
+        raise GateError("INVALID_PARAM_VALUE", "cross_leverage_limit must be positive")
+    return LeverageRequest(leverage, cross_limit)
+
+
+def parse_cross_mode(body: bytes) -> tuple[str, str]:
+    """Read a margin-mode switch body ``{"mode": "CROSS" | "ISOLATED", "contract"}``:
+    ``(contract, "cross" | "isolated")``."""
+    fields = decode_json_object(body)
+    contract = fields.get("contract")
+    mode = fields.get("mode")
+    if not contract or mode is None:
+        raise GateError("MISSING_REQUIRED_PARAM", "mode and contract are required")
+    if not isinstance(contract, str):
+        raise GateError("INVALID_PARAM_VALUE", "contract must be a string")
+    if mode not in CROSS_MODES:
+        raise GateError("INVALID_PARAM_VALUE", f"mode must be CROSS or ISOLATED, got {mode!r}")
+    return contract, CROSS_MODES[mode]

@@ -530,3 +530,169 @@ async def test_book_push_ids_continue_the_rest_snapshot() -> None:
     assert result["l"] == "50" and result["s"] == SYMBOL
     assert all(isinstance(level["p"], str) and isinstance(level["s"], int)
                for level in result["b"] + result["a"])  # fmt: skip
+
+
+# -- leverage, margin mode, liquidation price --------------------------------------------
+POSITION = f"/api/v4/futures/usdt/positions/{SYMBOL}"
+LEVERAGE = f"/api/v4/futures/usdt/positions/{SYMBOL}/leverage"
+CROSS_MODE = "/api/v4/futures/usdt/positions/cross_mode"
+MMR = Decimal("0.005")  # the maintenance rate the emulator documents
+
+
+def cross_mode(mode: str, contract: str = SYMBOL) -> bytes:
+    return json.dumps({"mode": mode, "contract": contract}).encode()
+
+
+def setting(position: dict[str, Any]) -> tuple[str, str, str]:
+    return (position["leverage"], position["cross_leverage_limit"], position["pos_margin_mode"])
+
+
+async def test_leverage_and_margin_mode_are_kept_per_contract_and_reported() -> None:
+    emu = emulator()
+    status, _, pos = await call(emu, "GET", POSITION)
+    assert status == 200 and setting(pos) == ("0", "10", "cross")  # the emulator's default
+    assert (pos["leverage_max"], pos["maintenance_rate"], pos["liq_price"]) == ("100", "0.005", "0")
+    for _ in range(2):  # a setting already in place is answered the same way
+        status, _, pos = await call(emu, "POST", LEVERAGE, "leverage=5")
+        assert status == 200 and setting(pos) == ("5", "0", "isolated")
+    status, _, pos = await call(emu, "POST", LEVERAGE, "leverage=0&cross_leverage_limit=20")
+    assert setting(pos) == ("0", "20", "cross")
+    status, _, pos = await call(emu, "POST", CROSS_MODE, body=cross_mode("ISOLATED"))
+    assert status == 200 and setting(pos) == ("20", "0", "isolated")  # the leverage kept
+    _, _, listed = await call(emu, "GET", "/api/v4/futures/usdt/positions")
+    by_contract = {p["contract"]: p for p in listed}
+    assert setting(by_contract[SYMBOL]) == ("20", "0", "isolated")
+    assert setting(by_contract["ETH_USDT"]) == ("0", "10", "cross")  # per contract
+    _, _, contract = await call(emu, "GET", f"/api/v4/futures/usdt/contracts/{SYMBOL}", sign=False)
+    assert contract["maintenance_rate"] == "0.005" and contract["leverage_max"] == "100"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "body", "label"),
+    [
+        (LEVERAGE, "", b"", "MISSING_REQUIRED_PARAM"),
+        (LEVERAGE, "leverage=ten", b"", "INVALID_PARAM_VALUE"),
+        (LEVERAGE, "leverage=-1", b"", "INVALID_PARAM_VALUE"),
+        (LEVERAGE, "leverage=2.5", b"", "INVALID_PARAM_VALUE"),
+        (LEVERAGE, "leverage=101", b"", "INVALID_PARAM_VALUE"),  # above leverage_max 100
+        (LEVERAGE, "leverage=0&cross_leverage_limit=101", b"", "INVALID_PARAM_VALUE"),
+        (LEVERAGE, "leverage=0&cross_leverage_limit=0", b"", "INVALID_PARAM_VALUE"),
+        (LEVERAGE, "leverage=5&cross_leverage_limit=5", b"", "INVALID_PARAM_VALUE"),
+        (LEVERAGE, "leverage=5", b'{"leverage": "5"}', "INVALID_REQUEST_BODY"),  # query only
+        (LEVERAGE.replace(SYMBOL, "BTC_USD"), "leverage=5", b"", "CONTRACT_NOT_FOUND"),
+        (CROSS_MODE, "", cross_mode("cross"), "INVALID_PARAM_VALUE"),  # upper case only
+        (CROSS_MODE, "", cross_mode("ISOLATED", "BTC_USD"), "CONTRACT_NOT_FOUND"),
+        (CROSS_MODE, "", b'{"mode": "CROSS"}', "MISSING_REQUIRED_PARAM"),
+        (CROSS_MODE, "", b"CROSS", "INVALID_REQUEST_BODY"),
+    ],
+)
+async def test_margin_settings_the_venue_refuses(
+    path: str, query: str, body: bytes, label: str
+) -> None:
+    emu = emulator()
+    status, _, answer = await call(emu, "POST", path, query, body)
+    assert (status, answer["label"]) == (400, label), answer
+    _, _, pos = await call(emu, "GET", POSITION)
+    assert setting(pos) == ("0", "10", "cross")  # nothing changed
+
+
+async def test_margin_settings_need_a_signature() -> None:
+    emu = emulator()
+    status, _, answer = await call(emu, "POST", LEVERAGE, "leverage=5", sign=False)
+    assert (status, answer["label"]) == (401, "MISSING_REQUIRED_HEADER")
+    assert emu.margin[SYMBOL].mode == "cross"
+
+
+async def test_a_mode_change_is_refused_while_a_position_is_open(
+    autojump_clock: MockClock,
+) -> None:
+    emu = emulator()
+    assert (await place(emu, order_body()))[0] == 201
+    for path, query, body in [
+        (LEVERAGE, "leverage=5", b""),
+        (CROSS_MODE, "", cross_mode("ISOLATED")),
+    ]:
+        status, _, answer = await call(emu, "POST", path, query, body)
+        assert (status, answer["label"]) == (400, "INVALID_PARAM_VALUE")
+        assert "open position" in answer["message"]
+    status, _, pos = await call(emu, "POST", LEVERAGE, "leverage=0&cross_leverage_limit=25")
+    assert status == 200 and setting(pos) == ("0", "25", "cross")  # same mode: allowed
+
+
+def _on_tick(price: Decimal, tick: Decimal, up: bool) -> Decimal:
+    steps = (price / tick).to_integral_value("ROUND_CEILING" if up else "ROUND_FLOOR")
+    return steps * tick
+
+
+async def test_isolated_liquidation_prices_follow_the_documented_formula(
+    autojump_clock: MockClock,
+) -> None:
+    tick = Decimal("0.1")
+    for size, price in ((10, "70000"), (-10, "60000")):
+        emu = emulator()
+        sock = _Socket()
+        ws(emu, sock, channel="futures.positions", event="subscribe",
+           payload=["10001", "!all"], auth=auth("futures.positions"))  # fmt: skip
+        assert (await call(emu, "POST", LEVERAGE, "leverage=10"))[0] == 200
+        assert (await place(emu, order_body(size=size, price=price)))[0] == 201
+        _, _, pos = await call(emu, "GET", POSITION)
+        entry = Decimal(pos["entry_price"])
+        if size > 0:  # long: entry·(1 − 1/L + mmr), rounded up (toward entry)
+            expected = _on_tick(entry * (1 - Decimal("0.1") + MMR), tick, up=True)
+        else:  # short: entry·(1 + 1/L)/(1 + mmr), rounded down
+            expected = _on_tick(entry * Decimal("1.1") / (1 + MMR), tick, up=False)
+        assert Decimal(pos["liq_price"]) == expected
+        assert Decimal(pos["mark_price"]) > 0 and pos["size"] == size
+        pushes = [m for m in sock.sent if m["event"] == "update"]
+        pushed = pushes[-1]["result"][0]  # the fill's push: numbers, no mark price
+        assert pushed["size"] == size and pushed["leverage"] == 10
+        assert Decimal(str(pushed["liq_price"])) == expected and "mark_price" not in pushed
+
+
+async def test_cross_liquidation_prices_come_from_the_account_balance(
+    autojump_clock: MockClock,
+) -> None:
+    emu = emulator()
+    assert (await place(emu, order_body(size=10)))[0] == 201
+    _, _, pos = await call(emu, "GET", POSITION)
+    assert pos["liq_price"] == "0"  # a small long the balance backs: nothing liquidates it
+    emu = emulator()
+    assert (await place(emu, order_body(size=-10, price="60000")))[0] == 201
+    _, _, pos = await call(emu, "GET", POSITION)
+    entry, balance = Decimal(pos["entry_price"]), emu.market.balances("gateio")[0].total
+    qty = Decimal("0.001")  # 10 contracts × 0.0001
+    expected = _on_tick((entry + balance / qty) / (1 + MMR), Decimal("0.1"), up=False)
+    assert Decimal(pos["liq_price"]) == expected
+
+
+async def test_book_pushes_carry_the_venue_time_and_the_delay_knob_keeps_it(
+    autojump_clock: MockClock,
+) -> None:
+    market = SimMarket(default_sim_config(seed=1))
+    emu = GateEmulator(market, MarketDriver(market), KEYS,
+                       wall_clock=lambda: WALL + trio.current_time())  # fmt: skip
+    sock = _Socket()
+    market.advance(0.0)
+    ws(emu, sock, channel=BOOK, event="subscribe", payload=[SYMBOL, "100ms", "50"])
+
+    def updates() -> list[dict[str, Any]]:
+        return [m for m in sock.sent if m["event"] == "update"]
+
+    market.advance(5.0)
+    emu.publish_tick()
+    (push,) = updates()
+    made_ms = int((WALL + trio.current_time()) * 1000)
+    assert push["result"]["t"] == push["time_ms"] == made_ms
+    emu.book_delay_s = 0.8
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(emu._deliver_delayed)
+        market.advance(10.0)
+        emu.publish_tick()
+        made_ms = int((WALL + trio.current_time()) * 1000)
+        await trio.sleep(0.79)
+        assert len(updates()) == 1  # held back
+        await trio.sleep(0.02)
+        late = updates()[1]
+        assert late["result"]["t"] == late["time_ms"] == made_ms  # made then, sent 0.8 s later
+        assert late["result"]["U"] == push["result"]["u"] + 1  # the stream is continuous
+        nursery.cancel_scope.cancel()

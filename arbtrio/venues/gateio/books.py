@@ -13,6 +13,10 @@ stream protocol (:class:`arbtrio.venues.gateio.feed.GateBookFeed`) turns steps i
 * A ``full: true`` result replaces the book and sets the id (handled defensively: Gate
   documents it for spot).
 * After each applied delta or snapshot a crossed book means corruption: resync.
+* Exchange time: every delta (and in-stream full snapshot) applied from the stream stamps
+  the book with its ``t`` (ms → epoch seconds, :meth:`L2Book.stamp`). A REST snapshot does
+  not: its ``update`` is when the book last changed (seconds ago on a quiet contract), not
+  when it was sent, and it travels another path than the stream whose lag is measured.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ class GateBook:
             self.book.apply_snapshot(
                 [(lv.p, lv.s * m) for lv in upd.b], [(lv.p, lv.s * m) for lv in upd.a], now, upd.u
             )
+            if upd.t:
+                self.book.stamp(upd.t * 0.001)
             return _CROSSED if self.book.is_crossed() else _FULL
         verdict = self.sync.on_delta(upd.U, upd.u, upd)
         if verdict is _APPLY:  # the hot path
@@ -96,6 +102,8 @@ class GateBook:
                 [(lv.p, lv.s * m) for lv in upd.b], [(lv.p, lv.s * m) for lv in upd.a], now, upd.u
             )
             book.trim(self.depth)
+            if upd.t:  # the venue's generation time (ms): the feed's lag
+                book.stamp(upd.t * 0.001)
             return _CROSSED if book.is_crossed() else _APPLIED
         if verdict is _GAP:
             return _GAPPED

@@ -14,6 +14,10 @@ Implements :class:`arbtrio.venues.base.VenueClient`; the rules are in ``specs/01
   here is posted to it with its venue order id (:class:`~arbtrio.venues.tracking.Placed`:
   fills pushed before the answer wait for it), and its REST re-queries come back here as
   fetches (``query_order``).
+* Margin: :meth:`GateClient.configure_instrument` (``positions/cross_mode``, then
+  ``positions/{contract}/leverage``; the answer must report the setting). Positions carry
+  the venue's mark and liquidation price; ``pushed_positions`` / ``pushed_balances`` are
+  the private stream's ``futures.positions`` / ``futures.balances``.
 * Lists the venue answers (contracts, positions, orders, trades) decode item by item: an
   item that does not decode, or one foreign to this client (a position in a contract it
   does not trade, another order's trade), is skipped and counted in ``health.skipped``,
@@ -31,6 +35,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
@@ -54,14 +59,16 @@ from arbtrio.venues.base import (
     BadRequest,
     BookCallback,
     Credentials,
+    MarginMode,
     OrderNotFound,
+    OrderRejected,
     PreparedRequest,
     VenueHealth,
 )
 from arbtrio.venues.gateio import codecs, convert
 from arbtrio.venues.gateio.codecs import VENUE
 from arbtrio.venues.gateio.errors import ORDER_FINISHED, error_for
-from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed
+from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed, MarginInUse
 from arbtrio.venues.gateio.prepare import (
     ORDER_ENDPOINT,
     GateAccount,
@@ -94,6 +101,10 @@ RATE_LIMITS: dict[str, tuple[float, float]] = {
     "private": (100, 10.0),
 }
 
+LEVERAGE_ENDPOINT = "/futures/usdt/positions/{}/leverage"  # ``{}``: the contract
+CROSS_MODE_ENDPOINT = "/futures/usdt/positions/cross_mode"
+MARGIN_MODES = {"cross": "CROSS", "isolated": "ISOLATED"}  # ours → cross_mode's ``mode``
+
 # (method, endpoint) → rate class; ``{}`` stands for the last path segment (an id or a
 # contract). "place" and "cancel" are one bucket each (the venue counts them in total);
 # "public" and "private" are one bucket per endpoint. An endpoint not listed here gets its
@@ -110,9 +121,12 @@ ENDPOINT_CLASSES: Mapping[tuple[str, str], str] = {
     ("GET", "/futures/usdt/accounts"): "private",
     ("GET", "/futures/usdt/positions"): "private",
     ("GET", "/account/detail"): "private",
+    ("POST", LEVERAGE_ENDPOINT): "private",
+    ("POST", CROSS_MODE_ENDPOINT): "private",
 }
 
 DEFAULT_BACKOFF = Backoff()
+NO_CHANGE = "NO_CHANGE"  # Gate's label for a setting already in place: success here
 MAX_ORDER_IDS = 10_000  # client id → numeric id of orders placed here, oldest forgotten
 _SAFE_QUERY = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-.!,")
 T = TypeVar("T")
@@ -136,17 +150,22 @@ class GateRules:
         """The bucket of the request's endpoint class (one bucket, weight 1)."""
         budget = self._budgets.get((method, path))  # endpoints without an id
         if budget is None:
-            template = path.rpartition("/")[0] + "/{}"  # .../orders/123 → .../orders/{}
-            budget = self._budgets.get((method, template))
+            templates = _templates(path)
+            budget = next(
+                (b for t in templates if (b := self._budgets.get((method, t))) is not None), None
+            )
             if budget is None:
-                budget = self._new_budget(method, path, template)
+                budget = self._new_budget(method, path, templates)
         return budget
 
-    def _new_budget(self, method: str, path: str, template: str) -> Budget:
+    def _new_budget(self, method: str, path: str, templates: Sequence[str]) -> Budget:
         endpoint = path
         kind = ENDPOINT_CLASSES.get((method, path))
-        if kind is None and (method, template) in ENDPOINT_CLASSES:
-            endpoint, kind = template, ENDPOINT_CLASSES[(method, template)]
+        if kind is None:
+            for template in templates:
+                if (method, template) in ENDPOINT_CLASSES:
+                    endpoint, kind = template, ENDPOINT_CLASSES[(method, template)]
+                    break
         if kind is None:
             kind = "private"
         key = kind if kind in ("place", "cancel") else f"{kind}:{endpoint}"
@@ -176,6 +195,14 @@ class GateRules:
         )
 
 
+def _templates(path: str) -> tuple[str, str]:
+    """The endpoint templates ``path`` may be an instance of: its last segment as ``{}``
+    (``.../orders/123``), or the one before it (``.../positions/BTC_USDT/leverage``)."""
+    head, _, last = path.rpartition("/")
+    parent = head.rpartition("/")[0]
+    return (f"{head}/{{}}", f"{parent}/{{}}/{last}")
+
+
 def _object(into: type[T], what: str) -> Callable[[Any], T]:
     def decode(raw: Any) -> T:
         return codecs.decode_object(into, raw, what)
@@ -201,6 +228,7 @@ _decode_orders = _items(codecs.FuturesOrder, "orders")
 _decode_trades = _items(codecs.MyTrade, "my_trades")
 _decode_account = _object(codecs.Account, "accounts")
 _decode_positions = _items(codecs.Position, "positions")
+_decode_position = _object(codecs.Position, "position")
 _decode_detail = _object(codecs.AccountDetail, "account detail")
 
 
@@ -265,14 +293,19 @@ class GateClient:
             fetch=self._requery, backoff=backoff,
         )  # fmt: skip
 
+        # What the private stream pushes (the order protocol's own maps, written only by it):
+        # ``futures.balances`` per settle currency, ``futures.positions`` per traded contract.
+        self.pushed_balances: dict[str, Balance] = self.orders.balances
+        self.pushed_positions: dict[str, VenuePosition] = self.orders.positions
+
     @property
     def stream_positions(self) -> dict[str, VenuePosition]:
-        """The latest private-stream position push per contract."""
+        """The latest private-stream position push per contract (``pushed_positions``)."""
         return self.orders.positions
 
     @property
     def stream_balance(self) -> Balance | None:
-        """The latest private-stream balance push."""
+        """The latest private-stream USDT balance push (``pushed_balances["USDT"]``)."""
         return self.orders.balance
 
     # -- plumbing --------------------------------------------------------------------------
@@ -474,13 +507,81 @@ class GateClient:
 
     # -- account ---------------------------------------------------------------------------
     async def fetch_balances(self) -> list[Balance]:
+        """``GET /futures/usdt/accounts``: the futures account's total and available. The
+        margin in use (total − available) is posted to a running order stream, which
+        subtracts it from the balances it is pushed (the push carries no available)."""
         account = await self._request("GET", "/futures/usdt/accounts", _decode_account, signed=True)
         currency = (account.currency or "USDT").upper()
+        if self.order_stream.deliver is not None:  # the order stream runs (or will again)
+            in_use = max(Decimal(0), account.total - account.available)
+            self.order_stream.post(MarginInUse(currency, in_use))
         return [
             Balance(
                 venue=VENUE, currency=currency, total=account.total, available=account.available
             )
         ]
+
+    # -- leverage and margin mode ----------------------------------------------------------
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        """Set ``symbol``'s margin mode, then its leverage, as Gate documents them (single
+        position mode): ``POST /futures/usdt/positions/cross_mode`` ``{"mode": "CROSS" |
+        "ISOLATED", "contract"}``, then ``POST /futures/usdt/positions/{contract}/leverage``
+        with ``leverage=N`` (isolated) or ``leverage=0&cross_leverage_limit=N`` (cross).
+        Idempotent: a setting already in place answers 200 (or ``NO_CHANGE``), success.
+        The leverage answer (the position) must report the setting asked for. Raises
+        BadRequest naming the value for a leverage below 1 or above the contract's
+        ``leverage_max`` (before sending) and for every venue refusal (a mode change with
+        an open position, an account in dual mode: ``POSITION_DUAL_MODE``, …); rate limits,
+        transport errors and unknown outcomes as every other call."""
+        self._require_credentials()
+        inst = await self._instrument(symbol)
+        mode = MARGIN_MODES.get(margin_mode)
+        if mode is None:
+            raise BadRequest(VENUE, f"{symbol}: unknown margin mode {margin_mode!r}")
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise BadRequest(VENUE, f"{symbol}: leverage must be an integer >= 1, got {leverage!r}")
+        if inst.max_leverage is not None and leverage > inst.max_leverage:
+            raise BadRequest(
+                VENUE, f"{symbol}: leverage {leverage} above the contract's {inst.max_leverage}"
+            )
+        what = f"{symbol}: margin mode {margin_mode}"
+        body = codecs.CrossModeRequest(mode=mode, contract=symbol)
+        await self._setting("POST", CROSS_MODE_ENDPOINT, what, body=body)
+        if margin_mode == "cross":
+            query = [("leverage", "0"), ("cross_leverage_limit", str(leverage))]
+        else:
+            query = [("leverage", str(leverage))]
+        what = f"{symbol}: {margin_mode} leverage {leverage}"
+        answer = await self._setting("POST", LEVERAGE_ENDPOINT.format(symbol), what, query=query)
+        if answer is not None:
+            reported = convert.margin_setting(answer)
+            if reported != (Decimal(leverage), margin_mode):
+                raise BadRequest(
+                    VENUE, f"{what}: the venue reports {reported[1]} leverage {reported[0]}"
+                )
+
+    async def _setting(
+        self,
+        method: str,
+        endpoint: str,
+        what: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: object | None = None,
+    ) -> codecs.Position | None:
+        """One signed setting call: the position answered, None for ``NO_CHANGE`` (already
+        in place); any other refusal is BadRequest naming ``what``."""
+        try:
+            return await self._request(
+                method, endpoint, _decode_position, query=query, body=body, signed=True,
+                mutating=True,
+            )  # fmt: skip
+        except (BadRequest, OrderRejected, OrderNotFound) as exc:
+            if exc.code == NO_CHANGE:
+                return None
+            raise BadRequest(VENUE, f"{what} refused: {exc.message}", code=exc.code) from None
 
     async def fetch_positions(self) -> list[VenuePosition]:
         """The account's open positions in the contracts this client trades. A position in

@@ -169,10 +169,20 @@ class WsUserTrade(Exact):
 
 
 class WsPosition(Exact):
+    """One ``futures.positions`` item: ``leverage`` 0 is cross (then ``cross_leverage_limit``
+    is its leverage); ``liq_price`` 0 or absent is none. Gate's push documents no
+    ``mark_price``; one that comes is read."""
+
     contract: str
     size: Decimal
     entry_price: Decimal = Decimal(0)
     mode: str = "single"
+    leverage: Decimal = Decimal(0)
+    cross_leverage_limit: Decimal = Decimal(0)
+    liq_price: Decimal = Decimal(0)
+    mark_price: Decimal = Decimal(0)
+    pos_margin_mode: str = ""
+    lever: Decimal = Decimal(0)
     time_ms: int = 0
     user: Id = ""
 
@@ -257,10 +267,23 @@ class MyTrade(Exact):
 
 
 class Position(Exact):
+    """A REST position (``GET /futures/usdt/positions``, and the answer of the leverage and
+    margin-mode calls). ``leverage`` 0 is cross with ``cross_leverage_limit``; newer answers
+    also carry ``pos_margin_mode`` (``isolated``/``cross``) and ``lever``, which then decide.
+    ``liq_price``/``mark_price`` 0 or absent are none."""
+
     contract: str
     size: Decimal
     entry_price: Decimal = Decimal(0)
     mode: str = "single"
+    leverage: Decimal = Decimal(0)
+    cross_leverage_limit: Decimal = Decimal(0)
+    leverage_max: Decimal = Decimal(0)
+    maintenance_rate: Decimal = Decimal(0)
+    liq_price: Decimal = Decimal(0)
+    mark_price: Decimal = Decimal(0)
+    pos_margin_mode: str = ""
+    lever: Decimal = Decimal(0)
     user: Id = ""
 
 
@@ -269,6 +292,14 @@ class Account(Exact):
     available: Decimal
     currency: str = "USDT"
     unrealised_pnl: Decimal = Decimal(0)
+    in_dual_mode: bool = False
+
+
+class CrossModeRequest(msgspec.Struct):
+    """``POST /futures/usdt/positions/cross_mode`` body: ``mode`` ``"CROSS"``|``"ISOLATED"``."""
+
+    mode: str
+    contract: str
 
 
 class AccountDetail(msgspec.Struct):

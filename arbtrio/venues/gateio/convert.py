@@ -22,6 +22,7 @@ from arbtrio.venues.gateio.codecs import (
     MyTrade,
     Position,
     WsOrder,
+    WsPosition,
     WsUserTrade,
     id_str,
 )
@@ -109,12 +110,50 @@ def wire_size(contracts: Decimal) -> int | str:
     return format_decimal(contracts)
 
 
-def position(inst: Instrument, contracts: Decimal, entry: Decimal) -> VenuePosition:
-    """A position of ``contracts`` (signed) in base units; no entry price when flat or 0."""
+def position(
+    inst: Instrument,
+    contracts: Decimal,
+    entry: Decimal,
+    *,
+    mark: Decimal = ZERO,
+    liquidation: Decimal = ZERO,
+) -> VenuePosition:
+    """A position of ``contracts`` (signed) in base units. A price of 0 (Gate's "none": an
+    absent, ``null`` or ``""`` field decodes to 0 too) is None: no entry price when flat, no
+    liquidation price when the venue has none (a flat position, or one nothing can
+    liquidate)."""
     qty = from_contracts(inst, contracts)
     return VenuePosition(
-        venue=VENUE, symbol=inst.symbol, qty=qty, entry_price=entry if qty and entry else None
+        venue=VENUE,
+        symbol=inst.symbol,
+        qty=qty,
+        entry_price=entry if qty and entry > 0 else None,
+        mark_price=mark if mark > 0 else None,
+        liquidation_price=liquidation if qty and liquidation > 0 else None,
     )
+
+
+def position_of(inst: Instrument, p: Position | WsPosition) -> VenuePosition:
+    """A REST or pushed position item as a VenuePosition (mark and liquidation price)."""
+    return position(inst, p.size, p.entry_price, mark=p.mark_price, liquidation=p.liq_price)
+
+
+MarginSetting = tuple[Decimal, str]  # (leverage, "cross" | "isolated")
+
+
+def margin_setting(p: Position) -> MarginSetting:
+    """The leverage and margin mode a position answer reports. ``pos_margin_mode`` decides
+    where present (newer answers: then ``lever`` is the leverage when non-zero); otherwise
+    Gate's classic encoding: ``leverage`` 0 is cross at ``cross_leverage_limit``, a positive
+    ``leverage`` isolated at that leverage."""
+    mode = p.pos_margin_mode.lower()
+    if mode not in ("cross", "isolated"):
+        mode = "cross" if p.leverage == 0 else "isolated"
+    if p.lever > 0:
+        return (p.lever, mode)
+    if mode == "cross":
+        return (p.cross_leverage_limit if p.leverage == 0 else p.leverage, mode)
+    return (p.leverage, mode)
 
 
 def order_status(status: str, finish_as: str, size: Decimal, left: Decimal) -> OrderStatus:
@@ -234,5 +273,5 @@ def positions_of(
         if inst is None:
             foreign.append(f"position of {p.size} contracts in {p.contract} (not traded here)")
             continue
-        held.append(position(inst, p.size, p.entry_price))
+        held.append(position_of(inst, p))
     return held, foreign

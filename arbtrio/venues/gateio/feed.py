@@ -37,10 +37,12 @@ input                     outputs
 ``disconnected``          every book invalidated (``Changed``)
 ========================  ==========================================================
 
-Liveness is the shell's: ``idle_timeout`` seconds without a frame end the session (pongs
-count). Gate pushes a contract only when its top levels change, so a quiet contract is not
-stale and there is no per-book staleness rule. ``health.resyncs`` counts resyncs of a live
-book (not the initial sync).
+Every delta applied from the stream stamps its book with the venue's ``t``
+(``L2Book.stamp``: the feed's lag); REST snapshots do not. Liveness is the shell's:
+``idle_timeout`` seconds without a frame end the session (pongs count). Gate pushes a
+contract only when its top levels change, so a quiet contract is not stale and there is
+no per-book staleness rule. ``health.resyncs`` counts resyncs of a live book (not the
+initial sync).
 
 :class:`GateOrderFeed` — the private channels ``futures.orders``, ``futures.usertrades``,
 ``futures.positions`` (payload ``[uid, "!all"]``) and ``futures.balances`` (``[uid]``),
@@ -51,7 +53,10 @@ balance in another currency) is skipped and counted in ``health.skipped``, its n
 delivered; an undecodable order or fill item also re-queries the unfinished orders. Orders
 become :class:`OrderUpdate` and usertrades :class:`Fill` (``Deliver``; fills de-duplicated
 by trade id; a fee paid in points keeps its currency), positions and balances are kept in
-:attr:`GateOrderFeed.positions` and :attr:`GateOrderFeed.balance`.
+:attr:`GateOrderFeed.positions` (traded contracts, with the pushed liquidation price) and
+:attr:`GateOrderFeed.balances` (settle currency → balance; ``available`` is the pushed
+balance less the margin in use at the client's last REST balance answer, a
+:class:`MarginInUse` note) — the client's ``pushed_positions`` / ``pushed_balances``.
 
 Whose order: a ``text`` of ``t-…`` is the client order id. Any other text (Gate's own
 marks: ``api``, ``web``, ``-``…) leaves only the venue's order id: an order push is this
@@ -74,8 +79,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
+import attrs
 import msgspec
 import structlog
 
@@ -104,10 +111,12 @@ __all__ = [
     "PRIVATE_CHANNELS",
     "GateBookFeed",
     "GateOrderFeed",
+    "MarginInUse",
 ]
 
 log = structlog.get_logger("arbtrio.venues.gateio")
 
+ZERO = Decimal(0)
 SETTLE = "USDT"  # the settle currency of the USDT-margined futures this stream serves
 PRIVATE_CHANNELS = ("futures.orders", "futures.usertrades", "futures.positions", "futures.balances")
 AUTH_WS_CODES = frozenset({4, 6, 11})  # WS error codes meaning authentication failed
@@ -117,6 +126,16 @@ _update = codecs.book_update_decoder
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 _RETRIED = (RateLimited, Disconnected, OutcomeUnknown, BadRequest)  # snapshot fetch errors
 _APPLIED = Step.APPLIED
+
+
+@attrs.frozen
+class MarginInUse:
+    """A note from the client's REST balance answer: the margin ``currency`` had in use
+    (``total - available``). Gate's ``futures.balances`` push carries the balance only, so
+    a pushed balance's ``available`` is its balance less this (until the next answer)."""
+
+    currency: str
+    amount: Decimal
 
 
 # -- requests, acks and control messages (both streams) -------------------------------------
@@ -445,8 +464,9 @@ class GateOrderFeed:
         self.idle_timeout = idle_timeout
         self.timer_interval = ping_interval
         self.ping_interval = ping_interval
-        self.positions: dict[str, VenuePosition] = {}  # latest push per contract
-        self.balance: Balance | None = None  # latest push
+        self.positions: dict[str, VenuePosition] = {}  # latest push per traded contract
+        self.balances: dict[str, Balance] = {}  # latest push per settle currency
+        self.margin_in_use: dict[str, Decimal] = {}  # per currency, from MarginInUse notes
         self.tracker = OrderTracker(VENUE, reconcile_every_s=reconcile_every_s, limit=max_orders)
         self._subs = _Subscriptions()
         self._subscribed_at: float | None = None  # None: no subscribed session
@@ -506,8 +526,17 @@ class GateOrderFeed:
             out.append(_request("futures.ping", int(self.wall_clock())))
         return out or NOTHING
 
+    @property
+    def balance(self) -> Balance | None:
+        """The latest balance push of the settle currency (None before the first)."""
+        return self.balances.get(SETTLE)
+
     def note(self, message: Any, now: float) -> Sequence[Output]:
-        """A :class:`Placed` order: tracked until the stream delivers its terminal state."""
+        """A :class:`Placed` order: tracked until the stream delivers its terminal state. A
+        :class:`MarginInUse`: what the next balance pushes subtract for ``available``."""
+        if isinstance(message, MarginInUse):
+            self.margin_in_use[message.currency] = message.amount
+            return NOTHING
         if not isinstance(message, Placed):
             return NOTHING
         return self.tracker.placed(message, now) or NOTHING
@@ -592,7 +621,7 @@ class GateOrderFeed:
             if inst is None:
                 foreign.append(f"position in {p.contract} (not traded here)")
                 continue
-            self.positions[p.contract] = convert.position(inst, p.size, p.entry_price)
+            self.positions[p.contract] = convert.position_of(inst, p)
         self._skip("futures.positions", foreign)
 
     def _balances(self, balances: codecs.Items[codecs.WsBalance]) -> None:
@@ -603,8 +632,11 @@ class GateOrderFeed:
             if currency != SETTLE:
                 foreign.append(f"balance in {currency} (this stream settles in {SETTLE})")
                 continue
-            self.balance = Balance(venue=VENUE, currency=currency, total=b.balance,
-                                   available=b.balance)  # fmt: skip
+            in_use = self.margin_in_use.get(currency, ZERO)
+            self.balances[currency] = Balance(
+                venue=VENUE, currency=currency, total=b.balance,
+                available=max(ZERO, b.balance - in_use),
+            )  # fmt: skip
         self._skip("futures.balances", foreign)
 
     def _undecodable(self, errors: list[str], now: float) -> list[Output]:

@@ -26,9 +26,9 @@ import trio
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import Fill, OrderRequest, OrderStatus, OrderUpdate, Side
 from arbtrio.venues.base import BadRequest, Credentials, OrderNotFound, VenueHealth
-from arbtrio.venues.gateio import GateClient, codecs
+from arbtrio.venues.gateio import GateClient, codecs, convert
 from arbtrio.venues.gateio.errors import error_for
-from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed
+from arbtrio.venues.gateio.feed import GateBookFeed, GateOrderFeed, MarginInUse
 from arbtrio.venues.stream import Changed, Deliver, Fetch, Output
 from arbtrio.venues.tracking import Placed, Requery
 
@@ -64,6 +64,7 @@ class FakeGate:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], tuple[int, bytes]] = {}
         self.asked: list[tuple[str, str, str]] = []
+        self.bodies: list[bytes] = []
 
     def serve(self, method: str, endpoint: str, body: bytes, status: int = 200) -> None:
         self.routes[(method, endpoint)] = (status, body)
@@ -71,6 +72,7 @@ class FakeGate:
     def handler(self, request: httpx.Request) -> httpx.Response:
         endpoint = request.url.path.removeprefix("/api/v4")
         self.asked.append((request.method, endpoint, request.url.query.decode()))
+        self.bodies.append(request.content)
         status, body = self.routes[(request.method, endpoint)]
         return httpx.Response(status, content=body, request=request)
 
@@ -152,6 +154,44 @@ async def test_positions_convert_contracts_to_base_units(name: str) -> None:
     (position,) = await client.fetch_positions()
     assert (position.symbol, position.qty) == ("BTC_USDT", D("-0.944"))  # -9440 × 0.0001
     assert position.entry_price == D("3779.55")
+    assert (position.mark_price, position.liquidation_price) == (D("3780.32"), D("99999999"))
+
+
+async def test_a_cross_position_reports_its_mark_and_liquidation_price() -> None:
+    fake = FakeGate()
+    client = await loaded(fake)
+    fake.serve("GET", "/futures/usdt/positions", raw("rest_positions_cross.json"))
+    (position,) = await client.fetch_positions()
+    assert (position.qty, position.entry_price) == (D("0.0002"), D("62422.6"))
+    assert (position.mark_price, position.liquidation_price) == (D("62377.86"), D("59058.58"))
+
+
+@pytest.mark.parametrize("none", [None, "", "0", 0])
+async def test_no_liquidation_price_is_none(none: Any) -> None:
+    """Gate writes "no liquidation price" (and "no mark") as 0; null and "" are absent."""
+    (cross,) = load("rest_positions_cross.json")
+    fake = FakeGate()
+    client = await loaded(fake)
+    fake.serve("GET", "/futures/usdt/positions",
+               dump([cross | {"liq_price": none, "mark_price": none}]))  # fmt: skip
+    (position,) = await client.fetch_positions()
+    assert position.liquidation_price is None and position.mark_price is None
+    assert position.qty == D("0.0002") and client.health.skipped == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "setting"),
+    [
+        (load("rest_position_leverage.json"), (D(5), "isolated")),  # leverage > 0
+        (load("rest_positions_cross.json")[0], (D(25), "cross")),  # 0: cross_leverage_limit
+        (load("rest_positions.json")[0], (D(30), "isolated")),  # pos_margin_mode and lever
+    ],
+)
+def test_position_answers_tell_the_margin_setting(
+    answer: dict[str, Any], setting: tuple[Decimal, str]
+) -> None:
+    position = codecs.decode_object(codecs.Position, dump(answer), "position")
+    assert convert.margin_setting(position) == setting
 
 
 async def test_positions_in_contracts_arbtrio_does_not_trade_are_skipped_not_fatal() -> None:
@@ -451,6 +491,8 @@ def test_position_pushes_are_kept_in_base_units(name: str, qty: str) -> None:
     assert f.frame(raw(name), 2.0) == ()
     position = f.positions["BTC_USD"]
     assert position.qty == D(qty) and position.entry_price == D("40000.36666661111")
+    assert position.liquidation_price == D("0.1")  # pushed as a number
+    assert position.mark_price is None  # the push documents none
     g = order_feed(USDT)
     g.frame(raw(name), 2.0)
     assert g.positions == {} and g.health.skipped == 1
@@ -463,7 +505,64 @@ def test_balance_pushes_of_the_settle_currency_are_kept() -> None:
     usdt = mutate("ws_balances.json", lambda m: m["result"][0].update(currency="usdt"))
     f.frame(usdt, 2.1)
     assert f.balance is not None and f.balance.currency == "USDT"
-    assert f.balance.total == D("9.998739899488")
+    assert f.balance.total == f.balance.available == D("9.998739899488")
+    assert f.balances == {"USDT": f.balance}
+    f.note(MarginInUse("USDT", D("2.5")), 2.2)  # the last REST answer's margin in use
+    f.frame(usdt, 2.3)
+    assert (f.balances["USDT"].total, f.balances["USDT"].available) == (
+        D("9.998739899488"), D("7.498739899488"),
+    )  # fmt: skip
+    f.note(MarginInUse("USDT", D("20")), 2.4)
+    f.frame(usdt, 2.5)
+    assert f.balances["USDT"].available == 0  # never negative
+
+
+def test_the_client_shows_the_order_streams_pushes() -> None:
+    client = GateClient(credentials=CREDS, wall_clock=lambda: WALL)
+    assert client.pushed_balances is client.orders.balances
+    assert client.pushed_positions is client.orders.positions
+    assert client.pushed_balances == {} and client.pushed_positions == {}
+
+
+# -- leverage and margin mode, against the documented answers ---------------------------------
+async def test_configure_instrument_sends_the_documented_requests() -> None:
+    fake = FakeGate()
+    client = await loaded(fake)
+    fake.serve("POST", "/futures/usdt/positions/cross_mode", raw("rest_position_leverage.json"))
+    fake.serve("POST", "/futures/usdt/positions/BTC_USDT/leverage",
+               dump(load("rest_positions_cross.json")[0]))  # fmt: skip
+    await client.configure_instrument("BTC_USDT", leverage=25, margin_mode="cross")
+    mode, leverage = fake.asked[-2:]
+    assert mode == ("POST", "/futures/usdt/positions/cross_mode", "")
+    assert json.loads(fake.bodies[-2]) == {"mode": "CROSS", "contract": "BTC_USDT"}
+    assert leverage == ("POST", "/futures/usdt/positions/BTC_USDT/leverage",
+                        "leverage=0&cross_leverage_limit=25")  # fmt: skip
+    assert fake.bodies[-1] == b""
+    fake.serve(
+        "POST", "/futures/usdt/positions/BTC_USDT/leverage", raw("rest_position_leverage.json")
+    )
+    await client.configure_instrument("BTC_USDT", leverage=5, margin_mode="isolated")
+    assert fake.asked[-1][2] == "leverage=5"
+    assert json.loads(fake.bodies[-2])["mode"] == "ISOLATED"
+
+
+async def test_configure_instrument_no_change_is_success_and_a_contradiction_is_not() -> None:
+    fake = FakeGate()
+    client = await loaded(fake)
+    no_change = dump({"label": "NO_CHANGE", "message": "no change"})
+    fake.serve("POST", "/futures/usdt/positions/cross_mode", no_change, status=400)
+    fake.serve("POST", "/futures/usdt/positions/BTC_USDT/leverage", no_change, status=400)
+    await client.configure_instrument("BTC_USDT", leverage=5, margin_mode="isolated")
+    fake.serve(
+        "POST", "/futures/usdt/positions/BTC_USDT/leverage", raw("rest_position_leverage.json")
+    )
+    with pytest.raises(BadRequest, match="reports isolated leverage 5"):  # 7 asked
+        await client.configure_instrument("BTC_USDT", leverage=7, margin_mode="isolated")
+    dual = dump({"label": "POSITION_DUAL_MODE", "message": "dual mode"})
+    fake.serve("POST", "/futures/usdt/positions/cross_mode", dual, status=400)
+    with pytest.raises(BadRequest, match="margin mode cross refused") as info:
+        await client.configure_instrument("BTC_USDT", leverage=5, margin_mode="cross")
+    assert info.value.code == "POSITION_DUAL_MODE"
 
 
 def test_the_order_examples_are_foreign_to_a_usdt_client() -> None:

@@ -45,6 +45,20 @@ def test_budgets_follow_the_endpoint_classes_and_ids_share_one_bucket() -> None:
     assert len(rules.buckets) == 6 and len(rules._budgets) <= 8
 
 
+def test_margin_settings_are_other_private_calls_one_bucket_per_endpoint() -> None:
+    rules = GateRules(lambda: WALL)
+    ((btc, _),) = rules.budget("POST", "/futures/usdt/positions/BTC_USDT/leverage")
+    ((eth, _),) = rules.budget("POST", "/futures/usdt/positions/ETH_USDT/leverage")
+    ((mode, _),) = rules.budget("POST", "/futures/usdt/positions/cross_mode")
+    ((positions, _),) = rules.budget("GET", "/futures/usdt/positions")
+    assert btc is eth and (btc.capacity, btc.rate) == (100, 10.0)  # 200 / 10 s per endpoint
+    assert len({id(b) for b in (btc, mode, positions)}) == 3
+    assert set(rules.buckets) == {
+        "private:/futures/usdt/positions/{}/leverage", "private:/futures/usdt/positions/cross_mode",
+        "private:/futures/usdt/positions",
+    }  # fmt: skip
+
+
 def test_answers_are_the_body_and_refusals_the_mapped_error() -> None:
     rules = GateRules(lambda: WALL)
     assert rules.unwrap(answer("GET", 200, b"[]"), "/futures/usdt/orders", False) == b"[]"
