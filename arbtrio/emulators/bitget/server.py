@@ -34,6 +34,15 @@ parsed by :mod:`~arbtrio.emulators.bitget.wire`, signatures checked by
   disagrees with the client's book), ``bad_checksum`` (one update's checksum corrupted).
   ``partial_fill`` happens inside ``market.execute``.
 
+* margin settings (:mod:`~arbtrio.emulators.bitget.margin`): ``set-margin-mode`` and
+  ``set-leverage`` kept per symbol (``settings``; ``crossed`` 20× until configured) and
+  reported by ``GET account``, the position rows and pushes and the order pushes; a mode
+  change with a position open is 45117, a leverage above the contract's ``maxLever``
+  45045, an unchanged leverage 40814. Positions carry ``markPrice`` and the conservative
+  ``liquidationPrice`` of :func:`~arbtrio.emulators.bitget.margin.liquidation_price`;
+  every ``positions`` push is the snapshot of all open positions (``[]`` once flat).
+* ``book_delay_s``: book frames sent that much later than made, their ``ts`` kept.
+
 Simplified: one-way position mode only (``tradeSide`` → 40774), limit ``force: "ioc"``
 orders only, so every order is terminal when its place call answers (cancel → 22001, no
 pending orders); a synchronous rejection leaves no order behind.

@@ -19,6 +19,11 @@ venue's rules and the choices made are in ``specs/012-bitget.md``.
   :class:`~arbtrio.venues.bitget.feed.BitgetOrderFeed` (login, pushes, fills before acks,
   reconciliation through the shared order tracker), each keeping the venue's
   10-messages-a-second send limit.
+* Margin: :meth:`BitgetClient.configure_instrument` sets a symbol's margin mode
+  (``set-margin-mode``) then its leverage (``set-leverage``); answers meaning "already set"
+  are success, any other refusal is ``BadRequest`` naming the value; the symbol's orders
+  then carry that mode. Positions carry the venue's mark and liquidation price; the
+  private stream keeps ``pushed_balances`` and ``pushed_positions``.
 * Lists in REST answers (contracts, funding rates, balances, positions, fills) are decoded
   item by item: an item that does not decode, or names a contract this client does not
   trade, is skipped and counted in ``health.skipped`` (the private stream's in
