@@ -28,6 +28,7 @@ from arbtrio.emulators.app import ApiKeys, HttpRequest
 from arbtrio.emulators.bitget import ApiError, BitgetEmulator
 from arbtrio.emulators.bitget.auth import check_login, login_string_to_sign, rest_string_to_sign
 from arbtrio.emulators.bitget.checksum import book_checksum, checksum_text, signed_crc32
+from arbtrio.emulators.bitget.margin import isolated_margin, liquidation_price
 from arbtrio.emulators.bitget.wire import Login
 from arbtrio.sim.config import default_sim_config
 from arbtrio.sim.driver import MarketDriver
@@ -578,3 +579,200 @@ async def test_order_record_is_served_at_emulator_orders(autojump_clock: Any) ->
     want = {"venue": "bitget", "symbol": SYMBOL, "side": "buy", "qty": "0.05", "price": price}
     assert first | want == first and first["reduce_only"] is False
     assert app.market.order("bitget", "to-1") is None and app.market.order("bitget", "to-2")
+
+
+# -- margin settings, positions, the account -------------------------------------------------
+SET_LEVERAGE = "/api/v2/mix/account/set-leverage"
+SET_MARGIN_MODE = "/api/v2/mix/account/set-margin-mode"
+ACCOUNT = "/api/v2/mix/account/account"
+ALL_POSITION = "/api/v2/mix/position/all-position"
+NOW_MS = 1_700_000_000_000
+
+
+async def post(app: BitgetEmulator, path: str, **fields: Any) -> tuple[int, Any]:
+    body = {"symbol": SYMBOL, "productType": "USDT-FUTURES", "marginCoin": "USDT"} | fields
+    raw = json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+    status, _, answer = await call(
+        app, "POST", path, "", signed_headers("POST", path, "", raw, ts_ms=NOW_MS), raw
+    )
+    return status, answer
+
+
+async def get(app: BitgetEmulator, path: str, query: str) -> Any:
+    status, _, answer = await call(
+        app, "GET", path, query, signed_headers("GET", path, query, ts_ms=NOW_MS)
+    )
+    assert (status, answer["code"]) == (200, "00000"), answer
+    return answer["data"]
+
+
+async def settings_of(app: BitgetEmulator) -> tuple[str, str, str, str]:
+    data = await get(app, ACCOUNT, f"marginCoin=USDT&productType=USDT-FUTURES&symbol={SYMBOL}")
+    return (data["marginMode"], data["crossedMarginLeverage"], data["isolatedLongLever"],
+            data["isolatedShortLever"])  # fmt: skip
+
+
+async def open_position(
+    app: BitgetEmulator, side: str, size: str, cid: str, now_ms: int = NOW_MS
+) -> None:
+    _, asks = app.market.book_levels("bitget", SYMBOL, 1)
+    bids, _ = app.market.book_levels("bitget", SYMBOL, 1)
+    far = asks[0][0] * Decimal("1.002") if side == "buy" else bids[0][0] * Decimal("0.998")
+    body = place_body(clientOid=cid, side=side, size=size, price=str(far.quantize(Decimal("0.1"))))
+    status, answer = await place(app, body, now_ms)
+    assert status == 200, answer
+
+
+async def test_set_leverage_and_margin_mode_are_kept_per_symbol_and_reported() -> None:
+    app = emulator(wall_clock=lambda: NOW_MS / 1000)
+    assert await settings_of(app) == ("crossed", "20", "20", "20")  # never configured
+    status, answer = await post(app, SET_LEVERAGE, leverage="5")
+    assert (status, answer["data"]["crossMarginLeverage"]) == (200, "5")
+    assert (await post(app, SET_LEVERAGE, leverage="5"))[1]["code"] == "40814"  # no change
+    status, answer = await post(app, SET_MARGIN_MODE, marginMode="isolated")
+    assert (status, answer["data"]["marginMode"]) == (200, "isolated")
+    assert (await post(app, SET_MARGIN_MODE, marginMode="isolated"))[1]["code"] == "00000"
+    assert (await post(app, SET_LEVERAGE, leverage="7"))[1]["data"]["longLeverage"] == "7"
+    assert (await post(app, SET_LEVERAGE, leverage="9", holdSide="short"))[0] == 200
+    assert await settings_of(app) == ("isolated", "5", "7", "9")
+    other = await get(app, ACCOUNT, "marginCoin=USDT&productType=USDT-FUTURES&symbol=ETHUSDT")
+    assert (other["marginMode"], other["crossedMarginLeverage"]) == ("crossed", "20")
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "code"),
+    [
+        (SET_LEVERAGE, {"leverage": "126"}, "45045"),  # above the contract's maxLever (125)
+        (SET_LEVERAGE, {"leverage": "0"}, "400172"),
+        (SET_LEVERAGE, {"leverage": "2.5"}, "400172"),
+        (SET_LEVERAGE, {"leverage": 20}, "400172"),  # a number where the docs say string
+        (SET_LEVERAGE, {"leverage": None}, "400172"),  # nothing to set
+        (SET_LEVERAGE, {"leverage": "5", "marginCoin": "usdt"}, "400172"),  # capitalised
+        (SET_LEVERAGE, {"leverage": "5", "symbol": "BTCUSDT_UMCBL"}, "40034"),
+        (SET_LEVERAGE, {"leverage": "5", "productType": "COIN-FUTURES"}, "40020"),
+        (SET_MARGIN_MODE, {"marginMode": "cross"}, "400172"),  # crossed / isolated
+        (SET_MARGIN_MODE, {"marginMode": None}, "400172"),
+    ],
+)
+async def test_margin_setting_refusals(path: str, fields: dict[str, Any], code: str) -> None:
+    app = emulator(wall_clock=lambda: NOW_MS / 1000)
+    status, answer = await post(app, path, **fields)
+    assert (status, answer["code"], answer["data"]) == (400, code, None), answer
+    assert await settings_of(app) == ("crossed", "20", "20", "20")  # nothing changed
+
+
+async def test_a_margin_mode_change_is_refused_while_a_position_is_open(
+    autojump_clock: Any,
+) -> None:
+    app = emulator(wall_clock=lambda: NOW_MS / 1000)
+    await open_position(app, "buy", "0.05", "open-1")
+    assert (await post(app, SET_MARGIN_MODE, marginMode="crossed"))[1]["code"] == "00000"
+    status, answer = await post(app, SET_MARGIN_MODE, marginMode="isolated")
+    assert (status, answer["code"]) == (400, "45117")
+    assert (await post(app, SET_LEVERAGE, leverage="10"))[0] == 200  # leverage may change
+    await open_position(app, "sell", "0.05", "close-1")  # flat again
+    assert (await post(app, SET_MARGIN_MODE, marginMode="isolated"))[0] == 200
+
+
+def test_liquidation_price_formulas() -> None:
+    d = Decimal
+    mmr = d("0.004")
+    # isolated long: entry × (1 − 1/L + mmr); short: entry × (1 + 1/L) / (1 + mmr)
+    long_margin = isolated_margin(d("0.5"), d(60000), 10)
+    assert long_margin == d(3000)
+    assert liquidation_price(d("0.5"), d(60000), long_margin, mmr) == d(60000) * d("0.904")
+    short = liquidation_price(d("-0.5"), d(60000), isolated_margin(d("-0.5"), d(60000), 10), mmr)
+    assert short == d(60000) * d("1.1") / d("1.004")
+    # conservative: never farther from the entry than maintenance on the mark's notional
+    for lev in (2, 5, 20, 100, 125):
+        for qty in (d("0.5"), d("-0.5")):
+            m = isolated_margin(qty, d(60000), lev)
+            ours = liquidation_price(qty, d(60000), m, mmr)
+            # the price where margin + pnl = mmr × |qty| × price
+            exact = (m / abs(qty) - d(60000)) / (mmr - 1) if qty > 0 else (
+                (m / abs(qty) + d(60000)) / (1 + mmr))  # fmt: skip
+            assert (ours >= exact) if qty > 0 else (ours <= exact)
+    # more margin than notional: no liquidation price (<= 0)
+    assert liquidation_price(d(1), d(100), d(200), mmr) < 0
+
+
+async def test_positions_report_settings_mark_and_liquidation_price(autojump_clock: Any) -> None:
+    app = emulator(wall_clock=lambda: NOW_MS / 1000)
+    await post(app, SET_MARGIN_MODE, marginMode="isolated")
+    await post(app, SET_LEVERAGE, leverage="10")
+    await open_position(app, "buy", "0.5", "iso-1")
+    (row,) = await get(app, ALL_POSITION, "marginCoin=USDT&productType=USDT-FUTURES")
+    entry = Decimal(row["openPriceAvg"])
+    assert (row["symbol"], row["holdSide"], Decimal(row["total"]), row["marginMode"],
+            row["leverage"]) == (SYMBOL, "long", Decimal("0.5"), "isolated", "10")  # fmt: skip
+    assert row["keepMarginRate"] == "0.004"
+    want = (entry * (1 - Decimal("0.1") + Decimal("0.004"))).quantize(Decimal("0.1"))
+    assert Decimal(row["liquidationPrice"]) == want
+    mid = app.market.mid("bitget", "BTC")
+    assert Decimal(row["markPrice"]) == Decimal(repr(mid)).quantize(Decimal("0.1"))
+    # cross: from the account's balance (100 000 USDT, no other position): none above 0
+    await open_position(app, "sell", "0.5", "iso-2")
+    await post(app, SET_MARGIN_MODE, marginMode="crossed")
+    await open_position(app, "buy", "0.5", "cross-1")
+    (row,) = await get(app, ALL_POSITION, "productType=USDT-FUTURES")
+    assert (row["marginMode"], row["leverage"], row["liquidationPrice"]) == ("crossed", "20", "0")
+    await open_position(app, "sell", "0.5", "cross-2")
+    await open_position(app, "sell", "10", "cross-3")  # a short of up to 10 BTC on 100 000
+    (row,) = await get(app, ALL_POSITION, "productType=USDT-FUTURES")
+    wallet = app.market.balances("bitget")[0].total
+    entry, size = Decimal(row["openPriceAvg"]), Decimal(row["total"])
+    want = ((entry + wallet / size) / Decimal("1.004")).quantize(Decimal("0.1"))
+    assert (row["holdSide"], Decimal(row["liquidationPrice"])) == ("short", want)
+
+
+async def test_position_pushes_are_snapshots_of_every_open_position(autojump_clock: Any) -> None:
+    app = emulator(wall_clock=lambda: float(LOGIN_TS))
+    login = {"apiKey": KEYS.api_key, "passphrase": KEYS.passphrase, "timestamp": LOGIN_TS,
+             "sign": LOGIN_SIGN}  # fmt: skip
+    now_ms = int(LOGIN_TS) * 1000
+    async with connect(app, "/v2/ws/private") as ws:
+        await ws.send(json.dumps({"op": "login", "args": [login]}))
+        assert (await ws.recv_json())["event"] == "login"
+        for channel in ("positions", "account"):
+            await ws.send(subscribe(channel, "default"))
+            assert (await ws.recv_json())["event"] == "subscribe"
+        await open_position(app, "buy", "0.05", "push-1", now_ms)
+        positions, account = await ws.recv_json(), await ws.recv_json()
+        await open_position(app, "sell", "0.05", "push-2", now_ms)
+        closed, account2 = await ws.recv_json(), await ws.recv_json()
+    assert positions["arg"] == {"instType": "USDT-FUTURES", "channel": "positions",
+                                "instId": "default"}  # fmt: skip
+    (item,) = positions["data"]
+    assert (item["instId"], item["holdSide"], Decimal(item["total"]), item["marginMode"]) == (
+        SYMBOL, "long", Decimal("0.05"), "crossed")  # fmt: skip
+    assert Decimal(item["markPrice"]) > 0 and "liquidationPrice" in item
+    assert closed["arg"]["channel"] == "positions" and closed["data"] == []  # flat: left out
+    assert account["arg"]["coin"] == "default" and account2["data"][0]["marginCoin"] == "USDT"
+    assert Decimal(account2["data"][0]["equity"]) == app.market.balances("bitget")[0].total
+
+
+async def test_book_frames_can_be_delayed_keeping_their_timestamps(autojump_clock: Any) -> None:
+    epoch = 1_700_000_000.0
+    app = emulator(wall_clock=lambda: epoch + trio.current_time())
+    async with trio.open_nursery() as nursery, connect(app, "/v2/ws/public") as ws:
+        await nursery.start(app.driver.run)
+        await ws.send(subscribe("books"))
+        await ws.recv_json()  # the ack
+
+        async def lags(n: int) -> list[float]:
+            out = []
+            for _ in range(n):
+                frame = await ws.recv_json()
+                received = epoch + trio.current_time()
+                assert frame["ts"] == int(frame["data"][0]["ts"])
+                out.append(received - frame["ts"] / 1000)
+            return out
+
+        assert max(await lags(10)) < 0.01
+        app.book_delay_s = 0.8
+        await lags(15)  # those made before the change arrive on time
+        assert all(abs(lag - 0.8) < 0.01 for lag in (await lags(10)))
+        app.book_delay_s = 0.0
+        await lags(20)
+        assert max(await lags(10)) < 0.01
+        nursery.cancel_scope.cancel()

@@ -74,6 +74,9 @@ ENDPOINTS: dict[tuple[str, str], Limit] = {
     ("GET", "/api/v2/mix/order/detail"): Limit(10, "uid"),
     ("GET", "/api/v2/mix/order/orders-pending"): Limit(10, "uid"),
     ("GET", "/api/v2/mix/order/fills"): Limit(10, "uid"),  # the docs give none: 10/s
+    ("GET", "/api/v2/mix/account/account"): Limit(10, "uid"),
+    ("POST", "/api/v2/mix/account/set-leverage"): Limit(5, "uid"),
+    ("POST", "/api/v2/mix/account/set-margin-mode"): Limit(5, "uid"),
 }
 """Every REST endpoint the emulator serves, with its documented limit."""
 
@@ -89,6 +92,15 @@ CLIENT_OID_CHARS = frozenset(
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+_#"
 )  # FAQ: [0-9a-zA-Z-+_#], length < 50
 CLIENT_OID_MAX_LEN = 49
+
+
+# -- margin -----------------------------------------------------------------------------------
+DEFAULT_MARGIN_MODE = "crossed"  # a symbol never configured
+DEFAULT_LEVERAGE = 20  # the docs' examples' leverage, for a symbol never configured
+MIN_LEVERAGE = 1
+MAX_LEVERAGE = 125  # a contract without its own maxLever (the docs' BTCUSDT first tier)
+MAINTENANCE_MARGIN_RATE = "0.004"  # keepMarginRate of the docs' BTCUSDT first tier
+NO_LIQUIDATION_PRICE = "0"  # "<= 0: no liquidation price at this time"
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -134,6 +146,12 @@ SYMBOL_UNKNOWN = RestCode("40034", "Parameter {value!r} does not exist")
 HEDGE_ORDER_ON_ONE_WAY = RestCode(
     "40774",
     "The order type for unilateral position must also be the unilateral position type.",
+)
+# margin settings
+NO_CHANGE_IN_LEVERAGE = RestCode("40814", "No change in leverage")
+LEVERAGE_OVER_MAX = RestCode("45045", "Exceeds the maximum possible leverage {maximum}")
+MARGIN_MODE_LOCKED = RestCode(
+    "45117", "Currently holding positions or orders, the margin mode cannot be adjusted"
 )
 # rate limits
 TOO_MANY_REQUESTS = RestCode("429", "Too Many Requests", 429)

@@ -34,6 +34,15 @@ parsed by :mod:`~arbtrio.emulators.bitget.wire`, signatures checked by
   disagrees with the client's book), ``bad_checksum`` (one update's checksum corrupted).
   ``partial_fill`` happens inside ``market.execute``.
 
+* margin settings (:mod:`~arbtrio.emulators.bitget.margin`): ``set-margin-mode`` and
+  ``set-leverage`` kept per symbol (``settings``; ``crossed`` 20× until configured) and
+  reported by ``GET account``, the position rows and pushes and the order pushes; a mode
+  change with a position open is 45117, a leverage above the contract's ``maxLever``
+  45045, an unchanged leverage 40814. Positions carry ``markPrice`` and the conservative
+  ``liquidationPrice`` of :func:`~arbtrio.emulators.bitget.margin.liquidation_price`;
+  every ``positions`` push is the snapshot of all open positions (``[]`` once flat).
+* ``book_delay_s``: book frames sent that much later than made, their ``ts`` kept.
+
 Simplified: one-way position mode only (``tradeSide`` → 40774), limit ``force: "ioc"``
 orders only, so every order is terminal when its place call answers (cancel → 22001, no
 pending orders); a synchronous rejection leaves no order behind.
@@ -41,6 +50,7 @@ pending orders); a synchronous rejection leaves no order behind.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -67,6 +77,11 @@ from arbtrio.emulators.app import (
 from arbtrio.emulators.bitget import auth, wire
 from arbtrio.emulators.bitget import protocol as p
 from arbtrio.emulators.bitget.checksum import RawLevel, book_checksum, corrupted
+from arbtrio.emulators.bitget.margin import (
+    Setting,
+    isolated_margin,
+    liquidation_price,
+)
 from arbtrio.emulators.bitget.protocol import ApiError
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
@@ -76,6 +91,7 @@ log = structlog.get_logger("arbtrio.emulators.bitget")
 VENUE = "bitget"
 PLACE_ORDER = ("POST", "/api/v2/mix/order/place-order")
 ZERO = Decimal(0)
+MMR = Decimal(p.MAINTENANCE_MARGIN_RATE)
 Ladder = list[tuple[Decimal, Decimal]]
 _STATUS = {
     OrderStatus.FILLED: "filled",
@@ -134,12 +150,23 @@ class _Sub:
     asks: Ladder
 
 
+def _book_queue() -> tuple[
+    trio.MemorySendChannel[tuple[float, str]], trio.MemoryReceiveChannel[tuple[float, str]]
+]:
+    return trio.open_memory_channel[tuple[float, str]](math.inf)
+
+
 @attrs.define(eq=False)
 class _Public:
-    """A public connection's state: its session and book subscriptions."""
+    """A public connection's state: its session and book subscriptions, and the book
+    frames held back by :attr:`BitgetEmulator.book_delay_s` (due time, text), in order."""
 
     session: _Session
     subs: dict[tuple[str, str], _Sub] = attrs.Factory(dict)
+    held: tuple[
+        trio.MemorySendChannel[tuple[float, str]], trio.MemoryReceiveChannel[tuple[float, str]]
+    ] = attrs.Factory(_book_queue)
+    holding: int = 0  # frames queued in ``held`` and not sent yet
 
 
 @attrs.define(eq=False)
@@ -152,6 +179,7 @@ class _Order:
     price: Decimal
     reduce_only: bool
     created_ms: int
+    margin_mode: str = p.DEFAULT_MARGIN_MODE
 
 
 class BitgetEmulator(TwoSocketEmulator[_Public]):
@@ -161,7 +189,9 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
     ``timeout_hold_s`` (how long an ack-timeout fault holds the answer),
     ``ping_timeout_s`` (a stream without a ``ping`` for that long is closed).
     Test hooks: ``requests`` (REST requests received), ``orders`` (executed orders by
-    clientOid), ``faults``, :meth:`inject_public`, ``order_log``.
+    clientOid), ``faults``, :meth:`inject_public`, ``order_log``, ``settings`` (symbol →
+    its margin :class:`~arbtrio.emulators.bitget.margin.Setting`), ``book_delay_s`` (book
+    frames sent that much later than made, their ``ts`` kept: a lagging, flowing feed).
     """
 
     venue = VENUE
@@ -191,6 +221,8 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
         self._ip_blocked_until = float("-inf")
         self._ws_open = 0
         self._ws_connects: deque[float] = deque()
+        self.settings: dict[str, Setting] = {}
+        self.book_delay_s = 0.0
 
     def _now_ms(self) -> int:
         return int(self.wall_clock() * 1000)
@@ -311,9 +343,35 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
                    version=self.market.book_version(VENUE, arg.instId), bids=bids,
                    asks=asks)  # fmt: skip
         state.subs[key] = sub
-        await ws.send_text(self._book_frame(sub, "snapshot", bids, asks, False))
+        await self._send_book(ws, state, self._book_frame(sub, "snapshot", bids, asks, False))
+
+    async def _send_book(self, ws: AsgiWebSocket, state: _Public, text: str) -> None:
+        """Send a book frame now (the caller holds the lock), or, while ``book_delay_s`` is
+        set or frames are still held, queue it for ``book_delay_s`` later (in order)."""
+        delay = self.book_delay_s
+        if delay <= 0 and not state.holding:
+            await ws.send_text(text)
+            return
+        state.holding += 1
+        state.held[0].send_nowait((trio.current_time() + max(delay, 0.0), text))
+
+    async def _held_sender(self, ws: AsgiWebSocket, state: _Public, lock: trio.Lock) -> None:
+        """Send each held book frame at its due time, in the order made."""
+        async for due, text in state.held[1]:
+            await trio.sleep_until(due)
+            async with lock:
+                await ws.send_text(text)
+            state.holding -= 1
 
     async def _publisher(
+        self, ws: AsgiWebSocket, state: _Public, lock: trio.Lock, cancel_scope: trio.CancelScope
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._held_sender, ws, state, lock)
+            await self._publish(ws, state, lock, cancel_scope)
+            nursery.cancel_scope.cancel()
+
+    async def _publish(
         self, ws: AsgiWebSocket, state: _Public, lock: trio.Lock, cancel_scope: trio.CancelScope
     ) -> None:
         market, subs = self.market, state.subs
@@ -355,7 +413,7 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
                         continue
                     bad = corrupt and action == "update"
                     corrupt = corrupt and not bad
-                    await ws.send_text(self._book_frame(sub, action, db, da, bad))
+                    await self._send_book(ws, state, self._book_frame(sub, action, db, da, bad))
 
     # -- private stream ------------------------------------------------------------------------
     async def _private_ws(self, ws: AsgiWebSocket) -> None:
@@ -588,22 +646,157 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
         coin = params.get("marginCoin", p.MARGIN_COIN)
         if coin.upper() != p.MARGIN_COIN:
             raise p.PARAM_INVALID(detail=f"marginCoin {coin!r}")
-        return [self._position(pos.symbol, rest=True) for pos in self.market.positions(VENUE)]
+        return self._position_rows(rest=True)
 
-    def _position(self, symbol: str, *, rest: bool) -> dict[str, Any]:
-        """One position row: REST ``all-position`` (keyed ``symbol``) or the ``positions``
-        channel (keyed ``instId``)."""
-        qty = self.market.position(VENUE, symbol)
-        entry = next((pos.entry_price for pos in self.market.positions(VENUE)
-                      if pos.symbol == symbol), None)  # fmt: skip
-        row = {"symbol" if rest else "instId": symbol, "marginCoin": p.MARGIN_COIN,
-               "holdSide": "long" if qty >= 0 else "short", "total": str(abs(qty)),
-               "available": str(abs(qty)), "openPriceAvg": str(entry) if entry else "",
-               "marginMode": "crossed", "posMode": "one_way_mode", "leverage": "20",
-               "achievedProfits": "0", "unrealizedPL": "0", "totalFee": "0",
-               "deductedFee": "0"}  # fmt: skip
-        row |= {"locked": "0", "openDelegateSize": "0"} if rest else {"frozen": "0"}
-        return row
+    def _setting(self, symbol: str) -> Setting:
+        """``symbol``'s settings (the defaults until configured)."""
+        setting = self.settings.get(symbol)
+        if setting is None:
+            lev = p.DEFAULT_LEVERAGE
+            setting = self.settings[symbol] = Setting(p.DEFAULT_MARGIN_MODE, lev, lev, lev)
+        return setting
+
+    def _mark(self, inst: Instrument) -> Decimal:
+        """The mark price: the venue's mid, on the tick."""
+        return Decimal(repr(self.market.mid(VENUE, inst.asset))).quantize(inst.tick_size)
+
+    def _position_rows(self, *, rest: bool) -> list[dict[str, Any]]:
+        """Every open position: REST ``all-position`` rows (keyed ``symbol``) or the
+        ``positions`` push's snapshot (keyed ``instId``; a closed position is left out).
+        Leverage and margin mode are the symbol's settings; the liquidation price is
+        :func:`~arbtrio.emulators.bitget.margin.liquidation_price` — the position's
+        isolated margin, or for cross the wallet balance less every other position's
+        initial margin and unrealised loss."""
+        positions = [pos for pos in self.market.positions(VENUE) if pos.qty != 0]
+        wallet = sum((b.total for b in self.market.balances(VENUE)
+                      if b.currency == p.MARGIN_COIN), ZERO)  # fmt: skip
+        facts = []
+        for pos in positions:
+            inst = self.instruments[pos.symbol]
+            entry = pos.entry_price or self._mark(inst)
+            lev = self._setting(pos.symbol).leverage(pos.qty > 0)
+            mark = self._mark(inst)
+            facts.append((pos, inst, entry, lev, mark, isolated_margin(pos.qty, entry, lev),
+                          pos.qty * (mark - entry)))  # fmt: skip
+        rows = []
+        for pos, inst, entry, lev, mark, im, upnl in facts:
+            setting = self._setting(pos.symbol)
+            if setting.margin_mode == "isolated":
+                margin = im
+            else:
+                others = [f for f in facts if f[0].symbol != pos.symbol]
+                margin = (wallet - sum((f[5] for f in others), ZERO)
+                          + sum((min(f[6], ZERO) for f in others), ZERO))  # fmt: skip
+            liq = liquidation_price(pos.qty, entry, margin, MMR)
+            liq_text = f"{liq:.{_decimals(inst.tick_size)}f}" if liq > 0 else (
+                p.NO_LIQUIDATION_PRICE)  # fmt: skip
+            size = str(abs(pos.qty))
+            row = {"symbol" if rest else "instId": pos.symbol, "marginCoin": p.MARGIN_COIN,
+                   "holdSide": "long" if pos.qty > 0 else "short", "total": size,
+                   "available": size, "openPriceAvg": str(entry),
+                   "marginMode": setting.margin_mode, "posMode": "one_way_mode",
+                   "leverage": str(lev), "marginSize": str(im), "achievedProfits": "0",
+                   "unrealizedPL": str(upnl), "liquidationPrice": liq_text,
+                   "keepMarginRate": p.MAINTENANCE_MARGIN_RATE, "markPrice": str(mark),
+                   "totalFee": "", "deductedFee": "0", "assetMode": "single",
+                   "cTime": str(self._now_ms()), "uTime": str(self._now_ms())}  # fmt: skip
+            row |= {"locked": "0", "openDelegateSize": "0"} if rest else {"frozen": "0"}
+            rows.append(row)
+        return rows
+
+    # -- margin settings -------------------------------------------------------------------------
+    def _settings_target(self, symbol: str | None, product_type: str | None,
+                         margin_coin: str | None) -> Instrument:  # fmt: skip
+        _product_type(product_type)
+        if margin_coin != p.MARGIN_COIN:
+            raise p.PARAM_INVALID(detail=f"marginCoin {margin_coin!r} (capitalised USDT)")
+        return self._inst(symbol or "")
+
+    async def _single_account(self, req: HttpRequest) -> Any:
+        """``GET account``: the margin coin's balance and ``symbol``'s settings."""
+        params = self._params(req, "symbol", "productType", "marginCoin")
+        inst = self._settings_target(params["symbol"], params["productType"],
+                                     params["marginCoin"].upper())  # fmt: skip
+        setting = self._setting(inst.symbol)
+        balance = next((b for b in self.market.balances(VENUE)
+                        if b.currency == p.MARGIN_COIN), None)  # fmt: skip
+        total = str(balance.total) if balance else "0"
+        available = str(balance.available) if balance else "0"
+        return {"marginCoin": p.MARGIN_COIN, "locked": "0", "available": available,
+                "crossedMaxAvailable": available, "isolatedMaxAvailable": available,
+                "maxTransferOut": available, "accountEquity": total, "usdtEquity": total,
+                "crossedRiskRate": "0", "crossedMarginLeverage": str(setting.cross_leverage),
+                "isolatedLongLever": str(setting.long_leverage),
+                "isolatedShortLever": str(setting.short_leverage),
+                "marginMode": setting.margin_mode, "posMode": "one_way_mode",
+                "unrealizedPL": "", "coupon": "0", "crossedUnrealizedPL": "0",
+                "isolatedUnrealizedPL": "0", "assetMode": "single"}  # fmt: skip
+
+    async def _set_margin_mode(self, req: HttpRequest) -> Any:
+        """Change ``symbol``'s margin mode: an unchanged mode is success; a change while
+        the symbol has a position is refused (45117; orders never rest here)."""
+        try:
+            body = wire.decode_set_margin_mode(req.body)
+        except wire.Malformed as exc:
+            raise p.PARAM_INVALID(detail=exc.reason) from None
+        inst = self._settings_target(body.symbol, body.productType, body.marginCoin)
+        if body.marginMode not in p.MARGIN_MODES:
+            raise p.PARAM_INVALID(detail=f"marginMode {body.marginMode!r}")
+        setting = self._setting(inst.symbol)
+        if body.marginMode != setting.margin_mode:
+            if self.market.position(VENUE, inst.symbol) != 0:
+                raise p.MARGIN_MODE_LOCKED()
+            setting.margin_mode = body.marginMode
+        answer = setting.as_answer(inst.symbol, p.MARGIN_COIN)
+        del answer["crossMarginLeverage"]  # not in this answer (the docs' example)
+        return answer
+
+    async def _set_leverage(self, req: HttpRequest) -> Any:
+        """Set ``symbol``'s leverage in its margin mode: cross takes ``longLeverage`` else
+        ``leverage``; isolated (one-way) ``leverage`` for both sides (or the ``holdSide``
+        one) and ``longLeverage`` / ``shortLeverage`` per side. Integers from 1 to the
+        contract's ``maxLever`` (above: 45045); nothing changed: 40814."""
+        try:
+            body = wire.decode_set_leverage(req.body)
+        except wire.Malformed as exc:
+            raise p.PARAM_INVALID(detail=exc.reason) from None
+        inst = self._settings_target(body.symbol, body.productType, body.marginCoin)
+        maximum = inst.max_leverage or p.MAX_LEVERAGE
+
+        def lever(name: str, text: str | None) -> int | None:
+            if text is None:
+                return None
+            if not text.isdigit() or int(text) < p.MIN_LEVERAGE:
+                raise p.PARAM_INVALID(detail=f"{name} {text!r}")
+            if int(text) > maximum:
+                raise p.LEVERAGE_OVER_MAX(maximum=maximum)
+            return int(text)
+
+        both, long, short = (lever("leverage", body.leverage),
+                             lever("longLeverage", body.longLeverage),
+                             lever("shortLeverage", body.shortLeverage))  # fmt: skip
+        if body.holdSide is not None and body.holdSide not in ("long", "short"):
+            raise p.PARAM_INVALID(detail=f"holdSide {body.holdSide!r}")
+        setting = self._setting(inst.symbol)
+        before = attrs.evolve(setting)
+        if setting.margin_mode == "crossed":
+            chosen = long if long is not None else both
+            if chosen is None:
+                raise p.PARAM_INVALID(detail="leverage cannot be empty")
+            setting.cross_leverage = chosen
+        else:
+            if both is None and long is None and short is None:
+                raise p.PARAM_INVALID(detail="leverage cannot be empty")
+            if both is not None:
+                if body.holdSide != "short":
+                    setting.long_leverage = both
+                if body.holdSide != "long":
+                    setting.short_leverage = both
+            setting.long_leverage = long if long is not None else setting.long_leverage
+            setting.short_leverage = short if short is not None else setting.short_leverage
+        if setting == before:
+            raise p.NO_CHANGE_IN_LEVERAGE()
+        return setting.as_answer(inst.symbol, p.MARGIN_COIN)
 
     # -- orders --------------------------------------------------------------------------------
     async def _place(self, req: HttpRequest) -> Any:
@@ -656,7 +849,7 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
                           else ex.reason)  # fmt: skip
         order = _Order(order_id=ex.venue_order_id, client_oid=cid, symbol=inst.symbol, side=side,
                        qty=qty, price=price, reduce_only=reduce_only,
-                       created_ms=self._now_ms())  # fmt: skip
+                       created_ms=self._now_ms(), margin_mode=body.marginMode)  # fmt: skip
         self.orders[cid] = order
         self.by_order_id[order.order_id] = cid
         self._push_order_events(order)
@@ -739,8 +932,7 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
             if self.faults("duplicate_fill"):
                 self._push("fill", [row], order.symbol)
         self._push("orders", [self._order_push(order, report)], order.symbol)
-        if self.market.position(VENUE, order.symbol) != 0:
-            self._push("positions", [self._position(order.symbol, rest=False)])
+        self._push("positions", self._position_rows(rest=False))  # every open one (or none)
         self._push(p.ACCOUNT_CHANNEL, self._account_push_rows())
 
     def _fill_row(self, order: _Order, fill: Fill) -> dict[str, Any]:
@@ -764,8 +956,9 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
                 "instId": order.symbol, "price": str(order.price), "size": str(order.qty),
                 "side": order.side.value, "posSide": "net",
                 "tradeSide": f"{order.side.value}_single", "posMode": "one_way_mode",
-                "orderType": "limit", "force": "ioc", "marginMode": "crossed",
-                "marginCoin": p.MARGIN_COIN, "leverage": "20", "status": _STATUS[report.status],
+                "orderType": "limit", "force": "ioc", "marginMode": order.margin_mode,
+                "marginCoin": p.MARGIN_COIN, "leverage": self._order_leverage(order),
+                "status": _STATUS[report.status],
                 "accBaseVolume": str(report.filled_qty),
                 "priceAvg": str(report.avg_price) if report.avg_price is not None else "",
                 "tradeId": last.trade_id if last else "",
@@ -780,6 +973,9 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
                 "pnl": "0", "totalProfits": "0", "stpMode": "none", "enterPointSource": "API",
                 "cancelReason": "" if report.status is OrderStatus.FILLED else "normal_cancel",
                 "cTime": str(order.created_ms), "uTime": str(self._now_ms())}  # fmt: skip
+
+    def _order_leverage(self, order: _Order) -> str:
+        return str(self._setting(order.symbol).leverage(order.side is Side.BUY))
 
     def _find(self, order_id: str | None, client_oid: str | None) -> _Order | None:
         """The order by ``orderId`` (which wins when both are given) or ``clientOid``."""
@@ -812,8 +1008,9 @@ class BitgetEmulator(TwoSocketEmulator[_Public]):
                 "priceAvg": str(report.avg_price) if report.avg_price is not None else "",
                 "fee": str(-fee), "price": str(order.price), "state": _STATUS[report.status],
                 "side": order.side.value, "force": "ioc", "totalProfits": "0", "posSide": "net",
-                "marginCoin": p.MARGIN_COIN, "orderType": "limit", "leverage": "20",
-                "marginMode": "crossed", "reduceOnly": "YES" if order.reduce_only else "NO",
+                "marginCoin": p.MARGIN_COIN, "orderType": "limit",
+                "leverage": self._order_leverage(order), "marginMode": order.margin_mode,
+                "reduceOnly": "YES" if order.reduce_only else "NO",
                 "tradeSide": f"{order.side.value}_single", "posMode": "one_way_mode",
                 "orderSource": "normal", "cancelReason": "",
                 "cTime": str(order.created_ms), "uTime": str(order.created_ms)}  # fmt: skip
@@ -909,5 +1106,8 @@ _ROUTES: dict[tuple[str, str], Callable[[BitgetEmulator, HttpRequest], Any]] = {
     ("GET", "/api/v2/mix/order/detail"): BitgetEmulator._detail,
     ("GET", "/api/v2/mix/order/orders-pending"): BitgetEmulator._pending,
     ("GET", "/api/v2/mix/order/fills"): BitgetEmulator._fills,
+    ("GET", "/api/v2/mix/account/account"): BitgetEmulator._single_account,
+    ("POST", "/api/v2/mix/account/set-leverage"): BitgetEmulator._set_leverage,
+    ("POST", "/api/v2/mix/account/set-margin-mode"): BitgetEmulator._set_margin_mode,
 }
 assert set(_ROUTES) == set(p.ENDPOINTS), "every served endpoint has its documented limit"

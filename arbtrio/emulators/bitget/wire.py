@@ -81,7 +81,31 @@ class CancelOrder(msgspec.Struct, frozen=True):
     clientOid: str | None = None
 
 
+class SetLeverage(msgspec.Struct, frozen=True):
+    """``POST /api/v2/mix/account/set-leverage``: ``leverage`` and/or ``longLeverage`` /
+    ``shortLeverage`` (strings), ``holdSide`` (``long``/``short``) optional."""
+
+    symbol: str
+    productType: str
+    marginCoin: str
+    leverage: str | None = None
+    longLeverage: str | None = None
+    shortLeverage: str | None = None
+    holdSide: str | None = None
+
+
+class SetMarginMode(msgspec.Struct, frozen=True):
+    """``POST /api/v2/mix/account/set-margin-mode``: every field required."""
+
+    symbol: str
+    productType: str
+    marginCoin: str
+    marginMode: str
+
+
 _ws_request = msgspec.json.Decoder(WsRequest)
+_set_leverage = msgspec.json.Decoder(SetLeverage)
+_set_margin_mode = msgspec.json.Decoder(SetMarginMode)
 _place = msgspec.json.Decoder(PlaceOrder)
 _cancel = msgspec.json.Decoder(CancelOrder)
 
@@ -121,6 +145,20 @@ def decode_place(body: bytes) -> PlaceOrder:
 def decode_cancel(body: bytes) -> CancelOrder:
     try:
         return _cancel.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Malformed(_reason(exc)) from None
+
+
+def decode_set_leverage(body: bytes) -> SetLeverage:
+    try:
+        return _set_leverage.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Malformed(_reason(exc)) from None
+
+
+def decode_set_margin_mode(body: bytes) -> SetMarginMode:
+    try:
+        return _set_margin_mode.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise Malformed(_reason(exc)) from None
 

@@ -19,6 +19,11 @@ venue's rules and the choices made are in ``specs/012-bitget.md``.
   :class:`~arbtrio.venues.bitget.feed.BitgetOrderFeed` (login, pushes, fills before acks,
   reconciliation through the shared order tracker), each keeping the venue's
   10-messages-a-second send limit.
+* Margin: :meth:`BitgetClient.configure_instrument` sets a symbol's margin mode
+  (``set-margin-mode``) then its leverage (``set-leverage``); answers meaning "already set"
+  are success, any other refusal is ``BadRequest`` naming the value; the symbol's orders
+  then carry that mode. Positions carry the venue's mark and liquidation price; the
+  private stream keeps ``pushed_balances`` and ``pushed_positions``.
 * Lists in REST answers (contracts, funding rates, balances, positions, fills) are decoded
   item by item: an item that does not decode, or names a contract this client does not
   trade, is skipped and counted in ``health.skipped`` (the private stream's in
@@ -55,17 +60,33 @@ from arbtrio.core.types import (
 )
 from arbtrio.venues.base import (
     AuthenticationFailed,
+    BadRequest,
     BookCallback,
     Credentials,
+    Disconnected,
     MalformedMessage,
+    MarginMode,
     OrderNotFound,
     OutcomeUnknown,
     PreparedRequest,
+    RateLimited,
+    VenueError,
     VenueHealth,
 )
 from arbtrio.venues.bitget import codecs as c
-from arbtrio.venues.bitget.errors import error_for, http_error_for
-from arbtrio.venues.bitget.feed import ORDER_STATUS, BitgetBookFeed, BitgetOrderFeed, fill_of
+from arbtrio.venues.bitget.errors import (
+    MARGIN_MODE_LOCKED,
+    NOT_MODIFIED,
+    error_for,
+    http_error_for,
+)
+from arbtrio.venues.bitget.feed import (
+    ORDER_STATUS,
+    BitgetBookFeed,
+    BitgetOrderFeed,
+    fill_of,
+    position_of,
+)
 from arbtrio.venues.bitget.prepare import (
     ORDER_PATH,
     BitgetAccount,
@@ -108,10 +129,19 @@ ENDPOINT_LIMITS: Mapping[str, float] = {
     "/api/v2/mix/order/fills": 10,
     "/api/v2/mix/account/accounts": 10,
     "/api/v2/mix/position/all-position": 5,
+    "/api/v2/mix/account/account": 10,
+    "/api/v2/mix/account/set-leverage": 5,
+    "/api/v2/mix/account/set-margin-mode": 5,
 }
 
 DEFAULT_MAKER = Decimal("0.0002")  # the standard rates, when a contract names none
 DEFAULT_TAKER = Decimal("0.0006")
+SET_LEVERAGE = "/api/v2/mix/account/set-leverage"
+SET_MARGIN_MODE = "/api/v2/mix/account/set-margin-mode"
+SINGLE_ACCOUNT = "/api/v2/mix/account/account"
+VENUE_MARGIN_MODES: Mapping[str, str] = {"cross": "crossed", "isolated": "isolated"}
+# What a settings call may raise as itself; any other venue answer is a refusal (BadRequest).
+_PASS_THROUGH = (AuthenticationFailed, RateLimited, Disconnected, OutcomeUnknown)
 FILL_PAGE = 100  # rows per /order/fills page (the venue's maximum)
 MAX_FILL_PAGES = 10
 T = TypeVar("T")
@@ -241,6 +271,10 @@ class BitgetClient:
             instruments=self.instruments,
             reconcile_every_s=reconcile_every_s,
         )
+        # What the private stream last pushed: the protocol's own maps, written by its reader.
+        self.pushed_balances: dict[str, Balance] = self.orders.pushed_balances
+        self.pushed_positions: dict[str, VenuePosition] = self.orders.pushed_positions
+        self.margin_modes: dict[str, str] = {}  # symbol -> venue margin mode configured
         # Built now so that placements can post to it before (and while) it runs.
         self.order_stream = Stream(
             VENUE, "orders", self.orders, websocket(self.private_ws_url), self.private_health,
@@ -262,10 +296,11 @@ class BitgetClient:
             raise AuthenticationFailed(VENUE, "no API credentials: this client is public-data only")
         return self.credentials
 
-    def _account(self) -> BitgetAccount:
-        return BitgetAccount.from_credentials(
-            self._require_credentials(), self.margin_mode, self.hedge_mode
-        )
+    def _account(self, symbol: str = "") -> BitgetAccount:
+        """Signing and order shape; the margin mode is ``symbol``'s configured one (else the
+        client's ``margin_mode``)."""
+        mode = self.margin_modes.get(symbol, self.margin_mode)
+        return BitgetAccount.from_credentials(self._require_credentials(), mode, self.hedge_mode)
 
     def _ts_ms(self) -> int:
         """The signature timestamp, taken right before sending (after any budget wait)."""
@@ -365,6 +400,64 @@ class BitgetClient:
             self.instruments[inst.symbol] = inst
         return result
 
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        """Set ``symbol``'s margin mode, then its leverage (``set-margin-mode``, then
+        ``set-leverage``; margin coin USDT). A setting already in place is success: the
+        venue answers ``00000`` for an unchanged margin mode and ``40814``/``45054`` ("No
+        change in leverage") for an unchanged leverage; a mode change refused for open
+        positions or orders (``45117``) is success when the symbol's account already has
+        that mode (``GET account``). Orders then carry this margin mode. Raises BadRequest
+        naming the value for any refusal (leverage above the contract's maximum, a mode
+        change with positions open); auth, rate-limit and transport errors as themselves."""
+        venue_mode = VENUE_MARGIN_MODES.get(margin_mode)
+        if venue_mode is None:
+            raise BadRequest(VENUE, f"{symbol}: margin mode {margin_mode!r} is not cross/isolated")
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise BadRequest(VENUE, f"{symbol}: leverage {leverage!r} must be an integer >= 1")
+        mode_body = c.SetMarginMode(symbol=symbol, productType=PRODUCT, marginCoin="USDT",
+                                    marginMode=venue_mode)  # fmt: skip
+        try:
+            await self._setting(SET_MARGIN_MODE, mode_body)
+        except BadRequest as exc:
+            if exc.code != MARGIN_MODE_LOCKED or await self._margin_mode_of(symbol) != venue_mode:
+                raise BadRequest(VENUE, f"{symbol}: margin mode {venue_mode} refused: "
+                                 f"{exc.message}", code=exc.code) from None  # fmt: skip
+            log.info("bitget.margin_mode.already_set", symbol=symbol, mode=venue_mode)
+        self.margin_modes[symbol] = venue_mode
+        text = str(leverage)
+        lev_body = c.SetLeverage(symbol=symbol, productType=PRODUCT, marginCoin="USDT")
+        if venue_mode == "isolated" and self.hedge_mode:
+            lev_body.longLeverage = lev_body.shortLeverage = text  # both sides, no holdSide
+        else:
+            lev_body.leverage = text
+        try:
+            await self._setting(SET_LEVERAGE, lev_body)
+        except BadRequest as exc:
+            if exc.code not in NOT_MODIFIED:
+                raise BadRequest(VENUE, f"{symbol}: leverage {leverage} refused: {exc.message}",
+                                 code=exc.code) from None  # fmt: skip
+            log.info("bitget.leverage.already_set", symbol=symbol, leverage=leverage)
+
+    async def _setting(self, path: str, body: Any) -> None:
+        """One settings POST; every venue refusal as BadRequest (with the venue's code).
+        The answer's ``data`` (the settings now in force) is not relied on."""
+        try:
+            await self._request("POST", path, msgspec.Raw, body=body, signed=True)
+        except _PASS_THROUGH:
+            raise
+        except VenueError as exc:
+            raise BadRequest(VENUE, exc.message, code=exc.code) from None
+
+    async def _margin_mode_of(self, symbol: str) -> str:
+        """The margin mode ``symbol``'s account reports (``""`` when it names none)."""
+        acct: c.SingleAccount = await self._request(
+            "GET", SINGLE_ACCOUNT, c.SingleAccount,
+            params={"symbol": symbol, "productType": PRODUCT, "marginCoin": "USDT"}, signed=True,
+        )  # fmt: skip
+        return acct.marginMode or ""
+
     async def fetch_balances(self) -> list[Balance]:
         """Each margin coin's equity (``accountEquity``) and ``available`` (absent: 0)."""
         path = "/api/v2/mix/account/accounts"
@@ -383,7 +476,9 @@ class BitgetClient:
         return out
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        """Every open position (``total`` ≠ 0), long positive, short negative."""
+        """Every open position (``total`` ≠ 0), long positive, short negative, with the
+        venue's ``markPrice`` and ``liquidationPrice`` (absent, ``""``, ``null`` or <= 0:
+        None — Bitget's "no liquidation price at this time")."""
         path = "/api/v2/mix/position/all-position"
         rows = await self._list(path, {"productType": PRODUCT, "marginCoin": "USDT"}, signed=True)
         out = []
@@ -391,7 +486,7 @@ class BitgetClient:
             if p.total == 0:
                 continue
             try:
-                out.append(_position(p))
+                out.append(position_of(p))
             except MalformedMessage as exc:
                 self._skipped(path, exc.message)
         return out
@@ -425,15 +520,16 @@ class BitgetClient:
 
     # -- orders ------------------------------------------------------------------------------
     def order_body(self, request: OrderRequest) -> c.PlaceOrder:
-        """The place-order body with this client's margin and position mode."""
-        return order_body(request, self.margin_mode, self.hedge_mode)
+        """The place-order body with the symbol's margin mode and the position mode."""
+        mode = self.margin_modes.get(request.symbol, self.margin_mode)
+        return order_body(request, mode, self.hedge_mode)
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
         """``POST place-order`` (:func:`~arbtrio.venues.bitget.prepare.prepare_order`);
         the placement is posted to the private stream's protocol as a
         :class:`~arbtrio.venues.tracking.Placed` note with the venue's order id (fill
         pushes may carry only that id; the order is re-queried until it is seen finished)."""
-        account = self._account()
+        account = self._account(request.symbol)
 
         def build() -> PreparedRequest:
             return prepare_order(request, None, account, self._ts_ms())
@@ -553,13 +649,3 @@ class BitgetClient:
 
     async def aclose(self) -> None:
         await self.rest.aclose()
-
-
-# -- conversions ----------------------------------------------------------------------------
-def _position(p: c.PositionPush) -> VenuePosition:
-    sign = {"long": 1, "short": -1}.get(p.holdSide)
-    if sign is None:
-        raise MalformedMessage(VENUE, f"position: holdSide {p.holdSide!r}")
-    entry = c.parse_decimal(p.openPriceAvg, "openPriceAvg")
-    return VenuePosition(venue=VENUE, symbol=p.name, qty=sign * p.total,
-                         entry_price=entry)  # fmt: skip

@@ -155,6 +155,10 @@ class FillPush(msgspec.Struct):
 
 
 class PositionPush(msgspec.Struct):
+    """One position, as in the ``positions`` push (``instId``) and REST ``all-position``
+    (``symbol``). ``liquidationPrice`` <= 0 (or absent) means the venue sees no liquidation
+    price; ``leverage`` is a number in the push example and a string in the tables."""
+
     holdSide: str
     total: Decimal
     instId: Opt = None
@@ -165,6 +169,10 @@ class PositionPush(msgspec.Struct):
     posMode: Opt = None
     available: Opt = None
     unrealizedPL: Opt = None
+    leverage: str | float | None = None
+    markPrice: Opt = None
+    liquidationPrice: Opt = None
+    keepMarginRate: Opt = None
 
     @property
     def name(self) -> str:
@@ -207,6 +215,19 @@ class Contract(msgspec.Struct):
     fundInterval: Opt = None
     maxLever: Opt = None
     supportMarginCoins: list[str] | None = None
+
+
+class SingleAccount(msgspec.Struct):
+    """``GET /api/v2/mix/account/account``: the symbol's settings beside the balance."""
+
+    marginCoin: str
+    marginMode: Opt = None
+    crossedMarginLeverage: Opt = None
+    isolatedLongLever: Opt = None
+    isolatedShortLever: Opt = None
+    posMode: Opt = None
+    available: Opt = None
+    accountEquity: Opt = None
 
 
 class TradeRate(msgspec.Struct):
@@ -282,6 +303,27 @@ class CancelOrder(msgspec.Struct, omit_defaults=True):
     marginCoin: str = ""
     orderId: str = ""
     clientOid: str = ""
+
+
+class SetMarginMode(msgspec.Struct):
+    """Body of ``POST /api/v2/mix/account/set-margin-mode`` (field order is the order sent)."""
+
+    symbol: str
+    productType: str
+    marginCoin: str
+    marginMode: str
+
+
+class SetLeverage(msgspec.Struct, omit_defaults=True):
+    """Body of ``POST /api/v2/mix/account/set-leverage``: ``leverage`` (cross, and isolated
+    one-way), or ``longLeverage`` + ``shortLeverage`` (isolated hedge mode, no holdSide)."""
+
+    symbol: str
+    productType: str
+    marginCoin: str
+    leverage: str = ""
+    longLeverage: str = ""
+    shortLeverage: str = ""
 
 
 class WsOp(msgspec.Struct):

@@ -36,6 +36,10 @@ NOT_FOUND = frozenset({"40109", "43001", "43025", "45057", "40768", "80011", "40
 DUPLICATE_ID = frozenset({"45034", "43118", "25212"})
 TRANSIENT = frozenset({"45001", "40725", "40808", "40015"})
 BAD_REQUEST = frozenset({"40017", "40019", "40020", "40034", "400172", "40774"})
+# Settings answers (set-leverage / set-margin-mode): "No change in leverage" is success; the
+# margin mode cannot change while positions or orders are open.
+NOT_MODIFIED = frozenset({"40814", "45054"})
+MARGIN_MODE_LOCKED = "45117"
 REJECT_REASONS = {
     "40754": "balance not enough",
     "43012": "insufficient balance",

@@ -18,8 +18,10 @@
   every subscription, after a malformed frame or item, and every ``reconcile_every_s``. A
   terminal ``orders`` push finishes its order only once the fills delivered for it add up
   to its ``accBaseVolume``; otherwise it is re-queried after ``fill_wait_s``. Every map kept
-  per order holds at most ``max_orders`` (oldest forgotten). The latest ``positions`` and
-  ``account`` pushes are kept for readers.
+  per order holds at most ``max_orders`` (oldest forgotten). ``account`` pushes keep
+  ``pushed_balances`` (margin coin → Balance) and ``positions`` pushes — each the snapshot
+  of every open position — ``pushed_positions`` (traded symbol → net VenuePosition with
+  the venue's mark and liquidation price; a symbol left out is flat).
 * :class:`SendBudget` — the venue's per-connection send limit, which both protocols keep:
   at most 10 messages a second, pings included, or the venue closes the connection.
 
@@ -41,7 +43,15 @@ import structlog
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import (
+    Balance,
+    Fill,
+    OrderReport,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+    VenuePosition,
+)
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -68,6 +78,7 @@ __all__ = [
     "fill_maker",
     "fill_of",
     "order_update_of",
+    "position_of",
 ]
 
 log = structlog.get_logger("arbtrio.venues.bitget")
@@ -231,10 +242,17 @@ class BitgetBookFeed:
                 try:
                     if len(data) != 1:
                         raise MalformedMessage(VENUE, f"books push with {len(data)} entries")
-                    verdict = tracker.apply(frame.action, data[0], now)
+                    entry = data[0]
+                    verdict = tracker.apply(frame.action, entry, now)
                 except MalformedMessage as exc:
                     return self._malformed(raw, exc, now)
                 if verdict is _APPLIED:
+                    # the matching engine's time (ms; data's string, else the frame's)
+                    try:
+                        tracker.book.stamp(int(entry.ts) * 0.001)
+                    except ValueError:  # no ("") or no numeric time in data
+                        if frame.ts:
+                            tracker.book.stamp(frame.ts * 0.001)
                     if frame.action == "snapshot":
                         symbol = arg.instId
                         self._resyncs[symbol] = 0
@@ -363,6 +381,8 @@ class BitgetOrderFeed:
                                     fill_wait_s=fill_wait_s, limit=max_orders)  # fmt: skip
         self.positions: dict[tuple[str, str], c.PositionPush] = {}  # (symbol, holdSide)
         self.accounts: dict[str, c.AccountPush] = {}  # latest push per margin coin
+        self.pushed_positions: dict[str, VenuePosition] = {}  # traded symbol -> net position
+        self.pushed_balances: dict[str, Balance] = {}  # margin coin -> balance
         self._filled: OrderedDict[str, Decimal] = OrderedDict()  # cid -> qty delivered
         self._unsettled: OrderedDict[str, _Unsettled] = OrderedDict()  # cid -> terminal push
         self._authed = False
@@ -495,18 +515,22 @@ class BitgetOrderFeed:
     def events(self, frame: c.PrivateFrame, now: float) -> list[Output]:
         """The outputs of one push, item by item: fills and order updates delivered (fills
         de-duplicated by trade id; a fill naming only its order id waits for the order's
-        client id), ``positions`` and ``account`` kept in :attr:`positions` and
-        :attr:`accounts`. A foreign or malformed item is skipped and counted in
-        ``health.skipped``; a malformed ``fill``/``orders`` item also re-queries every
-        unfinished order. Raises MalformedMessage when ``data`` is not a list."""
+        client id); ``account`` items kept in :attr:`pushed_balances` (and the raw ones in
+        :attr:`accounts`); a ``positions`` push read whole as the snapshot of the open
+        positions (:meth:`_positions_snapshot`). A foreign or malformed item is skipped and
+        counted in ``health.skipped``; a malformed ``fill``/``orders`` item also re-queries
+        every unfinished order. Raises MalformedMessage when ``data`` is not a list."""
         arg = frame.arg
         channel = arg.channel if arg is not None else ""
         handler = self._handlers.get(channel)
-        if handler is None:
+        if handler is None and channel != "positions":
             return []
         items = c.decode_items(frame.data, f"{channel} push")
         if arg is not None and arg.instType and arg.instType.upper() != PRODUCT:
             self._skip(len(items), channel, f"instType {arg.instType}")
+            return []
+        if handler is None:  # positions: the push is a snapshot, read whole
+            self._positions_snapshot(items)
             return []
         out: list[Output] = []
         malformed = 0
@@ -564,22 +588,60 @@ class BitgetOrderFeed:
             self._settle(cid, symbol, c.parse_decimal(o.accBaseVolume, "accBaseVolume"), now)
         return True
 
-    def _position_item(self, raw: msgspec.Raw, now: float, out: list[Output]) -> bool:
-        p = c.decode_item(c.PositionPush, raw, "positions push")
-        if self._foreign(p.name):
-            return False
-        self.positions[(p.name, p.holdSide)] = p
-        return True
+    def _positions_snapshot(self, items: Sequence[msgspec.Raw]) -> None:
+        """A ``positions`` push is the snapshot of every open position (a closed one is
+        left out; Bitget sends ``action: snapshot`` with instId ``default``). Each traded
+        symbol's sides are netted into :attr:`pushed_positions`; a traded symbol the push
+        leaves out is flat (qty 0) — unless an item failed to decode, when nothing is
+        taken for flat (that item may have been its position). Foreign and malformed items
+        are skipped and counted."""
+        sides: dict[str, list[c.PositionPush]] = {}
+        malformed = False
+        for raw in items:
+            try:
+                p = c.decode_item(c.PositionPush, raw, "positions push")
+                if p.holdSide not in _HOLD_SIGN:
+                    raise MalformedMessage(VENUE, f"position: holdSide {p.holdSide!r}")
+            except MalformedMessage as exc:
+                malformed = True
+                self._skip(1, "positions", exc.message)
+                continue
+            if self._foreign(p.name):
+                self._skip(1, "positions", "foreign")
+                continue
+            self.positions[(p.name, p.holdSide)] = p
+            sides.setdefault(p.name, []).append(p)
+        pushed = self.pushed_positions
+        for symbol, held in sides.items():
+            try:
+                pushed[symbol] = net_position(held)
+            except MalformedMessage as exc:
+                self._skip(len(held), "positions", exc.message)
+        if not malformed:
+            for symbol, old in pushed.items():
+                if symbol not in sides and old.qty != 0:
+                    pushed[symbol] = VenuePosition(venue=VENUE, symbol=symbol, qty=Decimal(0),
+                                                   entry_price=None)  # fmt: skip
+            for key in [k for k in self.positions if k[0] not in sides]:
+                del self.positions[key]
 
     def _account_item(self, raw: msgspec.Raw, now: float, out: list[Output]) -> bool:
+        """One margin coin's balance: ``equity`` (absent: ``usdtEquity``, then
+        ``available``) and ``available`` (absent: 0) into :attr:`pushed_balances`."""
         a = c.decode_item(c.AccountPush, raw, "account push")
-        self.accounts[a.marginCoin.upper()] = a
+        available = c.parse_decimal(a.available, "available") or Decimal(0)
+        total = c.parse_decimal(a.equity or a.usdtEquity or a.accountEquity, "equity")
+        coin = a.marginCoin.upper()
+        self.accounts[coin] = a
+        self.pushed_balances[coin] = Balance(
+            venue=VENUE, currency=coin, total=available if total is None else total,
+            available=available,
+        )  # fmt: skip
         return True
 
     _handlers: Mapping[str, Callable[[BitgetOrderFeed, msgspec.Raw, float, list[Output]], bool]] = {
         "fill": _fill_item,
         "orders": _order_item,
-        "positions": _position_item,
         "account": _account_item,
     }
 
@@ -627,6 +689,51 @@ class BitgetOrderFeed:
 
 
 # -- conversions -----------------------------------------------------------------------------
+_HOLD_SIGN: Mapping[str, int] = {"long": 1, "short": -1}
+
+
+def _price_or_none(text: str | None, field: str) -> Decimal | None:
+    """A reported price; absent, ``""``, ``null`` or <= 0 (Bitget: "no liquidation price at
+    this time") → None."""
+    value = c.parse_decimal(text, field)
+    return value if value is not None and value > 0 else None
+
+
+def position_of(p: c.PositionPush) -> VenuePosition:
+    """One position row or push item: long positive, short negative, with the venue's mark
+    and liquidation price when it reports them. Raises MalformedMessage on an unknown
+    ``holdSide`` or a field that is not a decimal."""
+    sign = _HOLD_SIGN.get(p.holdSide)
+    if sign is None:
+        raise MalformedMessage(VENUE, f"position: holdSide {p.holdSide!r}")
+    return VenuePosition(
+        venue=VENUE, symbol=p.name, qty=sign * p.total,
+        entry_price=c.parse_decimal(p.openPriceAvg, "openPriceAvg"),
+        mark_price=_price_or_none(p.markPrice, "markPrice"),
+        liquidation_price=_price_or_none(p.liquidationPrice, "liquidationPrice"),
+    )  # fmt: skip
+
+
+def net_position(sides: Sequence[c.PositionPush]) -> VenuePosition:
+    """The positions one push reports for one symbol as a single net position: one-way mode
+    has one item; hedge mode up to two (long, short), netted — the entry price of a side
+    held alone, none when both are; the liquidation price nearest the mark (the first
+    reached; the higher long / lower short one when no mark is reported)."""
+    legs = [position_of(p) for p in sides if p.total != 0]
+    if not legs:
+        return VenuePosition(venue=VENUE, symbol=sides[0].name, qty=Decimal(0), entry_price=None)
+    if len(legs) == 1:
+        return legs[0]
+    qty = sum((leg.qty for leg in legs), Decimal(0))
+    mark = next((leg.mark_price for leg in legs if leg.mark_price is not None), None)
+    liqs = [leg.liquidation_price for leg in legs if leg.liquidation_price is not None]
+    liq = None
+    if liqs:
+        liq = min(liqs, key=lambda x: abs(x - mark)) if mark is not None else liqs[0]
+    return VenuePosition(venue=VENUE, symbol=legs[0].symbol, qty=qty, entry_price=None,
+                         mark_price=mark, liquidation_price=liq)  # fmt: skip
+
+
 def fee_of(details: Sequence[c.FeeDetail] | None, trade_id: str) -> tuple[Decimal, str]:
     """``(fee, fee_currency)`` of a trade's ``feeDetail``: positive when paid (Bitget
     reports paid fees negative), in ``feeCoin`` — ``""`` for the quote currency (USDT),

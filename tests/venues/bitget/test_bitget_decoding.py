@@ -18,6 +18,7 @@ from bitget_fixtures import load, names, text
 from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import Fill, OrderRequest, OrderStatus, OrderUpdate, Side
 from arbtrio.venues.base import (
+    BadRequest,
     Credentials,
     Disconnected,
     OrderRejected,
@@ -66,11 +67,14 @@ DETAIL = "/api/v2/mix/order/detail"
 FILLS = "/api/v2/mix/order/fills"
 POSITIONS = "/api/v2/mix/position/all-position"
 ACCOUNTS = "/api/v2/mix/account/accounts"
+ACCOUNT = "/api/v2/mix/account/account"
+SET_LEVERAGE = "/api/v2/mix/account/set-leverage"
+SET_MARGIN_MODE = "/api/v2/mix/account/set-margin-mode"
 
 
 def test_every_fixture_names_its_source_and_is_exercised_here() -> None:
     corpus = names()
-    assert len(corpus) >= 29 and all(load(n) for n in corpus)  # load() checks "_source"
+    assert len(corpus) >= 37 and all(load(n) for n in corpus)  # load() checks "_source"
     this = Path(__file__).read_text()
     assert [n for n in corpus if f'"{n}"' not in this] == []
 
@@ -234,6 +238,114 @@ async def test_positions_decode(name: str) -> None:
     client = client_with({POSITIONS: ok(name)})
     (pos,) = await client.fetch_positions()
     assert (pos.symbol, pos.qty, pos.entry_price) == ("BTCUSDT", D("0.01"), D(25000))
+    assert (pos.mark_price, pos.liquidation_price) == (D(25100), D("24144.1124161806977798"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "mark", "liquidation"),
+    [({"liquidationPrice": ""}, D(25100), None),
+     ({"liquidationPrice": None}, D(25100), None),
+     ({"liquidationPrice": "0"}, D(25100), None),  # "<= 0: no liquidation price at this time"
+     ({"liquidationPrice": "-5025939.4855934659933227"}, D(25100), None),  # liq-price example
+     ({"markPrice": "", "liquidationPrice": "24144.1"}, None, D("24144.1")),
+     ({"markPrice": None}, None, D("24144.1124161806977798"))],
+)  # fmt: skip
+async def test_positions_without_a_liquidation_price_or_mark(
+    fields: dict[str, Any], mark: Decimal | None, liquidation: Decimal | None
+) -> None:
+    def mutate(doc: Any) -> None:
+        row = doc["data"][0]
+        doc["data"] = [row | fields, row | {"symbol": "ETHUSDT", "liquidationPrice": "abc"}]
+
+    client = client_with({POSITIONS: ok("rest_all_position", mutate)})
+    (pos,) = await client.fetch_positions()  # the undecimal neighbour skipped, counted
+    assert (pos.mark_price, pos.liquidation_price) == (mark, liquidation)
+    assert client.health.skipped == 1
+
+
+def recording(routes: Routes) -> tuple[BitgetClient, list[httpx.Request]]:
+    """:func:`client_with`, keeping every request sent."""
+    client = client_with(routes)
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status, body = routes.get(request.url.path, (404, "{}"))
+        return httpx.Response(status, content=body.encode())
+
+    client.rest._http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    return client, seen
+
+
+SETTINGS_OK: Routes = {SET_MARGIN_MODE: ok("rest_set_margin_mode"),
+                       SET_LEVERAGE: ok("rest_set_leverage")}  # fmt: skip
+
+
+async def test_configure_instrument_sends_the_documented_bodies_signed() -> None:
+    client, seen = recording(SETTINGS_OK)
+    await client.configure_instrument("BTCUSDT", leverage=5, margin_mode="isolated")
+    mode, lev = seen
+    assert (mode.method, mode.url.path, json.loads(mode.content)) == ("POST", SET_MARGIN_MODE, {
+        "symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginCoin": "USDT",
+        "marginMode": "isolated"})  # fmt: skip
+    assert json.loads(lev.content) == {"symbol": "BTCUSDT", "productType": "USDT-FUTURES",
+                                       "marginCoin": "USDT", "leverage": "5"}  # fmt: skip
+    assert all(r.headers["ACCESS-KEY"] == "k" and r.headers["ACCESS-SIGN"] for r in seen)
+    assert client.margin_modes == {"BTCUSDT": "isolated"}
+    assert client.order_body(order()).marginMode == "isolated"  # orders follow the setting
+    hedged, seen = recording(SETTINGS_OK)
+    hedged.hedge_mode = True
+    await hedged.configure_instrument("BTCUSDT", leverage=5, margin_mode="isolated")
+    assert json.loads(seen[1].content) | {"leverage": None} == {
+        "symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginCoin": "USDT",
+        "longLeverage": "5", "shortLeverage": "5", "leverage": None}  # fmt: skip
+
+
+@pytest.mark.parametrize("unchanged", ["rest_error_40814", "rest_error_45054"])
+async def test_an_unchanged_leverage_is_success(unchanged: str) -> None:
+    client = client_with(SETTINGS_OK | {SET_LEVERAGE: (400, text(unchanged))})
+    await client.configure_instrument("BTCUSDT", leverage=20, margin_mode="cross")
+    assert client.margin_modes == {"BTCUSDT": "crossed"}
+
+
+async def test_a_locked_margin_mode_already_in_place_is_success() -> None:
+    """45117 (positions or orders open) for the mode the account already has: success,
+    checked on the symbol's account (the example says crossed); for another mode: refused."""
+    routes = SETTINGS_OK | {SET_MARGIN_MODE: (400, text("rest_error_45117")),
+                            ACCOUNT: ok("rest_single_account")}  # fmt: skip
+    client, seen = recording(routes)
+    await client.configure_instrument("BTCUSDT", leverage=20, margin_mode="cross")
+    assert [r.url.path for r in seen] == [SET_MARGIN_MODE, ACCOUNT, SET_LEVERAGE]
+    assert dict(seen[1].url.params) == {"marginCoin": "USDT", "productType": "USDT-FUTURES",
+                                        "symbol": "BTCUSDT"}  # fmt: skip
+    client, seen = recording(routes)
+    with pytest.raises(BadRequest, match="margin mode isolated") as exc:
+        await client.configure_instrument("BTCUSDT", leverage=20, margin_mode="isolated")
+    assert exc.value.code == "45117" and client.margin_modes == {}
+    assert [r.url.path for r in seen] == [SET_MARGIN_MODE, ACCOUNT]  # no leverage set
+
+
+@pytest.mark.parametrize(
+    ("routes", "leverage", "mode", "match", "code"),
+    [({SET_LEVERAGE: (400, text("rest_error_45045"))}, 200, "cross", "leverage 200", "45045"),
+     ({SET_LEVERAGE: (400, text("rest_error_40762"))}, 5, "cross", "leverage 5", "40762"),
+     ({}, 0, "cross", "leverage 0", None),
+     ({}, 5, "portfolio", "margin mode 'portfolio'", None)],
+)  # fmt: skip
+async def test_configure_instrument_refusals_name_the_value(
+    routes: Routes, leverage: int, mode: Any, match: str, code: str | None
+) -> None:
+    client, seen = recording(SETTINGS_OK | routes)
+    with pytest.raises(BadRequest, match=match) as exc:
+        await client.configure_instrument("BTCUSDT", leverage=leverage, margin_mode=mode)
+    assert exc.value.code == code
+    assert len(seen) == (2 if code else 0)  # a value the venue cannot take is not sent
+
+
+async def test_configure_instrument_passes_transport_and_rate_errors_through() -> None:
+    client = client_with(SETTINGS_OK | {SET_LEVERAGE: (400, text("rest_error_45001"))})
+    with pytest.raises(Disconnected):  # the release window: retry later, not a refusal
+        await client.configure_instrument("BTCUSDT", leverage=5, margin_mode="cross")
 
 
 async def test_balances_decode_and_skip_a_malformed_row() -> None:
@@ -344,15 +456,69 @@ def test_a_fill_without_client_oid_waits_for_its_placement() -> None:
 
 def test_position_and_account_pushes_decode() -> None:
     f = order_feed("ETHUSDT")
-    for name in ("ws_positions", "ws_positions_sdk"):
+    for name, mark in (("ws_positions", D(2500)), ("ws_positions_sdk", None)):
         assert delivered(f.frame(text(name), 1.0)) == []
         p = f.positions[("ETHUSDT", "short")]
         assert (p.total, p.openPriceAvg) == (D("0.1"), "1900")
+        pos = f.pushed_positions["ETHUSDT"]
+        assert (pos.qty, pos.entry_price, pos.mark_price, pos.liquidation_price) == (
+            D("-0.1"), D(1900), mark, D("5788.108475905242"))  # fmt: skip
     assert delivered(f.frame(text("ws_account"), 1.1)) == []
     assert f.accounts["USDT"].available == "11.98545761"
+    bal = f.pushed_balances["USDT"]
+    assert (bal.currency, bal.total, bal.available) == ("USDT", D("11.98545761"),
+                                                        D("11.98545761"))  # fmt: skip
     f.frame(text("ws_account_sdk"), 1.2)
     assert f.accounts["USDT"].available == "11490.16841069"
+    bal = f.pushed_balances["USDT"]
+    assert (bal.total, bal.available) == (D("11489.96841069"), D("11490.16841069"))
     assert f.health.skipped == 0
+
+
+def positions_push(*rows: dict[str, Any]) -> str:
+    return text("ws_positions", lambda doc: doc.update(data=list(rows)))
+
+
+POS: dict[str, Any] = load("ws_positions")["data"][0]
+
+
+def test_a_positions_push_is_the_snapshot_of_the_open_positions() -> None:
+    """A traded symbol the push leaves out is flat; a foreign item is skipped and counted;
+    while an item fails to decode nothing is taken for flat; hedge-mode sides are netted."""
+    f = order_feed("ETHUSDT", "BTCUSDT")
+    btc = POS | {"instId": "BTCUSDT", "holdSide": "long", "total": "0.5", "markPrice": "60000",
+                 "liquidationPrice": "50000", "openPriceAvg": "59000"}  # fmt: skip
+    f.frame(positions_push(POS, btc, POS | {"instId": "XRPUSDT"}), 1.0)
+    assert {s: p.qty for s, p in f.pushed_positions.items()} == {
+        "ETHUSDT": D("-0.1"),
+        "BTCUSDT": D("0.5"),
+    }
+    assert f.health.skipped == 1  # XRPUSDT: not traded
+    f.frame(positions_push(btc, POS | {"holdSide": "flat"}), 1.1)  # ETH's item is malformed
+    assert f.pushed_positions["ETHUSDT"].qty == D("-0.1") and f.health.skipped == 2
+    f.frame(positions_push(btc), 1.2)  # ETH closed
+    eth = f.pushed_positions["ETHUSDT"]
+    assert (eth.qty, eth.entry_price, eth.liquidation_price) == (D(0), None, None)
+    hedge = [btc, btc | {"holdSide": "short", "total": "0.2", "liquidationPrice": "70000"}]
+    f.frame(positions_push(*hedge), 1.3)
+    net = f.pushed_positions["BTCUSDT"]
+    assert (net.qty, net.entry_price, net.mark_price, net.liquidation_price) == (
+        D("0.3"), None, D(60000), D(50000))  # the nearer to the mark  # fmt: skip
+    f.frame(positions_push(), 1.4)  # nothing open
+    assert {p.qty for p in f.pushed_positions.values()} == {D(0)}
+    assert f.positions == {}
+    assert f.health.skipped == 2
+
+
+def test_book_pushes_stamp_the_exchange_time() -> None:
+    books: dict[str, Any] = {}
+    feed = BitgetBookFeed(books, ["BTCUSDT"], "books5", VenueHealth("bitget"))
+    feed.connected(None, 0.0)
+    feed.frame(text("ws_books5_snapshot"), 1.0)
+    ts = int(load("ws_books5_snapshot")["data"][0]["ts"])
+    assert books["BTCUSDT"].exchange_ts == ts / 1000
+    feed.frame(text("ws_books5_snapshot", lambda d: d["data"][0].update(ts="")), 2.0)
+    assert books["BTCUSDT"].exchange_ts == load("ws_books5_snapshot")["ts"] / 1000
 
 
 # -- mutated pushes ---------------------------------------------------------------------------
