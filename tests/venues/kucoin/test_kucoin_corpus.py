@@ -545,15 +545,21 @@ def test_a_bad_size_in_an_order_push_changes_nothing_before_it_is_refused() -> N
 def test_wallet_pushes_keep_the_usdt_balance() -> None:
     feed = subscribed(BTC)
     feed.frame(raw("ws_available_balance_change"), 0.9)  # nothing to update yet
-    assert feed.balance is None
+    assert feed.balances == {}
     assert feed.frame(raw("ws_wallet_balance_change"), 1.0) == ()
-    assert feed.balance == Balance(venue="kucoin", currency="USDT", total=D("81.072921258"),
-                                   available=D("26.144281178"))  # fmt: skip
+    # total: the equity (wallet 81.072921258 + unrealised 0.2007), as REST's accountEquity
+    assert feed.balances == {"USDT": Balance(venue="kucoin", currency="USDT",
+                                             total=D("81.273621258"),
+                                             available=D("26.144281178"))}  # fmt: skip
     feed.frame(raw("ws_order_margin_change"), 1.1)  # order margin: not a balance
     feed.frame(raw("ws_available_balance_change"), 1.2)  # the older subject: available only
-    assert (feed.balance.total, feed.balance.available) == (D("81.072921258"), D(5923))
+    usdt = feed.balances["USDT"]
+    assert (usdt.total, usdt.available) == (D("81.273621258"), D(5923))
     feed.frame(with_data("ws_wallet_balance_change", currency="XBT", walletBalance="9"), 1.3)
-    assert feed.balance.total == D("81.072921258") and feed.health.skipped == 1
+    assert set(feed.balances) == {"USDT"} and feed.health.skipped == 1
+    assert feed.balances["USDT"].total == D("81.273621258")
+    feed.frame(with_data("ws_wallet_balance_change", equity=None), 1.4)  # no equity: wallet
+    assert feed.balances["USDT"].total == D("81.072921258")
     assert feed.health.malformed == 0
 
 
