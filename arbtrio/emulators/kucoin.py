@@ -27,16 +27,27 @@ Served as one ASGI app (:class:`arbtrio.emulators.app.EmulatorApp`):
 * ``/contractMarket/level2:SYMBOL[,SYMBOL...]``: one push per changed level, ``sequence``
   +1 each, removals first (so applying pushes one by one never crosses the book).
 * Private (``privateChannel: true`` on a private token): ``/contractMarket/tradeOrders``
-  (``match`` per fill, then ``filled``/``canceled``), ``/contract/positionAll``,
-  ``/contractAccount/wallet``.
+  (``match`` per fill, then ``filled``/``canceled``), ``/contract/positionAll``
+  (``position.change`` after a fill, with mark and liquidation price),
+  ``/contractAccount/wallet`` (``walletBalance.change`` after a fill).
+* Margin mode and leverage per account and symbol: ``getMarginMode`` /
+  ``changeMarginMode`` (a switch is refused while the symbol holds a position),
+  ``getCrossUserLeverage`` / ``changeCrossUserLeverage`` (1..``maxLeverage``); orders must
+  carry the symbol's mode (``330005``); an isolated position takes the leverage of its
+  opening order. Positions report ``marginMode``, ``crossMode``, ``leverage``,
+  ``markPrice`` and the ``liquidationPrice`` of
+  :func:`~arbtrio.emulators.kucoin_protocol.liquidation_price` (maintenance rate plus the
+  taker fee of the closing trade; cross: the account's free balance behind the position).
 
 Faults (``market.fault("kucoin", kind)`` or :attr:`KucoinEmulator.faults` ``.force``): per
 tick with book subscribers ``feed_disconnect`` (close every book socket and expire its
 token), ``sequence_gap``, ``bad_checksum`` (a malformed push: KuCoin has no checksum),
 ``stale_feed``; per order ``rate_limit`` (429 / ``429000``), ``reject`` (``300003``),
 ``ack_timeout_not_executed`` / ``ack_timeout_executed`` (no answer for ``hold_s``, then
-500), ``duplicate_fill``. Tests can also :meth:`KucoinEmulator.expire_tokens`. Only limit
-IOC orders are supported (the simulated market keeps no resting orders).
+500), ``duplicate_fill``. Tests can also :meth:`KucoinEmulator.expire_tokens`, and set
+:attr:`KucoinEmulator.book_delay_s` to deliver every book push that much later with its
+original ``timestamp`` (a feed that flows but lags). Only limit IOC orders are supported
+(the simulated market keeps no resting orders).
 
 Order record (``GET /__emulator__/orders``): every authenticated ``POST /api/v1/orders`` is
 recorded once, when its fate is decided: ``executed`` (matched by the market; ``filled``
@@ -53,9 +64,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -64,7 +76,7 @@ import msgspec
 import trio
 
 from arbtrio.core.instruments import Instrument, format_decimal
-from arbtrio.core.types import Fill, OrderStatus
+from arbtrio.core.types import Fill, OrderStatus, VenuePosition
 from arbtrio.emulators.app import (
     ApiKeys,
     AsgiWebSocket,
@@ -86,10 +98,13 @@ from arbtrio.emulators.kucoin_gateway import (
     verify_signed_request,
 )
 from arbtrio.emulators.kucoin_protocol import (
+    DEFAULT_CROSS_LEVERAGE,
+    MAINT_MARGIN_RATE,
     MARGIN_MODES,
     MAX_SESSIONS,
     MAX_TOPICS_PER_REQUEST,
     MAX_TOPICS_PER_SESSION,
+    MODE_SWITCH_REFUSED,
     OK,
     ORDER_NOT_EXIST,
     PING_INTERVAL_MS,
@@ -105,9 +120,13 @@ from arbtrio.emulators.kucoin_protocol import (
     ValidOrder,
     WsCommand,
     WsError,
+    check_leverage,
+    decode_cross_leverage,
+    decode_margin_mode,
     decode_order,
     decode_ws_command,
     find_route,
+    liquidation_price,
     lot_step,
     validate_order,
 )
@@ -164,13 +183,15 @@ class KucoinEmulator(EmulatorApp):
     the answer), ``stale_s`` (a ``stale_feed`` mute), ``wall_clock`` (server time for
     signatures and timestamps), ``key_version`` (the API key's version: ``KC-API-KEY-
     VERSION`` must equal it; "1" keys send a plain passphrase), ``margin_mode`` (every
-    symbol's margin mode; orders must match it) and ``pool_limits`` (weight per 30 s window
-    by pool, ``public``/``futures``; VIP0 2000 each by default).
+    symbol's margin mode until the account switches it; orders must match it) and
+    ``pool_limits`` (weight per 30 s window by pool, ``public``/``futures``; VIP0 2000 each
+    by default).
 
     Test hooks: ``faults``, ``auth_failures``, ``token_rejections``, ``expire_tokens()``,
     ``inject_public(text)``, ``publish_tick()``, ``_published`` (the book as published),
     ``_conns`` (open sessions; ``conn.state["private"]``), ``_check_signature(request)``,
-    ``order_log``.
+    ``order_log``, ``margin_modes`` / ``cross_leverage`` (the account's settings per symbol),
+    ``config_log`` (every setting changed: ``(symbol, field, value)``), ``book_delay_s``.
     """
 
     venue = VENUE
@@ -219,6 +240,18 @@ class KucoinEmulator(EmulatorApp):
         }
         self.auth_failures = 0
         self.token_rejections = 0
+        # the account's settings per symbol, as getMarginMode / getCrossUserLeverage report
+        self.margin_modes = {s: margin_mode for s in self.instruments}
+        self.cross_leverage = {s: DEFAULT_CROSS_LEVERAGE for s in self.instruments}
+        self._isolated_leverage: dict[str, Decimal] = {}  # the last opening order's
+        self.config_log: list[tuple[str, str, str]] = []
+        # book pushes delivered late (their timestamps as built): (due, connection, frame)
+        self.book_delay_s = 0.0
+        self._late_send, self._late_recv = trio.open_memory_channel[
+            tuple[float, EmuConnection, str]
+        ](math.inf)
+        self._late = 0  # pushes queued and not yet delivered
+        self._late_due = -math.inf  # the last one's due time (delivery stays in order)
 
     # -- serving ---------------------------------------------------------------------------
     def endpoints(self, base_url: str) -> Endpoints:
@@ -252,10 +285,28 @@ class KucoinEmulator(EmulatorApp):
 
     # -- market data -----------------------------------------------------------------------
     async def background(self) -> None:
-        """Publish the market's book changes after every tick."""
-        while True:
-            await self.driver.wait_tick()
-            self.publish_tick()
+        """Publish the market's book changes after every tick (and deliver late pushes)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._deliver_late)
+            while True:
+                await self.driver.wait_tick()
+                self.publish_tick()
+
+    def _offer_book(self, conn: EmuConnection, frame: str, now: float) -> None:
+        """Send a book push now, or ``book_delay_s`` later (after every push still
+        queued: a lagging feed keeps its order)."""
+        if self.book_delay_s <= 0 and not self._late:
+            conn.offer(frame)
+            return
+        self._late_due = max(self._late_due, now + self.book_delay_s)
+        self._late += 1
+        self._late_send.send_nowait((self._late_due, conn, frame))
+
+    async def _deliver_late(self) -> None:
+        async for due, conn, frame in self._late_recv:
+            await trio.sleep_until(due)
+            self._late -= 1
+            conn.offer(frame)
 
     def publish_tick(self) -> None:
         for symbol in self.instruments:
@@ -316,7 +367,7 @@ class KucoinEmulator(EmulatorApp):
                 if conn.drop_next_book:
                     conn.drop_next_book = False
                 elif now >= conn.mute_until:
-                    conn.offer(frame)
+                    self._offer_book(conn, frame, now)
 
     # -- WebSocket -------------------------------------------------------------------------
     async def websocket(self, scope: Any, receive: Any, send: Any) -> None:
@@ -523,7 +574,9 @@ class KucoinEmulator(EmulatorApp):
             "tickSize": inst.tick_size,
             "maxOrderQty": 1_000_000,
             "maxPrice": 1_000_000,
-            "maxLeverage": inst.max_leverage or 125,
+            "maxLeverage": self._max_leverage(inst),
+            "initialMargin": 1 / Decimal(self._max_leverage(inst)),
+            "maintainMargin": MAINT_MARGIN_RATE,
             "makerFeeRate": inst.maker_fee,
             "takerFeeRate": inst.taker_fee,
             "fundingFeeRate": funding.rate,
@@ -577,7 +630,7 @@ class KucoinEmulator(EmulatorApp):
         withheld order is recorded here."""
         body = decode_order(req.body)
         inst = self._instrument(body.symbol)
-        order = validate_order(inst, body, self.margin_mode)
+        order = validate_order(inst, body, self.margin_modes[inst.symbol])
         qty = order.lots * inst.contract_multiplier
         if self.faults("rate_limit"):
             raise KucoinError(
@@ -604,6 +657,8 @@ class KucoinEmulator(EmulatorApp):
         )  # fmt: skip
         if execution.status is OrderStatus.REJECTED:
             raise KucoinError(_rejection_code(execution.reason), execution.reason)
+        if execution.fills and not order.reduce_only and order.leverage is not None:
+            self._isolated_leverage[inst.symbol] = order.leverage
         booked = self._book_order(inst, order, execution.fills)
         self._record(
             inst, order, "executed", filled=sum((f.qty for f in execution.fills), _ZERO),
@@ -854,22 +909,105 @@ class KucoinEmulator(EmulatorApp):
         return _ok([self._position_json(inst) for inst in self.instruments.values()])
 
     def _position_json(self, inst: Instrument) -> dict[str, Any]:
-        qty = self.market.position(VENUE, inst.symbol)
-        entry = next(
-            (p.entry_price for p in self.market.positions(VENUE) if p.symbol == inst.symbol), None
-        )
+        """The position of ``inst`` as the venue reports it (REST and ``position.change``):
+        the symbol's margin mode and leverage, the mark price, and the liquidation and
+        bankruptcy prices of :meth:`_liquidation` (0 when flat)."""
+        symbol = inst.symbol
+        held = {p.symbol: p for p in self.market.positions(VENUE)}
+        qty = self.market.position(VENUE, symbol)
+        entry = held[symbol].entry_price if symbol in held else None
+        mode = self.margin_modes[symbol]
+        leverage = self._leverage(symbol)
+        liquidation = bankrupt = _ZERO
+        if qty and entry:
+            rate = MAINT_MARGIN_RATE + inst.taker_fee
+            liquidation = self._liquidation(inst, qty, entry, held, rate)
+            bankrupt = self._liquidation(inst, qty, entry, held, _ZERO)
         return {
-            "symbol": inst.symbol,
+            "symbol": symbol,
             "currentQty": _lots(inst, qty) if qty >= 0 else -_lots(inst, -qty),
-            "avgEntryPrice": format_decimal(entry) if entry else "0",
+            "avgEntryPrice": entry if entry else 0,
             "isOpen": qty != 0,
-            "marginMode": self.margin_mode,
-            "crossMode": self.margin_mode == "CROSS",
+            "markPrice": self._mark(inst),
+            "liquidationPrice": liquidation,
+            "bankruptPrice": bankrupt,
+            "maintMarginReq": MAINT_MARGIN_RATE,
+            "leverage": leverage,
+            "marginMode": mode,
+            "crossMode": mode == "CROSS",
             "positionSide": "BOTH",
             "settleCurrency": "USDT",
             "changeReason": "positionChange",
             "currentTimestamp": self._now_ms(),
         }
+
+    def _leverage(self, symbol: str) -> Decimal:
+        """The symbol's leverage: the cross setting, or (isolated) the last opening
+        order's leverage (the cross setting until one opened)."""
+        cross = Decimal(self.cross_leverage[symbol])
+        if self.margin_modes[symbol] == "CROSS":
+            return cross
+        return self._isolated_leverage.get(symbol, cross)
+
+    def _liquidation(
+        self, inst: Instrument, qty: Decimal, entry: Decimal,
+        held: Mapping[str, VenuePosition], rate: Decimal,
+    ) -> Decimal:  # fmt: skip
+        """:func:`liquidation_price` on the tick, rounded towards the entry (a long's up, a
+        short's down): isolated, the position's own margin stands behind it; cross, the
+        account's balance less the margin of every other position."""
+        symbol = inst.symbol
+        if self.margin_modes[symbol] == "CROSS":
+            others = sum(
+                (abs(p.qty) * (p.entry_price or _ZERO) / self._leverage(s)
+                 for s, p in held.items() if s != symbol),
+                _ZERO,
+            )  # fmt: skip
+            collateral = self.market.balances(VENUE)[0].total - others
+        else:
+            collateral = abs(qty) * entry / self._leverage(symbol)
+        price = liquidation_price(entry, qty, collateral, rate)
+        rounding = ROUND_CEILING if qty > 0 else ROUND_FLOOR
+        return price.quantize(inst.tick_size, rounding=rounding)
+
+    def _mark(self, inst: Instrument) -> Decimal:
+        """The mark price: the venue's mid, on the tick."""
+        return Decimal(repr(self.market.mid(VENUE, inst.asset))).quantize(inst.tick_size)
+
+    def _max_leverage(self, inst: Instrument) -> int:
+        return inst.max_leverage or 125
+
+    # margin mode and leverage
+    async def _get_margin_mode(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        inst = self._instrument(_query(req).get("symbol", ""))
+        return _ok({"symbol": inst.symbol, "marginMode": self.margin_modes[inst.symbol]})
+
+    async def _change_margin_mode(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """Switch a symbol's margin mode (the mode it already has: nothing changes, the
+        same answer); refused while the symbol holds a position."""
+        request = decode_margin_mode(req.body)
+        inst = self._instrument(request.symbol)
+        symbol, mode = inst.symbol, request.marginMode
+        if mode != self.margin_modes[symbol]:
+            if self.market.position(VENUE, symbol) != 0:
+                raise KucoinError(Code.ILLEGAL_PARAMETER, MODE_SWITCH_REFUSED)
+            self.margin_modes[symbol] = mode
+            self.config_log.append((symbol, "marginMode", mode))
+        return _ok({"symbol": symbol, "marginMode": mode})
+
+    async def _get_cross_leverage(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        inst = self._instrument(_query(req).get("symbol", ""))
+        return _ok({"symbol": inst.symbol, "leverage": str(self.cross_leverage[inst.symbol])})
+
+    async def _change_cross_leverage(self, req: HttpRequest, params: dict[str, str]) -> Response:
+        """Set a symbol's cross leverage (1..maxLeverage; the same value: nothing changes)."""
+        symbol, requested = decode_cross_leverage(req.body)
+        inst = self._instrument(symbol)
+        leverage = check_leverage(requested, self._max_leverage(inst))
+        if leverage != self.cross_leverage[inst.symbol]:
+            self.cross_leverage[inst.symbol] = leverage
+            self.config_log.append((inst.symbol, "leverage", str(leverage)))
+        return _ok(True)
 
     async def _account_overview(self, req: HttpRequest, params: dict[str, str]) -> Response:
         """The account in ``currency`` (the venue's default is XBT, which this account does

@@ -8,6 +8,10 @@ It is written from the venue documentation (summarised in ``specs/014-kucoin.md`
 from :mod:`arbtrio.venues.kucoin`: nothing here imports the client, so a misreading in the
 client's codecs shows up as a refusal here instead of being mirrored.
 
+It also holds the emulator's margin model (:func:`liquidation_price`, with the
+maintenance-margin rate :data:`MAINT_MARGIN_RATE`): the venue documents the rates it
+applies, not its formula.
+
 Refusals are :class:`KucoinError` (the ``{"code", "msg"}`` answer and its HTTP status);
 :mod:`arbtrio.emulators.kucoin_gateway` checks signatures and weight pools,
 :mod:`arbtrio.emulators.kucoin` serves the rest.
@@ -26,10 +30,13 @@ from arbtrio.core.instruments import Instrument
 from arbtrio.core.types import Side
 
 __all__ = [
+    "DEFAULT_CROSS_LEVERAGE",
     "FUTURES",
+    "MAINT_MARGIN_RATE",
     "MAX_SESSIONS",
     "MAX_TOPICS_PER_REQUEST",
     "MAX_TOPICS_PER_SESSION",
+    "MODE_SWITCH_REFUSED",
     "OK",
     "PLACE_ROUTE",
     "PRIVATE_TOPICS",
@@ -44,10 +51,14 @@ __all__ = [
     "ValidOrder",
     "WsCommand",
     "WsError",
+    "check_leverage",
+    "decode_cross_leverage",
+    "decode_margin_mode",
     "decode_order",
     "decode_ws_command",
     "find_route",
     "invalid",
+    "liquidation_price",
     "lot_step",
     "validate_order",
 ]
@@ -70,6 +81,7 @@ class Code:
     INVALID_PARAMETER = "100001"  # also "no such order" with msg error.getOrder.orderNotExist
     CONTRACT_INVALID = "100003"
     NOT_CANCELABLE = "100004"
+    ILLEGAL_PARAMETER = "300000"  # also a margin-mode switch the venue refuses (see below)
     BALANCE_NOT_ENOUGH = "300003"
     NO_POSITION = "300009"  # reduce-only with nothing to reduce
     MARGIN_MODE_MISMATCH = "330005"
@@ -166,6 +178,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/positions", "positions", FUTURES, 2),
     Route("GET", "/api/v1/account-overview", "account_overview", FUTURES, 5),
     Route("GET", "/api/v1/trade-fees", "trade_fees", FUTURES, 3),
+    Route("GET", "/api/v2/position/getMarginMode", "get_margin_mode", FUTURES, 2),
+    Route("POST", "/api/v2/position/changeMarginMode", "change_margin_mode", FUTURES, 2),
+    Route("GET", "/api/v2/getCrossUserLeverage", "get_cross_leverage", FUTURES, 2),
+    Route("POST", "/api/v2/changeCrossUserLeverage", "change_cross_leverage", FUTURES, 2),
 )
 PLACE_ROUTE = "place"
 
@@ -345,6 +361,87 @@ def _order_lots(inst: Instrument, order: OrderBody) -> int:
     if lots > MAX_ORDER_LOTS:
         raise invalid(f"Order size {lots} is above maxOrderQty {MAX_ORDER_LOTS}")
     return int(lots)
+
+
+# -- margin mode and leverage -------------------------------------------------------------------
+class MarginModeBody(msgspec.Struct):
+    """``POST /api/v2/position/changeMarginMode``: ``{"symbol", "marginMode"}``."""
+
+    symbol: str
+    marginMode: str
+
+
+class CrossLeverageBody(msgspec.Struct):
+    """``POST /api/v2/changeCrossUserLeverage``: ``{"symbol", "leverage"}``, the leverage a
+    string (``"10"``)."""
+
+    symbol: str
+    leverage: str
+
+
+_margin_mode_decoder = msgspec.json.Decoder(MarginModeBody)
+_cross_leverage_decoder = msgspec.json.Decoder(CrossLeverageBody)
+DEFAULT_CROSS_LEVERAGE = 5  # an account's cross leverage of a symbol it never set
+# Refused switch: the documentation says a symbol's margin mode can be switched only with no
+# position and no active order under it, and gives no code for the refusal: the emulator
+# answers 300000 ("request parameter illegal").
+MODE_SWITCH_REFUSED = (
+    "There are positions or active orders under the symbol: margin mode cannot be switched"
+)
+
+
+def decode_margin_mode(body: bytes) -> MarginModeBody:
+    """The switch request, or KucoinError ``100001`` (not the documented object, or a
+    mode other than ISOLATED/CROSS)."""
+    try:
+        request = _margin_mode_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise invalid(f"Parameter error: {exc}") from None
+    if request.marginMode not in MARGIN_MODES:
+        raise invalid(f"Parameter marginMode invalid: {request.marginMode!r}")
+    return request
+
+
+def decode_cross_leverage(body: bytes) -> tuple[str, int]:
+    """The symbol and the leverage of a cross-leverage change, or KucoinError ``100001``:
+    the leverage must be a string of a whole number of at least 1 (its maximum is the
+    contract's: :func:`check_leverage`)."""
+    try:
+        request = _cross_leverage_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise invalid(f"Parameter error: {exc}") from None
+    text = request.leverage
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise invalid(f"Parameter leverage invalid: {text!r}")
+    return request.symbol, int(text)
+
+
+def check_leverage(leverage: int, max_leverage: int) -> int:
+    """``leverage``, or KucoinError ``100001`` when it is above the contract's maximum."""
+    if leverage > max_leverage:
+        raise invalid(f"Leverage {leverage} is above maxLeverage {max_leverage}")
+    return leverage
+
+
+# The maintenance-margin rate of every contract (the figure in the documentation's position
+# examples, ``maintMarginReq: 0.005``); the emulator has no risk-limit tiers.
+MAINT_MARGIN_RATE = Decimal("0.005")
+
+
+def liquidation_price(entry: Decimal, qty: Decimal, collateral: Decimal, rate: Decimal) -> Decimal:
+    """Where a position of ``qty`` (signed base units) entered at ``entry`` is liquidated:
+    the price at which ``collateral`` (what stands behind it) less the position's loss falls
+    to ``rate`` × its entry value, i.e. ``entry × (1 + rate) − collateral / |qty|`` for a
+    long and ``entry × (1 − rate) + collateral / |qty|`` for a short. For isolated margin
+    the collateral is the position's margin ``|qty| × entry / leverage``, which gives
+    ``entry × (1 ∓ 1/leverage ± rate)``; for cross margin it is the account's free balance.
+    0 (the venue's "none") when flat, or for a long its collateral carries to a price of 0."""
+    if qty == 0:
+        return Decimal(0)
+    cushion = collateral / abs(qty)
+    if qty > 0:
+        return max(Decimal(0), entry * (1 + rate) - cushion)
+    return entry * (1 - rate) + cushion
 
 
 # -- WebSocket ---------------------------------------------------------------------------------

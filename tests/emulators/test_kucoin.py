@@ -1,12 +1,13 @@
 """The KuCoin Futures emulator on its own, in-process (no client code): the documented
 signing vectors, the level-2 sequence rules (KuCoin's book has no checksum), the venue's
-error codes for requests the documentation forbids, WS limits, weight pools and the order
-record served at ``/__emulator__/orders``."""
+error codes for requests the documentation forbids, WS limits, weight pools, the order
+record served at ``/__emulator__/orders``, margin mode and leverage per symbol, the
+liquidation prices positions report, and book pushes delivered late."""
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from trio.testing import MockClock
 from arbtrio.emulators.app import ApiKeys, AsgiWebSocket, EmuConnection, HttpRequest
 from arbtrio.emulators.kucoin import KucoinEmulator
 from arbtrio.emulators.kucoin_gateway import hmac_b64, passphrase_header, prehash
+from arbtrio.emulators.kucoin_protocol import MAINT_MARGIN_RATE, liquidation_price
 from arbtrio.sim.config import default_sim_config
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
@@ -449,3 +451,198 @@ async def test_order_record_lists_every_authenticated_placement(
     assert (first["symbol"], first["side"], first["reduce_only"]) == (SYMBOL, "buy", False)
     assert "duplicate" in served["orders"][5]["reason"]
     assert em.market.order("kucoin", "lost-1") is None  # withheld and never executed
+
+
+# -- margin mode and leverage -------------------------------------------------------------------
+MODE = "/api/v2/position/getMarginMode"
+SWITCH = "/api/v2/position/changeMarginMode"
+CROSS = "/api/v2/getCrossUserLeverage"
+LEVERAGE = "/api/v2/changeCrossUserLeverage"
+
+
+async def _open(em: KucoinEmulator, cid: str, side: str = "buy", lots: int = 2, **kw: Any) -> None:
+    """Open (or add to) a position with one crossing IOC."""
+    body = order(cid, side=side, price=crossing_price(em, side), size=lots, **kw)
+    status, answered = await answer(em, signed(em, "POST", "/api/v1/orders", body))
+    assert (status, answered["code"]) == (200, "200000"), answered
+
+
+async def _position(em: KucoinEmulator) -> dict[str, Any]:
+    _, got = await answer(em, signed(em, "GET", f"/api/v1/position?symbol={SYMBOL}"))
+    data: dict[str, Any] = got["data"]
+    return data
+
+
+async def test_the_margin_mode_is_kept_per_symbol_and_orders_must_carry_it(
+    autojump_clock: MockClock,
+) -> None:
+    em = emulator()
+    _, got = await answer(em, signed(em, "GET", f"{MODE}?symbol={SYMBOL}"))
+    assert got == {"code": "200000", "data": {"symbol": SYMBOL, "marginMode": "ISOLATED"}}
+    switch = {"symbol": SYMBOL, "marginMode": "CROSS"}
+    for _ in range(2):  # the mode it already has: the same answer, nothing changes
+        status, got = await answer(em, signed(em, "POST", SWITCH, switch))
+        assert (status, got) == (200, {"code": "200000", "data": switch})
+    assert em.config_log == [(SYMBOL, "marginMode", "CROSS")]
+    _, got = await answer(em, signed(em, "GET", f"{MODE}?symbol=ETHUSDTM"))
+    assert got["data"]["marginMode"] == "ISOLATED"  # per symbol
+    _, refused = await answer(em, signed(em, "POST", "/api/v1/orders", order("iso-1")))
+    assert refused["code"] == "330005"  # an ISOLATED order on a CROSS symbol
+    await _open(em, "cross-1", marginMode="CROSS", leverage=None)  # cross: leverage optional
+    position = await _position(em)
+    assert (position["marginMode"], position["crossMode"], position["leverage"]) == (
+        "CROSS", True, 5
+    )  # fmt: skip
+
+
+async def test_a_switch_is_refused_while_the_symbol_holds_a_position(
+    autojump_clock: MockClock,
+) -> None:
+    em = emulator()
+    await _open(em, "held-1")
+    switch = {"symbol": SYMBOL, "marginMode": "CROSS"}
+    status, got = await answer(em, signed(em, "POST", SWITCH, switch))
+    assert (status, got["code"]) == (200, "300000") and "margin mode" in got["msg"]
+    assert em.margin_modes[SYMBOL] == "ISOLATED" and em.config_log == []
+    _, same = await answer(em, signed(em, "POST", SWITCH, switch | {"marginMode": "ISOLATED"}))
+    assert same["code"] == "200000"  # no switch asked: nothing to refuse
+
+
+async def test_cross_leverage_is_set_per_symbol_within_the_contract_maximum(
+    autojump_clock: MockClock,
+) -> None:
+    em = emulator()
+    _, got = await answer(em, signed(em, "GET", f"{CROSS}?symbol={SYMBOL}"))
+    assert got == {"code": "200000", "data": {"symbol": SYMBOL, "leverage": "5"}}
+    for _ in range(2):
+        _, changed = await answer(em, signed(em, "POST", LEVERAGE,
+                                             {"symbol": SYMBOL, "leverage": "10"}))  # fmt: skip
+        assert changed == {"code": "200000", "data": True}
+    _, got = await answer(em, signed(em, "GET", f"{CROSS}?symbol={SYMBOL}"))
+    assert got["data"]["leverage"] == "10" and em.config_log == [(SYMBOL, "leverage", "10")]
+    _, contract = await answer(em, public("GET", f"/api/v1/contracts/{SYMBOL}"))
+    assert contract["data"]["maxLeverage"] == em.instruments[SYMBOL].max_leverage == 125
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        (LEVERAGE, {"symbol": SYMBOL, "leverage": "126"}, "100001"),  # above maxLeverage 125
+        (LEVERAGE, {"symbol": SYMBOL, "leverage": "0"}, "100001"),
+        (LEVERAGE, {"symbol": SYMBOL, "leverage": "2.5"}, "100001"),
+        (LEVERAGE, {"symbol": SYMBOL, "leverage": 10}, "100001"),  # a string, as documented
+        (LEVERAGE, {"leverage": "10"}, "100001"),  # the symbol is required
+        (LEVERAGE, {"symbol": "NOPEUSDTM", "leverage": "10"}, "100003"),
+        (SWITCH, {"symbol": SYMBOL, "marginMode": "cross"}, "100001"),  # upper case only
+        (SWITCH, {"symbol": SYMBOL, "marginMode": "PORTFOLIO"}, "100001"),
+        (SWITCH, {"symbol": "NOPEUSDTM", "marginMode": "CROSS"}, "100003"),
+        (SWITCH, b"not json", "100001"),
+    ],
+)
+async def test_malformed_settings_are_refused_with_the_venue_codes(
+    path: str, body: Any, code: str, autojump_clock: MockClock
+) -> None:
+    em = emulator()
+    status, got = await answer(em, signed(em, "POST", path, body))
+    assert (status, got["code"]) == (200, code), got
+    assert em.config_log == [] and em.cross_leverage[SYMBOL] == 5
+    assert em.margin_modes[SYMBOL] == "ISOLATED"
+
+
+def test_the_liquidation_price_against_the_documented_example() -> None:
+    # the documentation's position push: a 5x isolated long of 0.001 XBT at 91694.5, its
+    # bankruptcy price 73355.6 and its liquidation price 73853.0426625
+    entry, qty = Decimal("91694.5"), Decimal("0.001")
+    margin = qty * entry / 5
+    assert liquidation_price(entry, qty, margin, Decimal(0)) == Decimal("73355.6")  # the venue's
+    rate = MAINT_MARGIN_RATE + Decimal("0.0006")  # maintenance + the closing taker fee
+    long_liq = liquidation_price(entry, qty, margin, rate)
+    assert long_liq == entry * (1 - Decimal("0.2") + rate)
+    assert Decimal("73853.0426625") < long_liq < entry  # nearer the entry: conservative
+    short_liq = liquidation_price(entry, -qty, margin, rate)
+    assert short_liq == entry * (1 + Decimal("0.2") - rate)
+    assert liquidation_price(entry, Decimal(0), margin, rate) == 0  # flat: none
+    assert liquidation_price(entry, qty, 2 * qty * entry, rate) == 0  # cannot be reached
+
+
+async def test_positions_report_mark_leverage_and_liquidation_price(
+    autojump_clock: MockClock,
+) -> None:
+    em = emulator()
+    inst = em.instruments[SYMBOL]
+    flat = await _position(em)
+    assert (flat["liquidationPrice"], flat["currentQty"]) == (0, 0)
+    await _open(em, "iso-5", lots=3, leverage=4)
+    position = await _position(em)
+    entry = Decimal(str(position["avgEntryPrice"]))
+    rate = MAINT_MARGIN_RATE + inst.taker_fee
+    expected = (entry * (1 - Decimal(1) / 4 + rate)).quantize(inst.tick_size, ROUND_CEILING)
+    assert position["currentQty"] == 3 and position["leverage"] == 4
+    assert Decimal(str(position["liquidationPrice"])) == expected
+    assert Decimal(str(position["bankruptPrice"])) == (entry * Decimal("0.75")).quantize(
+        inst.tick_size, ROUND_CEILING
+    )
+    mid = em.market.mid("kucoin", inst.asset)
+    assert float(position["markPrice"]) == pytest.approx(mid, abs=float(inst.tick_size))
+    _, listed = await answer(em, signed(em, "GET", "/api/v1/positions"))
+    assert [p for p in listed["data"] if p["symbol"] == SYMBOL] == [position]
+
+
+async def test_a_cross_position_is_liquidated_against_the_account_balance(
+    autojump_clock: MockClock,
+) -> None:
+    em = emulator()
+    inst = em.instruments[SYMBOL]
+    await answer(em, signed(em, "POST", SWITCH, {"symbol": SYMBOL, "marginMode": "CROSS"}))
+    await _open(em, "short-1", side="sell", lots=4, marginMode="CROSS")
+    position = await _position(em)
+    entry, qty = Decimal(str(position["avgEntryPrice"])), Decimal("0.004")
+    balance = em.market.balances("kucoin")[0].total
+    rate = MAINT_MARGIN_RATE + inst.taker_fee
+    expected = (entry * (1 - rate) + balance / qty).quantize(inst.tick_size, ROUND_FLOOR)
+    assert position["currentQty"] == -4 and Decimal(str(position["liquidationPrice"])) == expected
+    assert expected > 2 * entry  # the whole balance stands behind a small short
+
+
+async def test_delayed_book_pushes_keep_their_order_and_their_timestamps(
+    autojump_clock: MockClock,
+) -> None:
+    em = emulator()
+    em.wall = lambda: WALL + trio.current_time()
+    conn = _session(em)
+    em._ws_request(conn, json.dumps({"id": "s1", "type": "subscribe",
+                                     "topic": f"/contractMarket/level2:{SYMBOL}"}))  # fmt: skip
+    steps = iter(range(1, 10_000))
+
+    def tick() -> int:
+        """Step the market until the book changes and publish: the pushes' sequences."""
+        first = em._published[SYMBOL].id + 1
+        while em._published[SYMBOL].id < first:
+            em.market.advance(next(steps) * em.market.config.tick_interval_s)
+            em.publish_tick()
+        return em._published[SYMBOL].id - first + 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(em._deliver_late)
+        published = tick()
+        assert len(_frames(conn)) == published  # no delay: at once
+        em.book_delay_s = 0.8
+        published_ms = int(em.wall() * 1000)
+        delayed = tick()
+        assert _frames(conn) == []
+        await trio.sleep(0.79)
+        assert _frames(conn) == []
+        em.book_delay_s = 0.0  # caught up from now on: still after what is queued
+        await trio.sleep(0.005)
+        caught_up = tick()
+        assert _frames(conn) == []
+        await trio.sleep(0.01)
+        frames = _frames(conn)
+        assert len(frames) == delayed + caught_up
+        assert {f["data"]["timestamp"] for f in frames[:delayed]} == {published_ms}  # as built
+        assert {f["data"]["timestamp"] for f in frames[delayed:]} == {published_ms + 795}
+        sequences = [f["data"]["sequence"] for f in frames]
+        assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
+        published = tick()
+        assert len(_frames(conn)) == published  # the queue is empty again: at once
+        nursery.cancel_scope.cancel()

@@ -12,6 +12,12 @@ messages of one matching event. A crossed book is marked untradable at once and 
 again when it uncrosses; only a crossing that persists for ``crossed_limit`` consecutive
 changes is treated as corruption and resynced.
 
+Exchange time: a live push carries the venue's ``timestamp`` (epoch milliseconds); once it
+is applied, the book is stamped with it (:meth:`L2Book.stamp`, in seconds), so a feed that
+flows but lags shows its lag. Pushes buffered before a snapshot are applied when it arrives,
+long after they were received: they are not stamped (their receipt time is not the apply
+time), nor is the REST snapshot (its ``ts`` is another path's time).
+
 Malformed frames (undecodable, bad change string, unknown symbol) are counted, logged, and
 every book of the session is resynced. Nothing here raises.
 
@@ -144,21 +150,26 @@ class KucoinBooks:
         seq = change.sequence
         verdict = feed.sync.on_delta(seq, seq, change)
         if verdict is _APPLY:
-            self._apply(feed, is_bid, price, lots, seq, now)
+            self._apply(feed, is_bid, price, lots, seq, now, change.timestamp)
         elif verdict is _GAP:
             log.info("venue.gap", venue=codecs.VENUE, symbol=feed.symbol, last=feed.sync.last,
                      sequence=seq)  # fmt: skip
             self.resync(feed.symbol, f"gap: expected {feed.sync.last + 1}, got {seq}", now)
 
     def _apply(
-        self, feed: _Feed, is_bid: bool, price: float, lots: float, seq: int, now: float
-    ) -> None:
+        self, feed: _Feed, is_bid: bool, price: float, lots: float, seq: int, now: float,
+        ts_ms: int = 0,
+    ) -> None:  # fmt: skip
+        """Apply one change; ``ts_ms`` (the push's exchange time, 0: none or a replay)
+        stamps the book."""
         book = feed.book
         level = ((price, lots * feed.mult),)
         if is_bid:
             book.apply_delta(level, (), now, seq)
         else:
             book.apply_delta((), level, now, seq)
+        if ts_ms:
+            book.stamp(ts_ms * 0.001)
         if book.is_crossed():
             feed.crossed += 1
             if feed.crossed > self.crossed_limit:

@@ -23,6 +23,15 @@ are in ``specs/014-kucoin.md``.
   skipped, counted in ``health.skipped`` and logged; its neighbours are kept.
 * ``key_version`` is the API key's version (``"2"``, or ``"3"`` for current keys), sent as
   ``KC-API-KEY-VERSION``.
+* Leverage and margin mode (:meth:`KucoinClient.configure_instrument`): the symbol's margin
+  mode is read (``GET /api/v2/position/getMarginMode``) and switched only when it differs
+  (``POST /api/v2/position/changeMarginMode``); in cross mode the symbol's leverage likewise
+  (``GET /api/v2/getCrossUserLeverage``, ``POST /api/v2/changeCrossUserLeverage``). Isolated
+  leverage has no setting on KuCoin: it is sent with every opening order. Orders of a
+  configured symbol carry its margin mode and leverage.
+* The private stream keeps :attr:`KucoinClient.pushed_positions` and
+  :attr:`KucoinClient.pushed_balances` current (``/contract/positionAll``,
+  ``/contractAccount/wallet``).
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ from arbtrio.venues.base import (
     BookCallback,
     Credentials,
     MalformedMessage,
+    MarginMode,
     OrderNotFound,
     OrderRejected,
     OutcomeUnknown,
@@ -119,7 +129,15 @@ ENDPOINTS: Final[Mapping[tuple[str, str], tuple[str, float]]] = {
     ("GET", "/api/v1/positions"): ("futures", 2),
     ("GET", "/api/v1/account-overview"): ("futures", 5),
     ("GET", "/api/v1/trade-fees"): ("futures", 3),
+    ("GET", "/api/v2/position/getMarginMode"): ("futures", 2),
+    ("POST", "/api/v2/position/changeMarginMode"): ("futures", 2),
+    ("GET", "/api/v2/getCrossUserLeverage"): ("futures", 2),
+    ("POST", "/api/v2/changeCrossUserLeverage"): ("futures", 2),
 }
+# The unified margin mode → KuCoin's name of it.
+MARGIN_MODE_NAMES: Final[Mapping[str, str]] = {"cross": "CROSS", "isolated": "ISOLATED"}
+# Refusals of a setting (whatever the code): reported as BadRequest naming the value.
+SETTING_REFUSED: Final = (BadRequest, OrderRejected, OrderNotFound)
 
 
 class KucoinRules:
@@ -209,6 +227,11 @@ class KucoinClient:
         self.key_version = key_version
         self.health = VenueHealth(VENUE)  # both streams count here
         self.books: dict[str, L2Book] = {}
+        # What the private stream last pushed; written only by the order protocol.
+        self.pushed_balances: dict[str, Balance] = {}  # settle currency -> balance
+        self.pushed_positions: dict[str, VenuePosition] = {}  # venue symbol -> position
+        # configure_instrument's settings: venue symbol -> (leverage, KuCoin margin mode)
+        self.configured: dict[str, tuple[int, str]] = {}
         self.instruments: dict[str, Instrument] = {}  # updated in place: the protocols read it
         self.not_traded: set[str] = set()  # listed but foreign, or held and not listed
         self.tokens_used: list[str] = []  # the bullet tokens connected with (latest 100)
@@ -217,7 +240,8 @@ class KucoinClient:
         self.order_feed = KucoinOrderFeed(
             self.instruments, self.health, welcome_timeout=welcome_timeout,
             max_session_s=max_session_s, reconcile_every_s=reconcile_every_s,
-            fill_wait_s=fill_wait_s, max_orders=max_orders,
+            fill_wait_s=fill_wait_s, max_orders=max_orders, positions=self.pushed_positions,
+            balances=self.pushed_balances,
         )  # fmt: skip
         self.order_stream = Stream(
             VENUE, "orders", self.order_feed, self.connect(private=True), self.health,
@@ -226,13 +250,13 @@ class KucoinClient:
 
     @property
     def stream_positions(self) -> dict[str, VenuePosition]:
-        """The latest private-stream position push per symbol."""
-        return self.order_feed.positions
+        """The latest private-stream position push per symbol (:attr:`pushed_positions`)."""
+        return self.pushed_positions
 
     @property
     def stream_balance(self) -> Balance | None:
-        """The latest private-stream wallet push."""
-        return self.order_feed.balance
+        """The latest private-stream USDT wallet push (in :attr:`pushed_balances`)."""
+        return self.pushed_balances.get(convert.SETTLE)
 
     # -- REST ------------------------------------------------------------------------------
     def _require_credentials(self) -> Credentials:
@@ -240,10 +264,12 @@ class KucoinClient:
             raise AuthenticationFailed(VENUE, "no API credentials configured (public data only)")
         return self.credentials
 
-    def _account(self) -> KucoinAccount:
+    def _account(self, symbol: str = "") -> KucoinAccount:
+        """The signing account; its margin mode and leverage are ``symbol``'s when
+        :meth:`configure_instrument` set them, else the client's defaults."""
+        leverage, mode = self.configured.get(symbol, (self.leverage, self.margin_mode))
         return KucoinAccount.from_credentials(
-            self._require_credentials(), self.margin_mode, self.leverage, self.rest.prefix,
-            self.key_version,
+            self._require_credentials(), mode, leverage, self.rest.prefix, self.key_version,
         )  # fmt: skip
 
     def _ts_ms(self) -> int:
@@ -259,17 +285,19 @@ class KucoinClient:
         *,
         endpoint: str | None = None,
         query: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
         mutating: bool = False,
     ) -> T:
         """One REST call to ``endpoint`` (``route``, the :data:`ENDPOINTS` key, by
-        default); the ``data`` of its answer, decoded, or the mapped error."""
+        default) with the JSON ``body`` (None: none); the ``data`` of its answer, decoded,
+        or the mapped error."""
         pool, _ = ENDPOINTS[(method, route)]
         account = self._account() if pool == "futures" else None
         q = "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
         path = self.rest.prefix + (endpoint or route) + (f"?{q}" if q else "")
 
         def build() -> PreparedRequest:
-            return prepare_request(method, path, None, account=account, ts_ms=self._ts_ms())
+            return prepare_request(method, path, body, account=account, ts_ms=self._ts_ms())
 
         def decode_data(raw: bytes) -> T:
             return decode(decoder, raw, what).data
@@ -427,8 +455,9 @@ class KucoinClient:
 
     # -- orders ----------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        """``POST /api/v1/orders`` (:func:`prepare_order`); the order protocol is told."""
-        account = self._account()
+        """``POST /api/v1/orders`` (:func:`prepare_order`, with the symbol's margin mode and
+        leverage); the order protocol is told."""
+        account = self._account(request.symbol)
         inst = await self._instrument(request.symbol)
         cid = request.client_order_id
 
@@ -500,6 +529,82 @@ class KucoinClient:
             page_no += 1
 
     # -- account ---------------------------------------------------------------------------
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        """Set ``symbol``'s margin mode and leverage, as KuCoin allows (``specs/014``):
+
+        * margin mode: read (``GET /api/v2/position/getMarginMode``), switched only when it
+          differs (``POST /api/v2/position/changeMarginMode``; the venue refuses a switch
+          while the symbol has a position or active orders);
+        * cross: the symbol's leverage likewise (``GET /api/v2/getCrossUserLeverage``,
+          ``POST /api/v2/changeCrossUserLeverage``);
+        * isolated: nothing to set on the venue (leverage is per order): checked against
+          the contract's ``maxLeverage``, then sent with every opening order.
+
+        A setting already in place sends nothing. A refusal (the venue's, or a leverage
+        outside 1..``maxLeverage`` for isolated) raises BadRequest naming the value; the
+        settings apply to later orders only once every step succeeded."""
+        self._require_credentials()
+        mode = MARGIN_MODE_NAMES.get(margin_mode)
+        if mode is None:
+            raise BadRequest(VENUE, f"{symbol}: unknown margin mode {margin_mode!r}")
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise BadRequest(VENUE, f"{symbol}: leverage must be a whole number >= 1: {leverage!r}")
+        inst = await self._instrument(symbol)
+        if mode == "ISOLATED" and inst.max_leverage is not None and leverage > inst.max_leverage:
+            raise BadRequest(
+                VENUE, f"{symbol}: leverage {leverage} is above maxLeverage {inst.max_leverage}"
+            )
+        await self._set_margin_mode(symbol, mode)
+        if mode == "CROSS":
+            await self._set_cross_leverage(symbol, leverage)
+        self.configured[symbol] = (leverage, mode)
+        log.info("venue.configured", venue=VENUE, symbol=symbol, margin_mode=mode,
+                 leverage=leverage)  # fmt: skip
+
+    async def _set_margin_mode(self, symbol: str, mode: str) -> None:
+        current = await self._request(
+            "GET", "/api/v2/position/getMarginMode", codecs.margin_mode_decoder, "margin mode",
+            query=[("symbol", symbol)],
+        )  # fmt: skip
+        if current.marginMode == mode:
+            return
+        change = codecs.encode(codecs.ChangeMarginMode(symbol=symbol, marginMode=mode))
+        try:
+            answer = await self._request(
+                "POST", "/api/v2/position/changeMarginMode", codecs.margin_mode_decoder,
+                "change margin mode", body=change, mutating=True,
+            )  # fmt: skip
+        except SETTING_REFUSED as exc:
+            raise BadRequest(
+                VENUE, f"{symbol}: margin mode {mode} refused: {exc.message}", code=exc.code
+            ) from exc
+        if answer.marginMode != mode:
+            raise BadRequest(VENUE, f"{symbol}: margin mode {mode} not applied "
+                                    f"(the venue answers {answer.marginMode})")  # fmt: skip
+
+    async def _set_cross_leverage(self, symbol: str, leverage: int) -> None:
+        current = await self._request(
+            "GET", "/api/v2/getCrossUserLeverage", codecs.cross_leverage_decoder,
+            "cross leverage", query=[("symbol", symbol)],
+        )  # fmt: skip
+        if codecs.amount(current.leverage, "cross leverage") == leverage:
+            return
+        change = codecs.encode(codecs.ChangeCrossLeverage(symbol=symbol, leverage=str(leverage)))
+        try:
+            changed = await self._request(
+                "POST", "/api/v2/changeCrossUserLeverage", codecs.changed_decoder,
+                "change cross leverage", body=change, mutating=True,
+            )  # fmt: skip
+        except SETTING_REFUSED as exc:
+            raise BadRequest(
+                VENUE, f"{symbol}: cross leverage {leverage} refused: {exc.message}",
+                code=exc.code,
+            ) from exc  # fmt: skip
+        if bytes(changed).strip() == b"false":
+            raise BadRequest(VENUE, f"{symbol}: cross leverage {leverage} not applied")
+
     async def fetch_balances(self) -> list[Balance]:
         acct = await self._request(
             "GET", "/api/v1/account-overview", codecs.account_decoder, "account overview",
@@ -513,9 +618,11 @@ class KucoinClient:
         ]  # fmt: skip
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        """The account's open positions in the contracts arbtrio trades. A position in any
-        other contract (inverse, USDC-settled, delisted) or one that does not decode is
-        skipped, counted in ``health.skipped`` and logged; the others are returned."""
+        """The account's open positions in the contracts arbtrio trades, with the venue's
+        ``markPrice`` and ``liquidationPrice`` (None when it reports none: null, ``""`` or
+        0). A position in any other contract (inverse, USDC-settled, delisted) or one that
+        does not decode is skipped, counted in ``health.skipped`` and logged; the others are
+        returned."""
         raws = await self._request(
             "GET", "/api/v1/positions", codecs.positions_decoder, "positions"
         )
@@ -528,12 +635,17 @@ class KucoinClient:
             self.not_traded |= unknown - set(self.instruments)  # delisted: not asked again
         result = []
         foreign: list[str] = []
+        broken: list[str] = []
         for p in held:
             inst = self.instruments.get(p.symbol)
             if inst is None:
                 foreign.append(f"{p.symbol}: {p.currentQty} lots, not a traded contract")
                 continue
-            result.append(convert.position(inst, p.currentQty, p.avgEntryPrice))
+            try:
+                result.append(convert.reported_position(inst, p))
+            except MalformedMessage as exc:
+                broken.append(exc.message)
+        self._skipped(broken)
         if foreign:
             self.health.skipped += len(foreign)
             log.warning("venue.positions_foreign", venue=VENUE, positions=foreign)

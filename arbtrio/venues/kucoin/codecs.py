@@ -202,15 +202,47 @@ class FillsPage(msgspec.Struct):
 
 
 class Position(Exact):
-    """``GET /api/v1/positions`` item (one by one: an inverse or USDC contract is foreign)."""
+    """``GET /api/v1/positions`` item (one by one: an inverse or USDC contract is foreign).
+    ``markPrice`` and ``liquidationPrice`` stay raw (a number or a string; null, ``""`` or
+    0 when there is none): :func:`optional_price` reads them."""
 
     symbol: str
     currentQty: Decimal  # signed lots
     avgEntryPrice: Decimal | None = None
+    markPrice: msgspec.Raw = msgspec.Raw()
+    liquidationPrice: msgspec.Raw = msgspec.Raw()
     isOpen: bool | None = None
     isInverse: bool | None = None
     settleCurrency: str | None = ""
     marginMode: str | None = ""
+
+
+class MarginModeAnswer(msgspec.Struct):
+    """``GET /api/v2/position/getMarginMode`` and ``POST .../changeMarginMode`` data."""
+
+    symbol: str
+    marginMode: str  # ISOLATED | CROSS
+
+
+class CrossLeverage(msgspec.Struct):
+    """``GET /api/v2/getCrossUserLeverage`` data: ``leverage`` is text (``"3"``)."""
+
+    symbol: str
+    leverage: Text
+
+
+class ChangeMarginMode(msgspec.Struct):
+    """``POST /api/v2/position/changeMarginMode`` body."""
+
+    symbol: str
+    marginMode: str
+
+
+class ChangeCrossLeverage(msgspec.Struct):
+    """``POST /api/v2/changeCrossUserLeverage`` body: ``leverage`` is a string (``"10"``)."""
+
+    symbol: str
+    leverage: str
 
 
 class AccountOverview(Exact):
@@ -226,7 +258,8 @@ class CancelledByClientOid(msgspec.Struct):
 
 
 class Acknowledged(Envelope[msgspec.Raw]):
-    """A success whose ``data`` the client does not read (a cancel): any ``data``, or none."""
+    """A success whose ``data`` stays raw (a cancel: not read; a setting change: ``true``):
+    any ``data``, or none."""
 
     data: msgspec.Raw = msgspec.Raw()
 
@@ -303,11 +336,14 @@ class OrderChange(msgspec.Struct):
 
 class PositionChange(Exact):
     """``/contract/position:SYMBOL`` data. Pushes caused by the mark price carry neither
-    ``symbol`` (the topic has it) nor ``currentQty``."""
+    ``symbol`` (the topic has it) nor ``currentQty``, only ``markPrice`` and the figures it
+    moves. Prices stay raw as in :class:`Position`."""
 
     symbol: str | None = ""
     currentQty: Decimal | None = None
     avgEntryPrice: Decimal | None = None
+    markPrice: msgspec.Raw = msgspec.Raw()
+    liquidationPrice: msgspec.Raw = msgspec.Raw()
     settleCurrency: str | None = ""
     changeReason: str | None = ""
 
@@ -342,7 +378,13 @@ trade_fill_item_decoder = msgspec.json.Decoder(TradeFill)
 positions_decoder = items_decoder
 position_item_decoder = msgspec.json.Decoder(Position)
 account_decoder = msgspec.json.Decoder(Envelope[AccountOverview])
-cancelled_decoder: msgspec.json.Decoder[Envelope[msgspec.Raw]] = msgspec.json.Decoder(Acknowledged)
+margin_mode_decoder = msgspec.json.Decoder(Envelope[MarginModeAnswer])
+cross_leverage_decoder = msgspec.json.Decoder(Envelope[CrossLeverage])
+acknowledged_decoder: msgspec.json.Decoder[Envelope[msgspec.Raw]] = msgspec.json.Decoder(
+    Acknowledged
+)
+cancelled_decoder = acknowledged_decoder
+changed_decoder = acknowledged_decoder  # changeCrossUserLeverage: data true (false: refused)
 timestamp_decoder = msgspec.json.Decoder(Envelope[int])
 ws_message_decoder = msgspec.json.Decoder(WsMessage)
 ws_request_decoder = msgspec.json.Decoder(WsRequest)
@@ -391,6 +433,29 @@ def amount(value: Text | None, what: str) -> Decimal | None:
     if number is None or not (number.is_finite() and -MAX_DECIMAL < number < MAX_DECIMAL):
         raise MalformedMessage(VENUE, f"{what}: {str(value)[:40]!r} is not a decimal")
     return number
+
+
+_optional_decimal = msgspec.json.Decoder(Decimal | None)
+_BLANK = (b"", b'""')
+
+
+def optional_price(value: msgspec.Raw, what: str) -> Decimal | None:
+    """A price the venue sends as a JSON number or string (``markPrice``,
+    ``liquidationPrice``): None when it sends none — absent, null, ``""``, or 0 and below
+    (a liquidation price that cannot be reached); MalformedMessage naming ``what`` when it
+    is not a finite decimal of sane magnitude."""
+    raw = bytes(value).strip()
+    if raw in _BLANK:
+        return None
+    try:
+        number = _optional_decimal.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        raise MalformedMessage(VENUE, f"{what}: {raw[:40]!r} is not a price") from None
+    if number is None:
+        return None
+    if not (number.is_finite() and number < MAX_DECIMAL):
+        raise MalformedMessage(VENUE, f"{what}: {raw[:40]!r} is not a price")
+    return number if number > 0 else None
 
 
 _INF = math.inf

@@ -18,8 +18,11 @@ from arbtrio.venues.kucoin.codecs import (
     Contract,
     OrderChange,
     OrderDetail,
+    Position,
+    PositionChange,
     TradeFill,
     amount,
+    optional_price,
 )
 
 ZERO = Decimal(0)
@@ -171,12 +174,33 @@ def fill_from_trade(inst: Instrument, t: TradeFill, client_order_id: str, ts: fl
     )
 
 
-def position(inst: Instrument, lots: Decimal, entry: Decimal | None) -> VenuePosition:
-    """A position of ``lots`` (signed) in base units; no entry price when flat or 0."""
+def position(
+    inst: Instrument,
+    lots: Decimal,
+    entry: Decimal | None,
+    mark: Decimal | None = None,
+    liquidation: Decimal | None = None,
+) -> VenuePosition:
+    """A position of ``lots`` (signed) in base units; no entry price when flat or 0, no
+    liquidation price when flat. ``mark`` and ``liquidation`` as :func:`codecs.optional_price`
+    read them (None: not reported, or none)."""
     qty = from_contracts(inst, lots)
     return VenuePosition(
-        venue=VENUE, symbol=inst.symbol, qty=qty, entry_price=entry if qty and entry else None
-    )
+        venue=VENUE, symbol=inst.symbol, qty=qty, entry_price=entry if qty and entry else None,
+        mark_price=mark, liquidation_price=liquidation if qty else None,
+    )  # fmt: skip
+
+
+def reported_position(inst: Instrument, p: Position | PositionChange) -> VenuePosition:
+    """The position a REST item or a push with ``currentQty`` reports, with its mark and
+    liquidation price (MalformedMessage when it has no quantity or a price is not one)."""
+    if p.currentQty is None:
+        raise MalformedMessage(VENUE, f"{inst.symbol} position: no currentQty")
+    return position(
+        inst, p.currentQty, p.avgEntryPrice,
+        optional_price(p.markPrice, f"{inst.symbol} markPrice"),
+        optional_price(p.liquidationPrice, f"{inst.symbol} liquidationPrice"),
+    )  # fmt: skip
 
 
 def filled_lots(o: OrderDetail) -> Decimal:

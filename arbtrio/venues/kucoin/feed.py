@@ -32,10 +32,12 @@ disconnected        everything learned from the session is void
 * :class:`KucoinOrderFeed` — ``/contractMarket/tradeOrders`` (``orderChange``: a ``match``
   is a :class:`~arbtrio.core.types.Fill`, de-duplicated by ``tradeId``, with the fee at the
   account's rate; every push an :class:`~arbtrio.core.types.OrderUpdate`),
-  ``/contract/positionAll`` and ``/contractAccount/wallet`` (kept in :attr:`positions` and
-  :attr:`balance`). Its :class:`~arbtrio.venues.tracking.OrderTracker` keeps the orders the
-  client placed (:class:`Placed` notes); after every subscription, every malformed frame and
-  every ``reconcile_every_s`` it asks for a REST re-query (:class:`Fetch` of a
+  ``/contract/positionAll`` and ``/contractAccount/wallet`` (kept in :attr:`positions`,
+  venue symbol → position with its mark and liquidation price, and :attr:`balances`,
+  settle currency → balance: the client's ``pushed_positions`` / ``pushed_balances``).
+  Its :class:`~arbtrio.venues.tracking.OrderTracker` keeps the orders the client placed
+  (:class:`Placed` notes); after every subscription, every malformed frame and every
+  ``reconcile_every_s`` it asks for a REST re-query (:class:`Fetch` of a
   :class:`Requery`) of each order not yet seen finishing, and delivers the answer's new
   fills and status. A push that names only the venue's order id (no ``clientOid``) is held
   by that id until the order's note maps it; a note for an order sent before the last
@@ -385,8 +387,15 @@ class KucoinOrderFeed(KucoinSession):
     order id the tracker learned (a :class:`Placed` note, an earlier push). A match that
     names neither waits in the tracker (:meth:`OrderTracker.fill_for_venue_order`) for the
     note; the status of such a push is left to a re-query of the order, asked for when its
-    note arrives (at most ``max_orders`` such venue ids are remembered). ``balance`` follows
-    the wallet of ``settle_currency`` only."""
+    note arrives (at most ``max_orders`` such venue ids are remembered).
+
+    ``positions`` (venue symbol → position, traded contracts only) and ``balances`` (settle
+    currency → balance, ``settle_currency`` only) are the dicts it keeps current, updated in
+    place (the client passes its own): a ``position.change`` with a quantity replaces the
+    symbol's position, one caused by the mark price updates only its mark; a
+    ``walletBalance.change`` replaces the balance (total: ``equity``, as the REST account's
+    ``accountEquity``, else ``walletBalance``), the older ``availableBalance.change``
+    updates only the available amount."""
 
     def __init__(
         self,
@@ -400,6 +409,8 @@ class KucoinOrderFeed(KucoinSession):
         fill_wait_s: float = 5.0,
         max_orders: int = 10_000,
         settle_currency: str = convert.SETTLE,
+        positions: dict[str, VenuePosition] | None = None,
+        balances: dict[str, Balance] | None = None,
     ) -> None:
         super().__init__(
             PRIVATE_TOPICS, True, health, welcome_timeout=welcome_timeout,
@@ -408,8 +419,8 @@ class KucoinOrderFeed(KucoinSession):
         self.instruments = instruments
         self.settle_currency = settle_currency
         self.fee_rates: dict[str, tuple[Decimal, Decimal]] = {}
-        self.positions: dict[str, VenuePosition] = {}  # the latest position push per symbol
-        self.balance: Balance | None = None  # the latest wallet push (settle currency)
+        self.positions = {} if positions is None else positions  # venue symbol → pushed
+        self.balances = {} if balances is None else balances  # settle currency → pushed
         self.tracker = OrderTracker(
             VENUE, reconcile_every_s=reconcile_every_s, fill_wait_s=fill_wait_s,
             limit=max_orders,
@@ -494,30 +505,36 @@ class KucoinOrderFeed(KucoinSession):
     def _position_change(self, topic: str, data: msgspec.Raw) -> None:
         p = decode(codecs.position_change_decoder, data, "position.change")
         symbol = p.symbol or topic.partition(":")[2]
-        if p.currentQty is None:
-            return  # a mark-price update: the quantity did not change
+        if p.currentQty is None:  # a mark-price update: the quantity did not change
+            held = self.positions.get(symbol)
+            if held is not None:
+                mark = codecs.optional_price(p.markPrice, f"{symbol} markPrice")
+                if mark is not None:
+                    self.positions[symbol] = attrs.evolve(held, mark_price=mark)
+            return
         inst = self.instruments.get(symbol)
         if inst is None:
             self._skip("position.change", symbol=symbol)
             return
-        self.positions[symbol] = convert.position(inst, p.currentQty, p.avgEntryPrice)
+        self.positions[symbol] = convert.reported_position(inst, p)
 
     def _wallet_change(self, subject: str, data: msgspec.Raw) -> None:
         if subject not in ("walletBalance.change", "availableBalance.change"):
             return  # order margin, withdrawal holds: not a balance
         w = decode(codecs.wallet_decoder, data, subject)
-        if w.currency.upper() != self.settle_currency:
+        currency = self.settle_currency
+        if w.currency.upper() != currency:
             self._skip(subject, currency=w.currency)
             return
-        balance = self.balance
-        if w.walletBalance is not None:
-            available = w.availableBalance if w.availableBalance is not None else w.walletBalance
-            self.balance = Balance(
-                venue=VENUE, currency=self.settle_currency, total=w.walletBalance,
-                available=available,
-            )  # fmt: skip
+        balance = self.balances.get(currency)
+        total = w.equity if w.equity is not None else w.walletBalance
+        if total is not None:
+            available = w.availableBalance if w.availableBalance is not None else total
+            self.balances[currency] = Balance(
+                venue=VENUE, currency=currency, total=total, available=available
+            )
         elif w.availableBalance is not None and balance is not None:
-            self.balance = attrs.evolve(balance, available=w.availableBalance)
+            self.balances[currency] = attrs.evolve(balance, available=w.availableBalance)
 
     def _subscribed(self, now: float) -> Sequence[Output]:
         return (READY, *self.tracker.subscribed(now))

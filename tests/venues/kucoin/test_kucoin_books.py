@@ -42,11 +42,11 @@ REAL_SNAPSHOT = (
 )
 
 
-def push(seq: int, change: str, symbol: str = "XBTUSDTM") -> str:
+def push(seq: int, change: str, symbol: str = "XBTUSDTM", ts_ms: int = 1) -> str:
     return json.dumps(
         {
             "topic": f"/contractMarket/level2:{symbol}", "type": "message", "subject": "level2",
-            "sn": seq, "data": {"sequence": seq, "change": change, "timestamp": 1},
+            "sn": seq, "data": {"sequence": seq, "change": change, "timestamp": ts_ms},
         }
     )  # fmt: skip
 
@@ -91,6 +91,23 @@ def test_snapshot_then_sequenced_pushes() -> None:
     assert book.levels(Side.BUY)[1] == (90000.0, pytest.approx(0.003))
     books.on_frame(push(102, "90001,buy,0"), 3.0)
     assert book.best_bid() == (90000.0, pytest.approx(0.003)) and health.resyncs == 0
+
+
+def test_live_pushes_stamp_the_book_with_their_exchange_time_and_replays_do_not() -> None:
+    books, _, _ = machine()
+    epoch_ms = 1731897467182
+    books.on_frame(push(101, "90001,buy,7", ts_ms=epoch_ms - 500), 1.0)  # buffered
+    assert books.on_snapshot("XBTUSDTM", snapshot(100, [[90000, 3]], [[90010, 4]]), 2.0)
+    book = books.books["XBTUSDTM"]
+    assert book.seq == 101 and book.exchange_ts == 0.0  # replayed at 2.0: not its receipt
+    books.on_frame(push(102, "90002,buy,1", ts_ms=epoch_ms), 3.0)
+    assert book.exchange_ts == epoch_ms / 1000 and book.lag_s == 0.0  # the first: the floor
+    books.on_frame(push(103, "90003,buy,1", ts_ms=epoch_ms + 1000), 4.0)  # on time
+    assert book.lag_s == pytest.approx(0.0, abs=1e-3)
+    books.on_frame(push(104, "90004,buy,1", ts_ms=epoch_ms + 1200), 5.0)  # 0.8 s late
+    assert book.lag_s == pytest.approx(0.8, abs=1e-3)
+    books.on_frame(push(105, "90005,buy,1", ts_ms=0), 6.0)  # no exchange time: not stamped
+    assert book.exchange_ts == (epoch_ms + 1200) / 1000 and book.seq == 105
 
 
 def test_gap_resyncs_and_a_fresh_snapshot_recovers() -> None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import msgspec
 import pytest
@@ -20,7 +21,7 @@ import trio
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Balance, Fill, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import Balance, Fill, OrderRequest, OrderStatus, OrderUpdate, Side
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -117,6 +118,7 @@ CONTRACTS = "/api/v1/contracts/active"
 POSITIONS = "/api/v1/positions"
 ORDER = "/api/v1/orders/byClientOid"
 FILLS = "/api/v1/fills"
+ORDER_ROUTE = "/api/v1/orders"
 
 
 # -- instruments -----------------------------------------------------------------------------
@@ -203,6 +205,7 @@ def test_level2_pushes_apply_after_their_snapshot(name: str, inst: Instrument) -
         float(price),
         pytest.approx(float(lots) * float(inst.contract_multiplier)),
     )
+    assert book.exchange_ts == push["data"]["timestamp"] / 1000  # epoch ms → seconds
 
 
 # -- streams: tokens and control frames -------------------------------------------------------
@@ -404,7 +407,30 @@ async def test_positions_keep_the_traded_contracts_and_count_the_others() -> Non
         D("0.001"),
         D("67430.9"),
     )
+    assert (position.mark_price, position.liquidation_price) == (D("68323.06"), D("45704.44"))
     assert client.health.skipped == 1
+
+
+@pytest.mark.parametrize("none", [None, "", 0, "0", "0.0"])
+async def test_a_position_without_a_liquidation_price_reports_none(none: Any) -> None:
+    real = payload("rest_positions")["data"][1]
+    items = [{**real, "liquidationPrice": none, "markPrice": none}]
+    client = client_with({POSITIONS: [body(items)]}, BTC)
+    (position,) = await client.fetch_positions()
+    assert (position.qty, position.mark_price, position.liquidation_price) == (
+        D("0.001"), None, None
+    )  # fmt: skip
+    assert client.health.skipped == 0
+
+
+async def test_a_position_with_a_broken_price_is_skipped_and_its_neighbours_kept() -> None:
+    real = payload("rest_positions")["data"][1]
+    items = [{**real, "symbol": "LTCUSDTM", "liquidationPrice": "n/a"},
+             {**real, "markPrice": "Infinity"}, real]  # fmt: skip
+    client = client_with({POSITIONS: [body(items)]}, BTC, LTC)
+    (position,) = await client.fetch_positions()
+    assert (position.symbol, position.liquidation_price) == ("XBTUSDTM", D("45704.44"))
+    assert client.health.skipped == 2
 
 
 async def test_position_items_accept_null_and_extra_fields() -> None:
@@ -417,15 +443,19 @@ async def test_position_items_accept_null_and_extra_fields() -> None:
     assert (position.qty, position.entry_price, client.health.skipped) == (D("0.001"), None, 1)
 
 
-@pytest.mark.parametrize(("name", "qty", "entry"), [
-    ("rest_position", D(1), D("67430.9")),
-    ("rest_position_legacy", D(1), D("40008.0")),
-    ("rest_position_string_numbers", D(1), D("97302.00")),
+@pytest.mark.parametrize(("name", "qty", "entry", "mark", "liquidation"), [
+    ("rest_position", D(1), D("67430.9"), D("68900.7"), D("45314.33")),
+    ("rest_position_legacy", D(1), D("40008.0"), D("40014.93"), D("32211.0")),
+    ("rest_position_string_numbers", D(1), D("97302.00"), D("96939.98"), D("44269.81")),
 ])  # fmt: skip
-def test_single_positions_decode(name: str, qty: Decimal, entry: Decimal) -> None:
+def test_single_positions_decode(
+    name: str, qty: Decimal, entry: Decimal, mark: Decimal, liquidation: Decimal
+) -> None:
     p = codecs.decode(codecs.position_item_decoder, json.dumps(payload(name)["data"]), name)
     assert (p.symbol, p.currentQty, p.avgEntryPrice) == ("XBTUSDTM", qty, entry)
-    assert convert.position(BTC, p.currentQty, p.avgEntryPrice).qty == D("0.001")
+    position = convert.reported_position(BTC, p)
+    assert (position.qty, position.entry_price) == (D("0.001"), entry)
+    assert (position.mark_price, position.liquidation_price) == (mark, liquidation)
 
 
 async def test_account_overviews_decode_to_balances() -> None:
@@ -435,6 +465,120 @@ async def test_account_overviews_decode_to_balances() -> None:
                            available=D("290.326799096"))  # fmt: skip
     (xbt,) = await client_with({route: [raw("rest_account_overview_xbt")]}).fetch_balances()
     assert (xbt.currency, xbt.total) == ("XBT", D("99.8999305281"))
+
+
+# -- leverage and margin mode ---------------------------------------------------------------------
+MARGIN_MODE = "/api/v2/position/getMarginMode"
+CHANGE_MODE = "/api/v2/position/changeMarginMode"
+CROSS_LEVERAGE = "/api/v2/getCrossUserLeverage"
+CHANGE_LEVERAGE = "/api/v2/changeCrossUserLeverage"
+BTC_125 = attrs.evolve(BTC, max_leverage=125)
+
+
+def configuring(answers: dict[str, Sequence[bytes]]) -> tuple[KucoinClient, FakeRest]:
+    client = KucoinClient(credentials=CREDS, wall_clock=lambda: 1748462400.0)
+    client.instruments[BTC.symbol] = BTC_125
+    fake = FakeRest(answers)
+    client.rest.call = fake.call  # type: ignore[method-assign]
+    return client, fake
+
+
+def sent(fake: FakeRest) -> list[tuple[str, str, Any]]:
+    return [(p.method, p.path, json.loads(p.body) if p.body else None) for p in fake.sent]
+
+
+def answer(name: str, **data: Any) -> bytes:
+    """The fixture's answer, its ``data`` fields changed."""
+    envelope = payload(name)
+    envelope["data"].update(data)
+    return json.dumps(envelope).encode()
+
+
+async def test_settings_already_in_place_send_nothing_but_the_reads() -> None:
+    # the documented answers: XBTUSDTM is ISOLATED; its cross leverage is "3"
+    client, fake = configuring({MARGIN_MODE: [raw("rest_margin_mode")],
+                                CROSS_LEVERAGE: [raw("rest_cross_leverage")]})  # fmt: skip
+    await client.configure_instrument("XBTUSDTM", leverage=7, margin_mode="isolated")
+    assert sent(fake) == [("GET", f"{MARGIN_MODE}?symbol=XBTUSDTM", None)]
+    assert client.configured == {"XBTUSDTM": (7, "ISOLATED")}  # leverage: sent with orders
+    fake.answers[MARGIN_MODE] = [answer("rest_margin_mode", marginMode="CROSS")]
+    await client.configure_instrument("XBTUSDTM", leverage=3, margin_mode="cross")
+    assert sent(fake)[1:] == [("GET", f"{MARGIN_MODE}?symbol=XBTUSDTM", None),
+                              ("GET", f"{CROSS_LEVERAGE}?symbol=XBTUSDTM", None)]  # fmt: skip
+    assert all(p.header("KC-API-SIGN") for p in fake.sent)
+
+
+async def test_a_different_setting_is_changed_with_the_documented_bodies() -> None:
+    client, fake = configuring({
+        MARGIN_MODE: [raw("rest_margin_mode")],
+        CHANGE_MODE: [answer("rest_change_margin_mode", marginMode="CROSS")],
+        CROSS_LEVERAGE: [raw("rest_cross_leverage")],
+        CHANGE_LEVERAGE: [raw("rest_change_cross_leverage")],  # data: true
+    })  # fmt: skip
+    await client.configure_instrument("XBTUSDTM", leverage=10, margin_mode="cross")
+    assert sent(fake)[1::2] == [
+        ("POST", CHANGE_MODE, {"symbol": "XBTUSDTM", "marginMode": "CROSS"}),
+        ("POST", CHANGE_LEVERAGE, {"symbol": "XBTUSDTM", "leverage": "10"}),  # a string
+    ]
+    assert client.configured == {"XBTUSDTM": (10, "CROSS")}
+    fake.answers[ORDER_ROUTE] = [raw("rest_order_created")]
+    await client.place_order(OrderRequest(
+        venue="kucoin", symbol="XBTUSDTM", client_order_id="cfg-1", side=Side.BUY,
+        qty=D("0.002"), price=D("90000.1"),
+    ))  # fmt: skip
+    order = sent(fake)[-1][2]
+    assert (order["marginMode"], order["leverage"]) == ("CROSS", 10)  # the symbol's, not 5
+
+
+async def test_a_setting_the_venue_does_not_apply_is_a_bad_request() -> None:
+    # the documented changeMarginMode answer reports ISOLATED: asked for CROSS, not applied
+    client, _ = configuring({MARGIN_MODE: [raw("rest_margin_mode")],
+                             CHANGE_MODE: [raw("rest_change_margin_mode")]})  # fmt: skip
+    with pytest.raises(BadRequest, match="margin mode CROSS not applied"):
+        await client.configure_instrument("XBTUSDTM", leverage=3, margin_mode="cross")
+    client, _ = configuring({
+        MARGIN_MODE: [answer("rest_margin_mode", marginMode="CROSS")],
+        CROSS_LEVERAGE: [raw("rest_cross_leverage")],
+        CHANGE_LEVERAGE: [body(False)],
+    })  # fmt: skip
+    with pytest.raises(BadRequest, match="cross leverage 20 not applied"):
+        await client.configure_instrument("XBTUSDTM", leverage=20, margin_mode="cross")
+    assert client.configured == {}  # nothing half-applied is used by orders
+
+
+@pytest.mark.parametrize(("code", "msg"), [
+    ("300000", "request parameter illegal"),
+    ("100001", "There are invalid parameters"),
+    ("330008", "margin limit"),  # a code the table maps to OrderRejected
+])  # fmt: skip
+async def test_a_refused_switch_is_a_bad_request_naming_the_value(code: str, msg: str) -> None:
+    client, fake = configuring({MARGIN_MODE: [raw("rest_margin_mode")]})
+    real_call = fake.call
+
+    async def refuse(method: str, path: str, *args: Any, **kw: Any) -> Any:
+        if path == CHANGE_MODE:
+            raise error_for(code, msg, 200, f"{method} {path}", placing=False)
+        return await real_call(method, path, *args, **kw)
+
+    client.rest.call = refuse  # type: ignore[method-assign]
+    with pytest.raises(BadRequest, match=f"margin mode CROSS refused.*{code}") as info:
+        await client.configure_instrument("XBTUSDTM", leverage=3, margin_mode="cross")
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize(("leverage", "mode", "why"), [
+    (126, "isolated", "above maxLeverage 125"),  # isolated: checked here, sent with orders
+    (0, "isolated", "whole number >= 1"),
+    (2.5, "cross", "whole number >= 1"),
+    (3, "portfolio", "unknown margin mode"),
+])  # fmt: skip
+async def test_settings_out_of_range_are_refused_before_any_request(
+    leverage: Any, mode: Any, why: str
+) -> None:
+    client, fake = configuring({})
+    with pytest.raises(BadRequest, match=why):
+        await client.configure_instrument("XBTUSDTM", leverage=leverage, margin_mode=mode)
+    assert fake.sent == [] and client.configured == {}
 
 
 # -- error envelopes ------------------------------------------------------------------------------
@@ -545,15 +689,21 @@ def test_a_bad_size_in_an_order_push_changes_nothing_before_it_is_refused() -> N
 def test_wallet_pushes_keep_the_usdt_balance() -> None:
     feed = subscribed(BTC)
     feed.frame(raw("ws_available_balance_change"), 0.9)  # nothing to update yet
-    assert feed.balance is None
+    assert feed.balances == {}
     assert feed.frame(raw("ws_wallet_balance_change"), 1.0) == ()
-    assert feed.balance == Balance(venue="kucoin", currency="USDT", total=D("81.072921258"),
-                                   available=D("26.144281178"))  # fmt: skip
+    # total: the equity (wallet 81.072921258 + unrealised 0.2007), as REST's accountEquity
+    assert feed.balances == {"USDT": Balance(venue="kucoin", currency="USDT",
+                                             total=D("81.273621258"),
+                                             available=D("26.144281178"))}  # fmt: skip
     feed.frame(raw("ws_order_margin_change"), 1.1)  # order margin: not a balance
     feed.frame(raw("ws_available_balance_change"), 1.2)  # the older subject: available only
-    assert (feed.balance.total, feed.balance.available) == (D("81.072921258"), D(5923))
+    usdt = feed.balances["USDT"]
+    assert (usdt.total, usdt.available) == (D("81.273621258"), D(5923))
     feed.frame(with_data("ws_wallet_balance_change", currency="XBT", walletBalance="9"), 1.3)
-    assert feed.balance.total == D("81.072921258") and feed.health.skipped == 1
+    assert set(feed.balances) == {"USDT"} and feed.health.skipped == 1
+    assert feed.balances["USDT"].total == D("81.273621258")
+    feed.frame(with_data("ws_wallet_balance_change", equity=None), 1.4)  # no equity: wallet
+    assert feed.balances["USDT"].total == D("81.072921258")
     assert feed.health.malformed == 0
 
 
@@ -573,6 +723,26 @@ def test_position_pushes_keep_traded_contracts_and_ignore_the_rest() -> None:
     quiet["data"]["currentQty"] = -2
     feed.frame(json.dumps(quiet), 1.3)
     assert feed.positions["XBTUSDTM"].qty == D("-0.002")
+
+
+def test_position_pushes_carry_mark_and_liquidation_and_mark_pushes_move_the_mark() -> None:
+    feed = subscribed(BTC, INVERSE)
+    feed.frame(raw("ws_position_change"), 1.0)
+    btc = feed.positions["XBTUSDTM"]
+    assert (btc.mark_price, btc.liquidation_price) == (D("91839.79"), D("73853.0426625"))
+    feed.frame(raw("ws_position_change_inverse"), 1.1)  # XBTUSDM, here a traded contract
+    xbt = feed.positions["XBTUSDM"]
+    assert (xbt.qty, xbt.mark_price, xbt.liquidation_price) == (D(-20), D("7947.83"), D(1000000))
+    moved = with_data("ws_position_change_mark_price", markPrice=7990.5)  # no qty, no symbol
+    assert feed.frame(moved, 1.2) == ()
+    assert feed.positions["XBTUSDM"] == attrs.evolve(xbt, mark_price=D("7990.5"))
+    flat = with_data("ws_position_change", currentQty=0, liquidationPrice=0, avgEntryPrice=0)
+    feed.frame(flat, 1.3)  # closed: kept as flat, with no liquidation price
+    assert feed.positions["XBTUSDTM"].qty == 0
+    assert feed.positions["XBTUSDTM"].liquidation_price is None
+    broken = with_data("ws_position_change", liquidationPrice="soon")
+    feed.frame(broken, 1.4)  # a malformed push: counted, the position kept
+    assert feed.health.malformed == 1 and feed.positions["XBTUSDTM"].qty == 0
 
 
 async def test_foreign_positions_reload_the_instruments_once_not_at_every_call() -> None:

@@ -371,7 +371,7 @@ def test_position_and_wallet_pushes_are_kept() -> None:
     assert feed.frame(json.dumps(position), 1.0) == ()
     assert feed.frame(json.dumps(wallet), 1.1) == ()
     assert feed.positions["XBTUSDTM"].qty == Decimal("-0.010")
-    assert feed.balance is not None and feed.balance.total == Decimal("100.5")
+    assert feed.balances["USDT"].total == Decimal("100.5")  # no equity: the wallet balance
 
 
 # -- fills before acks, bounded memory ---------------------------------------------------------
