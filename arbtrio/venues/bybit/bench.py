@@ -1,4 +1,4 @@
-"""Throughput of decoding and applying Bybit's real ``orderbook.50`` messages (design §4)."""
+"""Throughput of decoding, applying and stamping Bybit's real ``orderbook.50`` messages."""
 
 from __future__ import annotations
 
