@@ -479,7 +479,7 @@ async def check_rest_set_margin_mode(name: str) -> None:
     refused["result"]["reasons"] = fixture("rest_error_with_result")["result"]["reasons"]
     serve(client, {"/v5/account/info": fixture("rest_account_info"),
                    "/v5/account/set-margin-mode": refused})  # fmt: skip
-    with pytest.raises(BadRequest, match="margin mode isolated .*3400000 Equity needs"):
+    with pytest.raises(BadRequest, match=r"margin mode isolated .*3400000 Equity needs"):
         await client.configure_instrument("BTCUSDT", leverage=3, margin_mode="isolated")
     assert client.margin_mode is None and client.leverage == {}
 
