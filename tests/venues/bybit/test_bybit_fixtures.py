@@ -222,9 +222,14 @@ def check_ws_public_orderbook50_snapshot_testnet(name: str) -> None:
     book = books["BTCUSDT"]
     assert book.tradable and book.best_bid() == (26368.5, 217.017)
     assert book.best_ask() == (26368.7, 2.159) and book.depth() == (50, 50)
-    feed.frame(raw(fixture("ws_public_orderbook50_delta_testnet")), 2.0)  # the next frame sent
+    assert (book.exchange_ts, book.lag_s) == (1685082877.414, 0.0)  # its ts, the first: floor
+    delta = fixture("ws_public_orderbook50_delta_testnet")  # the next frame sent
+    sent_after = delta["ts"] / 1000 - 1685082877.414
+    feed.frame(raw(delta), 1.0 + sent_after + 0.25)  # received 0.25 s later than the first
     assert book.seq == 3545398 and book.best_bid() == (26368.5, 205.017)
     assert book.best_ask() == (26368.7, 2.159) and feed.health.resyncs == 0
+    assert book.exchange_ts == delta["ts"] / 1000
+    assert book.lag_s == pytest.approx(0.25, abs=1e-3)
 
 
 def check_ws_public_orderbook50_delta_testnet(name: str) -> None:
