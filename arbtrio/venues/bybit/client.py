@@ -263,6 +263,7 @@ class BybitClient:
         # What configure_instrument set: the account's margin mode, per symbol the leverage.
         self.margin_mode: MarginMode | None = None
         self.leverage: dict[str, int] = {}
+        self._margin_lock = trio.Lock()  # one reader/switcher of the account's mode at once
 
     def _require_credentials(self) -> Credentials:
         if self.credentials is None:
@@ -400,30 +401,37 @@ class BybitClient:
         mode = MARGIN_MODES.get(margin_mode)
         if mode is None:
             raise BadRequest(VENUE, f"{symbol}: margin mode {margin_mode!r} is not cross/isolated")
-        if self.margin_mode is not None and margin_mode != self.margin_mode:
-            raise BadRequest(
-                VENUE,
-                f"{symbol}: margin mode {margin_mode} refused: the account's margin mode is "
-                f"account-wide and already set to {self.margin_mode}",
-            )
-        if self.margin_mode is None:
-            info = await self._request("GET", "/v5/account/info", c.AccountInfo, signed=True)
-            if info.marginMode != mode:
-                what = f"{symbol}: margin mode {margin_mode} ({mode})"
-                answer = await self._setting(
-                    "/v5/account/set-margin-mode", c.SetMarginMode(setMarginMode=mode),
-                    c.MarginModeResult, what,
-                )  # fmt: skip
-                if answer is not None and answer.reasons:
-                    reasons = "; ".join(f"{r.reasonCode} {r.reasonMsg}" for r in answer.reasons)
-                    raise BadRequest(VENUE, f"{what} refused: {reasons}")
-            self.margin_mode = margin_mode
+        async with self._margin_lock:
+            await self._ensure_margin_mode(symbol, margin_mode, mode)
         lev = str(leverage)
         body = c.SetLeverage(category=c.LINEAR, symbol=symbol, buyLeverage=lev, sellLeverage=lev)
         await self._setting(
             "/v5/position/set-leverage", body, c.Empty, f"{symbol}: leverage {leverage}"
         )
         self.leverage[symbol] = leverage
+
+    async def _ensure_margin_mode(self, symbol: str, margin_mode: MarginMode, mode: str) -> None:
+        """The account's margin mode, read once and switched only when it differs; another
+        mode than the one this client set is refused before sending."""
+        if self.margin_mode is not None:
+            if margin_mode != self.margin_mode:
+                raise BadRequest(
+                    VENUE,
+                    f"{symbol}: margin mode {margin_mode} refused: the account's margin mode "
+                    f"is account-wide and already set to {self.margin_mode}",
+                )
+            return
+        info = await self._request("GET", "/v5/account/info", c.AccountInfo, signed=True)
+        if info.marginMode != mode:
+            what = f"{symbol}: margin mode {margin_mode} ({mode})"
+            answer = await self._setting(
+                "/v5/account/set-margin-mode", c.SetMarginMode(setMarginMode=mode),
+                c.MarginModeResult, what,
+            )  # fmt: skip
+            if answer is not None and answer.reasons:
+                reasons = "; ".join(f"{r.reasonCode} {r.reasonMsg}" for r in answer.reasons)
+                raise BadRequest(VENUE, f"{what} refused: {reasons}")
+        self.margin_mode = margin_mode
 
     async def _setting(self, path: str, body: Any, result_type: type[T], what: str) -> T | None:
         """One signed settings POST: its result, None for a "not modified" answer; a

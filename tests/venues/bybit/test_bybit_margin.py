@@ -139,6 +139,32 @@ async def test_refusals_raise_bad_request_naming_the_value(autojump_clock: Any) 
         assert emu.margin_mode == "REGULAR_MARGIN"
 
 
+async def test_concurrent_calls_asking_both_modes_switch_the_account_once(
+    autojump_clock: Any,
+) -> None:
+    """Two symbols configured at once, one cross and one isolated: the account's mode is
+    read and set by one of them (Trio picks which runs first); the other is refused, the
+    mode left as the first set it."""
+    async with rig() as r:
+        outcomes: dict[str, str] = {}
+
+        async def configure(symbol: str, mode: Any) -> None:
+            try:
+                await r.client.configure_instrument(symbol, leverage=2, margin_mode=mode)
+                outcomes[symbol] = "set"
+            except BadRequest as exc:
+                outcomes[symbol] = exc.message
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(configure, SYMBOL, "isolated")
+            nursery.start_soon(configure, "ETHUSDT", "cross")
+        (winner,) = [symbol for symbol, outcome in outcomes.items() if outcome == "set"]
+        (loser,) = set(outcomes) - {winner}
+        assert "account-wide" in outcomes[loser]  # whichever ran second
+        want = "ISOLATED_MARGIN" if winner == SYMBOL else "REGULAR_MARGIN"
+        assert (r.emulator.margin_mode, r.emulator.leverage) == (want, {winner: Decimal(2)})
+
+
 # -- positions: mark and liquidation price -----------------------------------------------------
 async def test_positions_carry_the_mark_and_the_liquidation_price(autojump_clock: Any) -> None:
     """Isolated: the emulator's documented formula from entry and leverage; cross with the
