@@ -147,7 +147,6 @@ class PositionInfo(msgspec.Struct):
     entryPrice: str | None = ""  # WS
     markPrice: str | None = ""
     liqPrice: str | None = ""
-    leverage: str | None = ""  # "" in portfolio margin mode
     category: str | None = None
 
 
@@ -240,7 +239,6 @@ class AccountInfo(msgspec.Struct):
     """Result of ``GET /v5/account/info``: the account-wide margin mode."""
 
     marginMode: str | None = ""  # ISOLATED_MARGIN | REGULAR_MARGIN | PORTFOLIO_MARGIN
-    unifiedMarginStatus: int | None = None
 
 
 class Reason(msgspec.Struct):
