@@ -10,11 +10,18 @@ See specs/011-bybit.md for what is faithful and what is simplified.
   acks and pong; ``orderbook.{1,50,200,1000}.{symbol}``: a snapshot on subscribe, then a
   delta per market tick in which the ladder changed (``u`` + 1 each, ``seq`` cross
   sequence, size ``"0"`` deletes); level 1 is snapshot-only, pushed when the top changes
-  and re-pushed with the same ``u`` after 3 s unchanged.
+  and re-pushed with the same ``u`` after 3 s unchanged. Every book frame carries ``ts``
+  (its creation on the emulator's wall clock, ms) and ``cts`` (2 ms earlier); the
+  :attr:`BybitEmulator.book_delay_s` knob holds every book frame back that long while it
+  keeps its timestamps (a lagging but flowing feed).
 * private stream ``/v5/private``: ``auth`` with the expires signature, then ``order``,
   ``execution``, ``position`` and ``wallet`` pushes for every order the REST API executes.
 * REST: market time, instruments (paginated), orderbook, tickers, fee rate, wallet,
-  positions, order create/cancel/realtime/history, execution list. Signed endpoints check
+  positions, order create/cancel/realtime/history, execution list; account info,
+  set-margin-mode (the unified account's, account-wide) and set-leverage (per symbol),
+  reported in account info and in position rows and pushes with the mark and the
+  liquidation price (:func:`~arbtrio.emulators.bybit_protocol.isolated_liq_price`,
+  :func:`~arbtrio.emulators.bybit_protocol.cross_liq_price`). Signed endpoints check
   the key, the timestamp window and the HMAC, then the per-UID endpoint budget (with the
   ``X-Bapi-Limit*`` headers); every path counts towards the IP pool (HTTP 403 ban). Answers
   are the ``{retCode, retMsg, result, retExtInfo, time}`` envelope with Bybit's codes.
@@ -34,7 +41,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
 import attrs
@@ -62,6 +69,8 @@ from arbtrio.emulators.bybit_protocol import (
     IP_LIMIT,
     IP_WINDOW_S,
     LEVEL1_REPUSH_S,
+    MARGIN_MODES,
+    MMR,
     PRIVATE_PATH,
     PRIVATE_TOPIC_WALLET,
     PRIVATE_TOPICS_ALL_IN_ONE,
@@ -75,10 +84,14 @@ from arbtrio.emulators.bybit_protocol import (
     Code,
     CreateOrder,
     check_timestamp,
+    cross_liq_price,
     decimal_string,
     decode_cancel,
     decode_create,
+    decode_set_leverage,
+    decode_set_margin_mode,
     decode_ws_op,
+    isolated_liq_price,
     json_object,
     params_error,
     parse_query,
@@ -104,6 +117,9 @@ MAX_MKT_ORDER_QTY = Decimal("500")
 MAX_PRICE = Decimal("1999999.80")
 TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK", "PostOnly", "RPI"})
 RECENT_CLOSED = 500  # realtime openOnly=1 keeps this many recent closed orders
+DEFAULT_LEVERAGE = Decimal(10)  # a symbol's leverage until set (the docs' examples show 10)
+LEVERAGE_STEP = Decimal("0.01")  # leverageFilter.leverageStep
+BOOK_QUEUE = 10_000  # book frames one public connection may have waiting; more drops it
 _SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
 _STATUS = {
     OrderStatus.FILLED: "Filled",
@@ -131,6 +147,18 @@ class _Topic:
     asks: list[tuple[Decimal, Decimal]]
     pushed_at: float
     restarts: int = 0  # the emulator's restart count this topic has caught up with
+
+
+class _Public:
+    """One public connection: its topics, and its book frames waiting to go out (due time,
+    text), in order, so that a delayed feed keeps its order (``book_delay_s``)."""
+
+    __slots__ = ("outbox", "overflowed", "queued", "topics")
+
+    def __init__(self) -> None:
+        self.topics: dict[str, _Topic] = {}
+        self.outbox, self.queued = trio.open_memory_channel[tuple[float, str]](BOOK_QUEUE)
+        self.overflowed = False
 
 
 @attrs.define(eq=False)
@@ -187,14 +215,16 @@ class _Draft:
                    reduce_only=obj.get("reduceOnly") is True)  # fmt: skip
 
 
-class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
+class BybitEmulator(TwoSocketEmulator[_Public]):
     """The ASGI application; :meth:`serve` runs it on loopback.
 
     Options: ``wall_clock`` (the venue's clock, seconds: timestamps, the signature window,
     ``time``), ``timeout_hold_s`` (how long an ack-timeout fault holds the answer),
     ``page_size`` (caps every page of instruments-info), ``ip_limit``/``ip_ban_s`` (the IP
     pool per 5 s and the ban). ``requests`` counts REST requests received; ``faults`` is the
-    :class:`FaultSwitch`; ``orders`` maps orderLinkId to the orders it accepted.
+    :class:`FaultSwitch`; ``orders`` maps orderLinkId to the orders it accepted;
+    ``margin_mode`` (the account's) and ``leverage`` (per symbol) are the settings;
+    ``book_delay_s`` (tests, settable at any time) holds every book frame back.
     """
 
     venue = VENUE
@@ -231,6 +261,10 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         self._ip_calls: deque[float] = deque()
         self._ip_banned_until = float("-inf")
         self.requests = 0  # REST requests received (tests read it)
+        self.margin_mode = "REGULAR_MARGIN"  # the account's ("Default is regular margin")
+        self.leverage: dict[str, Decimal] = {}  # per symbol; DEFAULT_LEVERAGE until set
+        self.settings_updated_ms = 0
+        self.book_delay_s = 0.0
 
     def _now_ms(self) -> int:
         return int(self.wall_clock() * 1000)
@@ -263,8 +297,22 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         return msgspec.json.encode(frame).decode()
 
     # -- public stream ------------------------------------------------------------------------
-    def _public_state(self) -> dict[str, _Topic]:
-        return {}
+    def _public_state(self) -> _Public:
+        return _Public()
+
+    def _queue_book(self, conn: _Public, text: str) -> None:
+        """Queue a book frame (its timestamps already set) to go out after ``book_delay_s``;
+        a connection too slow to take :data:`BOOK_QUEUE` of them is dropped."""
+        try:
+            conn.outbox.send_nowait((trio.current_time() + self.book_delay_s, text))
+        except trio.WouldBlock:
+            conn.overflowed = True
+
+    async def _book_sender(self, ws: AsgiWebSocket, conn: _Public, lock: trio.Lock) -> None:
+        async for due, text in conn.queued:
+            await trio.sleep_until(due)
+            async with lock:
+                await ws.send_text(text)
 
     def restart_books(self, frame_type: str = "snapshot") -> None:
         """Emulate a restart of the venue's book service (tests): on the next tick every
@@ -278,8 +326,9 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         self._restart_type = frame_type
 
     async def _public_reader(
-        self, ws: AsgiWebSocket, conn_id: int, topics: dict[str, _Topic], lock: trio.Lock
+        self, ws: AsgiWebSocket, conn_id: int, conn: _Public, lock: trio.Lock
     ) -> None:
+        topics = conn.topics
         while (text := await ws.receive_text()) is not None:
             try:
                 op = decode_ws_op(text)
@@ -299,7 +348,7 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
                 await ws.send_text(_ack(op.op, not error, error, conn_id, op.req_id))
                 if op.op == "subscribe" and not error:
                     for name in op.args:
-                        await ws.send_text(self._subscribe(name, topics))
+                        self._queue_book(conn, self._subscribe(name, topics))
 
     def _topics_op(self, op: str, args: list[Any], topics: dict[str, _Topic]) -> str:
         """Why ``op`` on ``args`` is refused ("" when it is not); unsubscribing is applied."""
@@ -344,12 +393,26 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
     async def _publisher(
         self,
         ws: AsgiWebSocket,
-        topics: dict[str, _Topic],
+        conn: _Public,
         lock: trio.Lock,
         cancel_scope: trio.CancelScope,
     ) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._book_sender, ws, conn, lock)
+            await self._publish(ws, conn, lock, cancel_scope)
+            nursery.cancel_scope.cancel()
+
+    async def _publish(
+        self, ws: AsgiWebSocket, conn: _Public, lock: trio.Lock, cancel_scope: trio.CancelScope
+    ) -> None:
+        topics = conn.topics
         while True:
             await self.driver.wait_tick()
+            if conn.overflowed:
+                log.info("bybit.emulator.slow_consumer", queued=BOOK_QUEUE)
+                await ws.close(1008)
+                cancel_scope.cancel()
+                return
             if not topics:
                 continue
             if self.faults("feed_disconnect"):
@@ -370,7 +433,7 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
                         lose = False  # this delta is lost on the wire: the client sees a gap
                         log.info("bybit.emulator.fault", kind="sequence_gap", u=topic.u)
                         continue
-                    await ws.send_text(frame)
+                    self._queue_book(conn, frame)
 
     def _next_frame(self, topic: _Topic, now: float) -> str | None:
         """The frame this tick owes ``topic`` (state advanced), or None."""
@@ -689,17 +752,109 @@ class BybitEmulator(TwoSocketEmulator[dict[str, _Topic]]):
         return {"category": "linear", "list": page, "nextPageCursor": nxt}
 
     def _position_row(self, symbol: str, *, push: bool = False) -> dict[str, Any]:
+        """A position as ``/v5/position/list`` (``push``: the ``position`` topic) reports it:
+        size and side, entry, the symbol's leverage, the mark (the book's mid on the tick)
+        and the liquidation price (:meth:`_liq_price`; ``""`` when there is none, ``"0"`` on
+        a flat push, as the docs' examples write them)."""
         qty = self.market.position(VENUE, symbol)
         entry = next(
             (p.entry_price for p in self.market.positions(VENUE) if p.symbol == symbol), None
         )
         side = "Buy" if qty > 0 else "Sell" if qty < 0 else ""
         price = plain(entry) if entry is not None else "0"
+        mark = self._mark(symbol)
+        liq = self._liq_price(symbol, qty, entry) if qty and entry else None
         row = {"category": "linear", "symbol": symbol, "side": side, "size": plain(abs(qty)),
-               "positionIdx": 0, "avgPrice": price}  # fmt: skip
+               "positionIdx": 0, "avgPrice": price, "tradeMode": 0,
+               "leverage": plain(self._leverage(symbol)),
+               "markPrice": plain(mark) if mark is not None else "",
+               "liqPrice": plain(liq) if liq is not None else ("0" if push and not qty else ""),
+               "positionValue": plain(abs(qty) * entry) if entry is not None else "0",
+               "positionStatus": "Normal", "updatedTime": str(self._now_ms())}  # fmt: skip
         if push:
             row["entryPrice"] = price  # the WS example's name for it
+            del row["avgPrice"]
         return row
+
+    def _leverage(self, symbol: str) -> Decimal:
+        return self.leverage.get(symbol, DEFAULT_LEVERAGE)
+
+    def _mark(self, symbol: str) -> Decimal | None:
+        """The emulator's mark: the book's mid, on the tick (None with an empty book)."""
+        bids, asks = self.market.book_levels(VENUE, symbol, 1)
+        tops = [levels[0][0] for levels in (bids, asks) if levels]
+        if not tops:
+            return None
+        tick = self.instruments[symbol].tick_size
+        return (sum(tops, ZERO) / len(tops) / tick).to_integral_value(ROUND_HALF_EVEN) * tick
+
+    def _liq_price(self, symbol: str, qty: Decimal, entry: Decimal) -> Decimal | None:
+        """The position's liquidation price under the account's margin mode: isolated from
+        its entry and leverage, cross from the account's balance (see
+        :func:`isolated_liq_price`, :func:`cross_liq_price`); None (reported ``""``) when it
+        falls at or below the minimum price or at or above the maximum, as the docs say."""
+        inst = self.instruments[symbol]
+        if self.margin_mode == "ISOLATED_MARGIN":
+            liq = isolated_liq_price(entry, qty, self._leverage(symbol), inst.tick_size)
+        else:
+            equity = sum((b.total for b in self.market.balances(VENUE) if b.currency == inst.quote),
+                         ZERO)  # fmt: skip
+            for other in self.market.positions(VENUE):
+                mark = self._mark(other.symbol)
+                if other.symbol == symbol or other.entry_price is None or mark is None:
+                    continue
+                equity += other.qty * (mark - other.entry_price) - MMR * abs(other.qty) * mark
+            liq = cross_liq_price(entry, qty, equity, inst.tick_size)
+        return liq if inst.tick_size < liq < MAX_PRICE else None
+
+    # -- REST: margin -------------------------------------------------------------------------
+    async def _account_info(self, call: _Call) -> Any:
+        """The unified account's settings: its margin mode (account-wide)."""
+        self._signed(call)
+        return {"marginMode": self.margin_mode, "updatedTime": str(self.settings_updated_ms),
+                "unifiedMarginStatus": 6, "isMasterTrader": False, "spotHedgingStatus": "OFF",
+                "dcpStatus": "OFF", "timeWindow": 0, "smpGroup": 0}  # fmt: skip
+
+    async def _set_margin_mode(self, call: _Call) -> Any:
+        """Switch the account's margin mode: ``{"reasons": []}``, also when it is already in
+        that mode; refused (110073 with ``reasons``) while any linear position is open, and
+        for portfolio margin (not emulated)."""
+        self._signed(call)
+        mode = decode_set_margin_mode(json_object(call.req.body)).setMarginMode
+        if mode not in MARGIN_MODES:
+            raise params_error(f"setMarginMode invalid: {mode!r}")
+        if mode == "PORTFOLIO_MARGIN":
+            raise _margin_mode_failed("portfolio margin is not emulated")
+        if mode != self.margin_mode:
+            held = [p.symbol for p in self.market.positions(VENUE) if p.qty != 0]
+            if held:
+                raise _margin_mode_failed(f"positions are open: {', '.join(held)}")
+            self.margin_mode = mode
+            self.settings_updated_ms = self._now_ms()
+        return {"reasons": []}
+
+    async def _set_leverage(self, call: _Call) -> Any:
+        """Set a symbol's leverage: ``buyLeverage`` = ``sellLeverage`` (one-way mode), decimal
+        strings on the 0.01 step in ``[1, maxLeverage]`` (10001 otherwise); the leverage in
+        place already answers 110043 "leverage not modified"."""
+        self._signed(call)
+        body = decode_set_leverage(json_object(call.req.body))
+        if body.category != "linear":
+            raise params_error(f"category {body.category!r} is not supported (linear only)")
+        inst = self._inst(body.symbol)
+        buy, sell = decimal_string(body.buyLeverage), decimal_string(body.sellLeverage)
+        if buy is None or sell is None:
+            raise params_error("buyLeverage and sellLeverage must be decimal strings")
+        if buy != sell:
+            raise params_error("buyLeverage must be the same as sellLeverage in one-way mode")
+        maximum = Decimal(inst.max_leverage or 100)
+        if not 1 <= buy <= maximum or buy % LEVERAGE_STEP:
+            raise params_error(f"leverage {body.buyLeverage} is not in [1, {maximum}] by 0.01")
+        if buy == self._leverage(inst.symbol):
+            raise ApiError(Code.LEVERAGE_NOT_MODIFIED, "leverage not modified")
+        self.leverage[inst.symbol] = buy
+        self.settings_updated_ms = self._now_ms()
+        return {}
 
     # -- REST: orders -------------------------------------------------------------------------
     async def _create(self, call: _Call) -> Any:
@@ -946,7 +1101,7 @@ def _envelope(result: Any, now_ms: int) -> bytes:
     """``{retCode, retMsg, result, retExtInfo, time}``: 0/"OK" with ``result``, or the
     error's code and message with an empty result."""
     if isinstance(result, ApiError):
-        body = {"retCode": result.code, "retMsg": result.message, "result": {},
+        body = {"retCode": result.code, "retMsg": result.message, "result": result.result,
                 "retExtInfo": {}, "time": now_ms}  # fmt: skip
     else:
         body = {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": now_ms}
@@ -990,6 +1145,14 @@ def _private_topics_error(args: list[Any]) -> str:
     if set(names) & PRIVATE_TOPICS_ALL_IN_ONE and set(names) & PRIVATE_TOPICS_LINEAR:
         return "error:all-in-one and categorised topics cannot be mixed in one request"
     return ""
+
+
+def _margin_mode_failed(why: str) -> ApiError:
+    """set-margin-mode's refusal: 110073 "Set margin mode failed" and the reason in
+    ``result.reasons`` (the docs' shape; the reason code is the emulator's)."""
+    reasons = [{"reasonCode": str(int(Code.SET_MARGIN_MODE_FAILED)), "reasonMsg": why}]
+    return ApiError(Code.SET_MARGIN_MODE_FAILED, "Set margin mode failed",
+                    result={"reasons": reasons})  # fmt: skip
 
 
 def _ack(op: str, ok: bool, msg: str, conn_id: int, req_id: str) -> str:
@@ -1040,6 +1203,9 @@ _ROUTES: dict[tuple[str, str], _Handler] = {
     ("GET", "/v5/market/tickers"): BybitEmulator._tickers,
     ("GET", "/v5/account/fee-rate"): BybitEmulator._fee_rate,
     ("GET", "/v5/account/wallet-balance"): BybitEmulator._wallet,
+    ("GET", "/v5/account/info"): BybitEmulator._account_info,
+    ("POST", "/v5/account/set-margin-mode"): BybitEmulator._set_margin_mode,
+    ("POST", "/v5/position/set-leverage"): BybitEmulator._set_leverage,
     ("GET", "/v5/position/list"): BybitEmulator._position_list,
     ("GET", "/v5/order/realtime"): BybitEmulator._realtime,
     ("GET", "/v5/order/history"): BybitEmulator._history,

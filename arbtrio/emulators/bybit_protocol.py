@@ -8,8 +8,12 @@ One place per documented rule, written from Bybit's V5 docs (not from the client
   HTTP 403 ban of at least 10 minutes), the public ``args`` length bound;
 * the error codes and messages (:class:`ApiError`, :class:`Code`);
 * how requests are read: the WebSocket op frame, the order create and cancel bodies, the
-  query string (:func:`decode_ws_op`, :func:`decode_create`, :func:`decode_cancel`,
-  :func:`parse_query`);
+  set-leverage and set-margin-mode bodies, the query string (:func:`decode_ws_op`,
+  :func:`decode_create`, :func:`decode_cancel`, :func:`decode_set_leverage`,
+  :func:`decode_set_margin_mode`, :func:`parse_query`);
+* the margin rules: the unified account's margin modes, the lowest risk tier's maintenance
+  margin rate, the isolated and cross liquidation prices (:func:`isolated_liq_price`,
+  :func:`cross_liq_price`);
 * the signature rules: the REST string-to-sign and the stream ``auth`` string, the HMAC,
   the timestamp window (:func:`rest_prehash`, :func:`ws_auth_prehash`, :func:`hmac_hex`,
   :func:`signature_matches`, :func:`check_timestamp`).
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import IntEnum
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,6 +38,8 @@ __all__ = [
     "IP_WINDOW_S",
     "LEVEL1_REPUSH_S",
     "LINK_ID_MAX_LEN",
+    "MARGIN_MODES",
+    "MMR",
     "PRIVATE_PATH",
     "PRIVATE_TOPICS_ALL_IN_ONE",
     "PRIVATE_TOPICS_LINEAR",
@@ -47,13 +53,19 @@ __all__ = [
     "CancelOrder",
     "Code",
     "CreateOrder",
+    "SetLeverage",
+    "SetMarginMode",
     "WsOp",
     "check_timestamp",
+    "cross_liq_price",
     "decimal_string",
     "decode_cancel",
     "decode_create",
+    "decode_set_leverage",
+    "decode_set_margin_mode",
     "decode_ws_op",
     "hmac_hex",
+    "isolated_liq_price",
     "json_object",
     "params_error",
     "parse_query",
@@ -93,6 +105,9 @@ UID_LIMITS: dict[str, int] = {
     "/v5/position/list": 50,
     "/v5/account/wallet-balance": 50,
     "/v5/account/fee-rate": 5,
+    "/v5/account/info": 50,
+    "/v5/position/set-leverage": 10,
+    "/v5/account/set-margin-mode": 5,
 }
 # Per IP across all REST paths: 600 requests per 5 s window, else HTTP 403 "access too
 # frequent" and a ban lasting at least 10 minutes.
@@ -120,19 +135,27 @@ class Code(IntEnum):
     PRICE_RANGE = 110003  # price outside the allowed range
     AB_NOT_ENOUGH = 110007  # available balance insufficient
     QTY_TRUNCATED = 110017  # orderQty truncated to zero; reduce-only with nothing to reduce
+    LEVERAGE_NOT_MODIFIED = 110043  # "Set leverage has not been modified"
+    PM_LEVERAGE = 110038  # "not allowed to change leverage due to portfolio margin mode"
     LINK_ID_DUPLICATE = 110072
+    SET_MARGIN_MODE_FAILED = 110073  # (3400045 before January 2023) with result.reasons
     MIN_NOTIONAL = 110094  # order value below minNotionalValue
 
 
 class ApiError(Exception):
     """A refusal: ``retCode``/``retMsg`` in the envelope, at HTTP ``http_status`` (200 for
-    almost every error, as Bybit answers; 401 for a missing or unknown API key)."""
+    almost every error, as Bybit answers; 401 for a missing or unknown API key); ``result``
+    is the envelope's ``result`` (``{}`` but for set-margin-mode's ``reasons``)."""
 
-    def __init__(self, code: int, message: str, *, http_status: int = 200) -> None:
+    def __init__(
+        self, code: int, message: str, *, http_status: int = 200,
+        result: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message)
         self.code = int(code)
         self.message = message
         self.http_status = http_status
+        self.result: dict[str, Any] = result or {}
 
     @property
     def reason(self) -> str:
@@ -186,6 +209,23 @@ class CancelOrder(msgspec.Struct, frozen=True):
     orderLinkId: str = ""
 
 
+class SetLeverage(msgspec.Struct, frozen=True):
+    """``POST /v5/position/set-leverage``: ``{category, symbol, buyLeverage, sellLeverage}``,
+    the leverages strings in ``[1, maxLeverage]``; equal in one-way mode."""
+
+    category: str
+    symbol: str
+    buyLeverage: str
+    sellLeverage: str
+
+
+class SetMarginMode(msgspec.Struct, frozen=True):
+    """``POST /v5/account/set-margin-mode``: ``{setMarginMode}``, one of :data:`MARGIN_MODES`
+    (the unified account's mode, account-wide)."""
+
+    setMarginMode: str
+
+
 def decode_ws_op(text: str) -> WsOp:
     """The op frame in ``text``; :class:`BadFrame` when it is not one."""
     try:
@@ -217,6 +257,22 @@ def decode_cancel(obj: dict[str, Any]) -> CancelOrder:
     """The cancel body (already a JSON object); 10001 naming the offending field."""
     try:
         return msgspec.convert(obj, CancelOrder)
+    except msgspec.ValidationError as exc:
+        raise params_error(str(exc)) from None
+
+
+def decode_set_leverage(obj: dict[str, Any]) -> SetLeverage:
+    """The set-leverage body (already a JSON object); 10001 naming the offending field."""
+    try:
+        return msgspec.convert(obj, SetLeverage)
+    except msgspec.ValidationError as exc:
+        raise params_error(str(exc)) from None
+
+
+def decode_set_margin_mode(obj: dict[str, Any]) -> SetMarginMode:
+    """The set-margin-mode body (already a JSON object); 10001 naming the offending field."""
+    try:
+        return msgspec.convert(obj, SetMarginMode)
     except msgspec.ValidationError as exc:
         raise params_error(str(exc)) from None
 
@@ -291,3 +347,40 @@ def decimal_string(text: str) -> Decimal | None:
 def plain(value: Decimal) -> str:
     """A decimal as the venue writes numbers in JSON strings: positional, never exponent."""
     return format(value, "f")
+
+
+# -- margin -----------------------------------------------------------------------------------
+# The unified account's margin modes ("Default is regular margin mode", i.e. cross).
+MARGIN_MODES = ("ISOLATED_MARGIN", "REGULAR_MARGIN", "PORTFOLIO_MARGIN")
+# The maintenance margin rate of the lowest risk tier (the risk-limit page's example:
+# "maintenanceMargin": "0.5" per cent at "maxLeverage": "100.00"), used for every symbol.
+MMR = Decimal("0.005")
+
+
+def isolated_liq_price(entry: Decimal, qty: Decimal, leverage: Decimal, tick: Decimal) -> Decimal:
+    """An isolated position's liquidation price: ``entry × (1 − 1/leverage + MMR)`` long,
+    ``entry × (1 + 1/leverage − MMR)`` short (initial and maintenance margin both valued at
+    the entry, no margin added), rounded to the tick towards the entry."""
+    if qty > 0:
+        return _towards(entry * (1 - 1 / leverage + MMR), tick, ROUND_CEILING)
+    return _towards(entry * (1 + 1 / leverage - MMR), tick, ROUND_FLOOR)
+
+
+def cross_liq_price(
+    entry: Decimal, qty: Decimal, equity_elsewhere: Decimal, tick: Decimal
+) -> Decimal:
+    """A cross position's (estimated) liquidation price: the price at which the account's
+    equity, ``equity_elsewhere`` (the wallet balance plus the other positions' unrealised
+    PnL less their maintenance margin, at their marks) plus this position's unrealised PnL,
+    falls to this position's maintenance margin (``MMR × |qty| × price``), rounded to the
+    tick towards the entry. May be <= 0 (a long the account can always carry)."""
+    if qty > 0:
+        price = (qty * entry - equity_elsewhere) / (qty * (1 - MMR))
+        return _towards(price, tick, ROUND_CEILING)
+    size = -qty
+    price = (equity_elsewhere + size * entry) / (size * (1 + MMR))
+    return _towards(price, tick, ROUND_FLOOR)
+
+
+def _towards(price: Decimal, tick: Decimal, rounding: str) -> Decimal:
+    return (price / tick).to_integral_value(rounding=rounding) * tick

@@ -26,7 +26,13 @@ import trio
 
 from arbtrio.emulators.app import ApiKeys, HttpRequest
 from arbtrio.emulators.bybit import ApiError, BybitEmulator
-from arbtrio.emulators.bybit_protocol import hmac_hex, rest_prehash, ws_auth_prehash
+from arbtrio.emulators.bybit_protocol import (
+    cross_liq_price,
+    hmac_hex,
+    isolated_liq_price,
+    rest_prehash,
+    ws_auth_prehash,
+)
 from tests.venues.rig import offline_emulator
 
 KEY, SECRET = "XXXXXXXXXX", "test_secret"
@@ -482,3 +488,156 @@ async def test_private_auth_refused_with_a_tampered_signature(autojump_clock: An
         await peer.op(op="auth", args=[KEY, WS_EXPIRES, WS_SIGN.replace("d", "e", 1)])
         ack = await peer.frame()
         assert (ack["op"], ack["success"]) == ("auth", False) and "signature" in ack["ret_msg"]
+
+
+# -- margin: leverage, margin mode, liquidation prices ---------------------------------------
+def test_liquidation_prices_follow_the_documented_formulas() -> None:
+    """Isolated: ``entry × (1 ∓ 1/leverage ± 0.005)``; cross: the price at which the
+    account's equity falls to the position's maintenance margin. Both on the tick, rounded
+    towards the entry (the conservative side)."""
+    tick = Decimal("0.1")
+    assert isolated_liq_price(Decimal(60000), Decimal(1), Decimal(10), tick) == Decimal("54300.0")
+    assert isolated_liq_price(Decimal(60000), Decimal(-1), Decimal(10), tick) == Decimal("65700.0")
+    # 60000 x (1 - 1/3 + 0.005) = 40300.00...; (1 + 1/3 - 0.005) = 79699.99...: towards entry
+    assert isolated_liq_price(Decimal(60000), Decimal(2), Decimal(3), tick) == Decimal("40300.0")
+    assert isolated_liq_price(Decimal(60000), Decimal(-2), Decimal(3), tick) == Decimal("79699.9")
+    # long 1 at 60000 with 6000 of equity: 60000 - 6000 = 0.995 P  ->  P = 54271.35...
+    assert cross_liq_price(Decimal(60000), Decimal(1), Decimal(6000), tick) == Decimal("54271.4")
+    # short 1: 6000 + 60000 = 1.005 P  ->  P = 65671.64...
+    assert cross_liq_price(Decimal(60000), Decimal(-1), Decimal(6000), tick) == Decimal("65671.6")
+    assert cross_liq_price(Decimal(60000), Decimal(1), Decimal(100_000), tick) < 0  # never
+
+
+async def signed_post(emu: BybitEmulator, path: str, body: Any) -> dict[str, Any]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = signed_headers(str(NOW_MS), raw.decode()) | {"content-type": "application/json"}
+    status, _, answer = await http(emu, "POST", path, body=raw, headers=headers)
+    assert status == 200 and isinstance(answer, dict)
+    return answer
+
+
+def leverage_body(buy: Any = "5", sell: Any = None, **fields: Any) -> dict[str, Any]:
+    return {"category": "linear", "symbol": SYMBOL, "buyLeverage": buy,
+            "sellLeverage": buy if sell is None else sell} | fields  # fmt: skip
+
+
+async def position_row(emu: BybitEmulator) -> dict[str, Any]:
+    _, _, answer = await signed_get(emu, "/v5/position/list",
+                                    {"category": "linear", "symbol": SYMBOL})  # fmt: skip
+    (row,) = answer["result"]["list"]
+    assert isinstance(row, dict)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (leverage_body("5", "6"), "same as sellLeverage"),  # one-way mode
+        (leverage_body("101"), "not in [1, 100]"),  # above maxLeverage
+        (leverage_body("0"), "not in [1, 100]"),
+        (leverage_body("5.005"), "by 0.01"),
+        (leverage_body(5), "buyLeverage"),  # a JSON string
+        (leverage_body("five"), "decimal strings"),
+        (leverage_body(category="spot"), "category"),
+        (leverage_body(symbol="NOPEUSDT"), "symbol"),
+        ({"category": "linear", "symbol": SYMBOL}, "buyLeverage"),
+    ],
+)
+async def test_set_leverage_refusals(body: dict[str, Any], text: str, autojump_clock: Any) -> None:
+    emu = emulator()
+    answer = await signed_post(emu, "/v5/position/set-leverage", body)
+    assert answer["retCode"] == 10001 and text in answer["retMsg"], answer
+    assert emu.leverage == {}
+
+
+async def test_set_leverage_is_kept_per_symbol_and_reported(autojump_clock: Any) -> None:
+    async with live() as emu:
+        assert (await position_row(emu))["leverage"] == "10"  # before any setting
+        answer = await signed_post(emu, "/v5/position/set-leverage", leverage_body("12.5"))
+        assert (answer["retCode"], answer["result"]) == (0, {})
+        again = await signed_post(emu, "/v5/position/set-leverage", leverage_body("12.50"))
+        assert (again["retCode"], again["retMsg"]) == (110043, "leverage not modified")
+        assert emu.leverage == {SYMBOL: Decimal("12.5")}
+        assert (await position_row(emu))["leverage"] == "12.5"
+        unsigned = json.dumps(leverage_body("3")).encode()
+        status, _, answer = await http(emu, "POST", "/v5/position/set-leverage", body=unsigned)
+        assert (status, answer["retCode"]) == (401, 10003)
+        for _ in range(8):  # 10 per second per UID, this second's 2 spent above
+            await signed_post(emu, "/v5/position/set-leverage", leverage_body("12.5"))
+        over = await signed_post(emu, "/v5/position/set-leverage", leverage_body("4"))
+        assert over["retCode"] == 10006 and emu.leverage == {SYMBOL: Decimal("12.5")}
+
+
+async def test_set_margin_mode_is_account_wide_and_refused_with_a_position(
+    autojump_clock: Any,
+) -> None:
+    async with live() as emu:
+        _, _, info = await signed_get(emu, "/v5/account/info", {})
+        assert info["result"]["marginMode"] == "REGULAR_MARGIN"  # the documented default
+        answer = await signed_post(emu, "/v5/account/set-margin-mode",
+                                   {"setMarginMode": "ISOLATED_MARGIN"})  # fmt: skip
+        assert (answer["retCode"], answer["result"]) == (0, {"reasons": []})
+        _, _, info = await signed_get(emu, "/v5/account/info", {})
+        assert info["result"]["marginMode"] == "ISOLATED_MARGIN"
+        for mode, code in (("ISOLATED_MARGIN", 0), ("isolated", 10001), ("", 10001),
+                           ("PORTFOLIO_MARGIN", 110073)):  # fmt: skip
+            answer = await signed_post(emu, "/v5/account/set-margin-mode", {"setMarginMode": mode})
+            assert answer["retCode"] == code, (mode, answer)
+        assert (await create(emu, orderLinkId="mm-1"))["retCode"] == 0
+        await trio.sleep(1.0)  # 5 per second per UID: 5 spent above
+        answer = await signed_post(emu, "/v5/account/set-margin-mode",
+                                   {"setMarginMode": "REGULAR_MARGIN"})  # fmt: skip
+        assert (answer["retCode"], answer["retMsg"]) == (110073, "Set margin mode failed")
+        (reason,) = answer["result"]["reasons"]
+        assert SYMBOL in reason["reasonMsg"] and reason["reasonCode"]
+        assert emu.margin_mode == "ISOLATED_MARGIN"
+        same = await signed_post(emu, "/v5/account/set-margin-mode",
+                                 {"setMarginMode": "ISOLATED_MARGIN"})  # fmt: skip
+        assert same["retCode"] == 0  # nothing to switch: no refusal
+
+
+async def test_position_rows_report_the_mark_and_the_liquidation_price(
+    autojump_clock: Any,
+) -> None:
+    async with live() as emu:
+        flat = await position_row(emu)
+        assert (flat["size"], flat["liqPrice"]) == ("0", "")  # no position, no price
+        await signed_post(emu, "/v5/account/set-margin-mode", {"setMarginMode": "ISOLATED_MARGIN"})
+        await signed_post(emu, "/v5/position/set-leverage", leverage_body("4"))
+        assert (await create(emu, orderLinkId="lq-1"))["retCode"] == 0
+        row = await position_row(emu)
+        entry, qty = Decimal(row["avgPrice"]), Decimal(row["size"])
+        assert (row["side"], qty, row["leverage"]) == ("Buy", Decimal("0.005"), "4")
+        assert Decimal(row["liqPrice"]) == isolated_liq_price(
+            entry, qty, Decimal(4), Decimal("0.1")
+        )
+        assert Decimal(row["liqPrice"]) < entry * Decimal("0.76")  # 1 - 1/4 + 0.005 = 0.755
+        bids, asks = emu.market.book_levels("bybit", SYMBOL, 1)
+        assert Decimal(row["markPrice"]) == ((bids[0][0] + asks[0][0]) / 2).quantize(Decimal("0.1"))
+        emu.margin_mode = "REGULAR_MARGIN"  # cross: 100 000 USDT behind 0.005 BTC
+        assert (await position_row(emu))["liqPrice"] == ""
+
+
+async def test_book_frames_carry_their_time_and_the_delay_knob_keeps_it(
+    autojump_clock: Any,
+) -> None:
+    """``ts`` is the frame's creation on the venue's wall clock (``cts`` 2 ms before);
+    ``book_delay_s`` holds frames back that long, their ``ts`` unchanged, in order."""
+    epoch = 1_700_000_000.0
+    async with stream("/v5/public/linear") as (emu, peer):
+        emu.wall_clock = lambda: epoch + trio.current_time()
+        await peer.op(op="subscribe", req_id="s", args=["orderbook.50.BTCUSDT"])
+        await peer.frame()  # the ack
+        u = None
+        for delay in (0.0, 0.8, 0.0):
+            emu.book_delay_s = delay
+            late = []
+            for _ in range(30):
+                frame = await peer.frame()
+                now_ms = (epoch + trio.current_time()) * 1000
+                assert frame["cts"] == frame["ts"] - 2
+                late.append(now_ms - frame["ts"])
+                if u is not None:
+                    assert frame["data"]["u"] == u + 1  # none lost, none reordered
+                u = frame["data"]["u"]
+            assert late[-1] == pytest.approx(delay * 1000, abs=1.0), late

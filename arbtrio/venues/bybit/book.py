@@ -10,6 +10,12 @@ it skipped, every later level-1 frame would look older and the book would freeze
 crossed book after an update is treated
 as corrupt. On a gap or a corrupt book the tracker invalidates the book and answers
 ``RESYNC``; it ignores deltas until the next snapshot.
+
+Exchange time: every applied frame that carries the venue's ``ts`` (ms, "the timestamp
+that the system generates the data") stamps the book with it (:meth:`L2Book.stamp`), so a
+feed that keeps flowing but lags shows it in ``book.lag_s``. ``ts`` rather than ``cts``
+(the matching engine's time of the data): a level-1 snapshot re-pushed unchanged after 3 s
+is fresh news that nothing changed, and its ``cts`` need not be.
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ class BybitBook:
             return self._fail(f"unknown push type {frame.type!r}")
         if book.is_crossed():
             return self._fail("crossed book")
+        ts = frame.ts
+        if ts:
+            book.stamp(ts / 1000.0)
         return Verdict.APPLIED
 
     def invalidate(self, reason: str) -> None:

@@ -9,8 +9,13 @@ official V5 documentation; the choices are in ``specs/011-bybit.md``.
   or too many failed resyncs ends the session and :func:`run_reconnecting` reconnects.
 * Orders: ``POST /v5/order/create`` limit orders (IOC by default) with ``orderLinkId`` =
   the request's client order id; errors mapped by :mod:`arbtrio.venues.bybit.errors`.
+* Leverage and margin mode (:meth:`BybitClient.configure_instrument`): the unified
+  account's margin mode is account-wide (``GET /v5/account/info``, then
+  ``POST /v5/account/set-margin-mode`` only when it differs), the leverage per symbol
+  (``POST /v5/position/set-leverage``, buy = sell); "not modified" answers are success.
 * Private stream: ``auth`` then ``order``, ``execution``, ``position``, ``wallet``
-  (:class:`~arbtrio.venues.bybit.feed.BybitOrderFeed`); every order placed here is posted
+  (:class:`~arbtrio.venues.bybit.feed.BybitOrderFeed`), which keeps ``pushed_positions``
+  and ``pushed_balances`` current; every order placed here is posted
   to it (:class:`~arbtrio.venues.tracking.Placed`, with the venue order id), and its REST
   re-queries (``Fetch(Requery)``) are answered by :meth:`BybitClient.query_order`: after
   every (re)subscription, a malformed private frame, and periodically.
@@ -48,9 +53,11 @@ from arbtrio.core.types import (
 )
 from arbtrio.venues.base import (
     AuthenticationFailed,
+    BadRequest,
     BookCallback,
     Credentials,
     MalformedMessage,
+    MarginMode,
     OrderNotFound,
     OutcomeUnknown,
     PreparedRequest,
@@ -64,6 +71,8 @@ from arbtrio.venues.bybit.feed import (
     BybitOrderFeed,
     fill_of,
     order_update_of,
+    position_of,
+    wallet_balances,
 )
 from arbtrio.venues.bybit.prepare import (
     ORDER_PATH,
@@ -105,7 +114,16 @@ ENDPOINT_LIMITS: Mapping[str, float] = {
     "/v5/position/list": 50,
     "/v5/account/wallet-balance": 50,
     "/v5/account/fee-rate": 5,
+    "/v5/account/info": 50,
+    "/v5/position/set-leverage": 10,
+    "/v5/account/set-margin-mode": 5,
 }
+# The unified account's margin modes (GET /v5/account/info, set-margin-mode); portfolio
+# margin is neither and is switched away from when asked for either.
+MARGIN_MODES: Mapping[str, str] = {"cross": "REGULAR_MARGIN", "isolated": "ISOLATED_MARGIN"}
+# "Not modified" answers, success for an idempotent setting: 110043 "Set leverage has not
+# been modified", 110026 "Cross/isolated margin mode has not been modified".
+NOT_MODIFIED = frozenset({"110043", "110026"})
 
 T = TypeVar("T")
 
@@ -169,9 +187,11 @@ class BybitRules:
                 raise OutcomeUnknown(VENUE, f"{path}: undecodable answer") from None
             raise
         if env.retCode != 0:
+            message = env.retMsg or ""
+            reasons = c.error_reasons(env.result)
             raise error_for(
                 env.retCode,
-                env.retMsg or "",
+                f"{message} ({reasons})" if reasons else message,
                 mutating=mutating,
                 reset_in=self._reset_in(resp.headers),
             )
@@ -236,16 +256,14 @@ class BybitClient:
             VENUE, "orders", self.orders, websocket(self.private_ws_url), self.private_health,
             fetch=self._requery, backoff=backoff,
         )  # fmt: skip
-
-    @property
-    def positions(self) -> dict[str, c.PositionInfo]:
-        """The latest private-stream position push per symbol."""
-        return self.orders.positions
-
-    @property
-    def wallet(self) -> dict[str, c.WalletCoin]:
-        """The latest private-stream wallet push per coin."""
-        return self.orders.wallet
+        # The order stream's own maps (written only by its reader): coin -> balance, venue
+        # symbol -> position, from the wallet and position pushes.
+        self.pushed_balances: dict[str, Balance] = self.orders.pushed_balances
+        self.pushed_positions: dict[str, VenuePosition] = self.orders.pushed_positions
+        # What configure_instrument set: the account's margin mode, per symbol the leverage.
+        self.margin_mode: MarginMode | None = None
+        self.leverage: dict[str, int] = {}
+        self._margin_lock = trio.Lock()  # one reader/switcher of the account's mode at once
 
     def _require_credentials(self) -> Credentials:
         if self.credentials is None:
@@ -365,6 +383,66 @@ class BybitClient:
             self.instruments[inst.symbol] = inst
         return result
 
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        """Margin mode, then leverage, for ``symbol`` (at start-up, before any order).
+
+        The unified account's margin mode is account-wide: it is read
+        (``GET /v5/account/info``) and switched (``POST /v5/account/set-margin-mode``) only
+        when it differs, and a later call asking another mode than one this client set is
+        refused before anything is sent (it would switch every symbol). The leverage is
+        ``POST /v5/position/set-leverage`` with buy = sell (one-way mode). "Not modified"
+        (110043, 110026) is success. A refusal raises :class:`BadRequest` naming the value
+        (with the venue's message and code); rate limits, authentication and transport
+        errors raise as on any call. Idempotent: safe to repeat after any error."""
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise BadRequest(VENUE, f"{symbol}: leverage {leverage!r} must be an integer >= 1")
+        mode = MARGIN_MODES.get(margin_mode)
+        if mode is None:
+            raise BadRequest(VENUE, f"{symbol}: margin mode {margin_mode!r} is not cross/isolated")
+        async with self._margin_lock:
+            await self._ensure_margin_mode(symbol, margin_mode, mode)
+        lev = str(leverage)
+        body = c.SetLeverage(category=c.LINEAR, symbol=symbol, buyLeverage=lev, sellLeverage=lev)
+        await self._setting(
+            "/v5/position/set-leverage", body, c.Empty, f"{symbol}: leverage {leverage}"
+        )
+        self.leverage[symbol] = leverage
+
+    async def _ensure_margin_mode(self, symbol: str, margin_mode: MarginMode, mode: str) -> None:
+        """The account's margin mode, read once and switched only when it differs; another
+        mode than the one this client set is refused before sending."""
+        if self.margin_mode is not None:
+            if margin_mode != self.margin_mode:
+                raise BadRequest(
+                    VENUE,
+                    f"{symbol}: margin mode {margin_mode} refused: the account's margin mode "
+                    f"is account-wide and already set to {self.margin_mode}",
+                )
+            return
+        info = await self._request("GET", "/v5/account/info", c.AccountInfo, signed=True)
+        if info.marginMode != mode:
+            what = f"{symbol}: margin mode {margin_mode} ({mode})"
+            answer = await self._setting(
+                "/v5/account/set-margin-mode", c.SetMarginMode(setMarginMode=mode),
+                c.MarginModeResult, what,
+            )  # fmt: skip
+            if answer is not None and answer.reasons:
+                reasons = "; ".join(f"{r.reasonCode} {r.reasonMsg}" for r in answer.reasons)
+                raise BadRequest(VENUE, f"{what} refused: {reasons}")
+        self.margin_mode = margin_mode
+
+    async def _setting(self, path: str, body: Any, result_type: type[T], what: str) -> T | None:
+        """One signed settings POST: its result, None for a "not modified" answer; a
+        refusal as BadRequest naming ``what``."""
+        try:
+            return await self._request("POST", path, result_type, body=body, signed=True)
+        except BadRequest as exc:
+            if exc.code in NOT_MODIFIED:
+                return None
+            raise BadRequest(VENUE, f"{what} refused: {exc.message}", code=exc.code) from exc
+
     async def fetch_balances(self) -> list[Balance]:
         """UNIFIED wallet coins; USDT ``available`` is the account's totalAvailableBalance."""
         page = await self._page(
@@ -372,28 +450,10 @@ class BybitClient:
         )
         out = []
         for account in self._items(page, c.WalletAccount, "wallet account", category=None):
-            try:
-                account_available = c.parse_decimal(
-                    account.totalAvailableBalance, "totalAvailableBalance"
-                )
-            except MalformedMessage as exc:
-                self._skipped("wallet account", exc.message)
-                account_available = None
-            coins = c.wallet_coins(account)
-            for skip in coins.skipped:
-                self._skipped("wallet coin", skip.reason)
-            for coin in coins.items:
-                try:
-                    locked = c.parse_decimal(coin.locked, "locked") or Decimal(0)
-                except MalformedMessage as exc:
-                    self._skipped("wallet coin", exc.message, coin.coin)
-                    continue
-                available = coin.walletBalance - locked
-                if coin.coin == "USDT" and account_available is not None:
-                    available = account_available
-                out.append(
-                    Balance(venue=VENUE, currency=coin.coin, total=coin.equity, available=available)
-                )
+            balances = wallet_balances(account)
+            for skip in balances.skipped:
+                self._skipped("wallet coin", skip.reason, skip.symbol)
+            out += balances.items
         return out
 
     async def fetch_positions(self) -> list[VenuePosition]:
@@ -407,7 +467,7 @@ class BybitClient:
             if p.size == 0:
                 continue
             try:
-                out.append(_position(p))
+                out.append(position_of(p))
             except MalformedMessage as exc:
                 self._skipped("position", exc.message, p.symbol)
         return out
@@ -567,11 +627,3 @@ class BybitClient:
 # -- conversions ----------------------------------------------------------------------------
 def _max_leverage(f: c.LeverageFilter | None) -> int | None:
     return int(f.maxLeverage) if f is not None and f.maxLeverage is not None else None
-
-
-def _position(p: c.PositionInfo) -> VenuePosition:
-    sign = {"Buy": 1, "Sell": -1}.get(p.side or "")
-    if sign is None:
-        raise MalformedMessage(VENUE, f"position {p.symbol}: side {p.side!r} with size {p.size}")
-    entry = c.parse_decimal(p.avgPrice or p.entryPrice, "avgPrice")
-    return VenuePosition(venue=VENUE, symbol=p.symbol, qty=sign * p.size, entry_price=entry)

@@ -137,12 +137,16 @@ class ExecutionInfo(msgspec.Struct):
 
 
 class PositionInfo(msgspec.Struct):
+    """One position, as in the ``position`` stream and ``/v5/position/list``. Prices are
+    strings: ``liqPrice`` is ``""`` (or ``"0"`` on a flat push) when there is none."""
+
     symbol: str
     size: Decimal
     side: str | None = ""  # Buy | Sell | "" when flat
     avgPrice: str | None = ""  # REST
     entryPrice: str | None = ""  # WS
     markPrice: str | None = ""
+    liqPrice: str | None = ""
     category: str | None = None
 
 
@@ -231,6 +235,28 @@ class Ticker(msgspec.Struct):
     ask1Price: str | None = ""
 
 
+class AccountInfo(msgspec.Struct):
+    """Result of ``GET /v5/account/info``: the account-wide margin mode."""
+
+    marginMode: str | None = ""  # ISOLATED_MARGIN | REGULAR_MARGIN | PORTFOLIO_MARGIN
+
+
+class Reason(msgspec.Struct):
+    reasonCode: str | None = ""
+    reasonMsg: str | None = ""
+
+
+class MarginModeResult(msgspec.Struct):
+    """Result of ``POST /v5/account/set-margin-mode`` (and of its refusal): ``reasons`` is
+    empty when the switch was accepted."""
+
+    reasons: _List[Reason] | None = None
+
+
+class Empty(msgspec.Struct):
+    """A result documented as none (``{}``): set-leverage."""
+
+
 class ServerTime(msgspec.Struct):
     timeSecond: str
     timeNano: str
@@ -266,6 +292,21 @@ class CancelOrder(msgspec.Struct, omit_defaults=True):
     symbol: str
     orderId: str = ""
     orderLinkId: str = ""
+
+
+class SetLeverage(msgspec.Struct):
+    """Body of ``POST /v5/position/set-leverage``; one-way mode: buy = sell leverage."""
+
+    category: str
+    symbol: str
+    buyLeverage: str
+    sellLeverage: str
+
+
+class SetMarginMode(msgspec.Struct):
+    """Body of ``POST /v5/account/set-margin-mode`` (the unified account's, account-wide)."""
+
+    setMarginMode: str
 
 
 class WsOp(msgspec.Struct, omit_defaults=True):
@@ -304,7 +345,8 @@ ITEM_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
     )
 }
 RESULT_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
-    t: msgspec.json.Decoder(t, strict=False) for t in (OrderIdResult, ServerTime, OrderbookResult)
+    t: msgspec.json.Decoder(t, strict=False)
+    for t in (OrderIdResult, ServerTime, OrderbookResult, AccountInfo, MarginModeResult, Empty)
 }
 
 T = TypeVar("T")
@@ -467,6 +509,18 @@ def decode_result(result_type: type[T], raw: bytes) -> T:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _malformed(result_type.__name__, exc) from None
     return value
+
+
+def error_reasons(raw: bytes) -> str:
+    """The ``reasons`` an error envelope's ``result`` may carry (set-margin-mode), as
+    ``"code message; ..."``; "" when there are none or they do not decode."""
+    try:
+        result = RESULT_DECODERS[MarginModeResult].decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return ""
+    return "; ".join(
+        " ".join(t for t in (r.reasonCode, r.reasonMsg) if t) for r in result.reasons or ()
+    )
 
 
 def decode_ws_op(raw: bytes | str) -> WsOp:

@@ -12,7 +12,10 @@
   items too), of a symbol the client holds no instrument of, or that fail to decode are
   skipped and counted in ``health.skipped``, never taking their neighbours with them.
   Orders become :class:`OrderUpdate`, executions (Trade, AdlTrade, BustTrade, Delivery)
-  :class:`Fill`; the latest linear position and wallet pushes are kept for readers.
+  :class:`Fill`; the latest linear ``position`` push per traded symbol is kept as a
+  :class:`VenuePosition` (with the venue's mark and liquidation price) in
+  :attr:`BybitOrderFeed.pushed_positions`, the latest ``wallet`` push as a
+  :class:`Balance` per coin in :attr:`BybitOrderFeed.pushed_balances`.
 
   The orders the client placed are kept by the shared
   :class:`~arbtrio.venues.tracking.OrderTracker` (the client posts a
@@ -37,7 +40,7 @@ import structlog
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Fill, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import Balance, Fill, OrderStatus, OrderUpdate, Side, VenuePosition
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -67,6 +70,8 @@ __all__ = [
     "BybitOrderFeed",
     "fill_of",
     "order_update_of",
+    "position_of",
+    "wallet_balances",
 ]
 
 log = structlog.get_logger("arbtrio.venues.bybit")
@@ -215,7 +220,9 @@ class BybitOrderFeed:
     ``instruments`` is the client's instrument map (read only, updated in place by
     ``load_instruments``): while it holds any, order, execution and position items of
     other symbols are skipped as foreign. Attributes read by the client and tests:
-    :attr:`tracker` (the orders placed, re-queries), :attr:`positions`, :attr:`wallet`.
+    :attr:`tracker` (the orders placed, re-queries), :attr:`pushed_positions` (venue symbol
+    → the latest pushed position, a flat one with ``qty`` 0) and :attr:`pushed_balances`
+    (coin → the latest pushed balance); both written only here, from the reader.
     """
 
     def __init__(
@@ -240,8 +247,8 @@ class BybitOrderFeed:
         self.timer_interval = min(ping_interval, auth_timeout, fill_wait_s)
         self.ping_interval = ping_interval
         self.auth_timeout = auth_timeout
-        self.positions: dict[str, c.PositionInfo] = {}  # latest linear push per symbol
-        self.wallet: dict[str, c.WalletCoin] = {}  # latest push per coin
+        self.pushed_positions: dict[str, VenuePosition] = {}  # latest linear push per symbol
+        self.pushed_balances: dict[str, Balance] = {}  # latest wallet push per coin
         self.tracker = OrderTracker(
             VENUE, reconcile_every_s=reconcile_every_s, fill_wait_s=fill_wait_s, limit=max_orders
         )
@@ -340,33 +347,40 @@ class BybitOrderFeed:
     def push(self, frame: c.PrivateFrame, now: float) -> list[Output]:
         """The outputs of one private push: order updates and fills to deliver (fills
         already delivered are dropped), position and wallet pushes kept in
-        :attr:`positions` and :attr:`wallet`. Items are decoded one by one; a foreign or
-        malformed item is skipped and counted in ``health.skipped`` (a malformed order or
-        execution item also re-queries the unfinished orders). Raises MalformedMessage
-        only when the push's ``data`` is not a list."""
+        :attr:`pushed_positions` and :attr:`pushed_balances`. Items are decoded one by one;
+        a foreign or malformed item is skipped and counted in ``health.skipped`` (a malformed
+        order, execution or position item also re-queries the unfinished orders). Raises
+        MalformedMessage only when the push's ``data`` is not a list."""
         topic = (frame.topic or "").split(".", 1)[0]
         if topic == "execution":
             return self._executions(frame.data, now)
         if topic == "order":
             return self._orders(frame.data, now)
         if topic == "position":
-            items = c.decode_push_items(frame.data, c.PositionInfo, "position push")
-            lost = self._skipped(items, "position")
-            for p in items.items:
-                if self._traded(p.symbol, "position"):
-                    self.positions[p.symbol] = p
-            return self._requery_if(lost, now)
+            return self._positions(frame.data, now)
         if topic == "wallet":
             accounts = c.decode_push_items(
                 frame.data, c.WalletAccount, "wallet push", category=None
             )
             self._skipped(accounts, "wallet")
             for account in accounts.items:
-                coins = c.wallet_coins(account)
-                self._skipped(coins, "wallet")
-                for coin in coins.items:
-                    self.wallet[coin.coin] = coin
+                balances = wallet_balances(account)
+                self._skipped(balances, "wallet")
+                for balance in balances.items:
+                    self.pushed_balances[balance.currency] = balance
         return []
+
+    def _positions(self, data: bytes, now: float) -> list[Output]:
+        items = c.decode_push_items(data, c.PositionInfo, "position push")
+        lost = self._skipped(items, "position")
+        for p in items.items:
+            if not self._traded(p.symbol, "position"):
+                continue
+            try:
+                self.pushed_positions[p.symbol] = position_of(p)
+            except MalformedMessage as exc:
+                lost += self._skip_one("position", exc.message, p.symbol)
+        return self._requery_if(lost, now)
 
     def _executions(self, data: bytes, now: float) -> list[Output]:
         items = c.decode_push_items(data, c.ExecutionInfo, "execution push")
@@ -521,3 +535,57 @@ def order_update_of(o: c.OrderInfo, now: float) -> OrderUpdate:
         ts=now,
         reason=reason,
     )
+
+
+def _price(text: str | None, field: str) -> Decimal | None:
+    """A price the venue may leave out: ``""``, null, ``"0"`` or a negative value → None
+    (the docs: ``liqPrice`` is ``""`` when there is none, ``"0"`` on a flat push); not a
+    decimal → MalformedMessage."""
+    value = c.parse_decimal(text, field)
+    return value if value is not None and value > 0 else None
+
+
+def position_of(p: c.PositionInfo) -> VenuePosition:
+    """A position row or push as a :class:`VenuePosition`: signed by ``side`` (flat: size
+    0, side ``""``), entry from ``avgPrice`` (REST) or ``entryPrice`` (stream), the venue's
+    ``markPrice`` and ``liqPrice`` (None when it reports none). Raises MalformedMessage for
+    a size without a Buy/Sell side or a price that is not a decimal."""
+    if p.size < 0:
+        raise MalformedMessage(VENUE, f"position {p.symbol}: size {p.size} < 0")
+    sign = {"Buy": 1, "Sell": -1}.get(p.side or "", 0)
+    if sign == 0 and p.size != 0:
+        raise MalformedMessage(VENUE, f"position {p.symbol}: side {p.side!r} with size {p.size}")
+    return VenuePosition(
+        venue=VENUE,
+        symbol=p.symbol,
+        qty=sign * p.size,
+        entry_price=_price(p.avgPrice or p.entryPrice, "avgPrice"),
+        mark_price=_price(p.markPrice, "markPrice"),
+        liquidation_price=_price(p.liqPrice, "liqPrice"),
+    )
+
+
+def wallet_balances(account: c.WalletAccount) -> c.Items[Balance]:
+    """The coins of one wallet account (REST or push) as balances, one by one: ``total`` is
+    the coin's ``equity``, ``available`` its ``walletBalance − locked``, except USDT, whose
+    ``available`` is the account's ``totalAvailableBalance`` (a unified account's margin is
+    shared). Coins that fail to decode or convert are in ``skipped``."""
+    coins = c.wallet_coins(account)
+    skipped = list(coins.skipped)
+    try:
+        account_available = c.parse_decimal(account.totalAvailableBalance, "totalAvailableBalance")
+    except MalformedMessage as exc:
+        skipped.append(c.Skip(-1, False, exc.message))
+        account_available = None
+    out = []
+    for index, coin in enumerate(coins.items):
+        try:
+            locked = c.parse_decimal(coin.locked, "locked") or Decimal(0)
+        except MalformedMessage as exc:
+            skipped.append(c.Skip(index, False, exc.message, coin.coin))
+            continue
+        available = coin.walletBalance - locked
+        if coin.coin == "USDT" and account_available is not None:
+            available = account_available
+        out.append(Balance(venue=VENUE, currency=coin.coin, total=coin.equity, available=available))
+    return c.Items(out, tuple(skipped))

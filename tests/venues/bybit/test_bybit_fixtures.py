@@ -22,7 +22,15 @@ import pytest
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import Fill, OrderReport, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import (
+    Balance,
+    Fill,
+    OrderReport,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+    VenuePosition,
+)
 from arbtrio.venues.base import (
     AuthenticationFailed,
     BadRequest,
@@ -145,18 +153,35 @@ def check_ws_execution_linear_2023(name: str) -> None:
 
 
 def check_ws_position_linear_flat(name: str) -> None:
+    """Flat: ``side`` "", ``entryPrice`` "0", ``liqPrice`` "0" (no liquidation price)."""
     feed, health = live_feed()
     assert feed.frame(raw(fixture(name)), 1.0) == ()
-    p = feed.positions["BTCUSDT"]
-    assert (p.size, p.side, p.entryPrice, p.markPrice) == (D(0), "", "0", "28184.5")
+    assert feed.pushed_positions == {
+        "BTCUSDT": VenuePosition(venue="bybit", symbol="BTCUSDT", qty=D(0), entry_price=None,
+                                 mark_price=D("28184.5"), liquidation_price=None)
+    }  # fmt: skip
+    assert health.skipped == 0
+
+
+def check_ws_position_linear_2023(name: str) -> None:
+    """An open long pushed with its mark and ``liqPrice`` "" (none: beyond the price band)."""
+    feed, health = live_feed()
+    assert feed.frame(raw(fixture(name)), 1.0) == ()
+    assert feed.pushed_positions == {
+        "XRPUSDT": VenuePosition(venue="bybit", symbol="XRPUSDT", qty=D(75),
+                                 entry_price=D("0.3615"), mark_price=D("0.3374"),
+                                 liquidation_price=None)
+    }  # fmt: skip
     assert health.skipped == 0
 
 
 def check_ws_wallet(name: str) -> None:
     feed, health = live_feed()
     assert feed.frame(raw(fixture(name)), 1.0) == ()
-    btc = feed.wallet["BTC"]
-    assert (btc.equity, btc.walletBalance, btc.locked) == (D("0.00102964"), D("0.00102964"), "0")
+    assert feed.pushed_balances == {
+        "BTC": Balance(venue="bybit", currency="BTC", total=D("0.00102964"),
+                       available=D("0.00102964"))
+    }  # fmt: skip
     assert health.skipped == 0
 
 
@@ -197,9 +222,14 @@ def check_ws_public_orderbook50_snapshot_testnet(name: str) -> None:
     book = books["BTCUSDT"]
     assert book.tradable and book.best_bid() == (26368.5, 217.017)
     assert book.best_ask() == (26368.7, 2.159) and book.depth() == (50, 50)
-    feed.frame(raw(fixture("ws_public_orderbook50_delta_testnet")), 2.0)  # the next frame sent
+    assert (book.exchange_ts, book.lag_s) == (1685082877.414, 0.0)  # its ts, the first: floor
+    delta = fixture("ws_public_orderbook50_delta_testnet")  # the next frame sent
+    sent_after = delta["ts"] / 1000 - 1685082877.414
+    feed.frame(raw(delta), 1.0 + sent_after + 0.25)  # received 0.25 s later than the first
     assert book.seq == 3545398 and book.best_bid() == (26368.5, 205.017)
     assert book.best_ask() == (26368.7, 2.159) and feed.health.resyncs == 0
+    assert book.exchange_ts == delta["ts"] / 1000
+    assert book.lag_s == pytest.approx(0.25, abs=1e-3)
 
 
 def check_ws_public_orderbook50_delta_testnet(name: str) -> None:
@@ -342,10 +372,14 @@ async def check_rest_wallet_balance(name: str) -> None:
 async def check_rest_position_list(name: str) -> None:
     client = rest_client(credentials=CREDS)
     serve(client, {"/v5/position/list": fixture(name)})
-    got = [(p.symbol, p.qty, p.entry_price) for p in await client.fetch_positions()]
+    got = [(p.symbol, p.qty, p.entry_price, p.mark_price, p.liquidation_price)
+           for p in await client.fetch_positions()]  # fmt: skip
     want = {
-        "rest_position_list_linear": [("LTCUSDT", D("1.2"), D("64.59947917"))],
-        "rest_position_list_linear_2023": [("XRPUSDT", D(100), D("0.3615"))],
+        # liqPrice "": none (the docs: beyond the price band)
+        "rest_position_list_linear": [("LTCUSDT", D("1.2"), D("64.59947917"), D("71.1"), None)],
+        "rest_position_list_linear_2023": [
+            ("XRPUSDT", D(100), D("0.3615"), D("0.3432"), D("0.0001"))
+        ],
         "rest_position_list_linear_flat": [],  # flat: left out
         "rest_position_list_inverse": [],  # inverse BTCUSD: foreign
     }[name]
@@ -412,6 +446,47 @@ async def check_rest_errors(name: str) -> None:
     with pytest.raises(kind) as info:
         await client.fetch_positions()
     assert info.value.code == code  # type: ignore[attr-defined]
+
+
+async def check_rest_set_leverage(name: str) -> None:
+    """The documented answer (``result`` {}), and 110043 "leverage not modified" (the answer
+    to the leverage in place): both success. The margin mode is already cross (account
+    info): nothing is switched."""
+    client = rest_client(credentials=CREDS)
+    seen = serve(client, {"/v5/account/info": fixture("rest_account_info"),
+                          "/v5/position/set-leverage": fixture(name)})  # fmt: skip
+    await client.configure_instrument("BTCUSDT", leverage=6, margin_mode="cross")
+    assert [r.url.path for r in seen] == ["/v5/account/info", "/v5/position/set-leverage"]
+    assert json.loads(seen[1].content) == {"category": "linear", "symbol": "BTCUSDT",
+                                           "buyLeverage": "6", "sellLeverage": "6"}  # fmt: skip
+    assert (client.margin_mode, client.leverage) == ("cross", {"BTCUSDT": 6})
+
+
+async def check_rest_account_info(name: str) -> None:
+    """REGULAR_MARGIN (cross) in place: asking isolated switches it (the testnet's answer,
+    ``reasons`` []) before the leverage."""
+    client = rest_client(credentials=CREDS)
+    seen = serve(client, {"/v5/account/info": fixture(name),
+                          "/v5/account/set-margin-mode": fixture("rest_set_margin_mode"),
+                          "/v5/position/set-leverage": fixture("rest_set_leverage")})  # fmt: skip
+    await client.configure_instrument("BTCUSDT", leverage=3, margin_mode="isolated")
+    assert [r.url.path for r in seen] == [
+        "/v5/account/info", "/v5/account/set-margin-mode", "/v5/position/set-leverage"]  # fmt: skip
+    assert json.loads(seen[1].content) == {"setMarginMode": "ISOLATED_MARGIN"}
+    assert client.margin_mode == "isolated"
+
+
+async def check_rest_set_margin_mode(name: str) -> None:
+    """``reasons`` []: accepted. The same answer with a reason is a refusal."""
+    await check_rest_account_info("rest_account_info")
+    client = rest_client(credentials=CREDS)
+    refused = fixture(name)
+    refused["result"]["reasons"] = fixture("rest_error_with_result")["result"]["reasons"]
+    serve(client, {"/v5/account/info": fixture("rest_account_info"),
+                   "/v5/account/set-margin-mode": refused})  # fmt: skip
+    with pytest.raises(BadRequest, match=r"margin mode isolated .*3400000 Equity needs"):
+        await client.configure_instrument("BTCUSDT", leverage=3, margin_mode="isolated")
+    assert client.margin_mode is None and client.leverage == {}
 
 
 # -- REST, decoders alone -----------------------------------------------------------------------
@@ -502,6 +577,7 @@ CHECKED: dict[str, Callable[[str], Any]] = {
     "ws_execution_linear": check_ws_execution_linear,
     "ws_execution_linear_2023": check_ws_execution_linear_2023,
     "ws_position_linear_flat": check_ws_position_linear_flat,
+    "ws_position_linear_2023": check_ws_position_linear_2023,
     "ws_wallet": check_ws_wallet,
     "ws_private_auth_ok": check_ws_private_auth_ok,
     "ws_private_pong": check_ws_private_pong,
@@ -528,6 +604,10 @@ CHECKED: dict[str, Callable[[str], Any]] = {
     "rest_position_list_linear_2023": check_rest_position_list,
     "rest_position_list_linear_flat": check_rest_position_list,
     "rest_position_list_inverse": check_rest_position_list,
+    "rest_set_leverage": check_rest_set_leverage,
+    "rest_error_leverage_not_modified": check_rest_set_leverage,
+    "rest_account_info": check_rest_account_info,
+    "rest_set_margin_mode": check_rest_set_margin_mode,
     "rest_order_create": check_rest_order_create,
     "rest_order_cancel": check_rest_order_cancel,
     "rest_order_realtime": check_rest_order_realtime,
@@ -613,7 +693,7 @@ def test_a_position_push_keeps_the_linear_positions_only() -> None:
     untraded = linear | {"symbol": "ETHUSDT", "seq": "-1", "positionIdx": 0}
     data = [as_pushed(inverse, "inverse"), linear, untraded]
     assert feed.frame(push("position", data), 1.0) == ()
-    assert sorted(feed.positions) == ["BTCUSDT", "ETHUSDT"]  # not BTCUSD
+    assert sorted(feed.pushed_positions) == ["BTCUSDT", "ETHUSDT"]  # not BTCUSD
     assert health.skipped == 1 and health.malformed == 0
 
 
@@ -645,12 +725,13 @@ def test_null_empty_and_extra_fields_are_accepted_where_the_venue_sends_them() -
     (p,) = items_of("ws_position_linear_flat")
     p |= {"side": None, "entryPrice": None, "markPrice": "", "seq": None, "positionIdx": None}
     feed.frame(push("position", [p]), 3.0)
-    assert feed.positions["BTCUSDT"].size == 0
+    assert feed.pushed_positions["BTCUSDT"].qty == 0
+    assert feed.pushed_positions["BTCUSDT"].mark_price is None  # ""
     frame = json.loads(push("wallet", items_of("ws_wallet")))
     frame |= {"creationTime": None, "id": None}
     frame["data"][0]["coin"][0] |= {"locked": None, "unrealisedPnl": None}
     feed.frame(json.dumps(frame), 4.0)
-    assert feed.wallet["BTC"].locked is None
+    assert feed.pushed_balances["BTC"].available == D("0.00102964")  # locked null: 0
     assert health.skipped == 0 and health.malformed == 0
 
 
@@ -694,7 +775,7 @@ def test_items_of_untraded_symbols_are_skipped_once_instruments_are_known() -> N
     assert [f.client_order_id for f in fills] == ["c1"] and health.skipped == 1
     (p,) = items_of("ws_position_linear_flat")
     feed.frame(push("position", [p | {"symbol": "XRPUSDT"}, p]), 2.0)
-    assert list(feed.positions) == ["BTCUSDT"] and health.skipped == 2
+    assert list(feed.pushed_positions) == ["BTCUSDT"] and health.skipped == 2
 
 
 async def test_rest_lists_skip_foreign_and_malformed_items_and_keep_the_rest() -> None:
@@ -758,7 +839,7 @@ def test_arbitrary_item_mutations_never_raise_and_never_lose_a_good_neighbour() 
                 broken["symbol"] = "XRPUSDT" if field != "symbol" else broken.get("symbol")
             out = feed.frame(push(topic, [broken, item]), 1.0)
             if topic == "position":
-                assert "BTCUSDT" in feed.positions, (field, mutation)
+                assert "BTCUSDT" in feed.pushed_positions, (field, mutation)
             else:
                 events = delivered(out)
                 assert events and events[-1].client_order_id == "good", (topic, field, mutation)

@@ -197,4 +197,4 @@ def test_what_the_protocol_keeps_per_order_and_per_fill_is_bounded_oldest_first(
     assert [k.client_order_id for k in tracker.unfinished()] == ["c46", "c47", "c48", "c49"]
     assert len(tracker.trades) == 40  # 10 x max_orders trade ids remembered
     assert tracker.fills_waited == 4  # at most max_orders venue order ids wait at once
-    assert len(f.positions) == 0 and len(f.wallet) == 0
+    assert len(f.pushed_positions) == 0 and len(f.pushed_balances) == 0

@@ -324,6 +324,28 @@ def test_level1_snapshot_with_u_1_after_a_restart_replaces() -> None:
     assert t.book.best_bid() == (97.0, 1.0)
 
 
+def test_applied_frames_stamp_the_book_with_their_ts() -> None:
+    """``ts`` (ms; the docs' own example writes it as a string) becomes ``exchange_ts`` in
+    seconds; a frame without one leaves the stamp as it was; a lag above the floor shows."""
+    tracker = BybitBook(L2Book("bybit", "BTCUSDT"), 50)
+    book = tracker.book
+
+    def frame(kind: str, u: int, ts: Any, bid: str = "100.0") -> c.PublicFrame:
+        data = {"s": "BTCUSDT", "u": u, "b": [[bid, "1"]], "a": [["101.0", "1"]]}
+        doc = {"topic": tracker.topic, "type": kind, "data": data}
+        if ts is not None:
+            doc["ts"] = ts
+        return c.decode_public(json.dumps(doc))
+
+    assert tracker.apply(frame("snapshot", 1, "1772694601512"), 10.0) is Verdict.APPLIED
+    assert (book.exchange_ts, book.lag_s) == (1772694601.512, 0.0)
+    assert tracker.apply(frame("delta", 2, None, "99.0"), 11.0) is Verdict.APPLIED
+    assert book.exchange_ts == 1772694601.512 and book.best_bid() == (100.0, 1.0)
+    assert tracker.apply(frame("delta", 3, 1772694602012, "99.5"), 12.0) is Verdict.APPLIED
+    assert book.exchange_ts == 1772694602.012
+    assert book.lag_s == pytest.approx(1.5, abs=1e-3)  # sent 0.5 s after the first, got 2 s
+
+
 def test_crossed_book_and_wrong_symbol_resync() -> None:
     t = BybitBook(L2Book("bybit", "BTCUSDT"), 50)
     t.apply(frame("snapshot", 1, [["100", "1"]], [["101", "1"]]), 0)
