@@ -226,7 +226,11 @@ def events(outputs: Any) -> list[OrderEvent]:
 
 def test_private_connect_subscribes_the_user_and_is_ready() -> None:
     out = order_feed().connected(None, 0.0)
-    assert requests(out) == [("subscribe", "orderUpdates", USER), ("subscribe", "userFills", USER)]
+    assert requests(out) == [
+        ("subscribe", "orderUpdates", USER),
+        ("subscribe", "userFills", USER),
+        ("subscribe", "clearinghouseState", USER),  # balances and positions
+    ]
     assert out[-1] is READY
     assert order_feed().timer(20.0) == [PING]
 
