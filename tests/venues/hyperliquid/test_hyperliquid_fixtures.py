@@ -499,3 +499,78 @@ def test_order_update_items_are_decoded_one_by_one() -> None:
     ack, upd = delivered(f.frame(text(push), 1.0))
     assert isinstance(ack, OrderAck) and isinstance(upd, OrderUpdate)
     assert upd.client_order_id == CID and f.health.skipped == 3
+
+
+# -- clearinghouseState pushes --------------------------------------------------------------------
+def state_push(state: Any, *, dex: Any = "", user: Any = USER) -> str:
+    """The documented WebSocket envelope of a ``clearinghouseState`` push around a state in
+    the shape of the ``/info`` answer (the subscriptions page's ``ClearinghouseState`` type)."""
+    data: dict[str, Any] = {"clearinghouseState": state}
+    if dex is not None:
+        data["dex"] = dex
+    if user is not None:
+        data["user"] = user
+    return text({"channel": "clearinghouseState", "data": data})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["info_clearinghouse_state_docs", "info_clearinghouse_state_ccxt_cross",
+     "info_clearinghouse_state_ccxt_short", "info_clearinghouse_state_ccxt_isolated",
+     "info_clearinghouse_state_sdk_2023", "info_clearinghouse_state_ccxt_no_positions"],
+)  # fmt: skip
+def test_a_state_push_keeps_what_the_rest_answer_gives(name: str) -> None:
+    """Pushed balances and positions (with mark and liquidation price) are exactly what
+    fetch_balances / fetch_positions make of the same state."""
+    f = order_feed()
+    assert f.frame(state_push(doc(name)), 1.0) == ()
+    state = c.decode("clearinghouseState", raw(name))
+    assert f.pushed_balances == {"USDC": balances_of(state)[0]}
+    expected = positions_of(state, health())
+    assert f.pushed_positions == {p.symbol: p for p in expected}
+    assert f.health.skipped == 0 and f.health.malformed == 0
+
+
+def test_a_push_replaces_the_positions_a_malformed_item_keeps_them() -> None:
+    f = order_feed()
+    f.frame(state_push(doc("info_clearinghouse_state_ccxt_short")), 1.0)
+    sol = f.pushed_positions["SOL"]
+    assert set(f.pushed_positions) == {"SOL", "ETH"}
+    assert (sol.qty, sol.mark_price, sol.liquidation_price) == (
+        D("-0.5"), D("137.96"), D("22881.19788911"),
+    )  # fmt: skip
+    state = doc("info_clearinghouse_state_ccxt_short")
+    eth = state["assetPositions"][1]
+    eth["position"] |= {"szi": "2.0", "positionValue": "4800.0"}
+    state["assetPositions"] = [eth, {"type": "oneWay", "position": {"coin": "SOL"}}]
+    f.frame(state_push(state), 2.0)  # SOL's item is unreadable: it may still be held
+    assert f.health.skipped == 1
+    assert f.pushed_positions["SOL"] == sol
+    assert f.pushed_positions["ETH"].qty == D("2.0")
+    assert f.pushed_positions["ETH"].mark_price == D("2400")
+    f.frame(state_push(doc("info_clearinghouse_state_ccxt_no_positions")), 3.0)  # all flat
+    assert f.pushed_positions == {}
+    assert f.pushed_balances["USDC"].total == D("20.454862")
+
+
+def test_foreign_and_broken_state_pushes() -> None:
+    f = order_feed()
+    f.frame(state_push(doc("info_clearinghouse_state_docs")), 1.0)
+    before = (dict(f.pushed_balances), dict(f.pushed_positions))
+    other = doc("info_clearinghouse_state_ccxt_short")
+    f.frame(state_push(other, dex="xyz"), 2.0)  # another dex's state
+    f.frame(state_push(other, user="0x" + "cd" * 20), 3.0)  # another user's
+    assert f.health.skipped == 2 and (f.pushed_balances, f.pushed_positions) == before
+    f.frame(state_push(doc("info_clearinghouse_state_ccxt_hip3")), 4.0)  # a builder-dex coin
+    assert f.health.skipped == 3 and f.pushed_positions == {}
+    assert f.pushed_balances["USDC"].total == D("6.889701")
+    nan = doc("info_clearinghouse_state_ccxt_short")
+    nan["marginSummary"]["accountValue"] = "NaN"
+    f.frame(state_push(nan, dex=None, user=USER.upper().replace("0X", "0x")), 5.0)
+    assert f.health.skipped == 4  # the balance: the previous one kept, the positions taken
+    assert f.pushed_balances["USDC"].total == D("6.889701")
+    assert set(f.pushed_positions) == {"SOL", "ETH"}
+    whole = doc("info_clearinghouse_state_docs")
+    del whole["marginSummary"]
+    f.frame(state_push(whole), 6.0)  # not a state at all: a malformed frame
+    assert f.health.malformed == 1 and set(f.pushed_positions) == {"SOL", "ETH"}
