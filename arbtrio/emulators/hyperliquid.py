@@ -15,14 +15,18 @@ weight budget (1200 a minute, the documented weights; HTTP 429); the order rules
 = index in a universe that contains a delisted coin, size ≤ szDecimals decimals, price ≤ 5
 significant figures unless an integer and ≤ 6 − szDecimals decimals, $10 minimum value,
 80 % from the reference price refused for the whole batch) with the documented error
-strings; the greeting; full-snapshot ``l2Book`` and ``bbo`` channels; ``orderUpdates`` /
-``userFills`` (snapshot on subscribe); ``pong``; WebSocket ``post`` of info requests and
-actions; the 60 s idle close.
+strings; ``updateLeverage`` kept per account and coin with the venue's refusals, reported in
+``clearinghouseState`` and ``activeAssetData``; the margin summaries and liquidation prices
+(:class:`AccountState`, :func:`liquidation_px`: the documented formula, made conservative);
+the greeting; full-snapshot ``l2Book`` and ``bbo`` channels; ``orderUpdates`` /
+``userFills`` (snapshot on subscribe); ``clearinghouseState`` pushes; ``pong``; WebSocket
+``post`` of info requests and actions; the 60 s idle close.
 
 What is faked (see specs/010-hyperliquid.md): only limit-IOC orders execute (GTC/ALO/trigger
 get an error), nothing ever rests, fills are taker fills from the simulator's ladder,
-``time`` fields are wall-clock ms, l2Book pushes on a ladder change or every
-``heartbeat_s``. Faults (drawn through a :class:`~arbtrio.emulators.app.FaultSwitch`, so a
+``time`` fields are ``wall_clock`` ms, l2Book pushes on a ladder change or every
+``heartbeat_s``; the test knob ``book_delay_s`` delivers book frames that much later, their
+``time`` kept. Faults (drawn through a :class:`~arbtrio.emulators.app.FaultSwitch`, so a
 test may force them): per order request ``rate_limit`` (HTTP 429), ``reject`` (margin
 error), ``ack_timeout_not_executed`` and ``ack_timeout_executed`` (the request is held
 ``hold_s`` and answered 504, with or without execution); per tick ``feed_disconnect`` (book

@@ -86,6 +86,16 @@ async def test_update_leverage_is_kept_per_coin_and_reported(autojump_clock: Any
     assert await info(emu, type="activeAssetData", user=emu.user, coin="NOPE") is None
 
 
+async def test_active_asset_data_has_the_documented_shape(autojump_clock: Any) -> None:
+    documented = fixture("info_active_asset_data_docs")
+    emu = emulator()
+    data = await info(emu, type="activeAssetData", user=emu.user, coin="BTC")
+    assert set(data) == set(documented) and set(data["leverage"]) == set(documented["leverage"])
+    for key in ("maxTradeSzs", "availableToTrade"):
+        assert len(data[key]) == 2 and all(isinstance(v, str) for v in data[key])
+    assert isinstance(data["markPx"], str) and isinstance(data["leverage"]["value"], int)
+
+
 async def test_update_leverage_refusals(autojump_clock: Any) -> None:
     emu = emulator()
     assert await set_leverage(emu, 0, True, 51) == {"status": "err", "response": INVALID_LEVERAGE}
@@ -139,6 +149,9 @@ def test_isolated_liquidation_against_the_venue_numbers() -> None:
         liq = liquidation_px(qty, entry, margin - mmr * abs(qty) * entry, mmr)
         venue = D(p["liquidationPx"])
         assert liq is not None
+        exact = -D(p["leverage"]["rawUsd"]) / (qty * (1 - mmr * (1 if qty > 0 else -1)))
+        # the venue's formula, on its own numbers (rawUsd is rounded to 1e-6 USD)
+        assert abs(exact - venue) < D("1e-6") / abs(qty)
         if qty > 0:  # ETH long: 2867.47 against the venue's 2866.27, above it
             assert venue < liq < venue * D("1.001")
         else:  # HYPE short: the venue's 50.2724802381
