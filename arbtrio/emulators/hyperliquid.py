@@ -15,14 +15,18 @@ weight budget (1200 a minute, the documented weights; HTTP 429); the order rules
 = index in a universe that contains a delisted coin, size ≤ szDecimals decimals, price ≤ 5
 significant figures unless an integer and ≤ 6 − szDecimals decimals, $10 minimum value,
 80 % from the reference price refused for the whole batch) with the documented error
-strings; the greeting; full-snapshot ``l2Book`` and ``bbo`` channels; ``orderUpdates`` /
-``userFills`` (snapshot on subscribe); ``pong``; WebSocket ``post`` of info requests and
-actions; the 60 s idle close.
+strings; ``updateLeverage`` kept per account and coin with the venue's refusals, reported in
+``clearinghouseState`` and ``activeAssetData``; the margin summaries and liquidation prices
+(:class:`AccountState`, :func:`liquidation_px`: the documented formula, made conservative);
+the greeting; full-snapshot ``l2Book`` and ``bbo`` channels; ``orderUpdates`` /
+``userFills`` (snapshot on subscribe); ``clearinghouseState`` pushes; ``pong``; WebSocket
+``post`` of info requests and actions; the 60 s idle close.
 
 What is faked (see specs/010-hyperliquid.md): only limit-IOC orders execute (GTC/ALO/trigger
 get an error), nothing ever rests, fills are taker fills from the simulator's ladder,
-``time`` fields are wall-clock ms, l2Book pushes on a ladder change or every
-``heartbeat_s``. Faults (drawn through a :class:`~arbtrio.emulators.app.FaultSwitch`, so a
+``time`` fields are ``wall_clock`` ms, l2Book pushes on a ladder change or every
+``heartbeat_s``; the test knob ``book_delay_s`` delivers book frames that much later, their
+``time`` kept. Faults (drawn through a :class:`~arbtrio.emulators.app.FaultSwitch`, so a
 test may force them): per order request ``rate_limit`` (HTTP 429), ``reject`` (margin
 error), ``ack_timeout_not_executed`` and ``ack_timeout_executed`` (the request is held
 ``hold_s`` and answered 504, with or without execution); per tick ``feed_disconnect`` (book
@@ -81,6 +85,7 @@ _DELISTED: dict[str, Any] = {  # the documented meta entry of a delisted coin
 }  # fmt: skip
 _CLOSE = object()
 _ZERO = Decimal(0)
+_LIQ_QUANTUM = Decimal("1e-8")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Answer = tuple[int, Any]  # (HTTP status, JSON-able body when 200, else the text body)
 
@@ -137,6 +142,9 @@ class _Conn:
     sent_bbo: dict[str, Any] = attrs.field(factory=dict)
     nursery: trio.Nursery | None = None
     posts_in_flight: int = 0
+    user_state: str | None = None  # the user whose clearinghouseState it subscribed
+    delayed: trio.MemorySendChannel[tuple[float, Any]] | None = None  # late book frames
+    pending: int = 0  # book frames waiting in ``delayed``
 
     def push(self, frame: Any) -> None:
         """Queue a frame (bytes/str or _CLOSE); a client that cannot keep up is dropped."""
@@ -199,6 +207,8 @@ class HyperliquidEmulator(EmulatorApp):
         schedule_cancel_volume: Decimal = Decimal(1_000_000),
         book_depth: int = 20,
         ip_weight_per_minute: int | None = w.IP_WEIGHT_PER_MINUTE,
+        wall_clock: Callable[[], float] = time.time,
+        book_delay_s: float = 0.0,
     ) -> None:
         if not credentials.private_key:
             raise ValueError("the emulator needs credentials.private_key (the API wallet)")
@@ -212,6 +222,8 @@ class HyperliquidEmulator(EmulatorApp):
         self.idle_timeout_s = idle_timeout_s
         self.schedule_cancel_volume = schedule_cancel_volume
         self.book_depth = book_depth
+        self.wall_clock = wall_clock
+        self.book_delay_s = book_delay_s  # a test knob: book frames late, their times kept
         self.faults = FaultSwitch(market, VENUE)
         self.ip_budget = None if ip_weight_per_minute is None else _IpBudget(ip_weight_per_minute)
         # The universe carries a delisted coin at index 1: asset ids are never "filtered".
@@ -219,6 +231,7 @@ class HyperliquidEmulator(EmulatorApp):
             self._asset_meta(i) for i in self.instruments.values()
         ]
         self.universe.insert(min(1, len(self.universe)), dict(_DELISTED))
+        self._meta_by_name = {meta["name"]: meta for meta in self.universe}
         self.orders: dict[int, _Order] = {}
         self.by_cloid: dict[str, int] = {}
         self.fills: list[dict[str, Any]] = []
@@ -226,6 +239,10 @@ class HyperliquidEmulator(EmulatorApp):
         self.conns: set[_Conn] = set()
         self.volume = _ZERO
         self.scheduled_cancel: int | None = None
+        # (account, coin) -> its leverage setting; the default until updateLeverage.
+        self.margins: dict[tuple[str, str], Margin] = {}
+        self.default_leverage = market.account(VENUE).leverage
+        self._states_pushed_at = 0.0
         self._next_oid = 77_738_308
         self._next_tid = 118_906_512_037_719
         self._last_ms = 0
@@ -247,8 +264,8 @@ class HyperliquidEmulator(EmulatorApp):
 
     # -- helpers -------------------------------------------------------------------------
     def now_ms(self) -> int:
-        """Wall-clock ms, strictly increasing (the venue's ``time`` fields)."""
-        self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
+        """Wall-clock ms (``wall_clock``), strictly increasing: the venue's ``time`` fields."""
+        self._last_ms = max(int(self.wall_clock() * 1000), self._last_ms + 1)
         return self._last_ms
 
     @staticmethod
@@ -341,6 +358,9 @@ class HyperliquidEmulator(EmulatorApp):
             return list(reversed(self.fills[-2000:])) if self._is_user(req.user) else []
         if kind == "clearinghouseState":
             return self._clearinghouse(req.user)
+        if kind == "activeAssetData":
+            assert req.user is not None and req.coin is not None
+            return self._active_asset_data(req.user, req.coin)
         assert kind == "userFees"  # parse_info admits only the kinds above
         return self._user_fees()
 
@@ -397,6 +417,9 @@ class HyperliquidEmulator(EmulatorApp):
         }}  # fmt: skip
 
     def _clearinghouse(self, user: str | None) -> dict[str, Any]:
+        """The account's ``clearinghouseState`` (another user's is empty): every position
+        with its leverage setting, mark value, margin and liquidation price
+        (:func:`liquidation_px`), and the margin summaries (:meth:`_account_state`)."""
         if not self._is_user(user):
             empty = _margin_summary(_ZERO, _ZERO, _ZERO, _ZERO)
             return {
@@ -404,35 +427,79 @@ class HyperliquidEmulator(EmulatorApp):
                 "crossMarginSummary": empty, "marginSummary": empty, "time": self.now_ms(),
                 "withdrawable": "0.0",
             }  # fmt: skip
-        balance = self.market.balances(VENUE)[0]
-        positions = []
-        ntl = _ZERO
-        leverage = 10
-        for pos in self.market.positions(VENUE):
-            mid = self._mid(pos.symbol) or _ZERO
-            value = abs(pos.qty) * mid
-            ntl += value
-            entry = pos.entry_price if pos.entry_price is not None else mid
-            pnl = (mid - entry) * pos.qty
-            margin = value / leverage
-            positions.append({"type": "oneWay", "position": {
-                "coin": pos.symbol, "szi": w.wire_num(pos.qty), "entryPx": w.wire_num(entry),
-                "leverage": {"type": "cross", "value": leverage}, "liquidationPx": None,
-                "marginUsed": w.wire_num(_usd(margin)),
-                "maxLeverage": self._inst(pos.symbol).max_leverage or 50,
-                "positionValue": w.wire_num(_usd(value)),
-                "returnOnEquity": w.wire_num(_usd(pnl / margin)) if margin else "0.0",
-                "unrealizedPnl": w.wire_num(_usd(pnl)),
-                "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
-            }})  # fmt: skip
-        summary = _margin_summary(
-            balance.total, balance.total - balance.available, _usd(ntl), balance.total
-        )
+        state = self._account_state()
         return {
-            "assetPositions": positions, "crossMaintenanceMarginUsed": "0.0",
-            "crossMarginSummary": summary, "marginSummary": summary, "time": self.now_ms(),
-            "withdrawable": w.wire_num(balance.available),
+            "assetPositions": [row.wire() for row in state.rows],
+            "crossMaintenanceMarginUsed": w.wire_num(_usd(state.cross_maintenance)),
+            "crossMarginSummary": _margin_summary(
+                state.cross_value, state.cross_used, state.cross_ntl, state.cross_raw
+            ),
+            "marginSummary": _margin_summary(
+                state.account_value, state.margin_used, state.ntl, state.raw_usd
+            ),
+            "time": self.now_ms(),
+            "withdrawable": w.wire_num(_usd(state.withdrawable)),
+        }
+
+    def _account_state(self) -> AccountState:
+        """The account's margin arithmetic, the venue's way (``specs/010-hyperliquid.md``).
+
+        ``raw`` is the simulator's balance (deposits, realised pnl, fees, funding);
+        account value = raw + every position's unrealised pnl (mark = the book's mid).
+        A cross position uses ``|szi| × mark / leverage`` of margin and ``mmr × |szi| ×
+        mark`` of maintenance, mmr = 1 / (2 × maxLeverage); an isolated one holds its own
+        margin (posted at the leverage in force when it was added, kept when the leverage
+        changes later) plus its unrealised pnl. The cross account value is the account value
+        less the isolated positions' equity; withdrawable = cross account value − cross
+        margin used (not below 0)."""
+        raw = self.market.balances(VENUE)[0].total
+        rows: list[PositionRow] = []
+        for pos in self.market.positions(VENUE):
+            coin = pos.symbol
+            setting = self.margin(coin)
+            mark = self._mid(coin) or pos.entry_price or _ZERO
+            entry = pos.entry_price if pos.entry_price is not None else mark
+            meta = self._meta_by_name[coin]
+            rows.append(PositionRow(
+                coin=coin, qty=pos.qty, entry=entry, mark=mark, setting=attrs.evolve(setting),
+                max_leverage=int(meta["maxLeverage"]), mmr=maintenance_rate(meta),
+            ))  # fmt: skip
+        return AccountState.of(raw, rows)
+
+    def _active_asset_data(self, user: str, coin: str) -> dict[str, Any] | None:
+        """``activeAssetData``: the account's leverage setting for ``coin`` (also without a
+        position), what it could trade at it, and the mark (``null`` for an unknown coin)."""
+        meta = self._meta_by_name.get(coin)
+        if meta is None or _delisted(meta):
+            return None
+        setting = self.margin(coin)
+        mark = self._mid(coin) or _ZERO
+        available = self._account_state().withdrawable if self._is_user(user) else _ZERO
+        size = _ZERO
+        if mark > 0:
+            lot = Decimal(1).scaleb(-int(meta["szDecimals"]))
+            size = (available * setting.leverage / mark // lot) * lot
+        held = [r for r in self._account_state().rows if r.coin == coin]
+        leverage = leverage_wire(setting, held[0].raw_usd if held else _ZERO)
+        return {
+            "user": user.lower(), "coin": coin, "leverage": leverage,
+            "maxTradeSzs": [w.wire_num(size), w.wire_num(size)],
+            "availableToTrade": [w.wire_num(_usd(available)), w.wire_num(_usd(available))],
+            "markPx": w.wire_num(mark),
         }  # fmt: skip
+
+    def margin(self, coin: str) -> Margin:
+        """The account's setting for ``coin`` (created at the default on first use: cross,
+        the simulator's leverage capped at the coin's maximum; isolated for a coin that only
+        allows isolated margin)."""
+        key = (self.user, coin)
+        setting = self.margins.get(key)
+        if setting is None:
+            meta = self._meta_by_name[coin]
+            cap = int(meta["maxLeverage"])
+            setting = Margin(min(self.default_leverage, cap), cross=not _isolated_only(meta))
+            self.margins[key] = setting
+        return setting
 
     def _user_fees(self) -> dict[str, Any]:
         inst = next(iter(self.instruments.values()))
@@ -481,6 +548,8 @@ class HyperliquidEmulator(EmulatorApp):
         if isinstance(action, w.CancelByCloidAction | w.CancelAction):
             # Only IOC orders exist here: nothing ever rests, so there is nothing to cancel.
             return 200, w.ok_body("cancel", [{"error": w.MISSING_ORDER} for _ in action.cancels])
+        if isinstance(action, w.UpdateLeverageAction):
+            return 200, self._update_leverage(action)
         if isinstance(action, w.ScheduleCancelAction):
             if self.volume < self.schedule_cancel_volume:
                 return 200, w.err_body(w.SCHEDULE_CANCEL_VOLUME.format(
@@ -493,6 +562,29 @@ class HyperliquidEmulator(EmulatorApp):
             self.scheduled_cancel = action.time
             return 200, w.ok_body("default")
         return 200, w.ok_body("default")  # noop: the nonce is now used
+
+    def _update_leverage(self, action: w.UpdateLeverageAction) -> dict[str, Any]:
+        """``updateLeverage``: the account's setting for the asset, kept per account and
+        coin. Refused (``status:"err"``): an asset outside the universe, a leverage outside
+        1..maxLeverage ("Invalid leverage value"), cross on a coin that only allows isolated
+        margin, a switch between cross and isolated while the coin's position is open. A
+        setting already in place answers like a change: ``{"type":"default"}``. The margin an
+        open isolated position holds does not change with its leverage."""
+        meta = self._meta_of(action.asset)
+        if meta is None:
+            return w.err_body(f"Invalid asset {action.asset}")
+        coin = meta["name"]
+        if not 1 <= action.leverage <= int(meta["maxLeverage"]):
+            return w.err_body(w.INVALID_LEVERAGE)
+        if action.isCross and _isolated_only(meta):
+            return w.err_body(w.CROSS_NOT_ALLOWED)
+        setting = self.margin(coin)
+        held = coin in self.instruments and self.market.position(VENUE, coin) != 0
+        if action.isCross != setting.cross and held:
+            return w.err_body(w.SWITCH_WITH_POSITION)
+        setting.leverage, setting.cross = action.leverage, action.isCross
+        self._push_states()
+        return w.ok_body("default")
 
     def _verify(self, req: w.ExchangeRequest) -> str:
         """The venue's whole-request checks — signer, vault, expiry, nonce — on a parsed
@@ -675,8 +767,10 @@ class HyperliquidEmulator(EmulatorApp):
         fills = execution.fills
         position = self.market.position(VENUE, record.coin)
         start = position - sum((f.qty * f.side.sign for f in fills), _ZERO)
+        setting = self.margin(record.coin)
         wire = []
         for fill in fills:
+            setting.filled(start, fill.qty * fill.side.sign, fill.price)
             self._next_tid += 1
             if fill.side is Side.BUY:
                 direction = "Open Long" if start >= 0 else "Close Short"
@@ -712,6 +806,26 @@ class HyperliquidEmulator(EmulatorApp):
                 conn.push(update_frame)
             if conn.user_fills and again_frame is not None:
                 conn.push(again_frame)
+        self._push_states()
+
+    def _push_states(self) -> None:
+        """Push ``clearinghouseState`` to every connection subscribed to it."""
+        self._states_pushed_at = trio.current_time()
+        frames: dict[str, bytes] = {}
+        for conn in list(self.conns):
+            user = conn.user_state
+            if user is None:
+                continue
+            frame = frames.get(user)
+            if frame is None:
+                frame = frames[user] = self._state_frame(user)
+            conn.push(frame)
+
+    def _state_frame(self, user: str) -> bytes:
+        """The ``clearinghouseState`` push of ``user`` on the first perp dex: ``{"dex":"",
+        "user", "clearinghouseState": <the /info answer>}``."""
+        data = {"dex": "", "user": user, "clearinghouseState": self._clearinghouse(user)}
+        return w.encode({"channel": "clearinghouseState", "data": data})
 
     # ====================================================================================
     # WebSocket
@@ -729,6 +843,8 @@ class HyperliquidEmulator(EmulatorApp):
             async with trio.open_nursery() as nursery:
                 conn.nursery = nursery
                 nursery.start_soon(self._writer, inbox, send, nursery.cancel_scope)
+                conn.delayed, late = trio.open_memory_channel[tuple[float, Any]](1000)
+                nursery.start_soon(self._delayer, conn, late)
                 last = [trio.current_time()]
                 nursery.start_soon(self._idle_guard, conn, last)
                 while True:
@@ -744,6 +860,33 @@ class HyperliquidEmulator(EmulatorApp):
         finally:
             self.conns.discard(conn)
             out.close()
+
+    async def _delayer(
+        self, conn: _Conn, late: trio.MemoryReceiveChannel[tuple[float, Any]]
+    ) -> None:
+        """Deliver the book frames :meth:`_push_market` held back, each at its due time, in
+        the order they were made."""
+        async for due, frame in late:
+            await trio.sleep_until(due)
+            conn.pending -= 1
+            conn.push(frame)
+
+    def _push_market(self, conn: _Conn, frame: bytes) -> None:
+        """Send a book frame (l2Book, bbo) now, or ``book_delay_s`` late — its ``time`` as
+        made — while the knob is set or earlier late frames still wait (order is kept)."""
+        delay = self.book_delay_s
+        late = conn.delayed
+        if late is None or (delay <= 0 and conn.pending == 0):
+            conn.push(frame)
+            return
+        try:
+            late.send_nowait((trio.current_time() + max(delay, 0.0), frame))
+        except trio.WouldBlock:
+            conn.out.close()  # too far behind: dropped, as a slow consumer is
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        else:
+            conn.pending += 1
 
     async def _writer(
         self, inbox: trio.MemoryReceiveChannel[Any], send: Send, scope: trio.CancelScope
@@ -800,6 +943,8 @@ class HyperliquidEmulator(EmulatorApp):
             conn.user_orders = on and user.lower() == self.user
         elif kind == "userFills":
             conn.user_fills = on and user.lower() == self.user
+        elif kind == "clearinghouseState":
+            conn.user_state = user.lower() if on else None
         else:
             self._ws_error(conn, f"Unsupported subscription {kind}")
             return
@@ -819,6 +964,8 @@ class HyperliquidEmulator(EmulatorApp):
         elif kind == "userFills" and conn.user_fills:
             snapshot = {"isSnapshot": True, "user": self.user, "fills": self.fills[-2000:]}
             conn.push(w.encode({"channel": "userFills", "data": snapshot}))
+        elif kind == "clearinghouseState" and conn.user_state is not None:
+            conn.push(self._state_frame(conn.user_state))
 
     # -- post ----------------------------------------------------------------------------
     def _ws_post(self, conn: _Conn, req: w.WsRequest) -> None:
@@ -866,7 +1013,7 @@ class HyperliquidEmulator(EmulatorApp):
     def _push_book(self, conn: _Conn, coin: str, now: float) -> None:
         conn.sent_version[coin] = self.market.book_version(VENUE, coin)
         conn.sent_at[coin] = now
-        conn.push(w.encode({"channel": "l2Book", "data": self._book_snapshot(coin)}))
+        self._push_market(conn, w.encode({"channel": "l2Book", "data": self._book_snapshot(coin)}))
 
     def _push_bbo(self, conn: _Conn, coin: str, *, force: bool = False) -> None:
         bids, asks = self.market.book_levels(VENUE, coin, 1)
@@ -876,7 +1023,7 @@ class HyperliquidEmulator(EmulatorApp):
         conn.sent_bbo[coin] = top
         bbo = [None if lv is None else _level(*lv) for lv in top]
         data = {"coin": coin, "time": self.now_ms(), "bbo": bbo}
-        conn.push(w.encode({"channel": "bbo", "data": data}))
+        self._push_market(conn, w.encode({"channel": "bbo", "data": data}))
 
     async def background(self) -> None:
         """Each market tick: draw the feed faults once, then push changed books and tops."""
@@ -897,6 +1044,8 @@ class HyperliquidEmulator(EmulatorApp):
             if corrupt and subscribed:
                 conn, coin = subscribed[int(pick.random() * len(subscribed))]
                 conn.push('{"channel":"l2Book","data":{"coin":"' + coin + '","time":')
+            if now - self._states_pushed_at >= self.heartbeat_s:
+                self._push_states()  # marks move: pnl, margin and liquidation prices with them
             for conn in list(self.conns):
                 for coin in list(conn.books):
                     if coin in conn.stale:
@@ -907,6 +1056,175 @@ class HyperliquidEmulator(EmulatorApp):
                 for coin in list(conn.bbos):
                     if coin not in conn.stale:
                         self._push_bbo(conn, coin)
+
+
+# -- margin ---------------------------------------------------------------------------------
+@attrs.define
+class Margin:
+    """One account's setting for one coin: its leverage, cross or isolated, and the USDC an
+    open isolated position holds (0 when flat or cross)."""
+
+    leverage: int
+    cross: bool = True
+    isolated: Decimal = _ZERO
+
+    def filled(self, start: Decimal, signed: Decimal, price: Decimal) -> None:
+        """Book one fill of ``signed`` base units at ``price`` on a position of ``start``:
+        an isolated position that opens or grows posts ``size × price / leverage``; one that
+        shrinks releases its margin pro rata (a flip closes, then opens the rest)."""
+        if self.cross:
+            return
+        size = abs(signed)
+        if start != 0 and (start > 0) != (signed > 0):
+            closed = min(size, abs(start))
+            self.isolated -= self.isolated * closed / abs(start)
+            size -= closed
+        self.isolated += size * price / self.leverage
+        if start + signed == 0:
+            self.isolated = _ZERO
+
+
+def maintenance_rate(meta: dict[str, Any]) -> Decimal:
+    """The maintenance margin rate of a coin: half the initial margin at its maximum
+    leverage, ``1 / (2 × maxLeverage)`` (the documented rule; margin tiers not emulated)."""
+    return Decimal(1) / (2 * int(meta["maxLeverage"]))
+
+
+def liquidation_px(
+    qty: Decimal, price: Decimal, available: Decimal, mmr: Decimal
+) -> Decimal | None:
+    """The liquidation price of a position of signed ``qty`` valued at ``price``, with
+    ``available`` = its margin (isolated: at ``price`` = the entry; cross: the cross account
+    value) less the maintenance margin ``mmr × |qty| × price``.
+
+    The venue's formula is ``price − side × available / |qty| / (1 − mmr × side)``: the
+    maintenance margin is charged on the notional at the liquidation price. Here it is
+    charged on the larger of the notional at ``price`` and at the liquidation price, so the
+    price reported is never further from ``price`` than the venue's: a long (liquidated
+    below ``price``) keeps the maintenance at ``price`` — ``price − available / qty``,
+    isolated ``entry × (1 − 1/leverage + mmr)`` —, a short (above) is the venue's formula
+    — ``price + available / (|qty| × (1 + mmr))``, isolated ``entry × (1 + 1/leverage) /
+    (1 + mmr)``. None when the price is not above 0 (a long that cannot be liquidated: the
+    venue sends null)."""
+    if qty > 0:  # noqa: SIM108 - one formula per side, as documented above
+        liquidation = price - available / qty
+    else:
+        liquidation = price + available / (-qty * (1 + mmr))
+    return liquidation.quantize(_LIQ_QUANTUM) if liquidation > 0 else None
+
+
+def leverage_wire(setting: Margin, raw_usd: Decimal) -> dict[str, Any]:
+    """The ``leverage`` object: ``{"type":"cross","value":n}`` or, isolated,
+    ``{"type":"isolated","value":n,"rawUsd":…}`` (rawUsd: the isolated margin less the
+    signed entry notional, as the documented example shows)."""
+    if setting.cross:
+        return {"type": "cross", "value": setting.leverage}
+    return {"type": "isolated", "value": setting.leverage, "rawUsd": w.wire_num(_usd(raw_usd))}
+
+
+@attrs.frozen
+class PositionRow:
+    """One position as ``clearinghouseState`` reports it (``liquidation`` filled in by
+    :meth:`AccountState.of`)."""
+
+    coin: str
+    qty: Decimal
+    entry: Decimal
+    mark: Decimal
+    setting: Margin  # a copy, taken with the row
+    max_leverage: int
+    mmr: Decimal
+    liquidation: Decimal | None = None
+
+    @property
+    def value(self) -> Decimal:
+        return abs(self.qty) * self.mark
+
+    @property
+    def pnl(self) -> Decimal:
+        return (self.mark - self.entry) * self.qty
+
+    @property
+    def margin_used(self) -> Decimal:
+        """Cross: the initial margin at the mark; isolated: its margin plus its pnl."""
+        if self.setting.cross:
+            return self.value / self.setting.leverage
+        return self.setting.isolated + self.pnl
+
+    @property
+    def raw_usd(self) -> Decimal:
+        return self.setting.isolated - self.entry * self.qty
+
+    def wire(self) -> dict[str, Any]:
+        used = self.margin_used
+        setting = self.setting
+        initial = self.value / setting.leverage if setting.cross else setting.isolated
+        return {"type": "oneWay", "position": {
+            "coin": self.coin, "szi": w.wire_num(self.qty), "entryPx": w.wire_num(self.entry),
+            "leverage": leverage_wire(self.setting, self.raw_usd),
+            "liquidationPx": None if self.liquidation is None else w.wire_num(self.liquidation),
+            "marginUsed": w.wire_num(_usd(used)), "maxLeverage": self.max_leverage,
+            "positionValue": w.wire_num(_usd(self.value)),
+            "returnOnEquity": w.wire_num(_usd(self.pnl / initial)) if initial else "0.0",
+            "unrealizedPnl": w.wire_num(_usd(self.pnl)),
+            "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
+        }}  # fmt: skip
+
+
+@attrs.frozen
+class AccountState:
+    """The account's margin summary (see :meth:`HyperliquidEmulator._account_state`)."""
+
+    raw: Decimal
+    rows: list[PositionRow]
+    account_value: Decimal
+    margin_used: Decimal
+    ntl: Decimal
+    cross_value: Decimal
+    cross_used: Decimal
+    cross_ntl: Decimal
+    cross_maintenance: Decimal
+    withdrawable: Decimal
+
+    @property
+    def raw_usd(self) -> Decimal:
+        """``totalRawUsd``: the account value less the signed notional at the mark."""
+        return self.account_value - sum((r.qty * r.mark for r in self.rows), _ZERO)
+
+    @property
+    def cross_raw(self) -> Decimal:
+        cross = (r.qty * r.mark for r in self.rows if r.setting.cross)
+        return self.cross_value - sum(cross, _ZERO)
+
+    @classmethod
+    def of(cls, raw: Decimal, rows: list[PositionRow]) -> AccountState:
+        cross = [r for r in rows if r.setting.cross]
+        isolated = [r for r in rows if not r.setting.cross]
+        account_value = raw + sum((r.pnl for r in rows), _ZERO)
+        cross_value = account_value - sum((r.margin_used for r in isolated), _ZERO)
+        cross_used = sum((r.margin_used for r in cross), _ZERO)
+        cross_mm = sum((r.mmr * r.value for r in cross), _ZERO)
+        priced = []
+        for r in rows:
+            if r.setting.cross:
+                liq = liquidation_px(r.qty, r.mark, cross_value - cross_mm, r.mmr)
+            else:
+                available = r.setting.isolated - r.mmr * abs(r.qty) * r.entry
+                liq = liquidation_px(r.qty, r.entry, available, r.mmr)
+            priced.append(attrs.evolve(r, liquidation=liq))
+        return cls(
+            raw=raw, rows=priced, account_value=account_value,
+            margin_used=cross_used + sum((r.margin_used for r in isolated), _ZERO),
+            ntl=sum((r.value for r in rows), _ZERO), cross_value=cross_value,
+            cross_used=cross_used, cross_ntl=sum((r.value for r in cross), _ZERO),
+            cross_maintenance=cross_mm, withdrawable=max(_ZERO, cross_value - cross_used),
+        )  # fmt: skip
+
+
+def _isolated_only(meta: dict[str, Any]) -> bool:
+    """Whether a coin refuses cross margin (``onlyIsolated``, or margin mode
+    ``strictIsolated`` / ``noCross``)."""
+    return bool(meta.get("onlyIsolated")) or meta.get("marginMode") in ("strictIsolated", "noCross")
 
 
 # -- module helpers ------------------------------------------------------------------------
@@ -945,8 +1263,9 @@ def _margin_summary(
     account_value: Decimal, margin_used: Decimal, ntl: Decimal, raw_usd: Decimal
 ) -> dict[str, str]:
     return {
-        "accountValue": w.wire_num(account_value), "totalMarginUsed": w.wire_num(margin_used),
-        "totalNtlPos": w.wire_num(ntl), "totalRawUsd": w.wire_num(raw_usd),
+        "accountValue": w.wire_num(_usd(account_value)),
+        "totalMarginUsed": w.wire_num(_usd(margin_used)),
+        "totalNtlPos": w.wire_num(_usd(ntl)), "totalRawUsd": w.wire_num(_usd(raw_usd)),
     }  # fmt: skip
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "OrderWire",
     "ScheduleCancelAction",
     "Undecodable",
+    "UpdateLeverageAction",
     "WsRequest",
     "canonical_number",
     "encode",
@@ -81,6 +82,10 @@ SCHEDULE_CANCEL_VOLUME = (
     "Required: ${required}. Traded: ${traded}."
 )
 WS_UNPARSABLE = "Error parsing JSON into valid websocket request: {text}"
+# updateLeverage refusals (the venue's strings as observed on its testnet: see the spec)
+INVALID_LEVERAGE = "Invalid leverage value"
+SWITCH_WITH_POSITION = "Cannot switch leverage type with open position."
+CROSS_NOT_ALLOWED = "Cross margin is not allowed for this asset."
 
 # -- IP rate limits ----------------------------------------------------------------------------
 IP_WEIGHT_PER_MINUTE = 1200
@@ -179,6 +184,7 @@ _INFO_REQUIRED: dict[str, tuple[str, ...]] = {
     "userFills": ("user",),
     "clearinghouseState": ("user",),
     "userFees": ("user",),
+    "activeAssetData": ("user", "coin"),
 }
 
 
@@ -270,7 +276,20 @@ class NoopAction(Struct, tag_field="type", tag="noop"):
     pass
 
 
-Action = OrderAction | CancelAction | CancelByCloidAction | ScheduleCancelAction | NoopAction
+class UpdateLeverageAction(Struct, tag_field="type", tag="updateLeverage"):
+    asset: int  # the index in meta.universe
+    isCross: bool
+    leverage: int  # an integer: a JSON float does not deserialise
+
+
+Action = (
+    OrderAction
+    | CancelAction
+    | CancelByCloidAction
+    | ScheduleCancelAction
+    | NoopAction
+    | UpdateLeverageAction
+)
 
 
 class Signature(Struct):
@@ -333,6 +352,9 @@ def parse_exchange(body: bytes) -> ExchangeRequest:
             _check_cloid(by_cloid.cloid)
     elif isinstance(action, ScheduleCancelAction) and action.time is not None:
         _check_u64(action.time, "time")
+    elif isinstance(action, UpdateLeverageAction):
+        _check_u32(action.asset, "asset")
+        _check_u32(action.leverage, "leverage")
     return req
 
 
@@ -375,7 +397,8 @@ def hash_view(action: Action) -> dict[str, Any]:
     Key orders: order ``type, orders[a, b, p, s, r, t, c?], grouping, builder?`` with ``t`` =
     ``{limit: {tif}}`` or ``{trigger: {isMarket, triggerPx, tpsl}}`` and builder ``{b, f}``;
     cancel ``type, cancels[a, o], f?``; cancelByCloid ``type, cancels[asset, cloid], f?``;
-    scheduleCancel ``type, time?``; noop ``type``. ``p``, ``s`` and ``triggerPx`` are
+    scheduleCancel ``type, time?``; updateLeverage ``type, asset, isCross, leverage``; noop
+    ``type``. ``p``, ``s`` and ``triggerPx`` are
     canonical numbers, cloids and the builder address lower-case; ``c``/``builder``/``time``
     are omitted when absent and ``f`` when false (the documentation fixes no position for a
     true ``f``: after ``cancels`` is the emulator's reading).
@@ -411,6 +434,9 @@ def hash_view(action: Action) -> dict[str, Any]:
         if action.time is not None:
             view["time"] = action.time
         return view
+    if isinstance(action, UpdateLeverageAction):
+        return {"type": "updateLeverage", "asset": action.asset, "isCross": action.isCross,
+                "leverage": action.leverage}  # fmt: skip
     return {"type": "noop"}
 
 
@@ -465,6 +491,8 @@ _SUB_REQUIRED: dict[str, tuple[str, ...]] = {
     "userFills": ("user",),
     "userEvents": ("user",),
     "userFundings": ("user",),
+    "clearinghouseState": ("user",),
+    "activeAssetData": ("user", "coin"),
 }
 
 

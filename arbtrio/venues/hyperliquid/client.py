@@ -19,9 +19,11 @@ Theory of operation
   per coin, pings, per-coin staleness) on one connection; ``idle_timeout`` of silence ends
   the session.
 * Orders: ``order`` (limit, IOC by default, ``c`` = the request's client order id),
-  ``cancelByCloid``; one :class:`NonceSource` per signer, on the injected ``wall_clock``.
+  ``cancelByCloid``; ``updateLeverage`` for :meth:`HyperliquidClient.configure_instrument`;
+  one :class:`NonceSource` per signer, on the injected ``wall_clock``.
 * Private stream: :class:`~arbtrio.venues.hyperliquid.feed.HyperliquidOrderFeed`
-  (``orderUpdates`` + ``userFills`` of the master account) with the shared
+  (``orderUpdates`` + ``userFills`` + ``clearinghouseState`` of the master account; the last
+  keeps ``pushed_balances`` / ``pushed_positions``) with the shared
   :class:`~arbtrio.venues.tracking.OrderTracker`. ``place_order`` *posts* every order it
   placed (:class:`~arbtrio.venues.tracking.Placed`, with the oid and the time it was sent;
   an instant fill's summary as :class:`~arbtrio.venues.hyperliquid.feed.InstantFill`) and
@@ -69,6 +71,7 @@ from arbtrio.venues.base import (
     Credentials,
     Disconnected,
     MalformedMessage,
+    MarginMode,
     OrderNotFound,
     OrderRejected,
     OutcomeUnknown,
@@ -99,6 +102,7 @@ from arbtrio.venues.hyperliquid.prepare import (
     EXCHANGE_PATH,
     INFO_PATH,
     HyperliquidAccount,
+    leverage_action,
     prepare_action,
     prepare_info,
     prepare_order,
@@ -283,6 +287,9 @@ class HyperliquidClient:
             ping_interval=ping_interval, idle_timeout=idle_timeout,
             reconcile_every_s=reconcile_every_s, max_orders=max_orders,
         )  # fmt: skip
+        # What the private stream's clearinghouseState pushes last said (the feed writes them).
+        self.pushed_balances: dict[str, Balance] = self.orders.pushed_balances
+        self.pushed_positions: dict[str, VenuePosition] = self.orders.pushed_positions
         # Created now so that notes posted before the stream runs wait for its first session.
         self._order_stream = Stream(
             VENUE, "orders", self.orders, self._connect, self.order_health,
@@ -376,12 +383,37 @@ class HyperliquidClient:
         except KeyError:
             raise BadRequest(VENUE, f"unknown or delisted coin {symbol!r}") from None
 
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        """``updateLeverage`` (an L1-signed ``/exchange`` action, weight 1 of the IP budget)
+        for ``symbol``: ``isCross`` = ``margin_mode == "cross"``, ``leverage`` an integer.
+        The venue answers ``{"status":"ok","response":{"type":"default"}}`` for a change and
+        for a setting already in place alike: both are success. A value it could not
+        deserialise (checked here first: never sent) or refuses (``status:"err"``: "Invalid
+        leverage value" above the coin's maximum, "Cannot switch leverage type with open
+        position.", "Cross margin is not allowed for this asset.") raises BadRequest naming
+        the value and the venue's reason; other errors as for any action (AuthenticationFailed,
+        RateLimited; OutcomeUnknown when the answer was lost: the call is idempotent, repeat
+        it)."""
+        _inst, asset = await self._instrument(symbol)
+        action = leverage_action(asset, leverage, margin_mode)
+        try:
+            await self._exchange(action)
+        except OrderRejected as exc:
+            raise BadRequest(
+                VENUE, f"{symbol}: leverage {leverage!r} {margin_mode} refused: {exc.message}"
+            ) from None
+        log.info("hyperliquid.instrument_configured", symbol=symbol, leverage=leverage,
+                 margin_mode=margin_mode)  # fmt: skip
+
     async def fetch_balances(self) -> list[Balance]:
         return balances_of(await self._clearinghouse())
 
     async def fetch_positions(self) -> list[VenuePosition]:
-        """Open positions of the first dex (a foreign or malformed item is skipped and
-        counted in ``health.skipped``)."""
+        """Open positions of the first dex with the venue's mark (``positionValue`` ÷
+        |``szi``|) and liquidation price (None when it reports none); a foreign or malformed
+        item is skipped and counted in ``health.skipped``."""
         return positions_of(await self._clearinghouse(), self.health)
 
     async def _clearinghouse(self) -> c.ClearinghouseState:

@@ -197,7 +197,10 @@ class UserFill(Struct, omit_defaults=True):
 
 
 class Position(Struct):
-    """One position (read: coin, szi, entryPx; ``entryPx`` null or ``""`` is absent)."""
+    """One position (read: coin, szi, entryPx, positionValue, liquidationPx; ``entryPx`` null
+    or ``""`` is absent). ``positionValue`` (|szi| × mark) and ``liquidationPx`` stay untyped:
+    :func:`~arbtrio.venues.hyperliquid.convert.positions_of` reads them leniently, so a bad
+    one loses that price, never the position."""
 
     coin: str
     szi: Decimal
@@ -310,7 +313,22 @@ class NoopAction(Struct, tag_field="type", tag="noop"):
     pass
 
 
-Action = OrderAction | CancelAction | CancelByCloidAction | ScheduleCancelAction | NoopAction
+class UpdateLeverageAction(Struct, tag_field="type", tag="updateLeverage"):
+    """``updateLeverage``: the hash order is ``type, asset, isCross, leverage`` (the SDK's)."""
+
+    asset: int
+    isCross: bool
+    leverage: int
+
+
+Action = (
+    OrderAction
+    | CancelAction
+    | CancelByCloidAction
+    | ScheduleCancelAction
+    | NoopAction
+    | UpdateLeverageAction
+)
 
 
 class Signature(Struct):
@@ -420,6 +438,15 @@ class SubscriptionAck(Struct):
     subscription: Subscription
 
 
+class ClearinghouseStatePush(Struct):
+    """A ``clearinghouseState`` push: the account's whole perp state on one dex (``dex`` ""
+    is the first perp dex), in the shape of the ``/info`` answer."""
+
+    clearinghouseState: ClearinghouseState
+    dex: Any = None
+    user: Any = None
+
+
 class L2BookMsg(Struct, tag_field="channel", tag="l2Book", gc=False):
     data: L2BookData
 
@@ -434,6 +461,10 @@ class OrderUpdatesMsg(Struct, tag_field="channel", tag="orderUpdates"):
 
 class UserFillsMsg(Struct, tag_field="channel", tag="userFills"):
     data: UserFillsData
+
+
+class ClearinghouseStateMsg(Struct, tag_field="channel", tag="clearinghouseState"):
+    data: ClearinghouseStatePush
 
 
 class PongMsg(Struct, tag_field="channel", tag="pong"):
@@ -453,6 +484,7 @@ WsMessage = (
     | BboMsg
     | OrderUpdatesMsg
     | UserFillsMsg
+    | ClearinghouseStateMsg
     | PongMsg
     | SubscriptionResponseMsg
     | ErrorMsg

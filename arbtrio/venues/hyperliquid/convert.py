@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import msgspec
@@ -41,8 +41,10 @@ __all__ = [
     "fills_of",
     "funding_of",
     "order_status",
+    "positions_counted",
     "positions_of",
     "report_of",
+    "reported_price",
     "runtime_ts",
     "skip",
     "universe_of",
@@ -272,8 +274,20 @@ def balances_of(state: c.ClearinghouseState) -> list[Balance]:
 
 def positions_of(state: c.ClearinghouseState, health: VenueHealth) -> list[VenuePosition]:
     """The open positions, item by item: flat ones left out; a foreign coin (a builder
-    dex's) or a malformed item skipped and counted."""
+    dex's) or a malformed item skipped and counted. Each carries the venue's mark price
+    (``positionValue`` ÷ |``szi``|: the same answer, so the same instant) and its
+    ``liquidationPx`` (null, ``""`` or not above 0: None, the venue's "no liquidation
+    price")."""
+    return positions_counted(state, health)[0]
+
+
+def positions_counted(
+    state: c.ClearinghouseState, health: VenueHealth
+) -> tuple[list[VenuePosition], int]:
+    """:func:`positions_of` and the number of items that were malformed (a push whose
+    items did not all decode cannot say which coins are flat)."""
     out: list[VenuePosition] = []
+    malformed = 0
     for index, raw in enumerate(state.assetPositions):
         try:
             item: c.AssetPosition = c.decode_item("position", raw)
@@ -282,10 +296,39 @@ def positions_of(state: c.ClearinghouseState, health: VenueHealth) -> list[Venue
             entry = c.opt_decimal(position.entryPx, "entryPx")
         except MalformedMessage as exc:
             skip(health, f"assetPositions[{index}]", exc.message, malformed=True)
+            malformed += 1
             continue
         if c.foreign_coin(position.coin):
             skip(health, f"assetPositions[{index}]", f"{position.coin}: not a first-dex perp")
             continue
-        if qty != 0:
-            out.append(VenuePosition(venue=VENUE, symbol=position.coin, qty=qty, entry_price=entry))
-    return out
+        if qty == 0:
+            continue
+        value = reported_price(position.positionValue, "positionValue", position.coin)
+        out.append(
+            VenuePosition(
+                venue=VENUE,
+                symbol=position.coin,
+                qty=qty,
+                entry_price=entry,
+                mark_price=None if value is None else value / abs(qty),
+                liquidation_price=reported_price(
+                    position.liquidationPx, "liquidationPx", position.coin
+                ),
+            )
+        )
+    return out, malformed
+
+
+def reported_price(value: Any, field: str, coin: str) -> Decimal | None:
+    """A price the venue reports beside a position, read leniently: ``None`` for null,
+    ``""`` or a value not above 0 (how the venue says "none"); a value that is not a finite
+    number is logged and read as ``None`` (the position itself is kept: losing a held
+    position to a bad side field would hide it)."""
+    if value is None or value == "":
+        return None
+    try:
+        price = c.opt_decimal(value, field)
+    except MalformedMessage as exc:
+        log.warning("hyperliquid.bad_position_field", coin=coin, error=exc.message[:200])
+        return None
+    return price if price is not None and price > 0 else None

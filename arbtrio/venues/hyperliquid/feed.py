@@ -6,20 +6,24 @@ clock. Both keep the rules of ``specs/010-hyperliquid.md``.
 
 * :class:`HyperliquidBookFeed` — the public stream: ``l2Book`` + ``bbo`` per coin on one
   connection. Every ``l2Book`` is a full snapshot (``L2Book.seq`` = the venue's ms ``time``;
-  older messages are ignored); a newer ``bbo`` moves the top in between. ``{"method":"ping"}``
-  every ``ping_interval`` (the venue closes a connection that sent nothing for 60 s). A coin
+  older messages are ignored); a newer ``bbo`` moves the top in between; each applied
+  message stamps its book with the venue's ``time`` (``L2Book.stamp``: the feed's lag).
+  ``{"method":"ping"}`` every ``ping_interval`` (the venue closes a connection that sent
+  nothing for 60 s). A coin
   silent for ``stale_after`` is invalidated and resubscribed (the ack brings a snapshot); the
   ``max_quiet_rounds``-th silent round in a row ends the session. A malformed frame is
   counted, logged, and every book of the connection invalidated and resubscribed.
-* :class:`HyperliquidOrderFeed` — the private stream: ``orderUpdates`` + ``userFills`` of the
-  master account, decoded item by item (a foreign or malformed item is skipped and counted
-  in ``health.skipped``). Fills carry only the venue ``oid``: a fill whose order's client id
-  is not known yet waits in the shared :class:`~arbtrio.venues.tracking.OrderTracker` until
-  it is (the :class:`~arbtrio.venues.tracking.Placed` note ``place_order`` posts, an
-  ``orderUpdates`` entry, the fill's own ``cloid``, an :class:`OrderSeen` note from
-  ``query_order``), then is delivered; fills are de-duplicated by ``tid``. After every
-  subscription, a malformed frame or item, and periodically, the orders the client placed
-  and has not seen finish are re-queried over REST (``Fetch(Requery)``).
+* :class:`HyperliquidOrderFeed` — the private stream: ``orderUpdates`` + ``userFills`` +
+  ``clearinghouseState`` of the master account (the last keeps :attr:`pushed_balances` and
+  :attr:`pushed_positions`), decoded item by item (a foreign or malformed item is skipped
+  and counted in ``health.skipped``). Fills carry only the venue ``oid``: a fill whose
+  order's client id is not known yet waits in the shared
+  :class:`~arbtrio.venues.tracking.OrderTracker` until it is (the
+  :class:`~arbtrio.venues.tracking.Placed` note ``place_order`` posts, an ``orderUpdates``
+  entry, the fill's own ``cloid``, an :class:`OrderSeen` note from ``query_order``), then is
+  delivered; fills are de-duplicated by ``tid``. After every subscription, a malformed frame
+  or item, and periodically, the orders the client placed and has not seen finish are
+  re-queried over REST (``Fetch(Requery)``).
 
 The book feed never asks for REST data: its snapshots arrive on the socket.
 """
@@ -37,14 +41,24 @@ import msgspec
 import structlog
 
 from arbtrio.core.book import L2Book
-from arbtrio.core.types import Fill, OrderAck, OrderStatus, OrderUpdate, Side
+from arbtrio.core.types import (
+    Balance,
+    Fill,
+    OrderAck,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+    VenuePosition,
+)
 from arbtrio.venues.base import Disconnected, MalformedMessage, VenueHealth
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.convert import (
     average_price,
+    balances_of,
     fill_of,
     filled_of,
     order_status,
+    positions_counted,
     runtime_ts,
     skip,
 )
@@ -71,7 +85,7 @@ VENUE: Final = c.VENUE
 _ZERO: Final = Decimal(0)
 PING: Final = Send('{"method":"ping"}')
 BOOK_CHANNELS: Final = ("l2Book", "bbo")
-ORDER_CHANNELS: Final = ("orderUpdates", "userFills")
+ORDER_CHANNELS: Final = ("orderUpdates", "userFills", "clearinghouseState")
 # The hot path's names, bound once (module globals, not attribute look-ups on ``c``).
 _decode_ws = c.decode_ws
 _book_ladders = c.book_ladders
@@ -214,6 +228,7 @@ class HyperliquidBookFeed:
                 return NOTHING
             (bid_px, bid_sz), (ask_px, ask_sz) = _book_ladders(data.levels)
             book.apply_sorted_snapshot(bid_px, bid_sz, ask_px, ask_sz, now, data.time)
+            book.stamp(data.time / 1000.0)  # the venue's ms time: the feed's lag
             self.last_seen[coin] = now
             self.quiet_rounds[coin] = 0
             self._progressed = True
@@ -261,6 +276,7 @@ class HyperliquidBookFeed:
             if ask:
                 ask_levels.append((ask.px, ask.sz))
         book.apply_delta(bid_levels, ask_levels, now, seq=data.time)
+        book.stamp(data.time / 1000.0)
         if book.is_crossed():
             raise MalformedMessage(VENUE, f"{coin}: bbo crosses the book")
         return self._changed[coin]
@@ -355,13 +371,17 @@ class HyperliquidOrderFeed:
         self.filled_sums: OrderedDict[int, tuple[Decimal, Decimal]] = OrderedDict()
         self.acked = RecentIds(max_orders)
         self._counted = RecentIds(10 * max_orders)
+        # What the last clearinghouseState push said (the client exposes these very dicts).
+        self.pushed_balances: dict[str, Balance] = {}
+        self.pushed_positions: dict[str, VenuePosition] = {}
         self._connected_at: float | None = None
         self._subscribed = False
         self._next_ping = 0.0
 
     # -- inputs ------------------------------------------------------------------------------
     def connected(self, info: Any, now: float) -> Sequence[Output]:
-        """Subscribe ``orderUpdates`` and ``userFills`` of the user; ready at once (the
+        """Subscribe ``orderUpdates``, ``userFills`` and ``clearinghouseState`` of the user
+        (the first dex's: no ``dex`` field); ready at once (the
         venue acks subscriptions but refuses none it can parse). The re-query of unfinished
         orders waits for the ``userFills`` subscription to be acknowledged."""
         self.tracker.unsubscribed()
@@ -385,6 +405,8 @@ class HyperliquidOrderFeed:
             return self._order_updates(msg.data, now)
         if isinstance(msg, c.UserFillsMsg):
             return self._user_fills(msg.data, now)
+        if isinstance(msg, c.ClearinghouseStateMsg):
+            return self._account_state(msg.data)
         if isinstance(msg, c.SubscriptionResponseMsg):
             sub = msg.data
             if sub.method == "subscribe" and sub.subscription.type == "userFills":
@@ -444,6 +466,34 @@ class HyperliquidOrderFeed:
             return []
         self._subscribed = True
         return self.tracker.subscribed(now)
+
+    def _account_state(self, data: c.ClearinghouseStatePush) -> Sequence[Output]:
+        """A ``clearinghouseState`` push, the account's whole first-dex state: its USDC
+        balance (total ``accountValue``, available ``withdrawable``) and its positions
+        (:func:`~arbtrio.venues.hyperliquid.convert.positions_of`: first-dex perps with mark
+        and liquidation price) replace what was pushed before, so a coin the push leaves out
+        is flat — unless one of its items was malformed (skipped and counted): then the
+        positions it does not name are kept, since an unreadable item may be one of them.
+        Another user's or another dex's state is skipped and counted."""
+        dex, user = data.dex, data.user
+        if dex not in (None, ""):
+            skip(self.health, "clearinghouseState", f"dex {dex!r} is not the first perp dex")
+            return NOTHING
+        if isinstance(user, str) and user.lower() != self.user:
+            skip(self.health, "clearinghouseState", f"the state of another user {user}")
+            return NOTHING
+        state = data.clearinghouseState
+        try:
+            balances = balances_of(state)
+        except MalformedMessage as exc:
+            skip(self.health, "clearinghouseState", exc.message, malformed=True)
+        else:
+            self.pushed_balances.update((b.currency, b) for b in balances)
+        positions, malformed = positions_counted(state, self.health)
+        if not malformed:
+            self.pushed_positions.clear()
+        self.pushed_positions.update((p.symbol, p) for p in positions)
+        return NOTHING
 
     def _order_updates(self, items: list[msgspec.Raw], now: float) -> Sequence[Output]:
         out: list[Output] = []

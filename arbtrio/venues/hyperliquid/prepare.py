@@ -4,7 +4,8 @@ clock reads).
 :func:`prepare_order` turns an :class:`OrderRequest` into the exact ``POST /exchange`` the
 venue receives: ``{"action": {"type": "order", ...}, "nonce", "signature", "vaultAddress"}``
 with the L1 signature over the action, nonce and vault (:mod:`.signing`).
-:func:`prepare_action` signs any other action; :func:`prepare_info` builds an (unsigned)
+:func:`prepare_action` signs any other action (:func:`leverage_action` builds
+``updateLeverage``); :func:`prepare_info` builds an (unsigned)
 ``POST /info`` read. The client takes the nonce from the signer's
 :class:`~arbtrio.venues.hyperliquid.signing.NonceSource` and sends the result.
 """
@@ -22,8 +23,8 @@ from arbtrio.venues.base import BadRequest, PreparedRequest
 from arbtrio.venues.hyperliquid import codecs as c
 from arbtrio.venues.hyperliquid.signing import Signer
 
-__all__ = ["EXCHANGE_PATH", "INFO_PATH", "TIF", "HyperliquidAccount", "order_action",
-           "prepare_action", "prepare_info", "prepare_order"]  # fmt: skip
+__all__ = ["EXCHANGE_PATH", "INFO_PATH", "TIF", "HyperliquidAccount", "leverage_action",
+           "order_action", "prepare_action", "prepare_info", "prepare_order"]  # fmt: skip
 
 VENUE = c.VENUE
 EXCHANGE_PATH = "/exchange"
@@ -91,6 +92,17 @@ def order_action(request: OrderRequest, inst: Instrument, asset: int) -> c.Order
         ],
         grouping="na",
     )
+
+
+def leverage_action(asset: int, leverage: int, margin_mode: str) -> c.UpdateLeverageAction:
+    """The ``updateLeverage`` action setting asset index ``asset`` to ``leverage`` (an
+    integer ≥ 1) in ``margin_mode`` (``"cross"``: ``isCross`` true; ``"isolated"``: false);
+    BadRequest naming the value the venue could not deserialise or would refuse."""
+    if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+        raise BadRequest(VENUE, f"leverage must be an integer >= 1, got {leverage!r}")
+    if margin_mode not in ("cross", "isolated"):
+        raise BadRequest(VENUE, f"margin_mode must be 'cross' or 'isolated', got {margin_mode!r}")
+    return c.UpdateLeverageAction(asset=asset, isCross=margin_mode == "cross", leverage=leverage)
 
 
 def prepare_order(

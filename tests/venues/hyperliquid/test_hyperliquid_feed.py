@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import trio
 from trio.testing import MockClock
 from venues.test_stream import FakeConnection
@@ -103,6 +104,24 @@ def test_applied_frames_return_the_prebuilt_change() -> None:
     assert book.tradable and book.best_bid() == (100.5, 1.0) and book.seq == 12
     assert f.frame(l2book("BTC", 11, [("1", "1")], [("2", "1")]), 1.3) == ()  # older: ignored
     assert book.best_bid() == (100.5, 1.0) and f.health.resyncs == 0
+
+
+def test_applied_frames_stamp_the_book_with_the_venue_time() -> None:
+    """l2Book and bbo carry the venue's ms ``time``: each applied one stamps the book
+    (epoch seconds), so a feed that flows but falls behind shows its lag above the floor."""
+    f = book_feed()
+    f.connected(None, 0.0)
+    f.frame(l2book("BTC", 1_700_000_000_000, [("100", "1")], [("101", "1")]), 50.0)
+    book = f.books["BTC"]
+    assert book.exchange_ts == 1_700_000_000.0 and book.lag_s == 0.0
+    f.frame(bbo("BTC", 1_700_000_001_250, ("100.5", "1"), ("101", "1")), 51.25)
+    assert book.exchange_ts == 1_700_000_001.25 and book.lag_s == pytest.approx(0.0, abs=1e-6)
+    f.frame(l2book("BTC", 1_700_000_002_000, [("100", "1")], [("101", "1")]), 52.8)
+    assert book.exchange_ts == 1_700_000_002.0 and book.lag_s == pytest.approx(0.8, abs=1e-3)
+    f.frame(l2book("BTC", 1_700_000_001_900, [("1", "1")], [("2", "1")]), 53.0)  # older
+    assert book.exchange_ts == 1_700_000_002.0  # ignored: not stamped either
+    f.frame(bbo("BTC", 1_700_000_003_000, ("99", "1"), ("101", "1")), 53.8)
+    assert book.exchange_ts == 1_700_000_003.0 and book.lag_s == pytest.approx(0.8, abs=1e-3)
 
 
 def test_malformed_frames_are_counted_and_every_book_resynced() -> None:
@@ -226,7 +245,11 @@ def events(outputs: Any) -> list[OrderEvent]:
 
 def test_private_connect_subscribes_the_user_and_is_ready() -> None:
     out = order_feed().connected(None, 0.0)
-    assert requests(out) == [("subscribe", "orderUpdates", USER), ("subscribe", "userFills", USER)]
+    assert requests(out) == [
+        ("subscribe", "orderUpdates", USER),
+        ("subscribe", "userFills", USER),
+        ("subscribe", "clearinghouseState", USER),  # balances and positions
+    ]
     assert out[-1] is READY
     assert order_feed().timer(20.0) == [PING]
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 
@@ -146,9 +147,13 @@ def test_universe_and_contexts_of_different_lengths_are_malformed_as_a_whole() -
 
 
 # -- positions and balances -----------------------------------------------------------------------
-def positions(name: str, h: VenueHealth | None = None) -> list[tuple[str, Decimal, Any]]:
+def positions(name: str, h: VenueHealth | None = None) -> list[tuple[str, Decimal, Any, Any, Any]]:
+    """(coin, size, entry, mark, liquidation price) of each position of fixture ``name``."""
     state = c.decode("clearinghouseState", raw(name))
-    return [(p.symbol, p.qty, p.entry_price) for p in positions_of(state, h or health())]
+    return [
+        (p.symbol, p.qty, p.entry_price, p.mark_price, p.liquidation_price)
+        for p in positions_of(state, h or health())
+    ]
 
 
 def balance(name: str) -> tuple[str, Decimal, Decimal]:
@@ -156,18 +161,23 @@ def balance(name: str) -> tuple[str, Decimal, Decimal]:
     return b.currency, b.total, b.available
 
 
+# The mark is positionValue ÷ |szi| (2985.9 = 100.02765 / 0.0335); liquidationPx null → None.
 @pytest.mark.parametrize(
     ("name", "expected", "total", "available"),
     [
-        ("info_clearinghouse_state_docs", [("ETH", D("0.0335"), D("2986.3"))],
+        ("info_clearinghouse_state_docs",
+         [("ETH", D("0.0335"), D("2986.3"), D("2985.9"), D("2866.26936529"))],
          D("13109.482328"), D("13104.514502")),
         ("info_clearinghouse_state_ccxt_cross",
-         [("SOL", D("3.34"), D("112.0945")), ("ETH", D("3.6"), D("1100.0"))],
+         [("SOL", D("3.34"), D("112.0945"), D("138.91"), None),
+          ("ETH", D("3.6"), D("1100.0"), D("3803.9"), None)],
          D("19762.483455"), D("19047.685485")),
         ("info_clearinghouse_state_ccxt_short",
-         [("SOL", D("-0.5"), D("138.76")), ("ETH", D("1.6"), D("1100.0"))],
+         [("SOL", D("-0.5"), D("138.76"), D("137.96"), D("22881.19788911")),
+          ("ETH", D("1.6"), D("1100.0"), D("2387"), None)],
          D("11524.216934"), D("11292.922399")),
-        ("info_clearinghouse_state_ccxt_isolated", [("HYPE", D("-4.0"), D("47.9932"))],
+        ("info_clearinghouse_state_ccxt_isolated",
+         [("HYPE", D("-4.0"), D("47.9932"), D("48.145"), D("50.2724802381"))],
          D("76.206517"), D("57.6421")),
         ("info_clearinghouse_state_ccxt_no_positions", [], D("20.454862"), D("19.954862")),
     ],
@@ -182,8 +192,10 @@ def test_clearinghouse_states(
 
 def test_the_sdk_recorded_state_without_time_decodes_every_position() -> None:
     got = positions("info_clearinghouse_state_sdk_2023")
-    assert len(got) == 12 and got[0] == ("BTC", D("-0.00785"), D("26951.0"))
-    assert got[-1] == ("ARB", D("246.5"), D("1.17991"))
+    assert len(got) == 12
+    assert got[0] == ("BTC", D("-0.00785"), D("26951.0"), D("26961.2"), D("173198.69592357"))
+    assert got[1] == ("ETH", D("0.1334"), D("1705.82"), D("1706.71"), None)  # null: none
+    assert got[-1] == ("ARB", D("246.5"), D("1.17991"), D("1.17980"), None)
     assert balance("info_clearinghouse_state_sdk_2023") == (
         "USDC",
         D("1182.312496"),
@@ -203,16 +215,25 @@ def test_position_items_are_decoded_one_by_one() -> None:
     nulls = json.loads(json.dumps(eth))
     nulls["position"] |= {"entryPx": None, "liquidationPx": "", "cumFunding": None, "x": 1}
     empty = json.loads(json.dumps(eth))
-    empty["position"] |= {"coin": "BTC", "entryPx": ""}
+    empty["position"] |= {"coin": "BTC", "entryPx": "", "positionValue": None}
     broken = json.loads(json.dumps(sol))
     broken["position"]["szi"] = "Infinity"
-    state["assetPositions"] = [broken, nulls, {"type": "oneWay"}, empty]
+    # A bad price beside a good size loses that price, never the position.
+    odd = json.loads(json.dumps(sol))
+    odd["position"] |= {"coin": "AVAX", "liquidationPx": {"px": 1}, "positionValue": "NaN"}
+    zero = json.loads(json.dumps(sol))
+    zero["position"] |= {"coin": "DOGE", "liquidationPx": "0.0", "positionValue": 68.98}
+    state["assetPositions"] = [broken, nulls, {"type": "oneWay"}, empty, odd, zero]
     h = health()
     got = positions_of(c.decode("clearinghouseState", text(state)), h)
+    position = VenuePosition(venue="hyperliquid", symbol="ETH", qty=D("1.6"), entry_price=None)
     assert got == [
-        VenuePosition(venue="hyperliquid", symbol="ETH", qty=D("1.6"), entry_price=None),
-        VenuePosition(venue="hyperliquid", symbol="BTC", qty=D("1.6"), entry_price=None),
-    ]
+        attrs.evolve(position, mark_price=D("2387")),
+        attrs.evolve(position, symbol="BTC"),
+        attrs.evolve(position, symbol="AVAX", qty=D("-0.5"), entry_price=D("138.76")),
+        attrs.evolve(position, symbol="DOGE", qty=D("-0.5"), entry_price=D("138.76"),
+                     mark_price=D("137.96")),
+    ]  # fmt: skip
     assert h.skipped == 2  # the infinite size, the item without a position
 
 
@@ -478,3 +499,78 @@ def test_order_update_items_are_decoded_one_by_one() -> None:
     ack, upd = delivered(f.frame(text(push), 1.0))
     assert isinstance(ack, OrderAck) and isinstance(upd, OrderUpdate)
     assert upd.client_order_id == CID and f.health.skipped == 3
+
+
+# -- clearinghouseState pushes --------------------------------------------------------------------
+def state_push(state: Any, *, dex: Any = "", user: Any = USER) -> str:
+    """The documented WebSocket envelope of a ``clearinghouseState`` push around a state in
+    the shape of the ``/info`` answer (the subscriptions page's ``ClearinghouseState`` type)."""
+    data: dict[str, Any] = {"clearinghouseState": state}
+    if dex is not None:
+        data["dex"] = dex
+    if user is not None:
+        data["user"] = user
+    return text({"channel": "clearinghouseState", "data": data})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["info_clearinghouse_state_docs", "info_clearinghouse_state_ccxt_cross",
+     "info_clearinghouse_state_ccxt_short", "info_clearinghouse_state_ccxt_isolated",
+     "info_clearinghouse_state_sdk_2023", "info_clearinghouse_state_ccxt_no_positions"],
+)  # fmt: skip
+def test_a_state_push_keeps_what_the_rest_answer_gives(name: str) -> None:
+    """Pushed balances and positions (with mark and liquidation price) are exactly what
+    fetch_balances / fetch_positions make of the same state."""
+    f = order_feed()
+    assert f.frame(state_push(doc(name)), 1.0) == ()
+    state = c.decode("clearinghouseState", raw(name))
+    assert f.pushed_balances == {"USDC": balances_of(state)[0]}
+    expected = positions_of(state, health())
+    assert f.pushed_positions == {p.symbol: p for p in expected}
+    assert f.health.skipped == 0 and f.health.malformed == 0
+
+
+def test_a_push_replaces_the_positions_a_malformed_item_keeps_them() -> None:
+    f = order_feed()
+    f.frame(state_push(doc("info_clearinghouse_state_ccxt_short")), 1.0)
+    sol = f.pushed_positions["SOL"]
+    assert set(f.pushed_positions) == {"SOL", "ETH"}
+    assert (sol.qty, sol.mark_price, sol.liquidation_price) == (
+        D("-0.5"), D("137.96"), D("22881.19788911"),
+    )  # fmt: skip
+    state = doc("info_clearinghouse_state_ccxt_short")
+    eth = state["assetPositions"][1]
+    eth["position"] |= {"szi": "2.0", "positionValue": "4800.0"}
+    state["assetPositions"] = [eth, {"type": "oneWay", "position": {"coin": "SOL"}}]
+    f.frame(state_push(state), 2.0)  # SOL's item is unreadable: it may still be held
+    assert f.health.skipped == 1
+    assert f.pushed_positions["SOL"] == sol
+    assert f.pushed_positions["ETH"].qty == D("2.0")
+    assert f.pushed_positions["ETH"].mark_price == D("2400")
+    f.frame(state_push(doc("info_clearinghouse_state_ccxt_no_positions")), 3.0)  # all flat
+    assert f.pushed_positions == {}
+    assert f.pushed_balances["USDC"].total == D("20.454862")
+
+
+def test_foreign_and_broken_state_pushes() -> None:
+    f = order_feed()
+    f.frame(state_push(doc("info_clearinghouse_state_docs")), 1.0)
+    before = (dict(f.pushed_balances), dict(f.pushed_positions))
+    other = doc("info_clearinghouse_state_ccxt_short")
+    f.frame(state_push(other, dex="xyz"), 2.0)  # another dex's state
+    f.frame(state_push(other, user="0x" + "cd" * 20), 3.0)  # another user's
+    assert f.health.skipped == 2 and (f.pushed_balances, f.pushed_positions) == before
+    f.frame(state_push(doc("info_clearinghouse_state_ccxt_hip3")), 4.0)  # a builder-dex coin
+    assert f.health.skipped == 3 and f.pushed_positions == {}
+    assert f.pushed_balances["USDC"].total == D("6.889701")
+    nan = doc("info_clearinghouse_state_ccxt_short")
+    nan["marginSummary"]["accountValue"] = "NaN"
+    f.frame(state_push(nan, dex=None, user=USER.upper().replace("0X", "0x")), 5.0)
+    assert f.health.skipped == 4  # the balance: the previous one kept, the positions taken
+    assert f.pushed_balances["USDC"].total == D("6.889701")
+    assert set(f.pushed_positions) == {"SOL", "ETH"}
+    whole = doc("info_clearinghouse_state_docs")
+    del whole["marginSummary"]
+    f.frame(state_push(whole), 6.0)  # not a state at all: a malformed frame
+    assert f.health.malformed == 1 and set(f.pushed_positions) == {"SOL", "ETH"}

@@ -1,6 +1,7 @@
 """prepare_order: the exact signed /exchange request place_order sends — the documented
 order-with-cloid signing vector (the SDK's
-test_l1_action_signing_order_with_cloid_matches) and the emulator's signer check."""
+test_l1_action_signing_order_with_cloid_matches) and the emulator's signer check; the
+updateLeverage action in the SDK's key order, and the values it refuses."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ from arbtrio.sim.config import default_sim_config
 from arbtrio.sim.driver import MarketDriver
 from arbtrio.sim.market import SimMarket
 from arbtrio.venues.base import BadRequest, Credentials
-from arbtrio.venues.hyperliquid.prepare import HyperliquidAccount, prepare_order
-from arbtrio.venues.hyperliquid.signing import Signer
+from arbtrio.venues.hyperliquid.prepare import (
+    HyperliquidAccount,
+    leverage_action,
+    prepare_action,
+    prepare_order,
+)
+from arbtrio.venues.hyperliquid.signing import Signer, action_hash
 
 KEY = "0x0123456789012345678901234567890123456789012345678901234567890123"
 ETH = Instrument(venue="hyperliquid", symbol="ETH", asset="ETH", quote="USDC",
@@ -77,3 +83,34 @@ def test_bad_requests_name_the_field() -> None:
         prepare_order(attrs.evolve(REQ, client_order_id="abc"), (ETH, 1), account, 1)
     with pytest.raises(BadRequest, match="qty"):
         prepare_order(attrs.evolve(REQ, qty=Decimal("0.00001")), (ETH, 1), account, 1)
+
+
+def test_update_leverage_hashes_as_the_sdk_dict_and_the_emulator_accepts_it() -> None:
+    """The SDK's ``update_leverage`` action is the dict ``{type, asset, isCross, leverage}``
+    in that order; the Struct hashes to the same bytes and the emulator recovers the signer
+    over its own serialisation."""
+    action = leverage_action(2, 7, "isolated")
+    sdk = {"type": "updateLeverage", "asset": 2, "isCross": False, "leverage": 7}
+    assert action_hash(action, 5, None) == action_hash(sdk, 5, None)
+    swapped = {"type": "updateLeverage", "isCross": False, "asset": 2, "leverage": 7}
+    assert action_hash(swapped, 5, None) != action_hash(sdk, 5, None)  # the order matters
+    market = SimMarket(default_sim_config(seed=1))
+    emulator = HyperliquidEmulator(market, MarketDriver(market),
+                                   credentials=Credentials(private_key=KEY))  # fmt: skip
+    prepared = prepare_action(action, HyperliquidAccount(Signer(KEY, is_mainnet=False)),
+                              int(time.time() * 1000))  # fmt: skip
+    assert json.loads(prepared.body)["action"] == sdk
+    assert emulator._verify(parse_exchange(prepared.body)) == ""
+    assert leverage_action(0, 1, "cross").isCross is True
+
+
+@pytest.mark.parametrize(
+    ("leverage", "mode", "named"),
+    [(0, "cross", "leverage"), (True, "cross", "leverage"), (2.5, "cross", "leverage"),
+     (3, "Cross", "margin_mode"), (3, "portfolio", "margin_mode")],
+)  # fmt: skip
+def test_leverage_values_the_venue_would_refuse_are_named(
+    leverage: object, mode: str, named: str
+) -> None:
+    with pytest.raises(BadRequest, match=named):
+        leverage_action(0, leverage, mode)  # type: ignore[arg-type]
