@@ -201,7 +201,7 @@ def bench_decision(market: SimMarket, iterations: int) -> list[dict[str, Any]]:
         RiskLimits(
             max_notional_per_position=Decimal(10_000), max_notional_per_venue=Decimal(10**9),
             max_notional_total=Decimal(10**9), max_open_positions=10**6,
-            max_net_delta_per_asset=Decimal(10**9), daily_loss_limit=Decimal(10**9),
+            max_net_notional_per_asset=Decimal(10**9), daily_loss_limit=Decimal(10**9),
             max_consecutive_failures=10**6,
         )
     )  # fmt: skip

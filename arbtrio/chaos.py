@@ -56,7 +56,7 @@ target_notional = "2000"
 max_holding_s = 30.0
 [risk]
 max_open_positions = 4
-max_net_delta_per_asset = "0.05"
+max_net_notional_per_asset = "200"
 [sim]
 seed = {seed}
 [sim.dislocations]

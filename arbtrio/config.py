@@ -91,6 +91,8 @@ class VenueConfig:
     """One venue. URLs default to the venue package's mainnet URLs when empty.
 
     ``secrets`` maps a credential field to the NAME of the environment variable holding it.
+    ``leverage`` and ``margin_mode`` are set on every traded instrument at start-up
+    (``VenueClient.configure_instrument``) before the venue counts as ready.
     """
 
     enabled: bool = True
@@ -99,6 +101,8 @@ class VenueConfig:
     secrets: dict[str, str] = attrs.field(factory=dict)
     down_after: int = attrs.field(default=5, validator=_positive)
     backoff: BackoffConfig = attrs.field(factory=BackoffConfig)
+    leverage: int = attrs.field(default=3, validator=_positive)
+    margin_mode: Literal["cross", "isolated"] = "cross"
 
     def __attrs_post_init__(self) -> None:
         for field, env in self.secrets.items():
@@ -171,7 +175,7 @@ def _default_risk() -> RiskLimits:
         max_notional_per_venue=Decimal(20000),
         max_notional_total=Decimal(60000),
         max_open_positions=10,
-        max_net_delta_per_asset=Decimal("0.5"),
+        max_net_notional_per_asset=Decimal(1000),
         daily_loss_limit=Decimal(500),
         max_consecutive_failures=5,
     )

@@ -129,6 +129,17 @@ class MarketView:
             return None
         return (bid[0] + ask[0]) / 2
 
+    def mark(self, venue: str, symbol: str) -> Decimal | None:
+        """The mid of a venue's book (its quote currency) to value a leg at, or None when the
+        book is not tradable, crossed, empty or outside the sanity band."""
+        asset = self.venues.symbol_asset.get((venue, symbol))
+        if asset is None:
+            return None
+        mid = self._mid(venue, asset)
+        if mid is None or venue in self.outside_band.get(asset, ()):
+            return None
+        return decimal_of(mid)
+
     def funding_for(self, asset: str) -> dict[str, FundingRate]:
         return {v: s.funding[asset] for v, s in self.venues.venues.items() if asset in s.funding}
 

@@ -38,6 +38,7 @@ from arbtrio.sim.execution import Account
 from arbtrio.venues.base import (
     BadRequest,
     BookCallback,
+    MarginMode,
     OrderNotFound,
     OrderRejected,
     VenueClient,
@@ -65,6 +66,9 @@ class PaperVenueClient:
         self._starting = starting_balance
         self._events: deque[OrderEvent] = deque()
         self._ready = trio.Event()
+        self.pushed_balances: dict[str, Balance] = {}  # a paper account pushes nothing
+        self.pushed_positions: dict[str, VenuePosition] = {}
+        self.configured: dict[str, tuple[int, str]] = {}  # symbol -> (leverage, margin mode)
 
     @property
     def health(self) -> VenueHealth:
@@ -177,6 +181,14 @@ class PaperVenueClient:
         if report is None or account.order_symbol(client_order_id) != symbol:
             raise OrderNotFound(self.name, f"no order {client_order_id!r} on {symbol}")
         return report
+
+    async def configure_instrument(
+        self, symbol: str, *, leverage: int, margin_mode: MarginMode
+    ) -> None:
+        """Kept for the paper account (the real venue's settings are never touched)."""
+        if leverage < 1:
+            raise BadRequest(self.name, f"{symbol}: leverage must be >= 1, got {leverage}")
+        self.configured[symbol] = (leverage, margin_mode)
 
     async def fetch_balances(self) -> list[Balance]:
         return self._account_or_raise().balances()

@@ -49,6 +49,7 @@ from arbtrio.core import events as ev
 from arbtrio.core.position import PositionState
 from arbtrio.core.risk import RiskGate
 from arbtrio.runtime import views
+from arbtrio.runtime.accounts import Accounts
 from arbtrio.runtime.actor import PositionActor
 from arbtrio.runtime.admin import AdminHandler, AdminServer, Hub
 from arbtrio.runtime.control import Control, admin_methods, arm_dead_man_switches
@@ -131,10 +132,19 @@ class Runtime:
         self.reconciler = Reconciler(
             config, self.clients, self.venues, self.positions, self.journal
         )
+        self.accounts = Accounts(
+            config,
+            clients=self.clients,
+            venues=self.venues,
+            positions=self.positions,
+            quote_rates=self.quote_rates,
+            mark=self.market.mark,
+        )
         self.strategy = Strategy(
             config,
             market=self.market,
             positions=self.positions,
+            accounts=self.accounts,
             gate=self.gate,
             reconciler=self.reconciler,
             lifecycle=self.lifecycle,
@@ -154,6 +164,7 @@ class Runtime:
             config,
             positions=self.positions,
             market=self.market,
+            accounts=self.accounts,
             gate=self.gate,
             journal=self.journal,
             refresh_health=self.venues.refresh_health,

@@ -379,9 +379,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     origin = edge["by_origin"]
     naked = summary["naked_exposure"]
     slip = summary["slippage_bps"]
-    exits = ", ".join(
-        f"{reason} {e['count']} ({e['pnl']})" for reason, e in summary["exits"].items()
-    ) or "none"
+    exits = (
+        ", ".join(f"{reason} {e['count']} ({e['pnl']})" for reason, e in summary["exits"].items())
+        or "none"
+    )
     funding, margin, outages = summary["funding"], summary["margin"], summary["outages"]
     lines = [
         "── arbtrio sim summary ─────────────────────────────────────────",

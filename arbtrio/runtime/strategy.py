@@ -41,6 +41,7 @@ from arbtrio.core.instruments import Instrument, format_decimal
 from arbtrio.core.position import PositionSpec, PositionState
 from arbtrio.core.risk import RiskGate
 from arbtrio.core.strategy import Episodes, choose
+from arbtrio.runtime.accounts import Accounts
 from arbtrio.runtime.actor import Handled
 from arbtrio.runtime.lifecycle import Lifecycle
 from arbtrio.runtime.market import MarketView
@@ -63,6 +64,7 @@ class Strategy:
         *,
         market: MarketView,
         positions: PositionBook,
+        accounts: Accounts,
         gate: RiskGate,
         reconciler: Reconciler,
         lifecycle: Lifecycle,
@@ -71,6 +73,7 @@ class Strategy:
         self.config = config
         self.market = market
         self.positions = positions
+        self.accounts = accounts
         self.gate = gate
         self.reconciler = reconciler
         self.lifecycle = lifecycle
@@ -129,7 +132,7 @@ class Strategy:
         reason = choice.reason
         if choice.pair is not None:
             opportunity = choice.pair.materialize()
-            decision = self.gate.check(opportunity, positions.exposure())
+            decision = self.gate.check(opportunity, self.accounts.exposure())
             if decision.approved:
                 if await self._open(opportunity, now):
                     self.episodes.take(choice.pair)

@@ -4,10 +4,14 @@
 
     VenueSupervisor.run_venue(venue)        never lets a failure escape to the service
     ├── load instruments                     retried with backoff until they load
+    ├── configure instruments                leverage and margin mode of every traded
+    │                                        symbol (venues.<v>.leverage, .margin_mode),
+    │                                        retried with backoff: ready only once set
     ├── router                               OrderRouter.run_stream: the venue's order events
     ├── orders                               client.run_order_stream → router (lossless)
     ├── books                                client.run_books → L2Books → on_book (conflated)
-    └── account                              funding rates and venue positions, periodic
+    └── account                              funding rates, positions and balances,
+                                             periodic (``service.account_poll_s``)
 
 Each task is restarted with backoff and jitter when it fails or returns; after
 ``down_after`` consecutive failures the venue is marked down (the strategy skips it); a task
@@ -29,7 +33,7 @@ import trio
 from arbtrio.config import Config
 from arbtrio.core.book import L2Book
 from arbtrio.core.instruments import Instrument
-from arbtrio.core.types import FundingRate, OrderEvent, VenuePosition
+from arbtrio.core.types import Balance, FundingRate, OrderEvent, VenuePosition
 from arbtrio.runtime.router import OrderRouter
 from arbtrio.venues.base import VenueClient, VenueError
 from arbtrio.venues.reconnect import Backoff
@@ -55,6 +59,9 @@ class VenueState:
     positions: list[VenuePosition] = attrs.Factory(list)
     positions_ts: float | None = None  # when ``positions`` was fetched (runtime clock)
     funding: dict[str, FundingRate] = attrs.Factory(dict)  # asset -> rate
+    balances: dict[str, Balance] = attrs.Factory(dict)  # currency -> balance (REST)
+    balances_ts: float | None = None  # when ``balances`` was fetched (runtime clock)
+    leverage: int = 1  # set on every traded instrument (configure_instrument)
 
 
 class VenueSupervisor:
@@ -139,8 +146,37 @@ class VenueSupervisor:
         missing = sorted(wanted - set(state.instruments))
         if missing:
             log.warning("venue.assets_missing", assets=missing)
+        await self._configure_instruments(venue, backoff, down_after)
         state.ready.set()
         log.info("venue.ready", symbols=sorted(i.symbol for i in state.instruments.values()))
+
+    async def _configure_instruments(self, venue: str, backoff: Backoff, down_after: int) -> None:
+        """Set the configured leverage and margin mode on every traded instrument; a refusal
+        is retried with backoff (the venue is not ready meanwhile: nothing trades on it)."""
+        state = self.venues[venue]
+        vcfg = self.config.venues.get(venue)
+        if vcfg is None:
+            return
+        client = self.clients[venue]
+        failures = 0
+        for inst in sorted(state.instruments.values(), key=lambda i: i.symbol):
+            while True:
+                try:
+                    await client.configure_instrument(
+                        inst.symbol, leverage=vcfg.leverage, margin_mode=vcfg.margin_mode
+                    )
+                    break
+                except Exception as exc:
+                    failures += 1
+                    state.last_error = f"configure {inst.symbol}: {type(exc).__name__}: {exc}"
+                    state.down = failures >= down_after
+                    delay = backoff.delay(failures, self.rng)
+                    log.error("venue.configure_failed", symbol=inst.symbol,
+                              leverage=vcfg.leverage, margin_mode=vcfg.margin_mode,
+                              error=state.last_error, retry_in_s=round(delay, 3))  # fmt: skip
+                    await trio.sleep(delay)
+        state.leverage = vcfg.leverage
+        log.info("venue.configured", leverage=vcfg.leverage, margin_mode=vcfg.margin_mode)
 
     async def _supervise(
         self, venue: str, what: str, fn: Callable[[], Any], *, backoff: Backoff, down_after: int
@@ -205,6 +241,9 @@ class VenueSupervisor:
                         state.funding[asset] = rate
                 state.positions = await client.fetch_positions()
                 state.positions_ts = trio.current_time()
+                balances = await client.fetch_balances()
+                state.balances = {b.currency: b for b in balances}
+                state.balances_ts = trio.current_time()
             except VenueError as exc:
                 log.warning("venue.account_poll_failed", error=f"{type(exc).__name__}: {exc}")
             await trio.sleep(self.config.service.account_poll_s)

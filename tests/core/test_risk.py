@@ -53,7 +53,7 @@ LIMITS = RiskLimits(
     max_notional_per_venue=D(10_000),
     max_notional_total=D(15_000),
     max_open_positions=3,
-    max_net_delta_per_asset=D("0.05"),
+    max_net_notional_per_asset=D(150),
     daily_loss_limit=D(200),
     max_consecutive_failures=3,
 )
@@ -107,18 +107,42 @@ def test_max_notional_total_counts_both_legs() -> None:
     assert gate.check(OPP, spread_out).reason == "max_notional_total"  # 10 000 + 6 009
 
 
-def test_max_net_delta_rejects_new_positions_on_an_unbalanced_asset() -> None:
+def test_max_net_notional_rejects_new_positions_on_an_unbalanced_asset() -> None:
+    # One limit in money for every asset: 0.05 ETH and 0.05 BTC are not the same risk.
     gate = RiskGate(LIMITS)
-    assert gate.check(OPP, Exposure(net_delta_by_asset={"ETH": D("0.05")})).approved
-    unbalanced = Exposure(net_delta_by_asset={"ETH": D("-0.06"), "BTC": D(0)})
-    assert gate.check(OPP, unbalanced).reason == "max_net_delta"
-    assert gate.check(OPP, Exposure(net_delta_by_asset={"BTC": D(1)})).approved  # other asset
+    assert gate.check(OPP, Exposure(net_notional_by_asset={"ETH": D(150)})).approved
+    unbalanced = Exposure(net_notional_by_asset={"ETH": D("-150.01"), "BTC": D(0)})
+    assert gate.check(OPP, unbalanced).reason == "max_net_notional"
+    other = Exposure(net_notional_by_asset={"BTC": D(65_000)})
+    assert gate.check(OPP, other).approved  # another asset's breach is the watchdog's
 
 
-def test_daily_loss_limit_stops_new_positions() -> None:
+def test_daily_loss_limit_counts_the_open_legs_at_their_marks() -> None:
     gate = RiskGate(LIMITS)
     assert gate.check(OPP, Exposure(realized_pnl_today=D("-199.99"))).approved
     assert gate.check(OPP, Exposure(realized_pnl_today=D(-200))).reason == "daily_loss"
+    # A quiet realised day with a faulted leg 150 under water: 60 + 150 past the limit.
+    marked = Exposure(realized_pnl_today=D(-60), unrealized_pnl=D(-150))
+    assert gate.check(OPP, marked).reason == "daily_loss"
+    assert gate.check(OPP, Exposure(realized_pnl_today=D(-60), unrealized_pnl=D(30))).approved
+
+
+def test_each_leg_needs_free_margin_with_headroom_on_its_venue() -> None:
+    gate = RiskGate(LIMITS)  # margin_headroom 0.5: 1.5 × notional / leverage
+    leverage = {"hyperliquid": 5, "bybit": 3}
+    need_long, need_short = D(3000) / 5 * D("1.5"), D(3009) / 3 * D("1.5")  # 900, 1504.5
+    enough = Exposure(
+        free_margin_by_venue={"hyperliquid": need_long, "bybit": need_short},
+        leverage_by_venue=leverage,
+    )
+    assert gate.check(OPP, enough).approved
+    short_of_it = attrs.evolve(
+        enough, free_margin_by_venue={"hyperliquid": need_long, "bybit": need_short - D("0.01")}
+    )
+    assert gate.check(OPP, short_of_it).reason == "margin"
+    unknown = attrs.evolve(enough, free_margin_by_venue={"hyperliquid": D(10**6)})
+    assert gate.check(OPP, unknown).reason == "margin"  # no balance known on bybit
+    assert gate.check(OPP, FLAT).approved  # margin not given: not checked
 
 
 def test_consecutive_failures_trip_the_breaker_until_reset() -> None:
@@ -155,7 +179,7 @@ def test_first_failing_limit_in_documented_order_is_the_reason() -> None:
         open_positions=9,
         notional_by_venue={"bybit": D(99_999)},
         total_notional=D(99_999),
-        net_delta_by_asset={"ETH": D(9)},
+        net_notional_by_asset={"ETH": D(9_999)},
         realized_pnl_today=D(-9_999),
     )
     assert gate.check(OPP, everything_wrong).reason == "daily_loss"
@@ -168,11 +192,11 @@ def test_first_failing_limit_in_documented_order_is_the_reason() -> None:
     assert REJECT_REASONS[:3] == ("paused", "breaker", "daily_loss")
 
 
-def test_net_delta_watchdog_lists_breached_assets() -> None:
+def test_net_notional_watchdog_lists_breached_assets() -> None:
     gate = RiskGate(LIMITS)
-    exposure = Exposure(net_delta_by_asset={"SOL": D("0.5"), "ETH": D("-0.051"), "BTC": D("0.05")})
-    assert gate.net_delta_breached(exposure) == ["ETH", "SOL"]
-    assert gate.net_delta_breached(FLAT) == []
+    exposure = Exposure(net_notional_by_asset={"SOL": D(151), "ETH": D(-200), "BTC": D(150)})
+    assert gate.net_notional_breached(exposure) == ["ETH", "SOL"]
+    assert gate.net_notional_breached(FLAT) == []
 
 
 @pytest.mark.parametrize(
@@ -183,7 +207,9 @@ def test_net_delta_watchdog_lists_breached_assets() -> None:
         ("daily_loss_limit", D(-100)),
         ("max_consecutive_failures", 0),
         ("max_open_positions", -1),
-        ("max_net_delta_per_asset", 1.5),  # a float is not money
+        ("max_net_notional_per_asset", 1.5),  # a float is not money
+        ("margin_headroom", D(-1)),
+        ("collateral_drift_ratio", D("0.5")),
     ],
 )
 def test_bad_limits_are_refused_by_name(field: str, value: object) -> None:

@@ -373,12 +373,12 @@ class RestingEntriesClient:
             await self._inner.cancel_order(symbol, client_order_id)
 
 
-async def test_net_delta_watchdog_flattens_a_stuck_position(
+async def test_net_notional_watchdog_flattens_a_stuck_position(
     make_config: Any, autojump_clock: Any
 ) -> None:
     config = make_config(watchdog_grace_s=5.0)
-    config = attrs.evolve(  # one BTC entry leg (about 0.03) breaches it
-        config, risk=attrs.evolve(config.risk, max_net_delta_per_asset=Decimal("0.01"))
+    config = attrs.evolve(  # one BTC entry leg (about 2000 of notional) breaches it
+        config, risk=attrs.evolve(config.risk, max_net_notional_per_asset=Decimal(500))
     )
     stuck: dict[str, RestingEntriesClient] = {}
 
@@ -402,7 +402,7 @@ async def test_net_delta_watchdog_flattens_a_stuck_position(
         for a in rt.positions.actors.values()
         if any(o.client_order_id in stuck["bybit"].resting for o in a.position.orders())
     }
-    breaches = [e for e in logs if e["event"] == "watchdog.net_delta_breached"]
+    breaches = [e for e in logs if e["event"] == "watchdog.net_notional_breached"]
     assert breaches and breaches[0]["flattened"]
     assert set(breaches[0]["flattened"]) <= stuck_ids
     for pid in breaches[0]["flattened"]:
