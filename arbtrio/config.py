@@ -34,6 +34,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from arbtrio.core.detector import DetectorConfig
 from arbtrio.core.position import ExecutionPolicy
 from arbtrio.core.risk import RiskLimits
+from arbtrio.runtime.fx import FxConfig
 from arbtrio.sim.config import SimConfig
 from arbtrio.venues.base import Credentials
 
@@ -198,6 +199,7 @@ class Config:
     risk: RiskLimits = attrs.field(factory=_default_risk)
     execution: ExecutionPolicy = attrs.field(factory=ExecutionPolicy)
     sim: SimConfig = attrs.field(factory=SimConfig)
+    fx: FxConfig = attrs.field(factory=FxConfig)
 
     @property
     def enabled_venues(self) -> tuple[str, ...]:
@@ -349,6 +351,14 @@ def validate(config: Config) -> list[str]:
             )
         elif not rate > 0:
             problems.append(f"quote_rates.{quote}: must be > 0, got {rate}")
+    if config.fx.source != "static":
+        if config.fx.currency not in config.quote_rates:
+            problems.append(
+                f"fx.currency: {config.fx.currency!r} has no configured rate in quote_rates "
+                f"(the measured rate is checked against it)"
+            )
+        if config.service.mode == "sim":
+            problems.append('fx.source: the simulator sets its own rate; use "static" in sim')
     if config.service.mode == "sim":
         missing = [a for a in config.assets if a not in {s.asset for s in config.sim.assets}]
         if missing:

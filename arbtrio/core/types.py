@@ -87,6 +87,9 @@ class Fill:
     fee: Decimal  # positive is a cost, negative a rebate
     ts: float
     fee_currency: str = ""  # "": the instrument's quote currency; else the coin it was paid in
+    # The venue symbol traded, where the client knows it (identity is the trade id: not
+    # compared); lets an orphan fill, one no live position claims, count in net exposure.
+    symbol: str = attrs.field(default="", eq=False)
 
 
 @attrs.frozen(kw_only=True)

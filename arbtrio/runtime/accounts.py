@@ -10,7 +10,9 @@ from the market view. From them it derives, in the reference currency:
   reported (REST), and never more than the latest pushed available balance: the lower,
   conservative, estimate. A venue with neither is unknown: the gate refuses its legs;
 * **exposure** (:meth:`Accounts.exposure`): the position book's, with the net notional per
-  asset and the mark-to-market of the open legs valued at the books' mids, and the margin;
+  asset and the mark-to-market of the open legs valued at the books' mids, the orphan fills
+  (executions no position claimed: the router's ``orphan_fills``) in the net exposure, and
+  the margin;
 * **liquidation risk** (:meth:`Accounts.near_liquidation`): venue positions whose mark is
   within ``risk.min_liquidation_distance_bps`` of their liquidation price;
 * **collateral drift** (:meth:`Accounts.collateral_drift`): the richest venue's free
@@ -135,8 +137,20 @@ class Accounts:
                 net += worth if leg == "long" else -worth
             net_notional[spec.asset] = net_notional.get(spec.asset, _ZERO) + net
             unrealized += pos.realized_pnl(self.quote_rates) + net
+        net_delta = dict(base.net_delta_by_asset)
+        for (venue, symbol), orphans in self.positions.router.orphan_fills.items():
+            asset = self.venues.symbol_asset.get((venue, symbol))
+            traded = self.venues.instrument(venue, asset) if asset is not None else None
+            if asset is None or traded is None:
+                continue
+            qty = sum((o.qty for o in orphans), _ZERO)
+            mark = self.mark(venue, symbol) or orphans[-1].price
+            rate = quote_rate(self.quote_rates, traded)
+            net_delta[asset] = net_delta.get(asset, _ZERO) + qty
+            net_notional[asset] = net_notional.get(asset, _ZERO) + qty * mark * rate
         return attrs.evolve(
             base,
+            net_delta_by_asset=net_delta,
             net_notional_by_asset=net_notional,
             unrealized_pnl=unrealized,
             free_margin_by_venue=self.free_margin(),

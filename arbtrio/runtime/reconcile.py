@@ -143,6 +143,11 @@ class Reconciler:
             expected[at] = expected.get(at, Decimal(0)) + offset
         found = {m.key: m for m in position_mismatches(venue, expected, reported)
                  if m.symbol not in busy}  # fmt: skip
+        differing = {m.symbol for m in found.values()}
+        router = self.positions.router
+        for v, symbol in list(router.orphan_fills):
+            if v == venue and symbol not in busy and symbol not in differing:
+                router.forget_orphans(venue, symbol, before=ts - QUIET_S)
         for key in [k for k in self._suspect if k.startswith(f"position:{venue}:")]:
             if key not in found:
                 del self._suspect[key]

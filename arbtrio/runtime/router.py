@@ -27,6 +27,12 @@ Two directions, both lossless:
   machine queries again after its ``query_after_s``). ``CancelOrder`` → ``cancel_order``;
   the result arrives on the stream.
 
+Orphan fills — executions no live position claims, whose trade id no position was given —
+are exposure nobody hedges: the router keeps them per (venue, symbol) (``orphan_fills``),
+the accounts view counts them in the net exposure, and the reconciler forgets them once a
+venue poll taken after them agrees with the positions (the fill was offset, or never
+changed what the venue holds).
+
 Per venue it keeps how placements were answered lately (:class:`VenueOrderHealth`): the
 latency from sending to the ack (a moving average, for the detector's latency buffer) and
 the placements in a row that were not acknowledged (a venue that is *refusing* orders: the
@@ -39,13 +45,14 @@ compares them with its own deadlines, so they must all come from one clock.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 
 import attrs
 import structlog
 import trio
 
 from arbtrio.core import events as ev
-from arbtrio.core.types import Fill, OrderAck, OrderEvent, OrderStatus, OrderUpdate
+from arbtrio.core.types import Fill, OrderAck, OrderEvent, OrderStatus, OrderUpdate, Side
 from arbtrio.runtime import codec
 from arbtrio.runtime.journal import Journal, Record
 from arbtrio.venues.base import (
@@ -58,6 +65,7 @@ from arbtrio.venues.base import (
     RateLimited,
     VenueClient,
 )
+from arbtrio.venues.wire import RecentIds
 
 log = structlog.get_logger("arbtrio.router")
 
@@ -152,6 +160,18 @@ class VenueOrderHealth:
             self.last_failure_ts = now
 
 
+@attrs.frozen
+class OrphanFill:
+    """An execution no live position claimed: ``qty`` signed (a buy > 0), at ``ts``."""
+
+    venue: str
+    symbol: str
+    trade_id: str
+    qty: Decimal
+    price: Decimal
+    ts: float
+
+
 @attrs.define(eq=False)
 class Route:
     position_id: str
@@ -188,6 +208,8 @@ class OrderRouter:
         self._on_orphan = on_orphan
         self.stats = RouterStatistics()
         self.health: dict[str, VenueOrderHealth] = {name: VenueOrderHealth() for name in clients}
+        self.orphan_fills: dict[tuple[str, str], list[OrphanFill]] = {}  # (venue, symbol)
+        self._delivered_trades = RecentIds(50_000)  # (venue, trade id) given to a position
 
     # -- the routing table ---------------------------------------------------------------
     def register(self, client_order_id: str, position_id: str, inbox: Inbox) -> None:
@@ -209,6 +231,7 @@ class OrderRouter:
         """Send one venue order event to its position; False if no live position owns it."""
         route = self._routes.get(event.client_order_id)
         if route is None:
+            self._note_orphan_fill(event)
             self.stats.orphans += 1
             log.info(
                 "order.orphan_event",
@@ -222,6 +245,8 @@ class OrderRouter:
         pev = to_position_event(event, trio.current_time())
         if pev is None:
             return True
+        if isinstance(event, Fill):
+            self._delivered_trades.add((event.venue, event.trade_id))
         try:
             await route.inbox.send(pev)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -232,6 +257,30 @@ class OrderRouter:
             return False
         self.stats.routed += 1
         return True
+
+    def _note_orphan_fill(self, event: OrderEvent) -> None:
+        """Keep an orphan execution as exposure, unless its trade was already given to a
+        position (a late repeat) or its symbol is unknown."""
+        if not isinstance(event, Fill) or not event.symbol:
+            return
+        if not self._delivered_trades.add((event.venue, event.trade_id)):
+            return  # given to a position before (a late repeat), or already counted
+        signed = event.qty if event.side is Side.BUY else -event.qty
+        orphan = OrphanFill(event.venue, event.symbol, event.trade_id, signed, event.price,
+                            trio.current_time())  # fmt: skip
+        self.orphan_fills.setdefault((event.venue, event.symbol), []).append(orphan)
+        log.warning("order.orphan_fill", venue=event.venue, symbol=event.symbol,
+                    trade_id=event.trade_id, qty=str(signed), price=str(event.price),
+                    note="counted in net exposure until a venue poll agrees")  # fmt: skip
+
+    def forget_orphans(self, venue: str, symbol: str, before: float) -> None:
+        """Drop the orphan fills of (venue, symbol) older than ``before`` (a venue poll at
+        ``before`` agreed with the positions)."""
+        kept = [o for o in self.orphan_fills.get((venue, symbol), ()) if o.ts >= before]
+        if kept:
+            self.orphan_fills[(venue, symbol)] = kept
+        else:
+            self.orphan_fills.pop((venue, symbol), None)
 
     async def run_stream(self, receive: trio.MemoryReceiveChannel[OrderEvent]) -> None:
         """Route every event from one venue's order stream channel until it closes."""

@@ -54,6 +54,7 @@ from arbtrio.runtime.actor import PositionActor
 from arbtrio.runtime.admin import AdminHandler, AdminServer, Hub
 from arbtrio.runtime.control import Control, admin_methods, arm_dead_man_switches
 from arbtrio.runtime.funding import FundingBooker, FundingSource
+from arbtrio.runtime.fx import FxTracker
 from arbtrio.runtime.journal import Journal
 from arbtrio.runtime.lifecycle import Lifecycle
 from arbtrio.runtime.market import MarketView
@@ -169,6 +170,7 @@ class Runtime:
             journal=self.journal,
             refresh_health=self.venues.refresh_health,
         )
+        self.fx = FxTracker(config.fx, self.quote_rates)
         self.control = Control(self)
         self.admin: AdminServer | None = None
         self.started_at = 0.0
@@ -204,6 +206,7 @@ class Runtime:
                             "control": self.control.run,
                             "funding": self.funding.run,
                             "reconciler": self.reconciler.run,
+                            "fx": self.fx.run,
                         }
                         for name, fn in tasks.items():
                             control.start_soon(self._guarded, name, fn)

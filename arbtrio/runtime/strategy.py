@@ -30,6 +30,7 @@ from arbtrio.core import events as ev
 from arbtrio.core.basis import MarketModel
 from arbtrio.core.book import L2Book
 from arbtrio.core.detector import (
+    Candidate,
     DetectionStats,
     Opportunity,
     exit_signal,
@@ -43,12 +44,18 @@ from arbtrio.core.risk import RiskGate
 from arbtrio.core.strategy import Episodes, choose
 from arbtrio.runtime.accounts import Accounts
 from arbtrio.runtime.actor import Handled
+from arbtrio.runtime.journal import Record
 from arbtrio.runtime.lifecycle import Lifecycle
 from arbtrio.runtime.market import MarketView
 from arbtrio.runtime.positions import PositionBook
 from arbtrio.runtime.reconcile import Reconciler
 
 __all__ = ["Strategy"]
+
+_FIGURES = (
+    "edge_bps", "gross_bps", "basis_bps", "exit_cost_bps", "fees_bps", "funding_bps",
+    "buffer_bps",
+)  # fmt: skip
 
 log = structlog.get_logger("arbtrio.runtime")
 
@@ -134,13 +141,16 @@ class Strategy:
             opportunity = choice.pair.materialize()
             decision = self.gate.check(opportunity, self.accounts.exposure())
             if decision.approved:
-                if await self._open(opportunity, now):
+                pid = await self._open(opportunity, now)
+                if pid is not None:
                     self.episodes.take(choice.pair)
+                    await self._journal_opportunity(choice.pair, now, "taken", position_id=pid)
                 return
             reason = decision.reason
         assert reason is not None
         shown = choice.shown
         if self.episodes.reject(shown, reason):
+            await self._journal_opportunity(shown, now, "rejected", reason=reason)
             log.debug(
                 "opportunity.rejected",
                 asset=asset,
@@ -172,8 +182,22 @@ class Strategy:
         got = settlement_cost_bps(short_rate, now, lead) if short_rate is not None else 0.0
         return paid - got
 
-    async def _open(self, opp: Opportunity, now: float) -> bool:
-        """Open a position on ``opp``; False when its spec is invalid (nothing opened)."""
+    async def _journal_opportunity(
+        self, pair: Candidate, now: float, outcome: str, **extra: str
+    ) -> None:
+        """Record one opportunity taken, or rejected (once per episode and reason), with the
+        figures it was judged on (kind ``opportunity``, spec 004)."""
+        body = {
+            "asset": pair.asset, "long": pair.long.venue, "short": pair.short.venue,
+            "qty": format_decimal(pair.qty), "outcome": outcome,
+            **{k: round(getattr(pair, k), 4) for k in _FIGURES}, **extra,
+        }  # fmt: skip
+        await self.positions.journal.append(
+            Record(ts=now, kind="opportunity", type=outcome, body=body)
+        )
+
+    async def _open(self, opp: Opportunity, now: float) -> str | None:
+        """Open a position on ``opp``: its id, or None when its spec is invalid."""
         pid = self.positions.next_position_id()
         try:
             spec = PositionSpec(
@@ -191,7 +215,7 @@ class Strategy:
         except ValueError as exc:
             self.episodes.count("invalid_spec")
             log.warning("opportunity.invalid_spec", error=str(exc))
-            return False
+            return None
         log.info(
             "position.open",
             position_id=pid,
@@ -205,7 +229,7 @@ class Strategy:
             exit_cost_bps=round(opp.exit_cost_bps, 2),
         )
         await self.positions.open(spec, gross_bps=opp.gross_bps, now=now)
-        return True
+        return pid
 
     async def check_exits(self, asset: str, now: float) -> None:
         """Send an exit signal to every HEDGED position of ``asset`` whose exit rule fires."""

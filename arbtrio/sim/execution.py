@@ -211,6 +211,7 @@ class Account:
                 price=fill_price,
                 fee=fill_qty * fill_price * inst.taker_fee,
                 ts=now,
+                symbol=inst.symbol,
             )
             self._book_fill(inst.symbol, fill)
             order.fills.append(fill)

@@ -79,8 +79,10 @@ def places(commands: list[Command]) -> dict[str, PlaceOrder]:
     return {c.leg: c for c in commands if isinstance(c, PlaceOrder)}
 
 
-QUOTES = {"bybit": Quote(bid=D("2005"), ask=D("2006")), "bitget": Quote(bid=D("2004"),
-                                                                         ask=D("2005"))}
+QUOTES = {
+    "bybit": Quote(bid=D("2005"), ask=D("2006")),
+    "bitget": Quote(bid=D("2004"), ask=D("2005")),
+}
 
 
 def round_trip(metrics: RunMetrics, *, reason: str = "converged", pid: str = "p-1") -> Feed:

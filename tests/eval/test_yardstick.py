@@ -118,9 +118,7 @@ class Path:
         return track
 
 
-def execute_pair(
-    path: Path, qty: Decimal, v_in: int, v_out: int, w_in: int, w_out: int
-) -> Decimal:
+def execute_pair(path: Path, qty: Decimal, v_in: int, v_out: int, w_in: int, w_out: int) -> Decimal:
     """Trade one pair through the simulator's matching (limit IOC, generous limits): the
     dislocated leg on V at steps ``v_in``/``v_out``, the partner leg on W at ``w_in``/
     ``w_out``; the realised PnL of both accounts (fills − fees)."""
@@ -201,7 +199,10 @@ def quiet_market(seed: int) -> SimMarket:
         venues=("bybit", "bitget"),
         basis=BasisConfig(std_bps=0.0),
         dislocations=DislocationConfig(
-            rate_per_hour=20.0, min_bps=15.0, max_bps=40.0, min_half_life_s=2.0,
+            rate_per_hour=20.0,
+            min_bps=15.0,
+            max_bps=40.0,
+            min_half_life_s=2.0,
             max_half_life_s=8.0,
         ),
     )
@@ -283,9 +284,7 @@ def replay_plan(edge: OracleEdge) -> tuple[float, Decimal]:
 
     run(replay, EdgeOracle(NOTIONAL), t_out + 1.0, on_step)
     assert all(replay.position(v, replay.symbol_for(v, "BTC")) == 0 for v in replay.venues)
-    pnl = sum(
-        (replay.account(v).realized - replay.account(v).fees for v in replay.venues), D(0)
-    )
+    pnl = sum((replay.account(v).realized - replay.account(v).fees for v in replay.venues), D(0))
     return float(pnl), qty
 
 

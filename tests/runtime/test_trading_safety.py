@@ -16,7 +16,8 @@ import trio
 
 from arbtrio.core.book import L2Book
 from arbtrio.core.position import PositionState
-from arbtrio.core.types import Balance, Side, VenuePosition
+from arbtrio.core.types import Balance, Fill, Side, VenuePosition
+from arbtrio.runtime.journal import read_records
 from arbtrio.runtime.service import Runtime
 from arbtrio.runtime.simulation import SimWorld, in_process_clients, run_simulation
 from arbtrio.venues.base import BadRequest, Disconnected
@@ -260,3 +261,50 @@ async def test_collateral_drifting_apart_across_venues_is_alerted(
             rt.request_stop("test")
     (alert,) = [e for e in logs if e["event"] == "watchdog.collateral_drift"]
     assert alert["rich"] == "gateio" and Decimal(alert["ratio"]) > 3
+
+
+async def test_an_orphan_fill_counts_in_net_exposure_until_a_venue_poll_agrees(
+    make_config: Any, autojump_clock: Any
+) -> None:
+    config = make_config(account_poll_s=5.0)
+    async with trio.open_nursery() as nursery:
+        rt = await start(nursery, config, in_process_clients)
+        await trio.sleep(30)
+        symbol = rt.venues.instrument("bybit", "BTC").symbol  # type: ignore[union-attr]
+        orphan = Fill(venue="bybit", client_order_id="not-ours", trade_id="T-orphan",
+                      side=Side.BUY, qty=Decimal("0.5"), price=Decimal(65_000), fee=Decimal(0),
+                      ts=trio.current_time(), symbol=symbol)  # fmt: skip
+        await rt.router.deliver(orphan)
+        await rt.router.deliver(orphan)  # a repeat of the same trade is not counted twice
+        exposure = rt.accounts.exposure()
+        assert exposure.net_delta_by_asset["BTC"] >= Decimal("0.5")
+        assert exposure.net_notional_by_asset["BTC"] > 30_000
+        assert rt.gate.net_notional_breached(exposure) == ["BTC"]
+        # The venue never held it (a stray message): the next polls agree with the positions.
+        await trio.sleep(30)
+        assert ("bybit", symbol) not in rt.router.orphan_fills
+        assert abs(rt.accounts.exposure().net_notional_by_asset.get("BTC", Decimal(0))) < 30_000
+        rt.request_stop("test")
+
+
+async def test_every_opportunity_taken_or_rejected_is_journaled_with_its_figures(
+    make_config: Any, autojump_clock: Any
+) -> None:
+    config = make_config()
+    async with trio.open_nursery() as nursery:
+        rt = await start(nursery, config, in_process_clients)
+        await trio.sleep(900)
+        rt.request_stop("test")
+    records = list(read_records(config.service.journal, kinds=("opportunity", "position")))
+    taken = [r for r in records if r.kind == "opportunity" and r.type == "taken"]
+    rejected = [r for r in records if r.kind == "opportunity" and r.type == "rejected"]
+    opened = {r.position_id for r in records if r.kind == "position"}
+    assert taken and {r.body["position_id"] for r in taken} == opened
+    assert rejected and all(r.body["reason"] for r in rejected)
+    for r in taken + rejected:
+        body = r.body
+        assert body["asset"] == "BTC" and body["long"] != body["short"]
+        edge = body["gross_bps"] - body["basis_bps"] - body["exit_cost_bps"] - body["fees_bps"]
+        edge -= body["funding_bps"] + body["buffer_bps"] + config.detector.slippage_buffer_bps
+        assert abs(body["edge_bps"] - edge) < 1e-3
+    assert sum(rt.strategy.episodes.rejected.values()) == len(rejected)

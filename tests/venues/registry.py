@@ -186,6 +186,7 @@ class Venue:
     retry_after: float | None  # the retry-after a rate limit gives (None: any)
     order_health: Callable[[Any], VenueHealth]  # the order stream's health
     drop_private: Callable[[Any], None] | None = None  # the emulator drops the order stream
+    balance_at_mark: bool = False  # the balance is equity: cash + open positions' pnl at mid
 
     # -- authentication ----------------------------------------------------------------------
     public_refusal: str  # the words of a public client's refusal to trade
@@ -304,6 +305,7 @@ HYPERLIQUID = Venue(
     stream_acks=True,
     update_avg_price=True,
     finished_cancel=Expect(OrderNotFound),
+    balance_at_mark=True,
     rejected_query="rejected",
     refusals={
         "reject_fault": Expect(OrderRejected, match="Insufficient margin to place order"),

@@ -339,7 +339,14 @@ async def test_order_fills_with_stream_events_and_the_query_agrees(
         assert r.market.position(venue.name, venue.symbol) == position
         (balance,) = await r.client.fetch_balances()
         assert balance.currency == venue.quote
-        assert balance.total == r.market.balances(venue.name)[0].total > 0
+        cash = r.market.balances(venue.name)[0].total
+        if venue.balance_at_mark:  # equity: the open position's pnl at the book's mid
+            bids, asks = r.market.book_levels(venue.name, venue.symbol)
+            mid = (Decimal(str(bids[0][0])) + Decimal(str(asks[0][0]))) / 2
+            (held,) = [p for p in r.market.positions(venue.name) if p.symbol == venue.symbol]
+            assert held.entry_price is not None
+            cash += held.qty * (mid - held.entry_price)
+        assert balance.total == pytest.approx(cash, abs=Decimal("0.000001")) and cash > 0
         if venue.finished_cancel is None:
             await r.client.cancel_order(venue.symbol, cid)  # finished: a no-op
         else:

@@ -770,11 +770,12 @@ def fill_maker(f: c.FillPush, now: float, *, stream: bool) -> Callable[[str], Fi
     if not stream and f.tradeSide == "close":
         side = side.opposite
     fee, currency = fee_of(f.feeDetail, f.tradeId)
-    trade_id, qty, price = f.tradeId, f.baseVolume, f.price
+    trade_id, qty, price, symbol = f.tradeId, f.baseVolume, f.price, f.symbol.upper()
 
     def make(client_order_id: str) -> Fill:
         return Fill(venue=VENUE, client_order_id=client_order_id, trade_id=trade_id, side=side,
-                    qty=qty, price=price, fee=fee, ts=now, fee_currency=currency)  # fmt: skip
+                    qty=qty, price=price, fee=fee, ts=now, fee_currency=currency,
+                    symbol=symbol)  # fmt: skip
 
     return make
 

@@ -511,6 +511,7 @@ def fill_of(e: c.ExecutionInfo, now: float) -> Fill:
         fee=fee,
         ts=now,
         fee_currency=(e.feeCurrency or "").strip(),
+        symbol=e.symbol,
     )
 
 

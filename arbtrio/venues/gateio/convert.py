@@ -224,6 +224,7 @@ def fill_from_trade(
         fee=fee,
         ts=ts,
         fee_currency=currency,
+        symbol=inst.symbol,
     )
 
 

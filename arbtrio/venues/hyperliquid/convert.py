@@ -126,6 +126,7 @@ def fill_of(fill: c.UserFill, cloid: str, now: float, wall: float) -> Fill:
         fee=fee,
         ts=runtime_ts(fill.time, now, wall),
         fee_currency=c.fee_currency(fill.feeToken),
+        symbol=fill.coin,
     )
 
 

@@ -139,6 +139,7 @@ def fill_from_match(
         price=price,
         fee=qty * price * fee_rate,
         ts=ts,
+        symbol=inst.symbol,
     )
 
 
@@ -171,6 +172,7 @@ def fill_from_trade(inst: Instrument, t: TradeFill, client_order_id: str, ts: fl
         fee=fee,
         ts=ts,
         fee_currency=fee_currency(inst, t.feeCurrency),
+        symbol=inst.symbol,
     )
 
 
